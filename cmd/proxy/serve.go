@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"airlock/config"
+	"airlock/metrics"
+	"airlock/simpleapi"
+	"airlock/storage"
+	"airlock/upstream"
+)
+
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "YAML config `file` (optional; embedded defaults otherwise)")
+	listen := fs.String("listen", "", "listen `address`, overrides the config's listen")
+	dataDir := fs.String("data-dir", "", "data `directory`, overrides the config's data_dir")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "airlock serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := config.Load(*cfgPath, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "airlock: %v\n", err)
+		return 2
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "airlock: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg.Log.Level, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := serveUntilDone(ctx, cfg, log); err != nil {
+		log.Error().Err(err).Msg("airlock stopped")
+		fmt.Fprintf(stderr, "airlock: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(level string, w io.Writer) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		lvl = zerolog.InfoLevel
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// App wires the store, the upstream client and the HTTP server. The returned
+// cleanup closes the store (releasing its lock).
+func App(cfg config.Config, log zerolog.Logger) (*simpleapi.Server, func(), error) {
+	store, err := storage.Open(cfg.DataDir, time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := metrics.New()
+	up := upstream.New(upstream.Options{
+		BaseURL:      cfg.UpstreamURL(),
+		FileHosts:    cfg.Upstream.FileHosts,
+		Timeout:      time.Duration(cfg.Upstream.Timeout),
+		MaxPageBytes: int64(cfg.Upstream.MaxPageBytes),
+		Metrics:      m,
+		UserAgent:    "airlock/" + version,
+	})
+	srv := simpleapi.New(simpleapi.Options{
+		Store:        store,
+		Upstream:     up,
+		Metrics:      m,
+		Log:          log,
+		PageTTL:      time.Duration(cfg.Index.TTL),
+		PageTimeout:  3 * time.Duration(cfg.Upstream.Timeout),
+		FillTimeout:  time.Duration(cfg.Upstream.FillTimeout),
+		MaxFileBytes: int64(cfg.Upstream.MaxFileBytes),
+		MaxMetaBytes: int64(cfg.Upstream.MaxPageBytes),
+	})
+	return srv, func() { store.Close() }, nil
+}
+
+func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
+	app, cleanup, err := App(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{
+		Handler:           app.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return log.WithContext(context.Background()) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	log.Info().Str("listen", ln.Addr().String()).Str("upstream", cfg.Upstream.URL).
+		Str("data_dir", cfg.DataDir).Str("version", version).Msg("airlock serving")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down")
+	app.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info().Msg("stopped")
+	return nil
+}

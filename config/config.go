@@ -1,0 +1,165 @@
+// Package config loads Airlock's configuration: embedded defaults, then a
+// YAML file read strictly (an unknown key is an error naming it), then
+// environment overrides named AIRLOCK_<SECTION>_<KEY>, then one validation
+// pass that names the bad key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultListen is the loopback address Airlock listens on when nothing else
+// is configured. Loopback so that a laptop install is not an open mirror.
+const DefaultListen = "127.0.0.1:3180"
+
+// Config is the whole configuration. The yaml tags are the documented keys;
+// config.example.yaml lists every one of them with its default.
+type Config struct {
+	Listen   string   `yaml:"listen"`
+	DataDir  string   `yaml:"data_dir"`
+	Upstream Upstream `yaml:"upstream"`
+	Index    Index    `yaml:"index"`
+	Log      Log      `yaml:"log"`
+}
+
+// Upstream describes the index Airlock proxies.
+type Upstream struct {
+	// URL is the base under which /simple/, /pypi/ and /integrity/ live.
+	URL string `yaml:"url"`
+	// FileHosts are hosts (host or host:port) files may be downloaded from
+	// besides the upstream's own host.
+	FileHosts []string `yaml:"file_hosts"`
+	// Timeout bounds one upstream request for an index page.
+	Timeout Duration `yaml:"timeout"`
+	// FillTimeout bounds one file download into the store; it keeps going
+	// when the client that asked for it hangs up.
+	FillTimeout Duration `yaml:"fill_timeout"`
+	// MaxPageBytes caps the size of a project page read from upstream.
+	MaxPageBytes ByteSize `yaml:"max_page_bytes"`
+	// MaxFileBytes caps the size of one distribution file.
+	MaxFileBytes ByteSize `yaml:"max_file_bytes"`
+}
+
+// Index controls how project pages are cached.
+type Index struct {
+	// TTL is how long a fetched project page is fresh before it is
+	// revalidated with the upstream.
+	TTL Duration `yaml:"ttl"`
+}
+
+// Log controls logging.
+type Log struct {
+	Level string `yaml:"level"`
+}
+
+// Default returns the embedded defaults: PyPI upstream, ./airlock-data,
+// loopback listener.
+func Default() Config {
+	return Config{
+		Listen:  DefaultListen,
+		DataDir: "./airlock-data",
+		Upstream: Upstream{
+			URL:          "https://pypi.org",
+			FileHosts:    []string{"files.pythonhosted.org"},
+			Timeout:      Duration(30 * time.Second),
+			FillTimeout:  Duration(10 * time.Minute),
+			MaxPageBytes: 64 << 20,
+			MaxFileBytes: 8 << 30,
+		},
+		Index: Index{TTL: Duration(10 * time.Minute)},
+		Log:   Log{Level: "info"},
+	}
+}
+
+// Load builds a Config from the defaults, the YAML file at path (skipped when
+// path is empty) and the environment, then validates it.
+func Load(path string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeYAML(data, &cfg); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, getenv); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func decodeYAML(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // an empty file keeps the defaults
+		}
+		return err
+	}
+	return nil
+}
+
+// Validate checks every key once and names the first bad one.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("config: listen: %q is not host:port", c.Listen)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		return errors.New("config: data_dir: must not be empty")
+	}
+	u, err := url.Parse(c.Upstream.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("config: upstream.url: %q is not an http(s) URL", c.Upstream.URL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("config: upstream.url: %q must not have a query or fragment", c.Upstream.URL)
+	}
+	for _, h := range c.Upstream.FileHosts {
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			return fmt.Errorf("config: upstream.file_hosts: %q is not a host or host:port", h)
+		}
+	}
+	for key, d := range map[string]Duration{
+		"upstream.timeout":      c.Upstream.Timeout,
+		"upstream.fill_timeout": c.Upstream.FillTimeout,
+		"index.ttl":             c.Index.TTL,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("config: %s: must be positive", key)
+		}
+	}
+	if c.Upstream.MaxPageBytes <= 0 {
+		return errors.New("config: upstream.max_page_bytes: must be positive")
+	}
+	if c.Upstream.MaxFileBytes <= 0 {
+		return errors.New("config: upstream.max_file_bytes: must be positive")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	return nil
+}
+
+// UpstreamURL returns the parsed upstream base without a trailing slash.
+func (c Config) UpstreamURL() *url.URL {
+	u, _ := url.Parse(strings.TrimRight(c.Upstream.URL, "/"))
+	return u
+}

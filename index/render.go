@@ -1,0 +1,233 @@
+package index
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"sort"
+	"time"
+)
+
+// Rewrite maps a file to the URLs a client should use: Airlock's own file
+// endpoint and, when the file has provenance, Airlock's integrity endpoint.
+type Rewrite func(f File) (fileURL, provenanceURL string)
+
+// APIVersion is the simple API version a rendered page claims: 1.4 when
+// every file's size is known (1.1 made size required; 1.3 adds provenance and
+// 1.4 project-status, both optional), else 1.0, which promises nothing more.
+func (p *Page) APIVersion() string {
+	for _, f := range p.Files {
+		if f.Size < 0 {
+			return "1.0"
+		}
+	}
+	return "1.4"
+}
+
+// uploadTimeFormat always writes microseconds, as PyPI does.
+const uploadTimeFormat = "2006-01-02T15:04:05.000000Z"
+
+type outJSONPage struct {
+	Meta          outMeta        `json:"meta"`
+	Name          string         `json:"name"`
+	Files         []outJSONFile  `json:"files"`
+	Versions      []string       `json:"versions"`
+	ProjectStatus *ProjectStatus `json:"project-status,omitempty"`
+}
+
+type outMeta struct {
+	APIVersion string `json:"api-version"`
+}
+
+type outJSONFile struct {
+	Filename       string            `json:"filename"`
+	URL            string            `json:"url"`
+	Hashes         map[string]string `json:"hashes"`
+	RequiresPython *string           `json:"requires-python,omitempty"`
+	// Never "dist-info-metadata": pip crashed on it (PEP 714).
+	CoreMetadata any     `json:"core-metadata,omitempty"`
+	Yanked       any     `json:"yanked,omitempty"`
+	Size         *int64  `json:"size,omitempty"`
+	UploadTime   *string `json:"upload-time,omitempty"`
+	Provenance   *string `json:"provenance,omitempty"`
+}
+
+// RenderJSON writes the page in PEP 691 JSON.
+func RenderJSON(p *Page, rw Rewrite) ([]byte, error) {
+	out := outJSONPage{
+		Meta:          outMeta{APIVersion: p.APIVersion()},
+		Name:          p.Name,
+		Files:         make([]outJSONFile, 0, len(p.Files)),
+		Versions:      p.Versions,
+		ProjectStatus: p.Status,
+	}
+	if out.Versions == nil {
+		out.Versions = []string{}
+	}
+	for _, f := range p.Files {
+		fileURL, provURL := rw(f)
+		of := outJSONFile{Filename: f.Filename, URL: fileURL, Hashes: f.Hashes}
+		if of.Hashes == nil {
+			of.Hashes = map[string]string{}
+		}
+		if f.RequiresPython != "" {
+			rp := f.RequiresPython
+			of.RequiresPython = &rp
+		}
+		if h := f.MetadataSHA256(); h != "" {
+			of.CoreMetadata = map[string]string{"sha256": h}
+		}
+		if f.Yanked {
+			of.Yanked = true
+			if f.YankedReason != "" {
+				of.Yanked = f.YankedReason
+			}
+		}
+		if f.Size >= 0 {
+			size := f.Size
+			of.Size = &size
+		}
+		if !f.UploadTime.IsZero() {
+			ut := f.UploadTime.UTC().Format(uploadTimeFormat)
+			of.UploadTime = &ut
+		}
+		if provURL != "" {
+			of.Provenance = &provURL
+		}
+		out.Files = append(out.Files, of)
+	}
+	return marshal(out)
+}
+
+var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html>
+  <head>
+    <meta name="pypi:repository-version" content="{{.APIVersion}}">
+{{- with .Status}}
+    <meta name="pypi:project-status" content="{{.Status}}">
+{{- with .Reason}}
+    <meta name="pypi:project-status-reason" content="{{.}}">
+{{- end}}
+{{- end}}
+    <title>Links for {{.Name}}</title>
+  </head>
+  <body>
+    <h1>Links for {{.Name}}</h1>
+{{- range .Files}}
+    <a href="{{.Href}}"
+{{- with .RequiresPython}} data-requires-python="{{.}}"{{end}}
+{{- with .Metadata}} data-dist-info-metadata="sha256={{.}}" data-core-metadata="sha256={{.}}"{{end}}
+{{- if .Yanked}} data-yanked="{{.YankedReason}}"{{end}}
+{{- with .Provenance}} data-provenance="{{.}}"{{end}}>{{.Filename}}</a><br />
+{{- end}}
+  </body>
+</html>
+`))
+
+type htmlFileView struct {
+	Href           string
+	Filename       string
+	RequiresPython string
+	Metadata       string
+	Yanked         bool
+	YankedReason   string
+	Provenance     string
+}
+
+// RenderHTML writes the page in PEP 503 HTML. A yanked file always carries
+// data-yanked="reason" or data-yanked="": pip reads a bare attribute as not
+// yanked.
+func RenderHTML(p *Page, rw Rewrite) ([]byte, error) {
+	view := struct {
+		APIVersion string
+		Name       string
+		Status     *ProjectStatus
+		Files      []htmlFileView
+	}{APIVersion: p.APIVersion(), Name: p.Name, Status: p.Status}
+	for _, f := range p.Files {
+		fileURL, provURL := rw(f)
+		href := fileURL
+		if h := f.SHA256(); h != "" {
+			href += "#sha256=" + h
+		}
+		view.Files = append(view.Files, htmlFileView{
+			Href: href, Filename: f.Filename, RequiresPython: f.RequiresPython,
+			Metadata: f.MetadataSHA256(), Yanked: f.Yanked, YankedReason: f.YankedReason,
+			Provenance: provURL,
+		})
+	}
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, view); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// ProjectList is the root index: normalized names in order.
+type ProjectList struct {
+	Names     []string  `json:"names"`
+	FetchedAt time.Time `json:"fetched_at"`
+}
+
+// RenderProjectListJSON writes the root index in PEP 691 JSON.
+func RenderProjectListJSON(names []string) ([]byte, error) {
+	type project struct {
+		Name string `json:"name"`
+	}
+	out := struct {
+		Meta     outMeta   `json:"meta"`
+		Projects []project `json:"projects"`
+	}{Meta: outMeta{APIVersion: "1.0"}, Projects: make([]project, 0, len(names))}
+	for _, n := range names {
+		out.Projects = append(out.Projects, project{Name: n})
+	}
+	return marshal(out)
+}
+
+var listTemplate = template.Must(template.New("list").Parse(`<!DOCTYPE html>
+<html>
+  <head>
+    <meta name="pypi:repository-version" content="1.0">
+    <title>Simple index</title>
+  </head>
+  <body>
+{{- range .}}
+    <a href="/simple/{{.}}/">{{.}}</a>
+{{- end}}
+  </body>
+</html>
+`))
+
+// RenderProjectListHTML writes the root index in PEP 503 HTML. Names must be
+// normalized (they become path segments).
+func RenderProjectListHTML(names []string) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := listTemplate.Execute(&buf, names); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// NormalizeList normalizes, de-duplicates and sorts names, dropping invalid ones.
+func NormalizeList(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if nn, err := Normalize(n); err == nil && !seen[nn] {
+			seen[nn] = true
+			out = append(out, nn)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

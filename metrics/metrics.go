@@ -1,0 +1,53 @@
+// Package metrics defines Airlock's Prometheus metrics on a registry of its
+// own, so tests can build as many servers as they like.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds every collector Airlock exports at /metrics.
+type Metrics struct {
+	Registry        *prometheus.Registry
+	Requests        *prometheus.CounterVec   // route, code
+	Cache           *prometheus.CounterVec   // kind (page, list, file, metadata), result (hit, miss, stale)
+	UpstreamLatency *prometheus.HistogramVec // kind (page, list, file, provenance)
+	UpstreamErrors  *prometheus.CounterVec   // kind
+	BytesServed     prometheus.Counter
+	HashMismatches  prometheus.Counter
+	RefusedHosts    prometheus.Counter
+}
+
+// New registers Airlock's collectors and the Go runtime's on a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "airlock_http_requests_total", Help: "HTTP requests served, by route and status code.",
+		}, []string{"route", "code"}),
+		Cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "airlock_cache_requests_total", Help: "Cache lookups by kind and result (hit, miss, stale).",
+		}, []string{"kind", "result"}),
+		UpstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "airlock_upstream_request_duration_seconds", Help: "Upstream request latency by kind.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"kind"}),
+		UpstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "airlock_upstream_errors_total", Help: "Failed upstream requests by kind.",
+		}, []string{"kind"}),
+		BytesServed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "airlock_served_bytes_total", Help: "Bytes of files and metadata served to clients.",
+		}),
+		HashMismatches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "airlock_hash_mismatches_total", Help: "Upstream files that did not match their published sha256.",
+		}),
+		RefusedHosts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "airlock_refused_file_hosts_total", Help: "File downloads refused because the host is not allowed.",
+		}),
+	}
+	m.Registry.MustRegister(m.Requests, m.Cache, m.UpstreamLatency, m.UpstreamErrors,
+		m.BytesServed, m.HashMismatches, m.RefusedHosts,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

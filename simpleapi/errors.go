@@ -1,0 +1,81 @@
+package simpleapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"airlock/index"
+	"airlock/storage"
+	"airlock/upstream"
+)
+
+// Errors of the file endpoints, mapped to answers in statusOf.
+var (
+	errNoSHA256        = errors.New("the upstream index lists no sha256 for this file; Airlock serves only files it can verify")
+	errNotListed       = errors.New("file is not listed on the project's upstream page")
+	errNoMetadata      = errors.New("the upstream index offers no verifiable metadata for this file")
+	errBadName         = errors.New("invalid project name")
+	errTruncated       = errors.New("upstream download was truncated")
+	errUpstreamNothing = errors.New("upstream unavailable and nothing cached")
+)
+
+// statusOf maps an error to the status and the one-line message a client
+// gets. The log gets the full error. Unknown errors are a bare 500.
+func statusOf(err error) (int, string) {
+	switch {
+	case errors.Is(err, errBadName):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, upstream.ErrNotFound), errors.Is(err, storage.ErrNotFound):
+		return http.StatusNotFound, "not found"
+	case errors.Is(err, errNotListed), errors.Is(err, errNoMetadata):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, storage.ErrHashMismatch):
+		return http.StatusBadGateway, "upstream file did not match its published sha256; nothing was stored or served"
+	case errors.Is(err, errNoSHA256):
+		return http.StatusBadGateway, err.Error()
+	case errors.Is(err, upstream.ErrHostNotAllowed):
+		return http.StatusBadGateway, "refused: " + firstLine(err)
+	case errors.Is(err, errTruncated),
+		errors.Is(err, upstream.ErrUnavailable),
+		errors.Is(err, upstream.ErrTooLarge),
+		errors.Is(err, storage.ErrTooLarge),
+		errors.Is(err, index.ErrMalformed),
+		errors.Is(err, context.DeadlineExceeded):
+		return http.StatusBadGateway, "upstream error: " + firstLine(err)
+	}
+	return http.StatusInternalServerError, "internal error"
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+// fail writes the error answer and the request's one error line.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := statusOf(err)
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		code = 499 // client went away; nothing to tell it
+	}
+	lvl := zerolog.WarnLevel
+	if code >= 500 {
+		lvl = zerolog.ErrorLevel
+	}
+	zerolog.Ctx(r.Context()).WithLevel(lvl).Err(err).Int("status", code).Msg("request failed")
+	writeError(w, code, msg)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeText(w, code, msg)
+}
+
+func writeText(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	w.Write([]byte(msg + "\n"))
+}

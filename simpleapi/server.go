@@ -1,0 +1,83 @@
+// Package simpleapi is Airlock's HTTP face: the PEP 503/691 simple index,
+// the file and metadata endpoints that serve only verified bytes from the
+// store, provenance pass-through, health and metrics.
+package simpleapi
+
+import (
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/singleflight"
+
+	"airlock/metrics"
+	"airlock/storage"
+	"airlock/upstream"
+)
+
+// Options configure a Server.
+type Options struct {
+	Store        *storage.Store
+	Upstream     *upstream.Client
+	Metrics      *metrics.Metrics
+	Log          zerolog.Logger
+	PageTTL      time.Duration
+	PageTimeout  time.Duration // bound for one shared page fetch
+	FillTimeout  time.Duration // bound for one shared file download
+	MaxFileBytes int64
+	MaxMetaBytes int64
+	Now          func() time.Time
+}
+
+// Server serves the simple API. It is safe for concurrent use.
+type Server struct {
+	opt      Options
+	pages    *pageCache
+	fills    singleflight.Group // one upstream download per file, however many clients ask
+	fetches  singleflight.Group // one upstream page fetch per project
+	draining atomic.Bool
+
+	listMu sync.Mutex
+	list   *listEntry
+}
+
+// New builds a Server.
+func New(opt Options) *Server {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Server{opt: opt, pages: newPageCache(4096)}
+}
+
+// Drain marks the server as shutting down: /readyz answers 503 from now on.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Handler returns the routed handler wrapped in request logging, which sits
+// outside the router so it also sees 404s and 405s.
+func (s *Server) Handler() http.Handler {
+	r := mux.NewRouter()
+	r.Handle(routeMetrics, promhttp.HandlerFor(s.opt.Metrics.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet).Name("metrics")
+	r.HandleFunc(routeHealthz, s.healthz).Methods(http.MethodGet, http.MethodHead).Name("healthz")
+	r.HandleFunc(routeReadyz, s.readyz).Methods(http.MethodGet, http.MethodHead).Name("readyz")
+	r.HandleFunc(routeSimpleNoSlash, redirectTo("/simple/")).Methods(http.MethodGet, http.MethodHead).Name("simple-redirect")
+	r.HandleFunc(routeProjectList, s.projectList).Methods(http.MethodGet, http.MethodHead).Name("project-list")
+	r.HandleFunc(routeProjectPage, s.projectPage).Methods(http.MethodGet, http.MethodHead).Name("project-page")
+	r.HandleFunc(routeProjectNoSlash, s.projectRedirect).Methods(http.MethodGet, http.MethodHead).Name("project-redirect")
+	r.HandleFunc(routeFile, s.file).Methods(http.MethodGet, http.MethodHead).Name("file")
+	r.HandleFunc(routeProvenance, s.provenance).Methods(http.MethodGet, http.MethodHead).Name("provenance")
+	r.Use(nameRoute)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	})
+	return s.accessLog(r)
+}
+
+func redirectTo(target string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target, http.StatusMovedPermanently)
+	}
+}

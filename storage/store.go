@@ -1,0 +1,229 @@
+// Package storage keeps Airlock's state: verified files in a content-addressed
+// blob directory and their records, plus cached index pages, in bbolt.
+//
+// Layout of the data directory:
+//
+//	airlock.db                 bbolt database (locked by the running process)
+//	blobs/sha256/ab/abcdef...  verified file contents, named by their sha256
+//	tmp/                       downloads in progress; emptied at start-up
+//
+// Buckets in airlock.db (flat, composite keys, JSON values):
+//
+//	meta   "schema_version" -> big-endian uint64
+//	pages  <project>                 -> CachedPage
+//	files  <project> 0x00 <filename> -> FileRecord (".metadata" files included)
+//	lists  "root"                    -> CachedList
+//
+// Nothing here knows about policy or HTTP. No network or file streaming
+// happens inside a transaction: blobs are written and synced first, then a
+// short transaction records them.
+package storage
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"airlock/index"
+)
+
+// schemaVersion is the layout this code reads and writes.
+const schemaVersion = 1
+
+var (
+	bucketMeta  = []byte("meta")
+	bucketPages = []byte("pages")
+	bucketFiles = []byte("files")
+	bucketLists = []byte("lists")
+	keySchema   = []byte("schema_version")
+	keyRootList = []byte("root")
+)
+
+// ErrInUse means another process holds the data directory's database lock.
+var ErrInUse = errors.New("data directory in use by another airlock process")
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the data directory. It is safe for concurrent use.
+type Store struct {
+	dir string
+	db  *bbolt.DB
+}
+
+// Validators are the HTTP cache validators of an upstream response.
+type Validators struct {
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+}
+
+// CachedPage is a project page as last fetched from upstream.
+type CachedPage struct {
+	Page       index.Page `json:"page"`
+	Validators Validators `json:"validators"`
+	FetchedAt  time.Time  `json:"fetched_at"` // last fetch or successful revalidation
+}
+
+// CachedList is the root project list as last fetched from upstream.
+type CachedList struct {
+	Names      []string   `json:"names"` // normalized, sorted
+	Validators Validators `json:"validators"`
+	FetchedAt  time.Time  `json:"fetched_at"`
+}
+
+// FileRecord describes one verified, stored file.
+type FileRecord struct {
+	Project     string    `json:"project"`
+	Version     string    `json:"version"`
+	Filename    string    `json:"filename"`
+	SHA256      string    `json:"sha256"`
+	Size        int64     `json:"size"`
+	UploadTime  time.Time `json:"upload_time,omitzero"`
+	UpstreamURL string    `json:"upstream_url"`
+	FetchedAt   time.Time `json:"fetched_at"`
+}
+
+// Open opens (creating if needed) the data directory. A second process on the
+// same directory gets ErrInUse after lockTimeout.
+func Open(dir string, lockTimeout time.Duration) (*Store, error) {
+	for _, d := range []string{dir, filepath.Join(dir, "blobs", "sha256"), filepath.Join(dir, "tmp")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("storage: %w", err)
+		}
+	}
+	db, err := bbolt.Open(filepath.Join(dir, "airlock.db"), 0o600, &bbolt.Options{Timeout: lockTimeout})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, fmt.Errorf("storage: %s: %w", dir, ErrInUse)
+		}
+		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+	}
+	s := &Store{dir: dir, db: db}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// Only the lock holder may clear temp files: they may belong to a
+	// download in progress in another process otherwise.
+	if err := s.removeTemps(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init() error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keySchema); v != nil {
+			if got := binary.BigEndian.Uint64(v); got != schemaVersion {
+				return fmt.Errorf("storage: schema version %d, this airlock reads %d", got, schemaVersion)
+			}
+			return nil
+		}
+		return meta.Put(keySchema, binary.BigEndian.AppendUint64(nil, schemaVersion))
+	})
+}
+
+func (s *Store) removeTemps() error {
+	tmp := filepath.Join(s.dir, "tmp")
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(tmp, e.Name())); err != nil {
+			return fmt.Errorf("storage: remove leftover temp file: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close releases the database and its lock.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers (for readiness).
+func (s *Store) Ping() error { return s.db.View(func(*bbolt.Tx) error { return nil }) }
+
+func fileKey(project, filename string) []byte {
+	return append(append([]byte(project), 0), filename...)
+}
+
+// GetPage returns the cached page of a project, or ErrNotFound.
+func (s *Store) GetPage(project string) (CachedPage, error) {
+	var cp CachedPage
+	return cp, s.get(bucketPages, []byte(project), &cp)
+}
+
+// PutPage stores a project page.
+func (s *Store) PutPage(cp CachedPage) error {
+	return s.put(bucketPages, []byte(cp.Page.Name), cp)
+}
+
+// GetList returns the cached root project list, or ErrNotFound.
+func (s *Store) GetList() (CachedList, error) {
+	var cl CachedList
+	return cl, s.get(bucketLists, keyRootList, &cl)
+}
+
+// PutList stores the root project list.
+func (s *Store) PutList(cl CachedList) error { return s.put(bucketLists, keyRootList, cl) }
+
+// GetFile returns the record of a stored file, or ErrNotFound.
+func (s *Store) GetFile(project, filename string) (FileRecord, error) {
+	var rec FileRecord
+	return rec, s.get(bucketFiles, fileKey(project, filename), &rec)
+}
+
+// PutFile records a stored file. Its blob must already be committed.
+func (s *Store) PutFile(rec FileRecord) error {
+	return s.put(bucketFiles, fileKey(rec.Project, rec.Filename), rec)
+}
+
+// Files calls fn for every stored file record.
+func (s *Store) Files(fn func(FileRecord) error) error {
+	return s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketFiles).ForEach(func(_, v []byte) error {
+			var rec FileRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			return fn(rec)
+		})
+	})
+}
+
+func (s *Store) get(bucket, key []byte, v any) error {
+	return s.db.View(func(tx *bbolt.Tx) error {
+		raw := tx.Bucket(bucket).Get(key)
+		if raw == nil {
+			return ErrNotFound
+		}
+		// Unmarshal copies out of the mmap before the transaction ends.
+		if err := json.Unmarshal(raw, v); err != nil {
+			return fmt.Errorf("storage: corrupt record %s/%q: %w", bucket, key, err)
+		}
+		return nil
+	})
+}
+
+func (s *Store) put(bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucket).Put(key, raw)
+	})
+}

@@ -1,0 +1,255 @@
+// Package upstream talks to the index Airlock proxies: project pages (JSON
+// preferred, HTML accepted), the root list, provenance, and file downloads
+// restricted to allowed hosts. Every body is size-capped; failures are
+// classified so the caller can decide between a stale page and an error.
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"airlock/index"
+	"airlock/metrics"
+	"airlock/storage"
+)
+
+// Errors a caller maps to its answer.
+var (
+	ErrNotFound       = errors.New("not found upstream")
+	ErrUnavailable    = errors.New("upstream unavailable")
+	ErrHostNotAllowed = errors.New("file host not allowed")
+	ErrTooLarge       = errors.New("upstream response too large")
+)
+
+// accept is what Airlock asks the upstream for: JSON first, HTML accepted.
+const accept = index.MediaJSON + ", " + index.MediaHTML + ";q=0.2, " + index.MediaTextHTML + ";q=0.01"
+
+// Options configure a Client.
+type Options struct {
+	BaseURL      *url.URL
+	FileHosts    []string
+	Timeout      time.Duration // per page request
+	MaxPageBytes int64
+	Retries      int // extra tries for a page on 429, 5xx or a network error
+	Metrics      *metrics.Metrics
+	UserAgent    string
+}
+
+// Client is safe for concurrent use.
+type Client struct {
+	opt     Options
+	http    *http.Client
+	allowed map[string]bool
+}
+
+// New builds a client with its own transport (dial, TLS and header timeouts)
+// that refuses redirects to hosts files may not come from.
+func New(opt Options) *Client {
+	if opt.Retries == 0 {
+		opt.Retries = 2
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = 10 * time.Second
+	tr.ResponseHeaderTimeout = opt.Timeout
+	tr.MaxIdleConnsPerHost = 32
+	c := &Client{opt: opt, allowed: map[string]bool{}}
+	c.allowed[strings.ToLower(opt.BaseURL.Host)] = true
+	for _, h := range opt.FileHosts {
+		c.allowed[strings.ToLower(h)] = true
+	}
+	c.http = &http.Client{
+		Transport: tr,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("too many redirects")
+			}
+			if err := c.CheckHost(req.URL); err != nil {
+				return err
+			}
+			return nil
+		},
+	}
+	return c
+}
+
+// CheckHost reports whether Airlock may download from u.
+func (c *Client) CheckHost(u *url.URL) error {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%w: scheme %q", ErrHostNotAllowed, u.Scheme)
+	}
+	host := strings.ToLower(u.Host)
+	if c.allowed[host] || c.allowed[strings.ToLower(u.Hostname())] {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrHostNotAllowed, u.Host)
+}
+
+// PageResult is a fetched page or list.
+type PageResult struct {
+	NotModified bool
+	Validators  storage.Validators
+	Page        *index.Page // for FetchProject
+	Names       []string    // for FetchList (as written upstream)
+}
+
+// FetchProject fetches /simple/<project>/ conditionally. A 304 gives
+// NotModified; a 404 or 410 ErrNotFound; anything unusable ErrUnavailable or
+// index.ErrMalformed.
+func (c *Client) FetchProject(ctx context.Context, project string, v storage.Validators) (*PageResult, error) {
+	u := c.opt.BaseURL.JoinPath("simple", project) // JoinPath drops the trailing slash
+	u.Path += "/"
+	res, body, ct, err := c.get(ctx, "page", u, v, accept)
+	if err != nil || res.NotModified {
+		return res, err
+	}
+	switch ct {
+	case index.MediaJSON:
+		res.Page, err = index.ParseJSON(project, body, u)
+	case index.MediaHTML, index.MediaTextHTML:
+		res.Page, err = index.ParseHTML(project, body, u)
+	default:
+		err = fmt.Errorf("%w: unexpected content type %q", index.ErrMalformed, ct)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// FetchList fetches the root /simple/ list conditionally.
+func (c *Client) FetchList(ctx context.Context, v storage.Validators) (*PageResult, error) {
+	u := c.opt.BaseURL.JoinPath("simple")
+	u.Path += "/"
+	res, body, ct, err := c.get(ctx, "list", u, v, accept)
+	if err != nil || res.NotModified {
+		return res, err
+	}
+	if ct != index.MediaJSON && ct != index.MediaHTML && ct != index.MediaTextHTML {
+		return nil, fmt.Errorf("%w: unexpected content type %q", index.ErrMalformed, ct)
+	}
+	if res.Names, err = index.ParseProjectList(ct, body); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// FetchProvenance fetches a PEP 740 provenance object. 404 is ErrNotFound.
+func (c *Client) FetchProvenance(ctx context.Context, rawURL string) ([]byte, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad provenance url", index.ErrMalformed)
+	}
+	if err := c.CheckHost(u); err != nil {
+		return nil, err
+	}
+	_, body, _, err := c.get(ctx, "provenance", u, storage.Validators{}, "application/vnd.pypi.integrity.v1+json")
+	return body, err
+}
+
+// get performs a capped GET with bounded retries for 429, 5xx and network
+// errors. It never retries a cancelled context.
+func (c *Client) get(ctx context.Context, kind string, u *url.URL, v storage.Validators, acceptHeader string) (*PageResult, []byte, string, error) {
+	var lastErr error
+	for attempt := 0; attempt <= c.opt.Retries; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, nil, "", fmt.Errorf("%w: %v", ErrUnavailable, ctx.Err())
+			case <-time.After(time.Duration(attempt*attempt) * 100 * time.Millisecond):
+			}
+		}
+		res, body, ct, err := c.getOnce(ctx, kind, u, v, acceptHeader)
+		if err == nil || !errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
+			return res, body, ct, err
+		}
+		lastErr = err
+	}
+	return nil, nil, "", lastErr
+}
+
+func (c *Client) getOnce(ctx context.Context, kind string, u *url.URL, v storage.Validators, acceptHeader string) (*PageResult, []byte, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	req.Header.Set("Accept", acceptHeader)
+	req.Header.Set("User-Agent", c.opt.UserAgent)
+	if v.ETag != "" {
+		req.Header.Set("If-None-Match", v.ETag)
+	}
+	if v.LastModified != "" {
+		req.Header.Set("If-Modified-Since", v.LastModified)
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	defer func() { c.observe(kind, start, err) }()
+	if err != nil {
+		if errors.Is(err, ErrHostNotAllowed) {
+			return nil, nil, "", err
+		}
+		return nil, nil, "", fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+	defer resp.Body.Close()
+	res := &PageResult{Validators: storage.Validators{
+		ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"),
+	}}
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		res.NotModified = true
+		res.Validators = v
+		return res, nil, "", nil
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		return nil, nil, "", ErrNotFound
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		err = fmt.Errorf("%w: %s answered %s", ErrUnavailable, u.Host, resp.Status)
+		return nil, nil, "", err
+	case resp.StatusCode != http.StatusOK:
+		err = fmt.Errorf("%w: %s answered %s", ErrUnavailable, u.Host, resp.Status)
+		return nil, nil, "", err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opt.MaxPageBytes+1))
+	if err != nil {
+		err = fmt.Errorf("%w: reading body: %s", ErrUnavailable, redact(err))
+		return nil, nil, "", err
+	}
+	if int64(len(body)) > c.opt.MaxPageBytes {
+		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, c.opt.MaxPageBytes)
+		return nil, nil, "", err
+	}
+	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return res, body, ct, nil
+}
+
+func (c *Client) observe(kind string, start time.Time, err error) {
+	if c.opt.Metrics == nil {
+		return
+	}
+	c.opt.Metrics.UpstreamLatency.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	if err != nil {
+		c.opt.Metrics.UpstreamErrors.WithLabelValues(kind).Inc()
+	}
+}
+
+// redact drops a URL's query and user info from an error: signed file URLs
+// and credentials in private index URLs must not reach logs or clients.
+func redact(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			u.RawQuery, u.User = "", nil
+			return fmt.Sprintf("%s %s: %v", ue.Op, u.Redacted(), ue.Err)
+		}
+	}
+	return err.Error()
+}
