@@ -227,3 +227,6 @@ func (s *Store) put(bucket, key []byte, v any) error {
 		return tx.Bucket(bucket).Put(key, raw)
 	})
 }
+
+// Dir is the data directory.
+func (s *Store) Dir() string { return s.dir }

@@ -1,0 +1,122 @@
+package storage
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func TestSecondOpenIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = Open(dir, 100*time.Millisecond)
+	if !errors.Is(err, ErrInUse) {
+		t.Fatalf("second open: %v, want ErrInUse", err)
+	}
+	if want := "data directory in use"; !bytes.Contains([]byte(err.Error()), []byte(want)) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+}
+
+func TestLeftoverTempFilesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stage(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.ReadFrom(bytes.NewReader([]byte("partial download")))
+	s.Close() // as if the process died mid-download
+	s, err = Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	entries, _ := os.ReadDir(filepath.Join(dir, "tmp"))
+	if len(entries) != 0 {
+		t.Errorf("%d leftover temp files after open", len(entries))
+	}
+}
+
+func TestStageCommit(t *testing.T) {
+	s, err := Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	data := []byte("hello wheel")
+
+	st, _ := s.Stage(100)
+	st.ReadFrom(bytes.NewReader(data))
+	if err := st.Commit(sum([]byte("other"))); !errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("mismatch: %v", err)
+	}
+	if s.HasBlob(sum(data)) {
+		t.Fatal("mismatched bytes stored")
+	}
+
+	st, _ = s.Stage(5)
+	if _, err := st.ReadFrom(bytes.NewReader(data)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("over the cap: %v", err)
+	}
+	st.Abort()
+
+	st, _ = s.Stage(100)
+	st.ReadFrom(bytes.NewReader(data))
+	if err := st.Commit(sum(data)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.OpenBlob(sum(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := make([]byte, 100)
+	n, _ := f.Read(got)
+	if !bytes.Equal(got[:n], data) {
+		t.Errorf("blob = %q", got[:n])
+	}
+	entries, _ := os.ReadDir(filepath.Join(s.Dir(), "tmp"))
+	if len(entries) != 0 {
+		t.Errorf("temp files left: %d", len(entries))
+	}
+	if _, err := s.OpenBlob("../../etc/passwd"); err == nil {
+		t.Error("OpenBlob accepted a path")
+	}
+}
+
+func TestRecordsRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(dir, time.Second)
+	rec := FileRecord{Project: "a", Version: "1", Filename: "a-1.tar.gz", SHA256: sum(nil), Size: 0, FetchedAt: time.Now().UTC()}
+	if err := s.PutFile(rec); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, _ = Open(dir, time.Second)
+	defer s.Close()
+	got, err := s.GetFile("a", "a-1.tar.gz")
+	if err != nil || got.SHA256 != rec.SHA256 || !got.FetchedAt.Equal(rec.FetchedAt) {
+		t.Errorf("got %+v, %v", got, err)
+	}
+	if _, err := s.GetFile("a", "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing record: %v", err)
+	}
+}
