@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"airlock/index"
@@ -19,7 +20,14 @@ type pageEntry struct {
 	cp       storage.CachedPage
 	mu       sync.Mutex
 	rendered map[string][]byte // media type -> body
+	// failedAt (unix nanoseconds) is when revalidating this page last
+	// failed. For upstreamRetryAfter after that the stale page is served
+	// without asking again, so a dead upstream does not slow every request.
+	failedAt atomic.Int64
 }
+
+// upstreamRetryAfter is how long a failed revalidation is not retried.
+const upstreamRetryAfter = 30 * time.Second
 
 // pageCache keeps decoded pages in memory so that a warm page or file
 // request costs no decoding. bbolt stays the source of truth; the cache is
@@ -77,6 +85,12 @@ func (s *Server) getPage(ctx context.Context, project string) (pageResult, error
 		s.opt.Metrics.Cache.WithLabelValues("page", "hit").Inc()
 		return pageResult{entry: cached}, nil
 	}
+	if cached != nil {
+		if failed := cached.failedAt.Load(); failed != 0 && now.Sub(time.Unix(0, failed)) < upstreamRetryAfter {
+			s.opt.Metrics.Cache.WithLabelValues("page", "stale").Inc()
+			return pageResult{entry: cached, stale: true}, nil
+		}
+	}
 	ch := s.fetches.DoChan(project, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opt.PageTimeout)
 		defer cancel()
@@ -109,6 +123,7 @@ func (s *Server) refreshPage(ctx context.Context, project string, cached *pageEn
 			return pageResult{}, err
 		}
 		s.opt.Metrics.Cache.WithLabelValues("page", "stale").Inc()
+		cached.failedAt.Store(s.opt.Now().UnixNano())
 		logFrom(ctx).Warn().Err(err).Str("project", project).
 			Time("fetched_at", cached.cp.FetchedAt).Msg("upstream failed; serving stale page")
 		return pageResult{entry: cached, stale: true}, nil

@@ -455,6 +455,17 @@ func TestStalePageWhenUpstreamFails(t *testing.T) {
 			if !strings.Contains(h.logs.String(), "serving stale page") {
 				t.Error("stale page not logged")
 			}
+			// A dead upstream is not asked again on every request...
+			before := h.fake.Hits("/simple/alpha/")
+			if resp, _ := h.jsonPage("alpha"); resp.StatusCode != 200 || h.fake.Hits("/simple/alpha/") != before {
+				t.Errorf("failed upstream asked again at once: %d hits, was %d", h.fake.Hits("/simple/alpha/"), before)
+			}
+			// ...but is after a while, and a recovered one is used again.
+			h.fake.SetFault("/simple/alpha/", fakepypi.Fault{})
+			h.advance(31 * time.Second)
+			if resp, _ := h.jsonPage("alpha"); resp.Header.Get("X-Airlock-Stale") != "" || h.fake.Hits("/simple/alpha/") == before {
+				t.Errorf("recovered upstream not used: %v", resp.Header)
+			}
 			// Nothing cached: a 502 with a one-line reason.
 			h.fake.SetFault("/simple/other/", fault)
 			h.fake.AddWheel(fakepypi.WheelSpec{Name: "other", Version: "1"}, uploaded)

@@ -53,6 +53,8 @@ type Fault struct {
 	Reset     bool          // close the connection without answering
 	Garbage   bool          // answer 200 with a malformed body
 	WrongBody []byte        // serve these bytes instead of the real ones
+	// Throttle sends the body in 64 KiB chunks with this pause between them.
+	Throttle time.Duration
 }
 
 // Server is the fake. Index serves /simple/, /pypi/ and /integrity/; Files
@@ -104,7 +106,7 @@ func (s *Server) SetHTMLOnly(v bool) {
 func (s *Server) SetFault(path string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if (f.WrongBody == nil && f.Status == 0 && f.Delay == 0 && !f.Truncate && !f.Reset && !f.Garbage) {
+	if f.WrongBody == nil && f.Status == 0 && f.Delay == 0 && !f.Truncate && !f.Reset && !f.Garbage {
 		delete(s.faults, path)
 		return
 	}
@@ -228,7 +230,7 @@ func (s *Server) handler(next http.HandlerFunc) http.Handler {
 				return
 			}
 		}
-		if ok && (f.Truncate || f.WrongBody != nil) {
+		if ok && (f.Truncate || f.WrongBody != nil || f.Throttle > 0) {
 			rec := httptest.NewRecorder()
 			r.Header.Del("If-None-Match") // always a full body to damage
 			next(rec, r)
@@ -248,7 +250,21 @@ func (s *Server) handler(next http.HandlerFunc) http.Handler {
 			}
 			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 			w.WriteHeader(rec.Code)
-			w.Write(body)
+			for len(body) > 0 {
+				n := min(len(body), 64<<10)
+				if _, err := w.Write(body[:n]); err != nil {
+					return
+				}
+				body = body[n:]
+				if f.Throttle > 0 {
+					http.NewResponseController(w).Flush()
+					select {
+					case <-time.After(f.Throttle):
+					case <-r.Context().Done():
+						return
+					}
+				}
+			}
 			return
 		}
 		next(w, r)

@@ -1,0 +1,229 @@
+// Package e2e drives real pip and uv through a running airlock binary in
+// front of a local fake PyPI. It needs the client virtual environment that
+// scripts/test.sh creates (AIRLOCK_E2E_VENV); without it the tests fail and
+// say how to create it, rather than skip.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	airlockBin string
+	venv       string
+	repoRoot   string
+)
+
+func TestMain(m *testing.M) {
+	wd, _ := os.Getwd()
+	repoRoot = filepath.Dir(wd)
+	dir, err := os.MkdirTemp("", "airlock-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	airlockBin = filepath.Join(dir, "airlock")
+	build := exec.Command("go", "build", "-o", airlockBin, "./cmd/proxy")
+	build.Dir = repoRoot
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building airlock:", err)
+		os.Exit(1)
+	}
+	venv = os.Getenv("AIRLOCK_E2E_VENV")
+	if venv == "" {
+		venv = filepath.Join(repoRoot, ".venv-e2e")
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireVenv fails (never skips) when the clients are missing.
+func requireVenv(t *testing.T) {
+	t.Helper()
+	for _, bin := range []string{"python", "uv"} {
+		if _, err := os.Stat(filepath.Join(venv, "bin", bin)); err != nil {
+			t.Fatalf("client %s missing in %s: run `bash scripts/test.sh` (it creates the venv with pinned pip and uv)", bin, venv)
+		}
+	}
+}
+
+func fixturesDir() string {
+	if d := os.Getenv("AIRLOCK_FIXTURES_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(repoRoot, "..", "shared", "fixtures", "pep740")
+}
+
+// proc is a running airlock process.
+type proc struct {
+	cmd     *exec.Cmd
+	URL     string
+	dataDir string
+	mu      sync.Mutex
+	logs    bytes.Buffer
+	done    chan struct{}
+	exitErr error
+}
+
+func (p *proc) Logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logs.String()
+}
+
+// startAirlock runs `airlock serve` on an ephemeral loopback port and waits
+// until it logs where it listens.
+func startAirlock(t *testing.T, dataDir string, env ...string) *proc {
+	t.Helper()
+	p, err := launch(dataDir, env...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.stop)
+	return p
+}
+
+func launch(dataDir string, env ...string) (*proc, error) {
+	cmd := exec.Command(airlockBin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+	cmd.Env = append(os.Environ(), env...)
+	stderr, _ := cmd.StderrPipe()
+	p := &proc{cmd: cmd, dataDir: dataDir, done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.logs.WriteString(line + "\n")
+			p.mu.Unlock()
+			var entry struct {
+				Message string `json:"message"`
+				Listen  string `json:"listen"`
+			}
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Message == "airlock serving" {
+				addr <- entry.Listen
+			}
+		}
+		p.exitErr = cmd.Wait()
+		close(p.done)
+	}()
+	select {
+	case a := <-addr:
+		p.URL = "http://" + a
+		return p, nil
+	case <-p.done:
+		return nil, fmt.Errorf("airlock exited before serving: %v\n%s", p.exitErr, p.Logs())
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("airlock did not start:\n%s", p.Logs())
+	}
+}
+
+// stop sends SIGTERM and waits for a graceful exit.
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// kill9 kills the process without giving it a chance to clean up.
+func (p *proc) kill9() {
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// client is one installer under test.
+type client struct {
+	name string
+	// install returns the command that installs reqs into target from index.
+	install func(index, target string, args ...string) *exec.Cmd
+}
+
+// cleanEnv drops settings that would let a client bypass the proxy or reuse
+// a cache (this machine sets PIP_FIND_LINKS, for one).
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "PIP_") || strings.HasPrefix(k, "UV_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "PIP_CONFIG_FILE=/dev/null", "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1",
+		"UV_NO_CONFIG=1", "UV_PYTHON_DOWNLOADS=never", "UV_NO_CACHE=1")
+}
+
+func pipClient(name, python string) client {
+	return client{name: name, install: func(index, target string, args ...string) *exec.Cmd {
+		a := append([]string{"-m", "pip", "install", "--no-cache-dir", "--target", target, "--index-url", index}, args...)
+		cmd := exec.Command(python, a...)
+		cmd.Env = cleanEnv()
+		return cmd
+	}}
+}
+
+func uvClient() client {
+	return client{name: "uv", install: func(index, target string, args ...string) *exec.Cmd {
+		a := append([]string{"pip", "install", "--target", target, "--python", filepath.Join(venv, "bin", "python")}, args...)
+		cmd := exec.Command(filepath.Join(venv, "bin", "uv"), a...)
+		// uv reads its index from UV_DEFAULT_INDEX, as a CI job would set it.
+		cmd.Env = append(cleanEnv(), "UV_DEFAULT_INDEX="+index)
+		return cmd
+	}}
+}
+
+// clients are the machine's pip, the pinned current pip and the pinned uv.
+func clients(t *testing.T) []client {
+	requireVenv(t)
+	return []client{
+		pipClient("machine-pip", "python3"),
+		pipClient("pinned-pip", filepath.Join(venv, "bin", "python")),
+		uvClient(),
+	}
+}
+
+// run runs cmd with a deadline and returns its combined output.
+func run(t *testing.T, cmd *exec.Cmd) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
+	c.Env, c.Dir = cmd.Env, cmd.Dir
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	err := c.Run()
+	return out.String(), err
+}
+
+func readAll(r io.Reader) string {
+	b, _ := io.ReadAll(r)
+	return string(b)
+}
