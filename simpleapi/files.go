@@ -15,6 +15,7 @@ import (
 
 	"airlock/index"
 	"airlock/storage"
+	"airlock/upstream"
 )
 
 const routeFile = "/files/{project}/{filename}"
@@ -158,6 +159,11 @@ func (s *Server) fill(ctx context.Context, t target) (storage.FileRecord, error)
 	defer st.Abort()
 	start := time.Now()
 	if err := s.opt.Upstream.Download(ctx, t.url, st); err != nil {
+		if errors.Is(err, upstream.ErrHostNotAllowed) {
+			s.opt.Metrics.RefusedHosts.Inc()
+			log.Error().Str("event", "security").Str("upstream_url", redactURL(t.url)).Err(err).
+				Msg("refused to download a file from a host that is not allowed")
+		}
 		if errors.Is(err, storage.ErrTooLarge) && t.max == t.size {
 			// More bytes than the index published: not the published file.
 			return storage.FileRecord{}, s.mismatch(log, t, st, err)

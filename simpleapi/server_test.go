@@ -372,6 +372,9 @@ func TestFileHostNotAllowed(t *testing.T) {
 	if h.fake.Hits(upstreamFilePath(d)) != 0 {
 		t.Error("a file was downloaded from a host that is not allowed")
 	}
+	if !strings.Contains(metricsText(t, h), "airlock_refused_file_hosts_total 1") || !strings.Contains(h.logs.String(), "host that is not allowed") {
+		t.Error("refusal not counted or not logged")
+	}
 }
 
 func TestConcurrentRequestsCauseOneFetch(t *testing.T) {

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Benchmarks Airlock against the local fake upstream (no network):
+#   - warm /simple/<project>/ requests per second, p50/p99 latency (wrk)
+#   - warm download throughput of a 50 MiB wheel
+#   - peak RSS of the airlock process
+#   - cold and warm `pip install` of the dependency tree through Airlock,
+#     next to the same install straight from the fake upstream
+# Usage: bash bench/run.sh   (results also written to bench/out/results.txt)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=local
+
+DURATION=${BENCH_DURATION:-10s}
+CONNS=${BENCH_CONNECTIONS:-32}
+OUT=bench/out
+mkdir -p "$OUT"
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)" >&2
+  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
+fi
+VENV=${AIRLOCK_E2E_VENV:-$PWD/.venv-e2e}
+bash scripts/setup-clients.sh "$VENV" >/dev/null
+PY="$VENV/bin/python"
+
+go build -o "$OUT/airlock" ./cmd/proxy
+go build -o "$OUT/fakepypi" ./internal/cmd/fakepypi
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+: > "$OUT/fake.json"
+"$OUT/fakepypi" --big-mb 50 > "$OUT/fake.json" &
+pids+=($!)
+for _ in $(seq 300); do [ -s "$OUT/fake.json" ] && break; sleep 0.1; done
+field() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$OUT/fake.json" "$1"; }
+INDEX=$(field index); FILEHOST=$(field file_host); BIG=$(field big_file)
+
+DATA=$(mktemp -d)
+PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+AIRLOCK_UPSTREAM_URL=$INDEX AIRLOCK_UPSTREAM_FILE_HOSTS=$FILEHOST AIRLOCK_LOG_LEVEL=warn \
+  "$OUT/airlock" serve --listen 127.0.0.1:$PORT --data-dir "$DATA" 2> "$OUT/airlock.log" &
+APID=$!
+pids+=($APID)
+URL=http://127.0.0.1:$PORT
+for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
+
+pip_install() { # index
+  env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    "$PY" -m pip install -q --no-cache-dir --target "$(mktemp -d)" --index-url "$1" app >/dev/null
+}
+timeit() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); "$PY" -c "print(f'{$e-$s:.2f}')"; }
+
+{
+echo "# Airlock benchmark $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $("$OUT/airlock" version)"
+echo
+echo "## pip install of the 6-package tree (pip $("$PY" -m pip --version | cut -d' ' -f2), no client cache)"
+echo "  direct from fake upstream: $(timeit pip_install "$INDEX/simple/") s"
+echo "  through airlock, cold:     $(timeit pip_install "$URL/simple/") s"
+echo "  through airlock, warm:     $(timeit pip_install "$URL/simple/") s"
+echo
+
+ACCEPT='application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01'
+curl -sf -H "Accept: $ACCEPT" "$URL/simple/popular/" -o /dev/null
+echo "## warm /simple/popular/ (300 files, JSON): wrk -t2 -c$CONNS -d$DURATION --latency"
+wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Accept: $ACCEPT" "$URL/simple/popular/" > "$OUT/wrk.txt"
+grep -E "Requests/sec|^ +50%|^ +99%" "$OUT/wrk.txt" | sed 's/^ */  /'
+echo
+
+echo "## warm download of a 50 MiB wheel (5 sequential GETs with curl)"
+curl -sf "$URL/files/big/$BIG" -o /dev/null
+s=$(date +%s.%N)
+for _ in 1 2 3 4 5; do curl -sf "$URL/files/big/$BIG" -o /dev/null; done
+e=$(date +%s.%N)
+"$PY" -c "print(f'  {5*50/($e-$s):.0f} MiB/s')"
+echo
+
+echo "## peak RSS of airlock over the whole run (VmHWM)"
+echo "  $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$APID/status)"
+} | tee "$OUT/results.txt"
+rm -rf "$DATA"

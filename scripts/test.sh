@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs the pinned clients into
+# a virtual environment, then checks formatting, vets, runs every Go test
+# with the race detector (unit, integration, end-to-end with pip and uv), and
+# gives each fuzz target a short run. Usage: bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=local
+export AIRLOCK_E2E_VENV=${AIRLOCK_E2E_VENV:-$PWD/.venv-e2e}
+bash scripts/setup-clients.sh "$AIRLOCK_E2E_VENV"
+
+unformatted=$(gofmt -l cmd config e2e index internal metrics simpleapi storage upstream)
+if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
+go vet ./...
+go test -race -count=1 ./...
+
+FUZZTIME=${FUZZTIME:-5s}
+for target in index:FuzzNormalize index:FuzzParseJSON index:FuzzParseHTML config:FuzzLoad; do
+  pkg=${target%%:*}; fn=${target#*:}
+  log=$(mktemp)
+  go test -run='^$' -fuzz="^$fn\$" -fuzztime="$FUZZTIME" "./$pkg" > "$log" 2>&1 || { cat "$log"; exit 1; }
+  echo "fuzz $pkg.$fn: ok ($FUZZTIME)"
+done
