@@ -282,3 +282,20 @@ func TestKillDuringDownload(t *testing.T) {
 		t.Errorf("served %d bytes of a file that was never completed", len(body))
 	}
 }
+
+func TestGracefulShutdownOnSIGTERM(t *testing.T) {
+	fake := newUpstream(t)
+	a := startAirlock(t, t.TempDir(), airlockEnv(fake)...)
+	resp, err := http.Get(a.URL + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	a.stop()
+	if a.exitErr != nil {
+		t.Errorf("exit after SIGTERM: %v", a.exitErr)
+	}
+	if !strings.Contains(a.Logs(), `"message":"stopped"`) {
+		t.Errorf("no clean stop logged:\n%s", a.Logs())
+	}
+}

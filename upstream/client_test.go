@@ -1,0 +1,107 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"airlock/storage"
+)
+
+func newClient(t *testing.T, base string, fileHosts ...string) *Client {
+	u, _ := url.Parse(base)
+	return New(Options{BaseURL: u, FileHosts: fileHosts, Timeout: time.Second, MaxPageBytes: 1 << 16, Retries: 2})
+}
+
+func TestRetriesOnlyTransientFailures(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		switch {
+		case strings.Contains(r.URL.Path, "flaky") && n < 3:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case strings.Contains(r.URL.Path, "gone"):
+			w.WriteHeader(http.StatusNotFound)
+		default:
+			w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
+			w.Header().Set("ETag", `"v1"`)
+			w.Write([]byte(`{"meta":{"api-version":"1.1"},"name":"flaky","files":[]}`))
+		}
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL)
+
+	res, err := c.FetchProject(context.Background(), "flaky", storage.Validators{})
+	if err != nil || calls.Load() != 3 || res.Validators.ETag != `"v1"` {
+		t.Fatalf("flaky: %v after %d calls", err, calls.Load())
+	}
+	calls.Store(0)
+	if _, err := c.FetchProject(context.Background(), "gone", storage.Validators{}); !errors.Is(err, ErrNotFound) || calls.Load() != 1 {
+		t.Errorf("404: %v after %d calls, want ErrNotFound after 1", err, calls.Load())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls.Store(0)
+	if _, err := c.FetchProject(ctx, "flaky", storage.Validators{}); err == nil || calls.Load() > 1 {
+		t.Errorf("cancelled context retried: %v, %d calls", err, calls.Load())
+	}
+}
+
+func TestPageSizeCapAndContentType(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "big") {
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte(strings.Repeat("x", 1<<17)))
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-surprise")
+		w.Write([]byte("{}"))
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL)
+	if _, err := c.FetchProject(context.Background(), "big", storage.Validators{}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("oversized page: %v", err)
+	}
+	if _, err := c.FetchProject(context.Background(), "odd", storage.Validators{}); err == nil || !strings.Contains(err.Error(), "unexpected content type") {
+		t.Errorf("unknown content type: %v", err)
+	}
+}
+
+func TestDownloadRefusesOtherHostsAndRedirects(t *testing.T) {
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("a request reached a host that is not allowed")
+	}))
+	defer evil.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, evil.URL+"/x.whl", http.StatusFound)
+	}))
+	defer redirector.Close()
+	c := newClient(t, redirector.URL)
+	var buf strings.Builder
+	w := readerFromFunc(func(r interface{ Read([]byte) (int, error) }) error {
+		b := make([]byte, 10)
+		n, _ := r.Read(b)
+		buf.Write(b[:n])
+		return nil
+	})
+	if err := c.Download(context.Background(), evil.URL+"/x.whl", w); !errors.Is(err, ErrHostNotAllowed) {
+		t.Errorf("direct: %v", err)
+	}
+	if err := c.Download(context.Background(), redirector.URL+"/x.whl", w); !errors.Is(err, ErrHostNotAllowed) {
+		t.Errorf("redirect: %v", err)
+	}
+}
+
+func TestRedactDropsSecrets(t *testing.T) {
+	c := newClient(t, "http://127.0.0.1:1")
+	err := c.Download(context.Background(), "http://user:secret@127.0.0.1:1/f.whl?token=abc", readerFromFunc(func(interface{ Read([]byte) (int, error) }) error { return nil }))
+	if err == nil || strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "token=abc") {
+		t.Errorf("error leaks credentials: %v", err)
+	}
+}
