@@ -63,7 +63,7 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 		// The upstream cannot tell us anything new: a file verified
 		// earlier is still what was published.
 		if haveRec && !errors.Is(pageErr, context.Canceled) {
-			logFrom(ctx).Warn().Err(pageErr).Str("file", key).Msg("upstream failed; serving stored file")
+			logFrom(ctx).Debug().Err(pageErr).Str("file", key).Msg("upstream failed; serving stored file")
 			s.serveBlob(w, r, rec, isMeta)
 			return
 		}
