@@ -29,6 +29,9 @@ type Config struct {
 	DataDir  string   `yaml:"data_dir"`
 	Upstream Upstream `yaml:"upstream"`
 	Index    Index    `yaml:"index"`
+	Policy   Policy   `yaml:"policy"`
+	Admin    Admin    `yaml:"admin"`
+	Notify   Notify   `yaml:"notify"`
 	Log      Log      `yaml:"log"`
 }
 
@@ -55,6 +58,9 @@ type Index struct {
 	// TTL is how long a fetched project page is fresh before it is
 	// revalidated with the upstream.
 	TTL Duration `yaml:"ttl"`
+	// HeldFiles is how pages show held files: "yank" keeps them listed,
+	// marked yanked with the reason; "hide" leaves them out.
+	HeldFiles string `yaml:"held_files"`
 }
 
 // Log controls logging.
@@ -76,8 +82,10 @@ func Default() Config {
 			MaxPageBytes: 64 << 20,
 			MaxFileBytes: 8 << 30,
 		},
-		Index: Index{TTL: Duration(10 * time.Minute)},
-		Log:   Log{Level: "info"},
+		Index:  Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank"},
+		Policy: defaultPolicy(),
+		Notify: Notify{Timeout: Duration(5 * time.Second), Retries: 3},
+		Log:    Log{Level: "info"},
 	}
 }
 
@@ -149,6 +157,23 @@ func (c Config) Validate() error {
 	}
 	if c.Upstream.MaxFileBytes <= 0 {
 		return errors.New("config: upstream.max_file_bytes: must be positive")
+	}
+	if c.Index.HeldFiles != "yank" && c.Index.HeldFiles != "hide" {
+		return fmt.Errorf("config: index.held_files: %q is not yank or hide", c.Index.HeldFiles)
+	}
+	if _, err := c.Policy.Rules(); err != nil {
+		return err
+	}
+	if c.Policy.SweepInterval <= 0 {
+		return errors.New("config: policy.sweep_interval: must be positive")
+	}
+	for _, w := range c.Notify.Webhooks {
+		if u, err := url.Parse(w); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("config: notify.webhooks: %q is not an http(s) URL", w)
+		}
+	}
+	if c.Notify.Timeout <= 0 || c.Notify.Retries < 0 {
+		return errors.New("config: notify.timeout must be positive and notify.retries not negative")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -195,7 +195,8 @@ func TestHTMLOnlyUpstream(t *testing.T) {
 	cls := clients(t)
 	fake := newUpstream(t)
 	fake.SetHTMLOnly(true)
-	a := startAirlock(t, t.TempDir(), airlockEnv(fake)...)
+	// HTML pages carry no upload time; a private index's operator opts in.
+	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_POLICY_ON_MISSING_UPLOAD_TIME=allow")...)
 	for _, c := range cls {
 		t.Run(c.name, func(t *testing.T) {
 			target := t.TempDir()

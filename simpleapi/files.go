@@ -64,7 +64,14 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 		// earlier is still what was published.
 		if haveRec && !errors.Is(pageErr, context.Canceled) {
 			logFrom(ctx).Debug().Err(pageErr).Str("file", key).Msg("upstream failed; serving stored file")
-			s.serveBlob(w, r, rec, isMeta)
+			dist := rec
+			if isMeta {
+				if dist, err = s.opt.Store.GetFile(project, distName); err != nil {
+					s.fail(w, r, pageErr)
+					return
+				}
+			}
+			s.decideAndServe(w, r, inputFromRecord(dist), rec, isMeta)
 			return
 		}
 		s.fail(w, r, pageErr)
@@ -75,9 +82,10 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	in := inputFor(project, t.file)
 	if haveRec && rec.SHA256 == t.sha256 {
 		s.opt.Metrics.Cache.WithLabelValues(kindOf(isMeta), "hit").Inc()
-		s.serveBlob(w, r, rec, isMeta)
+		s.decideAndServe(w, r, in, rec, isMeta)
 		return
 	}
 	if haveRec {
@@ -91,7 +99,7 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.serveBlob(w, r, rec, isMeta)
+	s.decideAndServe(w, r, in, rec, isMeta)
 }
 
 func kindOf(isMeta bool) string {

@@ -17,6 +17,10 @@ type ctxKey struct{}
 // reqInfo is filled in by inner layers and read by the access log.
 type reqInfo struct {
 	route string
+	// status and bytes are set by handlers that hijack the connection
+	// (custom reason phrases), which the recorder cannot see.
+	status int
+	bytes  int64
 }
 
 // recorder captures the status and size of a response. It keeps
@@ -60,6 +64,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		ctx := logger.WithContext(context.WithValue(r.Context(), ctxKey{}, info))
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(ctx))
+		if info.status != 0 {
+			rec.status, rec.bytes = info.status, info.bytes
+		}
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}

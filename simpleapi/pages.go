@@ -19,11 +19,19 @@ import (
 type pageEntry struct {
 	cp       storage.CachedPage
 	mu       sync.Mutex
-	rendered map[string][]byte // media type -> body
+	rendered map[string]renderedPage // media type -> body
 	// failedAt (unix nanoseconds) is when revalidating this page last
 	// failed. For upstreamRetryAfter after that the stale page is served
 	// without asking again, so a dead upstream does not slow every request.
 	failedAt atomic.Int64
+}
+
+// renderedPage is a page body with what it depended on: the quarantine's
+// generation and the moment a time-bound hold on it ends.
+type renderedPage struct {
+	body  []byte
+	gen   uint64
+	until time.Time
 }
 
 // upstreamRetryAfter is how long a failed revalidation is not retried.
@@ -149,24 +157,27 @@ func (s *Server) refreshPage(ctx context.Context, project string, cached *pageEn
 	return pageResult{entry: e}, nil
 }
 
-func (e *pageEntry) renderedCopy() map[string][]byte {
+func (e *pageEntry) renderedCopy() map[string]renderedPage {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make(map[string][]byte, len(e.rendered))
+	out := make(map[string]renderedPage, len(e.rendered))
 	for k, v := range e.rendered {
 		out[k] = v
 	}
 	return out
 }
 
-// render returns the page in the given media type, rendering it once.
-func (e *pageEntry) render(media string) ([]byte, error) {
+// render returns the page in the given media type with the quarantine
+// applied. The body is reused until a file's state changes or a time-bound
+// hold on the page ends.
+func (s *Server) render(e *pageEntry, media string) ([]byte, error) {
+	gen, now := s.opt.Quarantine.Generation(), s.opt.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if b, ok := e.rendered[media]; ok {
-		return b, nil
+	if rp, ok := e.rendered[media]; ok && rp.gen == gen && (rp.until.IsZero() || now.Before(rp.until)) {
+		return rp.body, nil
 	}
-	page := &e.cp.Page
+	page, until := s.gatePage(&e.cp.Page)
 	var b []byte
 	var err error
 	if media == index.MediaJSON {
@@ -178,9 +189,9 @@ func (e *pageEntry) render(media string) ([]byte, error) {
 		return nil, err
 	}
 	if e.rendered == nil {
-		e.rendered = map[string][]byte{}
+		e.rendered = map[string]renderedPage{}
 	}
-	e.rendered[media] = b
+	e.rendered[media] = renderedPage{body: b, gen: gen, until: until}
 	return b, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"airlock/metrics"
+	"airlock/quarantine"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -31,6 +32,10 @@ type Options struct {
 	MaxFileBytes int64
 	MaxMetaBytes int64
 	Now          func() time.Time
+	// Quarantine decides which files clients get.
+	Quarantine *quarantine.Service
+	// HideHeld leaves held files out of pages instead of marking them yanked.
+	HideHeld bool
 }
 
 // Server serves the simple API. It is safe for concurrent use.
@@ -57,9 +62,13 @@ func New(opt Options) *Server {
 func (s *Server) Drain() { s.draining.Store(true) }
 
 // Handler returns the routed handler wrapped in request logging, which sits
-// outside the router so it also sees 404s and 405s.
-func (s *Server) Handler() http.Handler {
+// outside the router so it also sees 404s and 405s. mounts add other
+// packages' routes (the admin API, the review UI) under the same logging.
+func (s *Server) Handler(mounts ...func(*mux.Router)) http.Handler {
 	r := mux.NewRouter()
+	for _, m := range mounts {
+		m(r)
+	}
 	r.Handle(routeMetrics, promhttp.HandlerFor(s.opt.Metrics.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet).Name("metrics")
 	r.HandleFunc(routeHealthz, s.healthz).Methods(http.MethodGet, http.MethodHead).Name("healthz")
 	r.HandleFunc(routeReadyz, s.readyz).Methods(http.MethodGet, http.MethodHead).Name("readyz")

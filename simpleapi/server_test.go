@@ -20,6 +20,8 @@ import (
 	"airlock/index"
 	"airlock/internal/fakepypi"
 	"airlock/metrics"
+	"airlock/policy"
+	"airlock/quarantine"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -36,6 +38,30 @@ type harness struct {
 	now    time.Time
 	nowMu  sync.Mutex
 	config Options
+	rules  policy.Rules
+	hooks  *recordingNotifier
+}
+
+// recordingNotifier keeps the events the quarantine sends.
+type recordingNotifier struct {
+	mu     sync.Mutex
+	events []quarantine.Event
+}
+
+func (n *recordingNotifier) Notify(e quarantine.Event) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.events = append(n.events, e)
+}
+
+func (n *recordingNotifier) kinds() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for _, e := range n.events {
+		out = append(out, e.Kind+":"+e.Record.Filename)
+	}
+	return out
 }
 
 type syncBuffer struct {
@@ -66,7 +92,7 @@ func newHarness(t *testing.T, tweak ...func(*Options, *fakepypi.Server)) *harnes
 	fake.AddWheel(fakepypi.WheelSpec{Name: "alpha", Version: "1.0"}, uploaded)
 	fake.AddWheel(fakepypi.WheelSpec{Name: "alpha", Version: "1.1", Requires: []string{"gamma"}, RequiresPython: ">=3.8"}, uploaded.Add(time.Hour))
 	fake.AddSdist("alpha", "1.1", uploaded.Add(time.Hour))
-	h := &harness{t: t, fake: fake, logs: &syncBuffer{}, now: time.Now()}
+	h := &harness{t: t, fake: fake, logs: &syncBuffer{}, now: time.Now(), rules: policy.DefaultRules()}
 	h.open(tweak...)
 	return h
 }
@@ -84,13 +110,19 @@ func (h *harness) open(tweak ...func(*Options, *fakepypi.Server)) {
 	t.Cleanup(func() { store.Close() })
 	base, _ := url.Parse(h.fake.Index.URL)
 	m := metrics.New()
+	engine, err := policy.NewEngine(h.rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.hooks = &recordingNotifier{}
+	q := quarantine.New(store, engine, h.hooks, h.clock, zerolog.New(h.logs))
 	opt := Options{
 		Store: store,
 		Upstream: upstream.New(upstream.Options{BaseURL: base, FileHosts: []string{h.fake.FileHost()},
 			Timeout: 2 * time.Second, MaxPageBytes: 1 << 20, Metrics: m, Retries: 1}),
 		Metrics: m, Log: zerolog.New(h.logs), PageTTL: time.Minute, PageTimeout: 5 * time.Second,
 		FillTimeout: 10 * time.Second, MaxFileBytes: 64 << 20, MaxMetaBytes: 1 << 20,
-		Now: h.clock,
+		Now: h.clock, Quarantine: q,
 	}
 	for _, f := range tweak {
 		f(&opt, h.fake)
@@ -542,7 +574,22 @@ func TestPageSizeCap(t *testing.T) {
 }
 
 func TestHTMLOnlyUpstream(t *testing.T) {
-	h := newHarness(t)
+	// HTML pages carry no upload time: by default such files are held.
+	held := newHarness(t)
+	held.fake.SetHTMLOnly(true)
+	_, page := held.jsonPage("alpha")
+	if f := filesOf(page)[0]; f["yanked"] == nil || !strings.Contains(f["yanked"].(string), "no upload time") {
+		t.Errorf("file without upload time not marked held: %v", f)
+	}
+	if resp, _ := held.get(filesOf(page)[0]["url"].(string)); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("file without upload time served: %d", resp.StatusCode)
+	}
+
+	h := newHarness(t, func(o *Options, _ *fakepypi.Server) {})
+	h.rules.Default.OnMissingUploadTime = policy.Allow
+	h.http.Close()
+	h.store.Close()
+	h.open()
 	h.fake.SetHTMLOnly(true)
 	resp, page := h.jsonPage("alpha")
 	if resp.StatusCode != 200 {

@@ -13,6 +13,8 @@
 //	pages  <project>                 -> CachedPage
 //	files  <project> 0x00 <filename> -> FileRecord (".metadata" files included)
 //	lists  "root"                    -> CachedList
+//	decisions <sha256>               -> DecisionRecord (gate state per file)
+//	audit  big-endian uint64 seq     -> AuditEvent (append-only)
 //
 // Nothing here knows about policy or HTTP. No network or file streaming
 // happens inside a transaction: blobs are written and synced first, then a
@@ -120,7 +122,7 @@ func Open(dir string, lockTimeout time.Duration) (*Store, error) {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists} {
+		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

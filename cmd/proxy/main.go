@@ -3,6 +3,8 @@
 // whose sha256 matched what the upstream index published.
 //
 //	airlock serve [--config FILE] [--listen ADDR] [--data-dir DIR]
+//	airlock check [--config FILE] name==version
+//	airlock quarantine list|show|approve|reject|reopen [--server URL] [--reason TEXT] TARGET
 //	airlock version
 package main
 
@@ -21,6 +23,8 @@ func main() {
 
 const usage = `usage:
   airlock serve [--config FILE] [--listen ADDR] [--data-dir DIR]
+  airlock check [--config FILE] name==version
+  airlock quarantine list|show|approve|reject|reopen [--server URL] [--reason TEXT] TARGET
   airlock version
 `
 
@@ -34,6 +38,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
+	case "quarantine":
+		return quarantineCmd(args[1:], stdout, stderr, os.Getenv)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "airlock %s\n", version)
 		return 0

@@ -15,8 +15,12 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"airlock/adminapi"
 	"airlock/config"
 	"airlock/metrics"
+	"airlock/notify"
+	"airlock/policy"
+	"airlock/quarantine"
 	"airlock/simpleapi"
 	"airlock/storage"
 	"airlock/upstream"
@@ -70,13 +74,36 @@ func newLogger(level string, w io.Writer) zerolog.Logger {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
-// App wires the store, the upstream client and the HTTP server. The returned
-// cleanup closes the store (releasing its lock).
-func App(cfg config.Config, log zerolog.Logger) (*simpleapi.Server, func(), error) {
+// app is the running server's parts.
+type app struct {
+	handler    http.Handler
+	server     *simpleapi.Server
+	quarantine *quarantine.Service
+	sweepEvery time.Duration
+	cleanup    func()
+}
+
+// App wires the store, the policy engine, the quarantine, the upstream
+// client and the HTTP handlers. cleanup flushes webhooks and closes the
+// store (releasing its lock).
+func App(cfg config.Config, log zerolog.Logger) (*app, error) {
+	rules, err := cfg.Policy.Rules()
+	if err != nil {
+		return nil, err
+	}
+	engine, err := policy.NewEngine(rules)
+	if err != nil {
+		return nil, err
+	}
+	if rules.Mode == policy.Audit {
+		log.Warn().Msg("policy.mode is audit: decisions are logged, every file is served")
+	}
 	store, err := storage.Open(cfg.DataDir, time.Second)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	hooks := notify.New(cfg.Notify.Webhooks, time.Duration(cfg.Notify.Timeout), cfg.Notify.Retries, log)
+	q := quarantine.New(store, engine, hooks, time.Now, log)
 	m := metrics.New()
 	up := upstream.New(upstream.Options{
 		BaseURL:      cfg.UpstreamURL(),
@@ -96,22 +123,56 @@ func App(cfg config.Config, log zerolog.Logger) (*simpleapi.Server, func(), erro
 		FillTimeout:  time.Duration(cfg.Upstream.FillTimeout),
 		MaxFileBytes: int64(cfg.Upstream.MaxFileBytes),
 		MaxMetaBytes: int64(cfg.Upstream.MaxPageBytes),
+		Quarantine:   q,
+		HideHeld:     cfg.Index.HeldFiles == "hide",
 	})
-	return srv, func() { store.Close() }, nil
+	if cfg.Admin.Token == "" {
+		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")
+	}
+	admin := adminapi.New(q, store, srv, cfg.Admin.Token)
+	return &app{
+		handler:    srv.Handler(admin.Register),
+		server:     srv,
+		quarantine: q,
+		sweepEvery: time.Duration(cfg.Policy.SweepInterval),
+		cleanup:    func() { hooks.Close(); store.Close() },
+	}, nil
+}
+
+// sweep re-evaluates held files on a timer so time-bound holds release
+// themselves.
+func (a *app) sweep(ctx context.Context, log zerolog.Logger) {
+	t := time.NewTicker(a.sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := a.quarantine.Sweep()
+			if err != nil {
+				log.Error().Err(err).Msg("quarantine sweep")
+			}
+			if n > 0 {
+				log.Info().Int("changed", n).Msg("quarantine sweep")
+			}
+		}
+	}
 }
 
 func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
-	app, cleanup, err := App(cfg, log)
+	app, err := App(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer app.cleanup()
+	go app.sweep(ctx, log)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
 	httpSrv := &http.Server{
-		Handler:           app.Handler(),
+		Handler:           app.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return log.WithContext(context.Background()) },
@@ -126,7 +187,7 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) 
 	case <-ctx.Done():
 	}
 	log.Info().Msg("shutting down")
-	app.Drain()
+	app.server.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {

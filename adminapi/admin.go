@@ -1,0 +1,272 @@
+// Package adminapi is the JSON API a security engineer (or the airlock
+// CLI) uses to review the quarantine: list held files, show one with every
+// reason and its evidence, approve, reject, reopen, read the audit log, and
+// evaluate a release now. Every request needs the admin bearer token; without
+// a configured token the API is off and says so.
+package adminapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/rs/zerolog"
+
+	"airlock/index"
+	"airlock/quarantine"
+	"airlock/storage"
+	"airlock/upstream"
+)
+
+// Prefix is where the API is mounted.
+const Prefix = "/api/v1/"
+
+const (
+	routeList     = "/api/v1/quarantine"
+	routeShow     = "/api/v1/quarantine/{id}"
+	routeDecide   = "/api/v1/quarantine/{id}/{action:approve|reject|reopen}"
+	routeAudit    = "/api/v1/audit"
+	routeEvaluate = "/api/v1/evaluate"
+)
+
+// Evaluator runs the gate now for every file of a release.
+type Evaluator interface {
+	Evaluate(ctx context.Context, project, version string) ([]quarantine.View, error)
+}
+
+// API is the admin API.
+type API struct {
+	q     *quarantine.Service
+	store *storage.Store
+	eval  Evaluator
+	token string
+}
+
+// New builds the API. An empty token turns it off.
+func New(q *quarantine.Service, store *storage.Store, eval Evaluator, token string) *API {
+	return &API{q: q, store: store, eval: eval, token: token}
+}
+
+// Register adds the API's routes to r, each behind the token check.
+func (a *API) Register(r *mux.Router) {
+	sub := r.PathPrefix(Prefix).Subrouter()
+	sub.Use(a.auth)
+	sub.HandleFunc(routeList, a.list).Methods(http.MethodGet).Name("admin-list")
+	sub.HandleFunc(routeDecide, a.decide).Methods(http.MethodPost).Name("admin-decide")
+	sub.HandleFunc(routeShow, a.show).Methods(http.MethodGet).Name("admin-show")
+	sub.HandleFunc(routeAudit, a.audit).Methods(http.MethodGet).Name("admin-audit")
+	sub.HandleFunc(routeEvaluate, a.evaluate).Methods(http.MethodPost).Name("admin-evaluate")
+	sub.NotFoundHandler = a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such admin endpoint")
+	}))
+}
+
+// auth checks the bearer token in constant time.
+func (a *API) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.token == "" {
+			writeError(w, http.StatusServiceUnavailable, "the admin API is off: set admin.token in the config or AIRLOCK_ADMIN_TOKEN")
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="airlock"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong admin token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ListResponse is the answer of GET /api/v1/quarantine.
+type ListResponse struct {
+	Files  []quarantine.View        `json:"files"`
+	Counts map[quarantine.State]int `json:"counts"`
+}
+
+func (a *API) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := quarantine.Filter{State: q.Get("state"), Project: q.Get("project"), Version: q.Get("version"), Check: q.Get("check")}
+	if f.Project != "" {
+		n, err := index.Normalize(f.Project)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid project name")
+			return
+		}
+		f.Project = n
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, "limit must be a non-negative integer")
+			return
+		}
+		f.Limit = n
+	}
+	files, err := a.q.List(f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	counts, err := a.q.Counts()
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if files == nil {
+		files = []quarantine.View{}
+	}
+	writeJSON(w, http.StatusOK, ListResponse{Files: files, Counts: counts})
+}
+
+func (a *API) show(w http.ResponseWriter, r *http.Request) {
+	v, err := a.q.Get(mux.Vars(r)["id"])
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// DecideRequest is the body of POST /api/v1/quarantine/{id}/{action}.
+type DecideRequest struct {
+	Reason string `json:"reason"`
+	Actor  string `json:"actor"`
+}
+
+func (a *API) decide(w http.ResponseWriter, r *http.Request) {
+	var req DecideRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "body must be JSON: {\"reason\": \"...\"}")
+		return
+	}
+	vars := mux.Vars(r)
+	v, err := a.q.Get(vars["id"])
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	actor := "admin"
+	if req.Actor != "" {
+		actor = "admin:" + req.Actor
+	}
+	v, err = a.q.Apply(v.SHA256, quarantine.Transition(vars["action"]), actor, remoteHost(r), req.Reason)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (a *API) audit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 200
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, "limit must be a non-negative integer")
+			return
+		}
+		limit = n
+	}
+	sha, project := strings.ToLower(q.Get("sha256")), q.Get("project")
+	events, err := a.store.Audit(limit, func(ev storage.AuditEvent) bool {
+		return (sha == "" || strings.HasPrefix(ev.SHA256, sha)) && (project == "" || ev.Project == project)
+	})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if events == nil {
+		events = []storage.AuditEvent{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": events})
+}
+
+// EvaluateRequest is the body of POST /api/v1/evaluate.
+type EvaluateRequest struct {
+	Target string `json:"target"` // name==version
+}
+
+func (a *API) evaluate(w http.ResponseWriter, r *http.Request) {
+	var req EvaluateRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "body must be JSON: {\"target\": \"name==version\"}")
+		return
+	}
+	project, version, err := ParseTarget(req.Target)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	views, err := a.eval.Evaluate(r.Context(), project, version)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"files": views})
+}
+
+// ParseTarget reads "name==version".
+func ParseTarget(s string) (project, version string, err error) {
+	name, version, ok := strings.Cut(strings.TrimSpace(s), "==")
+	version = strings.TrimSpace(version)
+	if !ok || version == "" || strings.ContainsAny(version, " /") {
+		return "", "", errors.New("target must be name==version")
+	}
+	project, err = index.Normalize(strings.TrimSpace(name))
+	if err != nil {
+		return "", "", errors.New("invalid project name in target")
+	}
+	return project, version, nil
+}
+
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := http.StatusInternalServerError
+	msg := "internal error"
+	switch {
+	case errors.Is(err, quarantine.ErrNotFound):
+		code, msg = http.StatusNotFound, err.Error()
+	case errors.Is(err, quarantine.ErrAmbiguous), errors.Is(err, quarantine.ErrReasonRequired):
+		code, msg = http.StatusBadRequest, err.Error()
+	case errors.Is(err, quarantine.ErrTransition):
+		code, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, upstream.ErrNotFound):
+		code, msg = http.StatusNotFound, "not found upstream"
+	case errors.Is(err, upstream.ErrUnavailable), errors.Is(err, upstream.ErrTooLarge), errors.Is(err, index.ErrMalformed):
+		code, msg = http.StatusBadGateway, "upstream error: "+err.Error()
+	}
+	lvl := zerolog.WarnLevel
+	if code >= 500 {
+		lvl = zerolog.ErrorLevel
+	}
+	zerolog.Ctx(r.Context()).WithLevel(lvl).Err(err).Int("status", code).Msg("admin request failed")
+	writeError(w, code, msg)
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/user"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"airlock/adminapi"
+	"airlock/config"
+	"airlock/quarantine"
+)
+
+const quarantineUsage = `usage:
+  airlock quarantine list    [--server URL] [--state STATE] [--project NAME] [--check CHECK] [--json]
+  airlock quarantine show    [--server URL] [--json] TARGET
+  airlock quarantine approve [--server URL] --reason TEXT TARGET
+  airlock quarantine reject  [--server URL] --reason TEXT TARGET
+  airlock quarantine reopen  [--server URL] --reason TEXT TARGET
+
+TARGET is a sha256, a 12-digit review id, or name==version (every file of
+that release in a state the action applies to). The admin token comes from
+AIRLOCK_ADMIN_TOKEN; the server from --server, AIRLOCK_SERVER or
+http://` + config.DefaultListen + `.
+`
+
+// adminClient calls the admin API.
+type adminClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// errAPI is an error answer from the server (exit 1, not a usage error).
+type errAPI struct {
+	status int
+	msg    string
+}
+
+func (e *errAPI) Error() string { return fmt.Sprintf("server answered %d: %s", e.status, e.msg) }
+
+func (c *adminClient) do(method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, strings.TrimRight(c.base, "/")+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.Unmarshal(data, &e)
+		if e.Error == "" {
+			e.Error = strings.TrimSpace(string(data))
+		}
+		return &errAPI{resp.StatusCode, e.Error}
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+func quarantineCmd(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, quarantineUsage)
+		return 2
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("quarantine "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", firstNonEmpty(getenv("AIRLOCK_SERVER"), "http://"+config.DefaultListen), "airlock server `URL`")
+	reason := fs.String("reason", "", "why (required for approve, reject, reopen)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	state := fs.String("state", "held", "list files in this `state` (held, released, approved, rejected, blocked, allowed, all)")
+	project := fs.String("project", "", "list only this project")
+	check := fs.String("check", "", "list only files held by this check")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	token := getenv("AIRLOCK_ADMIN_TOKEN")
+	if token == "" {
+		fmt.Fprintln(stderr, "airlock quarantine: set AIRLOCK_ADMIN_TOKEN to the server's admin token")
+		return 2
+	}
+	c := &adminClient{base: *server, token: token, http: &http.Client{Timeout: 2 * time.Minute}}
+	var err error
+	switch sub {
+	case "list":
+		if fs.NArg() != 0 {
+			fmt.Fprint(stderr, quarantineUsage)
+			return 2
+		}
+		err = listCmd(c, stdout, *state, *project, *check, *asJSON)
+	case "show":
+		if fs.NArg() != 1 {
+			fmt.Fprint(stderr, quarantineUsage)
+			return 2
+		}
+		err = showCmd(c, stdout, fs.Arg(0), *asJSON)
+	case "approve", "reject", "reopen":
+		if fs.NArg() != 1 {
+			fmt.Fprint(stderr, quarantineUsage)
+			return 2
+		}
+		if strings.TrimSpace(*reason) == "" {
+			fmt.Fprintf(stderr, "airlock quarantine %s: --reason is required\n", sub)
+			return 2
+		}
+		err = decideCmd(c, stdout, quarantine.Transition(sub), fs.Arg(0), *reason)
+	default:
+		fmt.Fprintf(stderr, "airlock quarantine: unknown command %q\n%s", sub, quarantineUsage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "airlock quarantine %s: %v\n", sub, err)
+		return 1
+	}
+	return 0
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func listCmd(c *adminClient, w io.Writer, state, project, check string, asJSON bool) error {
+	q := url.Values{"state": {state}}
+	if project != "" {
+		q.Set("project", project)
+	}
+	if check != "" {
+		q.Set("check", check)
+	}
+	var res adminapi.ListResponse
+	if err := c.do(http.MethodGet, "/api/v1/quarantine?"+q.Encode(), nil, &res); err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(w, res)
+	}
+	printTable(w, res.Files)
+	var states []string
+	for st, n := range res.Counts {
+		states = append(states, fmt.Sprintf("%s %d", st, n))
+	}
+	sort.Strings(states)
+	fmt.Fprintf(w, "\n%d shown; all files: %s\n", len(res.Files), strings.Join(states, ", "))
+	return nil
+}
+
+func printTable(w io.Writer, files []quarantine.View) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REVIEW\tSTATE\tFILE\tCHECKS\tREASON")
+	for _, v := range files {
+		reason := v.Decision.Summary()
+		if v.Note != "" {
+			reason = v.DecidedBy + ": " + v.Note
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ReviewID, v.State, v.Filename, strings.Join(v.Decision.Checks(), ","), reason)
+	}
+	tw.Flush()
+}
+
+func showCmd(c *adminClient, w io.Writer, target string, asJSON bool) error {
+	views, err := resolveTarget(c, target, "all")
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(w, views)
+	}
+	for i, v := range views {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		printView(w, v)
+	}
+	return nil
+}
+
+func printView(w io.Writer, v quarantine.View) {
+	fmt.Fprintf(w, "%s  (%s %s)\n", v.Filename, v.Project, v.Version)
+	fmt.Fprintf(w, "  sha256:    %s\n  review id: %s\n  state:     %s\n  decision:  %s (%s mode, policy %s, at %s)\n",
+		v.SHA256, v.ReviewID, v.State, v.Decision.Action, v.Decision.Mode, v.Decision.Policy, v.Decision.EvaluatedAt.Format(time.RFC3339))
+	if !v.Inputs.UploadTime.IsZero() {
+		fmt.Fprintf(w, "  uploaded:  %s\n", v.Inputs.UploadTime.Format(time.RFC3339))
+	}
+	if !v.Decision.Until.IsZero() {
+		fmt.Fprintf(w, "  releases:  %s (on its own)\n", v.Decision.Until.Format(time.RFC3339))
+	}
+	if v.DecidedBy != "" {
+		fmt.Fprintf(w, "  decided by %s: %s\n", v.DecidedBy, v.Note)
+	}
+	printReasons(w, v.Decision.Reasons)
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// resolveTarget turns a TARGET into records: by sha256 or review id, or
+// every file of name==version in one of the given states.
+func resolveTarget(c *adminClient, target, states string) ([]quarantine.View, error) {
+	if !strings.Contains(target, "==") {
+		var v quarantine.View
+		if err := c.do(http.MethodGet, "/api/v1/quarantine/"+url.PathEscape(target), nil, &v); err != nil {
+			return nil, err
+		}
+		return []quarantine.View{v}, nil
+	}
+	project, version, err := adminapi.ParseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	// Evaluate first, so a release nobody has asked for yet gets records.
+	if err := c.do(http.MethodPost, "/api/v1/evaluate", adminapi.EvaluateRequest{Target: target}, nil); err != nil {
+		return nil, err
+	}
+	var res adminapi.ListResponse
+	q := url.Values{"state": {"all"}, "project": {project}, "version": {version}}
+	if err := c.do(http.MethodGet, "/api/v1/quarantine?"+q.Encode(), nil, &res); err != nil {
+		return nil, err
+	}
+	var out []quarantine.View
+	for _, v := range res.Files {
+		if states == "all" || strings.Contains(","+states+",", ","+v.State+",") {
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no files of %s in a state this applies to (%s)", target, states)
+	}
+	return out, nil
+}
+
+func decideCmd(c *adminClient, w io.Writer, t quarantine.Transition, target, reason string) error {
+	states := map[quarantine.Transition]string{
+		quarantine.Approve: "held,blocked",
+		quarantine.Reject:  "held,blocked,allowed,released",
+		quarantine.Reopen:  "approved,rejected,released,allowed",
+	}[t]
+	views, err := resolveTarget(c, target, states)
+	if err != nil {
+		return err
+	}
+	actor := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && actor == "" {
+		actor = u.Username
+	}
+	var errs []error
+	for _, v := range views {
+		var out quarantine.View
+		err := c.do(http.MethodPost, "/api/v1/quarantine/"+v.SHA256+"/"+string(t), adminapi.DecideRequest{Reason: reason, Actor: actor}, &out)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", v.Filename, err))
+			continue
+		}
+		fmt.Fprintf(w, "%s %s -> %s (review %s)\n", out.Filename, v.State, out.State, out.ReviewID)
+	}
+	return errors.Join(errs...)
+}

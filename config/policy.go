@@ -1,0 +1,169 @@
+package config
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"airlock/index"
+	"airlock/policy"
+)
+
+// Policy is the `policy:` section: what the gate decides.
+type Policy struct {
+	// Mode is enforce or audit (decide and log, serve everything).
+	Mode string `yaml:"mode"`
+	// Cooldown holds files younger than this by their upload time.
+	Cooldown Duration `yaml:"cooldown"`
+	// OnMissingUploadTime is hold or allow.
+	OnMissingUploadTime string `yaml:"on_missing_upload_time"`
+	// NotAfter (RFC 3339) holds everything uploaded after it.
+	NotAfter string `yaml:"not_after"`
+	// Exempt lists project names and name==version pins allowed unchecked.
+	Exempt []string `yaml:"exempt"`
+	// Actions maps a check to its action: allow, warn, hold or block.
+	Actions map[string]string `yaml:"actions"`
+	// Projects overrides settings for projects matching a name or glob.
+	Projects map[string]ProjectPolicy `yaml:"projects"`
+	// SweepInterval is how often held files are re-evaluated, so time-bound
+	// holds release themselves.
+	SweepInterval Duration `yaml:"sweep_interval"`
+}
+
+// ProjectPolicy is a per-project override; unset keys keep the default.
+type ProjectPolicy struct {
+	Cooldown            *Duration         `yaml:"cooldown"`
+	OnMissingUploadTime string            `yaml:"on_missing_upload_time"`
+	NotAfter            string            `yaml:"not_after"`
+	Actions             map[string]string `yaml:"actions"`
+}
+
+// Admin is the `admin:` section.
+type Admin struct {
+	// Token is the bearer token of the admin API; empty turns the API off.
+	Token string `yaml:"token"`
+}
+
+// Notify is the `notify:` section: webhooks on every new hold and release.
+type Notify struct {
+	Webhooks []string `yaml:"webhooks"`
+	Timeout  Duration `yaml:"timeout"`
+	Retries  int      `yaml:"retries"`
+}
+
+func defaultPolicy() Policy {
+	return Policy{Mode: "enforce", Cooldown: Duration(7 * 24 * time.Hour), OnMissingUploadTime: "hold",
+		SweepInterval: Duration(time.Minute)}
+}
+
+// Rules converts the section into the policy engine's rules, naming the key
+// of the first bad value.
+func (p Policy) Rules() (policy.Rules, error) {
+	r := policy.Rules{Mode: policy.Mode(p.Mode), Default: policy.ProjectRules{
+		Cooldown: time.Duration(p.Cooldown), Actions: map[string]policy.Action{},
+	}}
+	if r.Mode != policy.Enforce && r.Mode != policy.Audit {
+		return r, fmt.Errorf("config: policy.mode: %q is not enforce or audit", p.Mode)
+	}
+	var err error
+	if r.Default.OnMissingUploadTime, err = holdOrAllow(p.OnMissingUploadTime); err != nil {
+		return r, fmt.Errorf("config: policy.on_missing_upload_time: %w", err)
+	}
+	if r.Default.NotAfter, err = parseTime(p.NotAfter); err != nil {
+		return r, fmt.Errorf("config: policy.not_after: %w", err)
+	}
+	if r.Default.Actions, err = actions(p.Actions); err != nil {
+		return r, fmt.Errorf("config: policy.actions.%w", err)
+	}
+	for _, e := range p.Exempt {
+		name, version, pinned := strings.Cut(e, "==")
+		n, nerr := index.Normalize(strings.TrimSpace(name))
+		if nerr != nil || (pinned && strings.TrimSpace(version) == "") {
+			return r, fmt.Errorf("config: policy.exempt: %q is not a name or name==version", e)
+		}
+		if pinned {
+			n += "==" + strings.TrimSpace(version)
+		}
+		r.Exempt = append(r.Exempt, n)
+	}
+	patterns := make([]string, 0, len(p.Projects))
+	for pat := range p.Projects {
+		patterns = append(patterns, pat)
+	}
+	sort.Strings(patterns)
+	for _, pat := range patterns {
+		pp := p.Projects[pat]
+		key := "config: policy.projects." + pat
+		norm := strings.ToLower(pat)
+		if n, nerr := index.Normalize(pat); nerr == nil {
+			norm = n // an exact name matches its normalized form
+		} else if _, merr := path.Match(norm, ""); merr != nil {
+			return r, fmt.Errorf("%s: not a project name or glob", key)
+		}
+		o := policy.Override{Pattern: norm}
+		if pp.Cooldown != nil {
+			d := time.Duration(*pp.Cooldown)
+			o.Cooldown = &d
+		}
+		if pp.OnMissingUploadTime != "" {
+			a, err := holdOrAllow(pp.OnMissingUploadTime)
+			if err != nil {
+				return r, fmt.Errorf("%s.on_missing_upload_time: %w", key, err)
+			}
+			o.OnMissingUploadTime = &a
+		}
+		if pp.NotAfter != "" {
+			t, err := parseTime(pp.NotAfter)
+			if err != nil {
+				return r, fmt.Errorf("%s.not_after: %w", key, err)
+			}
+			o.NotAfter = &t
+		}
+		if o.Actions, err = actions(pp.Actions); err != nil {
+			return r, fmt.Errorf("%s.actions.%w", key, err)
+		}
+		r.Overrides = append(r.Overrides, o)
+	}
+	if err := r.Validate(); err != nil {
+		return r, fmt.Errorf("config: policy: %w", err)
+	}
+	return r, nil
+}
+
+func holdOrAllow(s string) (policy.Action, error) {
+	switch s {
+	case "hold":
+		return policy.Hold, nil
+	case "allow":
+		return policy.Allow, nil
+	}
+	return "", fmt.Errorf("%q is not hold or allow", s)
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time such as 2026-03-24T00:00:00Z", s)
+	}
+	return t.UTC(), nil
+}
+
+func actions(m map[string]string) (map[string]policy.Action, error) {
+	out := map[string]policy.Action{}
+	for check, s := range m {
+		if _, ok := policy.DefaultActions[check]; !ok {
+			return nil, fmt.Errorf("%s: unknown check", check)
+		}
+		a, err := policy.ParseAction(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", check, err)
+		}
+		out[check] = a
+	}
+	return out, nil
+}

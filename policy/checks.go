@@ -1,0 +1,78 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+)
+
+// uploadTimeCheck holds files whose index entry has no upload time: their
+// age, and so the cooldown, cannot be judged.
+type uploadTimeCheck struct{}
+
+func (uploadTimeCheck) Name() string { return CheckUploadTime }
+
+func (uploadTimeCheck) Evaluate(rules ProjectRules, in Input, _ time.Time) ([]Reason, error) {
+	if !in.UploadTime.IsZero() || rules.OnMissingUploadTime == Allow {
+		return nil, nil
+	}
+	return []Reason{{Action: rules.OnMissingUploadTime, Message: "no upload time in the index, so its age cannot be checked"}}, nil
+}
+
+// cooldownCheck holds a file younger than the cooldown until it is old
+// enough. Compromised releases are usually found and removed within days.
+type cooldownCheck struct{}
+
+func (cooldownCheck) Name() string { return CheckCooldown }
+
+func (cooldownCheck) Evaluate(rules ProjectRules, in Input, now time.Time) ([]Reason, error) {
+	if in.UploadTime.IsZero() || rules.Cooldown <= 0 {
+		return nil, nil
+	}
+	until := in.UploadTime.Add(rules.Cooldown)
+	if !now.Before(until) {
+		return nil, nil
+	}
+	age := now.Sub(in.UploadTime)
+	r := Reason{
+		Action:  rules.action(CheckCooldown),
+		Message: fmt.Sprintf("cooldown until %s (%s cooldown)", until.UTC().Format(TimeFormat), formatDays(rules.Cooldown)),
+		Evidence: map[string]any{
+			"upload_time": in.UploadTime.UTC().Format(time.RFC3339),
+			"age":         age.Round(time.Second).String(),
+			"cooldown":    rules.Cooldown.String(),
+			"until":       until.UTC().Format(time.RFC3339),
+		},
+	}
+	if r.Action == Hold {
+		r.Until = until
+	}
+	return []Reason{r}, nil
+}
+
+// notAfterCheck holds everything uploaded after a cut-off, for an ongoing
+// outbreak.
+type notAfterCheck struct{}
+
+func (notAfterCheck) Name() string { return CheckNotAfter }
+
+func (notAfterCheck) Evaluate(rules ProjectRules, in Input, _ time.Time) ([]Reason, error) {
+	if rules.NotAfter.IsZero() || in.UploadTime.IsZero() || !in.UploadTime.After(rules.NotAfter) {
+		return nil, nil
+	}
+	return []Reason{{
+		Action:  rules.action(CheckNotAfter),
+		Message: fmt.Sprintf("uploaded %s, after the not_after cut-off %s", in.UploadTime.UTC().Format(TimeFormat), rules.NotAfter.UTC().Format(TimeFormat)),
+		Evidence: map[string]any{
+			"upload_time": in.UploadTime.UTC().Format(time.RFC3339),
+			"not_after":   rules.NotAfter.UTC().Format(time.RFC3339),
+		},
+	}}, nil
+}
+
+// formatDays writes whole days as "7d", anything else as Go does.
+func formatDays(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}

@@ -1,0 +1,106 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+)
+
+// Check is one rule applied to a file. It returns reasons (with the action
+// each takes) or an error, which holds the file.
+type Check interface {
+	Name() string
+	Evaluate(rules ProjectRules, in Input, now time.Time) ([]Reason, error)
+}
+
+// Engine evaluates files against rules. It is immutable and safe for
+// concurrent use.
+type Engine struct {
+	rules   Rules
+	version string
+	checks  []Check
+}
+
+// NewEngine builds an engine with the built-in checks plus extra ones
+// (attestations, signals and content inspection plug in here).
+func NewEngine(rules Rules, extra ...Check) (*Engine, error) {
+	if err := rules.Validate(); err != nil {
+		return nil, err
+	}
+	checks := append([]Check{uploadTimeCheck{}, cooldownCheck{}, notAfterCheck{}}, extra...)
+	return &Engine{rules: rules, version: rules.Version(), checks: checks}, nil
+}
+
+// Rules returns the engine's rules.
+func (e *Engine) Rules() Rules { return e.rules }
+
+// Version identifies the engine's rules.
+func (e *Engine) Version() string { return e.version }
+
+// Evaluate decides one file at time now. It never returns an allow when a
+// check failed: errors and panics become hold reasons.
+func (e *Engine) Evaluate(in Input, now time.Time) (d Decision) {
+	d = Decision{Action: Allow, Policy: e.version, Mode: e.rules.Mode, EvaluatedAt: now.UTC()}
+	defer func() {
+		if p := recover(); p != nil {
+			d.Reasons = append(d.Reasons, Reason{Check: CheckError, Action: Hold, Message: fmt.Sprintf("evaluation failed: %v", p)})
+			d.finish()
+		}
+	}()
+	for _, ge := range in.GatherErrors {
+		d.Reasons = append(d.Reasons, Reason{Check: CheckError, Action: Hold, Message: "could not gather inputs: " + ge})
+	}
+	if entry := e.rules.exempt(in.Project, in.Version); entry != "" && len(in.GatherErrors) == 0 {
+		d.Reasons = append(d.Reasons, Reason{Check: CheckExempt, Action: Allow, Message: "exempt by policy (" + entry + ")"})
+		d.finish()
+		return d
+	}
+	rules, pattern := e.rules.For(in.Project)
+	for _, c := range e.checks {
+		reasons, err := c.Evaluate(rules, in, now)
+		if err != nil {
+			d.Reasons = append(d.Reasons, Reason{Check: c.Name(), Action: Hold, Message: "check failed: " + err.Error()})
+			continue
+		}
+		for _, r := range reasons {
+			if r.Check == "" {
+				r.Check = c.Name()
+			}
+			if pattern != "" {
+				if r.Evidence == nil {
+					r.Evidence = map[string]any{}
+				}
+				r.Evidence["policy_override"] = pattern
+			}
+			d.Reasons = append(d.Reasons, r)
+		}
+	}
+	d.finish()
+	return d
+}
+
+// finish sets the action to the strongest reason's and the release time
+// when every holding reason is time-bound.
+func (d *Decision) finish() {
+	d.Action = Allow
+	for _, r := range d.Reasons {
+		if r.Action.Stronger(d.Action) {
+			d.Action = r.Action
+		}
+	}
+	d.Until = time.Time{}
+	if d.Action != Hold {
+		return
+	}
+	for _, r := range d.Reasons {
+		if r.Action != Hold {
+			continue
+		}
+		if r.Until.IsZero() {
+			d.Until = time.Time{}
+			return
+		}
+		if r.Until.After(d.Until) {
+			d.Until = r.Until
+		}
+	}
+}

@@ -1,0 +1,131 @@
+// Package policy decides, for one distribution file, whether Airlock serves
+// it. It is pure: it takes plain inputs gathered elsewhere (upload time
+// today; attestations, behavioural signals and content findings as they are
+// added) and knows nothing of HTTP or storage.
+//
+// A decision is allow, warn (served, recorded), hold (quarantined until
+// released) or block (never served), with the reasons that produced it. Any
+// error while gathering inputs or evaluating a check holds the file: the
+// gate fails closed.
+package policy
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Action is what happens to a file. Later actions are stronger.
+type Action string
+
+const (
+	Allow Action = "allow"
+	Warn  Action = "warn"
+	Hold  Action = "hold"
+	Block Action = "block"
+)
+
+var strength = map[Action]int{Allow: 0, Warn: 1, Hold: 2, Block: 3}
+
+// ParseAction reads an action name.
+func ParseAction(s string) (Action, error) {
+	a := Action(strings.ToLower(strings.TrimSpace(s)))
+	if _, ok := strength[a]; !ok {
+		return "", fmt.Errorf("%q is not one of allow, warn, hold, block", s)
+	}
+	return a, nil
+}
+
+// Stronger reports whether a outranks b.
+func (a Action) Stronger(b Action) bool { return strength[a] > strength[b] }
+
+// Serves reports whether a file with this action may reach clients.
+func (a Action) Serves() bool { return a == Allow || a == Warn }
+
+// Mode is enforce (decisions apply) or audit (decisions are made, stored
+// and logged, and every file is served as if allowed).
+type Mode string
+
+const (
+	Enforce Mode = "enforce"
+	Audit   Mode = "audit"
+)
+
+// Reason explains one part of a decision.
+type Reason struct {
+	Check    string         `json:"check"`
+	Action   Action         `json:"action"`
+	Message  string         `json:"message"`
+	Evidence map[string]any `json:"evidence,omitempty"`
+	// Until is when a time-bound reason stops applying (a cooldown's end).
+	Until time.Time `json:"until,omitzero"`
+}
+
+// Decision is the outcome of evaluating one file.
+type Decision struct {
+	Action  Action   `json:"action"`
+	Reasons []Reason `json:"reasons"`
+	// Until is when a hold ends on its own: set only when every reason that
+	// holds the file is time-bound.
+	Until time.Time `json:"until,omitzero"`
+	// Policy identifies the rules that made the decision, so a stored
+	// decision is re-evaluated when the rules change.
+	Policy string `json:"policy"`
+	// Mode is the mode the decision was made in.
+	Mode Mode `json:"mode"`
+	// EvaluatedAt is the evaluation's clock.
+	EvaluatedAt time.Time `json:"evaluated_at"`
+}
+
+// Enforced reports whether the decision keeps the file from clients: its
+// action does not serve and the mode is enforce.
+func (d Decision) Enforced() bool { return d.Mode != Audit && !d.Action.Serves() }
+
+// Summary is a one-line account of the reasons that decided the action,
+// e.g. "cooldown until 2026-11-30T08:00Z".
+func (d Decision) Summary() string {
+	var parts []string
+	for _, r := range d.Reasons {
+		if r.Action == d.Action {
+			parts = append(parts, r.Message)
+		}
+	}
+	if len(parts) == 0 {
+		return string(d.Action)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Checks returns the names of the checks behind the decision's action.
+func (d Decision) Checks() []string {
+	var out []string
+	for _, r := range d.Reasons {
+		if r.Action == d.Action && r.Action != Allow {
+			out = append(out, r.Check)
+		}
+	}
+	return out
+}
+
+// Input is everything the engine knows about one file. Fields are plain
+// values; a field that could not be gathered is reported in GatherErrors.
+type Input struct {
+	Project  string `json:"project"` // normalized
+	Version  string `json:"version"`
+	Filename string `json:"filename"`
+	SHA256   string `json:"sha256"`
+	// UploadTime is zero when the index did not say.
+	UploadTime time.Time `json:"upload_time,omitzero"`
+	// GatherErrors are failures while collecting inputs; each holds the file.
+	GatherErrors []string `json:"gather_errors,omitempty"`
+}
+
+// Requirement is a parsed "name==version" target.
+type Requirement struct {
+	Project string // normalized
+	Version string
+}
+
+// TimeFormat is how times appear in reasons: minutes, UTC, as in
+// "cooldown until 2026-11-30T08:00Z".
+const TimeFormat = "2006-01-02T15:04Z"

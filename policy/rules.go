@@ -1,0 +1,209 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Check names, as they appear in reasons and in the actions map.
+const (
+	CheckCooldown   = "cooldown"
+	CheckNotAfter   = "not_after"
+	CheckUploadTime = "upload_time"
+	CheckExempt     = "exempt"
+	CheckError      = "error"
+)
+
+// Rules are the whole policy, as configured.
+type Rules struct {
+	Mode    Mode
+	Default ProjectRules
+	// Overrides apply to projects matching their pattern (a normalized name
+	// or a glob); the most specific match wins.
+	Overrides []Override
+	// Exempt lists normalized names and "name==version" pins that are
+	// allowed without checks.
+	Exempt []string
+}
+
+// ProjectRules are the settings that can differ per project.
+type ProjectRules struct {
+	Cooldown            time.Duration
+	OnMissingUploadTime Action // hold or allow
+	NotAfter            time.Time
+	// Actions maps a check name to the action its finding takes.
+	Actions map[string]Action
+}
+
+// Override is a per-project change to the default rules. Nil fields keep
+// the default.
+type Override struct {
+	Pattern             string
+	Cooldown            *time.Duration
+	OnMissingUploadTime *Action
+	NotAfter            *time.Time
+	Actions             map[string]Action
+}
+
+// DefaultActions are each check's action when not configured.
+var DefaultActions = map[string]Action{
+	CheckCooldown: Hold,
+	CheckNotAfter: Hold,
+}
+
+// DefaultRules are the built-in policy: enforce, 7-day cooldown, hold files
+// without an upload time.
+func DefaultRules() Rules {
+	return Rules{Mode: Enforce, Default: ProjectRules{
+		Cooldown: 7 * 24 * time.Hour, OnMissingUploadTime: Hold, Actions: map[string]Action{},
+	}}
+}
+
+// Validate checks the rules once, at load time.
+func (r Rules) Validate() error {
+	if r.Mode != Enforce && r.Mode != Audit {
+		return fmt.Errorf("mode: %q is not enforce or audit", r.Mode)
+	}
+	if err := r.Default.validate(); err != nil {
+		return err
+	}
+	for _, o := range r.Overrides {
+		if _, err := path.Match(o.Pattern, ""); err != nil || o.Pattern == "" {
+			return fmt.Errorf("projects: %q is not a valid name or glob", o.Pattern)
+		}
+		if o.Cooldown != nil && *o.Cooldown < 0 {
+			return fmt.Errorf("projects.%s.cooldown: must not be negative", o.Pattern)
+		}
+		if o.OnMissingUploadTime != nil && *o.OnMissingUploadTime != Hold && *o.OnMissingUploadTime != Allow {
+			return fmt.Errorf("projects.%s.on_missing_upload_time: must be hold or allow", o.Pattern)
+		}
+		if err := validateActions(o.Actions); err != nil {
+			return fmt.Errorf("projects.%s.%w", o.Pattern, err)
+		}
+	}
+	for _, e := range r.Exempt {
+		if e == "" {
+			return fmt.Errorf("exempt: empty entry")
+		}
+	}
+	return nil
+}
+
+func (p ProjectRules) validate() error {
+	if p.Cooldown < 0 {
+		return fmt.Errorf("cooldown: must not be negative")
+	}
+	if p.OnMissingUploadTime != Hold && p.OnMissingUploadTime != Allow {
+		return fmt.Errorf("on_missing_upload_time: must be hold or allow")
+	}
+	return validateActions(p.Actions)
+}
+
+func validateActions(m map[string]Action) error {
+	for check, a := range m {
+		if _, ok := DefaultActions[check]; !ok {
+			return fmt.Errorf("actions: unknown check %q (known: %s)", check, strings.Join(knownChecks(), ", "))
+		}
+		if _, ok := strength[a]; !ok {
+			return fmt.Errorf("actions.%s: %q is not one of allow, warn, hold, block", check, a)
+		}
+	}
+	return nil
+}
+
+func knownChecks() []string {
+	var out []string
+	for k := range DefaultActions {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Version is a stable fingerprint of the rules.
+func (r Rules) Version() string {
+	b, _ := json.Marshal(r)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// For resolves the rules for one project: the most specific matching
+// override (an exact name beats any glob; among globs, more literal
+// characters win, then the pattern that sorts first) applied to the default.
+func (r Rules) For(project string) (ProjectRules, string) {
+	best, bestScore := -1, -1
+	for i, o := range r.Overrides {
+		ok, _ := path.Match(o.Pattern, project)
+		if !ok {
+			continue
+		}
+		score := literalChars(o.Pattern)
+		if o.Pattern == project {
+			score = 1 << 20
+		}
+		if score > bestScore || (score == bestScore && o.Pattern < r.Overrides[best].Pattern) {
+			best, bestScore = i, score
+		}
+	}
+	pr := r.Default
+	pr.Actions = copyActions(r.Default.Actions)
+	if best < 0 {
+		return pr, ""
+	}
+	o := r.Overrides[best]
+	if o.Cooldown != nil {
+		pr.Cooldown = *o.Cooldown
+	}
+	if o.OnMissingUploadTime != nil {
+		pr.OnMissingUploadTime = *o.OnMissingUploadTime
+	}
+	if o.NotAfter != nil {
+		pr.NotAfter = *o.NotAfter
+	}
+	for k, v := range o.Actions {
+		pr.Actions[k] = v
+	}
+	return pr, o.Pattern
+}
+
+func literalChars(pattern string) int {
+	n := 0
+	for _, c := range pattern {
+		if c != '*' && c != '?' && c != '[' && c != ']' {
+			n++
+		}
+	}
+	return n
+}
+
+func copyActions(m map[string]Action) map[string]Action {
+	out := make(map[string]Action, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// action returns the configured action for a check.
+func (p ProjectRules) action(check string) Action {
+	if a, ok := p.Actions[check]; ok {
+		return a
+	}
+	return DefaultActions[check]
+}
+
+// exempt reports the exemption entry that covers project==version, if any.
+func (r Rules) exempt(project, version string) string {
+	for _, e := range r.Exempt {
+		if e == project || e == project+"=="+version {
+			return e
+		}
+	}
+	return ""
+}

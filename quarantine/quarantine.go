@@ -1,0 +1,411 @@
+// Package quarantine keeps the gate's state per file: it runs the policy
+// engine, stores each decision with the inputs that produced it, moves files
+// through their lifecycle (held -> released | approved | rejected, reopen
+// back to held), writes the append-only audit log, and tells a notifier about
+// new holds and releases. It knows nothing of HTTP.
+package quarantine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"airlock/policy"
+	"airlock/storage"
+)
+
+// State is a file's place in the lifecycle.
+type State string
+
+const (
+	Allowed  State = "allowed"  // passed the policy (or only warned)
+	Held     State = "held"     // quarantined: not served
+	Released State = "released" // was held; re-evaluation now passes
+	Approved State = "approved" // a person released it
+	Rejected State = "rejected" // a person refused it
+	Blocked  State = "blocked"  // the policy blocks it: never served
+)
+
+// serves reports whether clients get a file in this state (in enforce mode).
+func (s State) serves() bool { return s == Allowed || s == Released || s == Approved }
+
+// Errors of the manual transitions.
+var (
+	ErrNotFound       = errors.New("no decision is recorded for this file")
+	ErrAmbiguous      = errors.New("review id matches more than one file; use the full sha256")
+	ErrReasonRequired = errors.New("a reason is required")
+	ErrTransition     = errors.New("transition not allowed")
+)
+
+// Actor names automatic transitions in the audit log.
+const Actor = "airlock"
+
+// Notifier is told about new holds and releases. It must not block.
+type Notifier interface {
+	Notify(Event)
+}
+
+// Event is a notification.
+type Event struct {
+	Kind   string // "hold" or "release"
+	Record View
+	Actor  string
+	Reason string
+}
+
+// View is a decoded record, as the admin API and the server use it.
+type View struct {
+	storage.DecisionRecord
+	ReviewID string          `json:"review_id"`
+	Decision policy.Decision `json:"decision"`
+	Inputs   policy.Input    `json:"inputs"`
+	// Serve is whether clients get the file now.
+	Serve bool `json:"serve"`
+}
+
+// ReviewID is the short id a person quotes: the sha256's first 12 digits.
+func ReviewID(sha string) string {
+	if len(sha) < 12 {
+		return sha
+	}
+	return sha[:12]
+}
+
+// Service is safe for concurrent use.
+type Service struct {
+	store  *storage.Store
+	engine *policy.Engine
+	notify Notifier
+	now    func() time.Time
+	log    zerolog.Logger
+	gen    atomic.Uint64
+}
+
+// New builds a Service. notify may be nil.
+func New(store *storage.Store, engine *policy.Engine, notify Notifier, now func() time.Time, log zerolog.Logger) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, engine: engine, notify: notify, now: now, log: log}
+}
+
+// Engine returns the policy engine.
+func (s *Service) Engine() *policy.Engine { return s.engine }
+
+// Generation changes whenever any file's state changes; cached pages that
+// show decisions are stale when it moves.
+func (s *Service) Generation() uint64 { return s.gen.Load() }
+
+// Audit reports whether the policy runs in audit mode.
+func (s *Service) Audit() bool { return s.engine.Rules().Mode == policy.Audit }
+
+// Listing is how a page shows one file.
+type Listing struct {
+	Show   bool
+	Yank   bool   // listed, but marked yanked with Reason
+	Reason string // e.g. "held by Airlock: cooldown until ... (review abc)"
+	// Until is when this listing may change on its own (a cooldown's end).
+	Until time.Time
+}
+
+// Listing decides how a page shows a file, from its stored state and a
+// fresh evaluation of what the page says about it. It writes nothing.
+func (s *Service) Listing(in policy.Input) (Listing, error) {
+	if s.Audit() {
+		return Listing{Show: true}, nil
+	}
+	rec, err := s.store.GetDecision(in.SHA256)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+	case err != nil:
+		return Listing{}, err
+	case State(rec.State) == Approved:
+		return Listing{Show: true}, nil
+	case State(rec.State) == Rejected:
+		return Listing{}, nil
+	case State(rec.State) == Held && rec.DecidedBy != "":
+		return Listing{Show: true, Yank: true, Reason: fmt.Sprintf("held by Airlock: reopened for review by %s (review %s)", rec.DecidedBy, ReviewID(in.SHA256))}, nil
+	}
+	d := s.engine.Evaluate(in, s.now())
+	switch d.Action {
+	case policy.Block:
+		return Listing{}, nil
+	case policy.Hold:
+		return Listing{Show: true, Yank: true, Reason: HoldMessage(d, in.SHA256), Until: d.Until}, nil
+	}
+	return Listing{Show: true}, nil
+}
+
+// HoldMessage is the line clients see for a held file.
+func HoldMessage(d policy.Decision, sha string) string {
+	return fmt.Sprintf("%s by Airlock: %s (review %s)", verb(d.Action), d.Summary(), ReviewID(sha))
+}
+
+func verb(a policy.Action) string {
+	if a == policy.Block {
+		return "blocked"
+	}
+	return "held"
+}
+
+// Decide evaluates a file a client asked for, stores the decision with its
+// inputs, applies the lifecycle and returns whether to serve it. A warm
+// request whose decision has not changed costs one read.
+func (s *Service) Decide(in policy.Input) (View, error) {
+	now := s.now()
+	d := s.engine.Evaluate(in, now)
+	if rec, err := s.store.GetDecision(in.SHA256); err == nil {
+		if st, changed := s.nextState(rec, d); !changed && st == State(rec.State) && rec.Policy == d.Policy && sameDecision(rec, d, in) {
+			return s.view(rec)
+		}
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return View{}, err
+	}
+	var events []Event
+	rec, err := s.store.UpdateDecision(in.SHA256, func(rec *storage.DecisionRecord, exists bool) (bool, *storage.AuditEvent, error) {
+		events = nil
+		from := State(rec.State)
+		if !exists {
+			rec.CreatedAt = now.UTC()
+			from = ""
+		}
+		to, _ := s.nextState(*rec, d)
+		if !exists {
+			to = stateFor(d.Action)
+		}
+		if err := fill(rec, in, d, to, now); err != nil {
+			return false, nil, err
+		}
+		if from == to {
+			return true, nil, nil
+		}
+		ev := s.auditEvent(*rec, Actor, "", from, to, d.Summary())
+		events = append(events, s.event(from, to, *rec, d, Actor, d.Summary()))
+		return true, ev, nil
+	})
+	if err != nil {
+		return View{}, err
+	}
+	s.changed(events)
+	v, err := s.view(rec)
+	if err == nil && !v.Decision.Action.Serves() {
+		lvl := s.log.Info()
+		if s.Audit() {
+			lvl = s.log.Warn().Bool("audit", true)
+		}
+		lvl.Str("project", in.Project).Str("file", in.Filename).Str("sha256", in.SHA256).
+			Str("action", string(d.Action)).Str("state", rec.State).Strs("checks", d.Checks()).
+			Str("reason", d.Summary()).Msg(map[bool]string{true: "would " + string(d.Action) + " (audit mode)", false: "file " + rec.State}[s.Audit()])
+	}
+	return v, err
+}
+
+// nextState is where an automatic evaluation moves a record. Person
+// decisions (approved, rejected, a reopened hold) stick.
+func (s *Service) nextState(rec storage.DecisionRecord, d policy.Decision) (State, bool) {
+	cur := State(rec.State)
+	if cur == Approved || cur == Rejected || (cur == Held && rec.DecidedBy != "") {
+		return cur, false
+	}
+	to := stateFor(d.Action)
+	if to == Allowed && (cur == Held || cur == Released) {
+		to = Released
+	}
+	return to, to != cur
+}
+
+func stateFor(a policy.Action) State {
+	switch a {
+	case policy.Hold:
+		return Held
+	case policy.Block:
+		return Blocked
+	}
+	return Allowed
+}
+
+// sameDecision compares what matters of a stored decision with a fresh
+// one; evidence such as a file's age changes every minute and does not.
+func sameDecision(rec storage.DecisionRecord, d policy.Decision, in policy.Input) bool {
+	return rec.Policy == d.Policy && fingerprint(rec.Decision, rec.Inputs) == fingerprintOf(d, in)
+}
+
+func fingerprint(rawDecision, rawInputs json.RawMessage) string {
+	var d policy.Decision
+	var in policy.Input
+	if json.Unmarshal(rawDecision, &d) != nil || json.Unmarshal(rawInputs, &in) != nil {
+		return ""
+	}
+	return fingerprintOf(d, in)
+}
+
+func fingerprintOf(d policy.Decision, in policy.Input) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s|%s|%s|", d.Action, d.Until.UTC().Format(time.RFC3339), d.Policy)
+	for _, r := range d.Reasons {
+		fmt.Fprintf(h, "%s:%s|", r.Check, r.Action)
+	}
+	inputs, _ := json.Marshal(in)
+	h.Write(inputs)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func fill(rec *storage.DecisionRecord, in policy.Input, d policy.Decision, to State, now time.Time) error {
+	decision, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	inputs, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	rec.SHA256, rec.Project, rec.Version, rec.Filename = in.SHA256, in.Project, in.Version, in.Filename
+	rec.State, rec.Decision, rec.Inputs, rec.Policy = string(to), decision, inputs, d.Policy
+	rec.Until, rec.Checks, rec.UpdatedAt = d.Until, d.Checks(), now.UTC()
+	return nil
+}
+
+func (s *Service) auditEvent(rec storage.DecisionRecord, actor, remote string, from, to State, reason string) *storage.AuditEvent {
+	return &storage.AuditEvent{Time: s.now().UTC(), SHA256: rec.SHA256, Project: rec.Project, Version: rec.Version,
+		Filename: rec.Filename, Actor: actor, Remote: remote, From: string(from), To: string(to), Reason: reason}
+}
+
+// event builds the notification for a transition, if it is one people hear
+// about: a new hold (or block), or a release.
+func (s *Service) event(from, to State, rec storage.DecisionRecord, d policy.Decision, actor, reason string) Event {
+	kind := ""
+	switch {
+	case (to == Held || to == Blocked) && from != to:
+		kind = "hold"
+	case (to == Released || to == Approved) && (from == Held || from == Blocked):
+		kind = "release"
+	}
+	v := View{DecisionRecord: rec, ReviewID: ReviewID(rec.SHA256), Decision: d}
+	return Event{Kind: kind, Record: v, Actor: actor, Reason: reason}
+}
+
+func (s *Service) changed(events []Event) {
+	s.gen.Add(1)
+	if s.notify == nil {
+		return
+	}
+	for _, e := range events {
+		if e.Kind != "" {
+			s.notify.Notify(e)
+		}
+	}
+}
+
+func (s *Service) view(rec storage.DecisionRecord) (View, error) {
+	v := View{DecisionRecord: rec, ReviewID: ReviewID(rec.SHA256)}
+	if err := json.Unmarshal(rec.Decision, &v.Decision); err != nil {
+		return View{}, fmt.Errorf("quarantine: corrupt decision for %s: %w", rec.SHA256, err)
+	}
+	if err := json.Unmarshal(rec.Inputs, &v.Inputs); err != nil {
+		return View{}, fmt.Errorf("quarantine: corrupt inputs for %s: %w", rec.SHA256, err)
+	}
+	v.Serve = State(rec.State).serves() || s.Audit()
+	return v, nil
+}
+
+// Get returns a record by sha256 or review id (a unique prefix of at least
+// 12 hex digits).
+func (s *Service) Get(id string) (View, error) {
+	id = strings.ToLower(strings.TrimSpace(id))
+	if len(id) == 64 {
+		rec, err := s.store.GetDecision(id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return View{}, ErrNotFound
+		}
+		if err != nil {
+			return View{}, err
+		}
+		return s.view(rec)
+	}
+	if len(id) < 12 || strings.Trim(id, "0123456789abcdef") != "" {
+		return View{}, fmt.Errorf("%w: %q is not a sha256 or a 12-digit review id", ErrNotFound, id)
+	}
+	var found []storage.DecisionRecord
+	err := s.store.Decisions(func(rec storage.DecisionRecord) error {
+		if strings.HasPrefix(rec.SHA256, id) {
+			found = append(found, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return View{}, err
+	}
+	switch len(found) {
+	case 0:
+		return View{}, ErrNotFound
+	case 1:
+		return s.view(found[0])
+	}
+	return View{}, ErrAmbiguous
+}
+
+// Filter selects records for List.
+type Filter struct {
+	State   string // "" means held
+	Project string
+	Version string
+	Check   string
+	Limit   int
+}
+
+// List returns matching records, newest first.
+func (s *Service) List(f Filter) ([]View, error) {
+	if f.State == "" {
+		f.State = string(Held)
+	}
+	var out []View
+	err := s.store.Decisions(func(rec storage.DecisionRecord) error {
+		if f.State != "all" && rec.State != f.State {
+			return nil
+		}
+		if (f.Project != "" && rec.Project != f.Project) || (f.Version != "" && rec.Version != f.Version) {
+			return nil
+		}
+		if f.Check != "" && !contains(rec.Checks, f.Check) {
+			return nil
+		}
+		v, err := s.view(rec)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].UpdatedAt.After(out[j].UpdatedAt) })
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, err
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Counts returns how many records are in each state.
+func (s *Service) Counts() (map[State]int, error) {
+	counts := map[State]int{}
+	err := s.store.Decisions(func(rec storage.DecisionRecord) error {
+		counts[State(rec.State)]++
+		return nil
+	})
+	return counts, err
+}

@@ -1,0 +1,151 @@
+package storage
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// DecisionRecord is the stored gate state of one file, keyed by its sha256.
+// Decision and Inputs are opaque here: the quarantine package owns their
+// meaning; storage only keeps them together with the state.
+type DecisionRecord struct {
+	SHA256   string `json:"sha256"`
+	Project  string `json:"project"`
+	Version  string `json:"version"`
+	Filename string `json:"filename"`
+	// State is the lifecycle state (allowed, held, released, approved,
+	// rejected, blocked).
+	State    string          `json:"state"`
+	Decision json.RawMessage `json:"decision"`
+	Inputs   json.RawMessage `json:"inputs"`
+	// Policy is the version of the rules that produced Decision.
+	Policy string `json:"policy"`
+	// Until is when a time-bound hold ends; zero otherwise.
+	Until time.Time `json:"until,omitzero"`
+	// Checks are the checks behind the current action, for filtering.
+	Checks    []string  `json:"checks,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// DecidedBy and Note record the last person's decision, if any.
+	DecidedBy string `json:"decided_by,omitempty"`
+	Note      string `json:"note,omitempty"`
+}
+
+// AuditEvent is one entry of the append-only audit log.
+type AuditEvent struct {
+	Seq      uint64    `json:"seq"`
+	Time     time.Time `json:"time"`
+	SHA256   string    `json:"sha256"`
+	Project  string    `json:"project"`
+	Version  string    `json:"version"`
+	Filename string    `json:"filename"`
+	Actor    string    `json:"actor"`  // "airlock" for automatic transitions
+	Remote   string    `json:"remote"` // the actor's address, if a person
+	From     string    `json:"from"`
+	To       string    `json:"to"`
+	Reason   string    `json:"reason"`
+}
+
+var (
+	bucketDecisions = []byte("decisions")
+	bucketAudit     = []byte("audit")
+)
+
+// GetDecision returns the record for a sha256, or ErrNotFound.
+func (s *Store) GetDecision(sha string) (DecisionRecord, error) {
+	var rec DecisionRecord
+	return rec, s.get(bucketDecisions, []byte(sha), &rec)
+}
+
+// UpdateDecision reads the record for sha (exists=false when there is
+// none), lets fn change it, and writes the record and the audit event fn
+// returns in one transaction, so a state change and its audit entry are
+// never apart. fn returning write=false leaves everything as it was.
+func (s *Store) UpdateDecision(sha string, fn func(rec *DecisionRecord, exists bool) (write bool, ev *AuditEvent, err error)) (DecisionRecord, error) {
+	var out DecisionRecord
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketDecisions)
+		var rec DecisionRecord
+		raw := b.Get([]byte(sha))
+		exists := raw != nil
+		if exists {
+			if err := json.Unmarshal(raw, &rec); err != nil {
+				return fmt.Errorf("storage: corrupt decision %s: %w", sha, err)
+			}
+		}
+		write, ev, err := fn(&rec, exists)
+		if err != nil {
+			return err
+		}
+		out = rec
+		if !write {
+			return nil
+		}
+		data, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if err := b.Put([]byte(sha), data); err != nil {
+			return err
+		}
+		if ev != nil {
+			return appendAuditTx(tx, ev)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func appendAuditTx(tx *bbolt.Tx, ev *AuditEvent) error {
+	b := tx.Bucket(bucketAudit)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	ev.Seq = seq
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	return b.Put(binary.BigEndian.AppendUint64(nil, seq), data)
+}
+
+// Decisions calls fn for every decision record.
+func (s *Store) Decisions(fn func(DecisionRecord) error) error {
+	return s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketDecisions).ForEach(func(_, v []byte) error {
+			var rec DecisionRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			return fn(rec)
+		})
+	})
+}
+
+// Audit returns audit events, newest first, that keep returns true for, at
+// most limit of them (0: all).
+func (s *Store) Audit(limit int, keep func(AuditEvent) bool) ([]AuditEvent, error) {
+	var out []AuditEvent
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var ev AuditEvent
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return err
+			}
+			if keep == nil || keep(ev) {
+				out = append(out, ev)
+				if limit > 0 && len(out) >= limit {
+					return nil
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
