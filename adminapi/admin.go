@@ -27,12 +27,13 @@ import (
 // Prefix is where the API is mounted.
 const Prefix = "/api/v1/"
 
+// Routes, relative to Prefix.
 const (
-	routeList     = "/api/v1/quarantine"
-	routeShow     = "/api/v1/quarantine/{id}"
-	routeDecide   = "/api/v1/quarantine/{id}/{action:approve|reject|reopen}"
-	routeAudit    = "/api/v1/audit"
-	routeEvaluate = "/api/v1/evaluate"
+	routeList     = "/quarantine"
+	routeShow     = "/quarantine/{id}"
+	routeDecide   = "/quarantine/{id}/{action:approve|reject|reopen}"
+	routeAudit    = "/audit"
+	routeEvaluate = "/evaluate"
 )
 
 // Evaluator runs the gate now for every file of a release.
@@ -55,7 +56,7 @@ func New(q *quarantine.Service, store *storage.Store, eval Evaluator, token stri
 
 // Register adds the API's routes to r, each behind the token check.
 func (a *API) Register(r *mux.Router) {
-	sub := r.PathPrefix(Prefix).Subrouter()
+	sub := r.PathPrefix(strings.TrimSuffix(Prefix, "/")).Subrouter()
 	sub.Use(a.auth)
 	sub.HandleFunc(routeList, a.list).Methods(http.MethodGet).Name("admin-list")
 	sub.HandleFunc(routeDecide, a.decide).Methods(http.MethodPost).Name("admin-decide")

@@ -184,11 +184,15 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 		if err := fill(rec, in, d, to, now); err != nil {
 			return false, nil, err
 		}
-		if from == to {
-			return true, nil, nil
+		if from == to || (from == "" && to == Allowed) {
+			return true, nil, nil // nothing a reviewer needs in the audit log
 		}
-		ev := s.auditEvent(*rec, Actor, "", from, to, d.Summary())
-		events = append(events, s.event(from, to, *rec, d, Actor, d.Summary()))
+		reason := d.Summary()
+		if d.Action.Serves() {
+			reason = "re-evaluated: the policy now allows it"
+		}
+		ev := s.auditEvent(*rec, Actor, "", from, to, reason)
+		events = append(events, s.event(from, to, *rec, d, Actor, reason))
 		return true, ev, nil
 	})
 	if err != nil {

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"airlock/config"
+	"airlock/internal/fakepypi"
+)
+
+// cliWorld is a fake upstream and a running Airlock app in front of it.
+type cliWorld struct {
+	fake         *fakepypi.Server
+	srv          *httptest.Server
+	app          *app
+	old, young   *fakepypi.Dist
+	dataDir, env string
+}
+
+func newCLIWorld(t *testing.T) *cliWorld {
+	t.Helper()
+	fake := fakepypi.New()
+	t.Cleanup(fake.Close)
+	w := &cliWorld{fake: fake, dataDir: filepath.Join(t.TempDir(), "data")}
+	w.old = fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "1.0"}, time.Now().Add(-30*24*time.Hour))
+	w.young = fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "2.0"}, time.Now().Add(-time.Hour))
+	t.Setenv("AIRLOCK_UPSTREAM_URL", fake.Index.URL)
+	t.Setenv("AIRLOCK_UPSTREAM_FILE_HOSTS", fake.FileHost())
+	t.Setenv("AIRLOCK_ADMIN_TOKEN", "tok")
+	cfg, err := config.Load("", func(k string) string {
+		return map[string]string{"AIRLOCK_UPSTREAM_URL": fake.Index.URL, "AIRLOCK_UPSTREAM_FILE_HOSTS": fake.FileHost(), "AIRLOCK_ADMIN_TOKEN": "tok"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = w.dataDir
+	w.app, err = App(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.app.cleanup)
+	w.srv = httptest.NewServer(w.app.handler)
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+func (w *cliWorld) run(args ...string) (int, string) {
+	var out bytes.Buffer
+	code := run(args, &out, &out)
+	return code, out.String()
+}
+
+func TestQuarantineCLI(t *testing.T) {
+	w := newCLIWorld(t)
+	resp, _ := http.Get(w.srv.URL + "/files/beta/" + w.young.Filename)
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("young release: %d", resp.StatusCode)
+	}
+
+	code, out := w.run("quarantine", "list", "--server", w.srv.URL)
+	if code != 0 || !strings.Contains(out, w.young.SHA256()[:12]) || !strings.Contains(out, "cooldown until") {
+		t.Errorf("list: %d\n%s", code, out)
+	}
+	code, out = w.run("quarantine", "show", "--server", w.srv.URL, w.young.SHA256()[:12])
+	if code != 0 || !strings.Contains(out, "cooldown [hold]") || !strings.Contains(out, "upload_time:") {
+		t.Errorf("show: %d\n%s", code, out)
+	}
+	if code, out = w.run("quarantine", "approve", "--server", w.srv.URL, "beta==2.0"); code != 2 || !strings.Contains(out, "--reason is required") {
+		t.Errorf("approve without reason: %d %s", code, out)
+	}
+	code, out = w.run("quarantine", "approve", "--server", w.srv.URL, "--reason", "reviewed the diff", "beta==2.0")
+	if code != 0 || !strings.Contains(out, "held -> approved") {
+		t.Fatalf("approve: %d\n%s", code, out)
+	}
+	if resp, _ := http.Get(w.srv.URL + "/files/beta/" + w.young.Filename); resp.StatusCode != 200 {
+		t.Errorf("approved release: %d", resp.StatusCode)
+	}
+	code, out = w.run("quarantine", "reopen", "--server", w.srv.URL, "--reason", "second look", w.young.SHA256())
+	if code != 0 || !strings.Contains(out, "approved -> held") {
+		t.Errorf("reopen: %d\n%s", code, out)
+	}
+	code, out = w.run("quarantine", "reject", "--server", w.srv.URL, "--reason", "typosquat", "beta==2.0")
+	if code != 0 || !strings.Contains(out, "held -> rejected") {
+		t.Errorf("reject: %d\n%s", code, out)
+	}
+	if code, out = w.run("quarantine", "approve", "--server", w.srv.URL, "--reason", "x", "beta==2.0"); code != 1 || !strings.Contains(out, "no files of beta==2.0") {
+		t.Errorf("approve a rejected release by name: %d %s", code, out)
+	}
+	if code, out = w.run("quarantine", "show", "--server", w.srv.URL, "ffffffffffff"); code != 1 || !strings.Contains(out, "404") {
+		t.Errorf("show unknown: %d %s", code, out)
+	}
+	t.Setenv("AIRLOCK_ADMIN_TOKEN", "wrong")
+	if code, out = w.run("quarantine", "list", "--server", w.srv.URL); code != 1 || !strings.Contains(out, "401") {
+		t.Errorf("wrong token: %d %s", code, out)
+	}
+	t.Setenv("AIRLOCK_ADMIN_TOKEN", "")
+	if code, out = w.run("quarantine", "list", "--server", w.srv.URL); code != 2 || !strings.Contains(out, "AIRLOCK_ADMIN_TOKEN") {
+		t.Errorf("no token: %d %s", code, out)
+	}
+}
+
+func TestCheckWhileServerRuns(t *testing.T) {
+	w := newCLIWorld(t) // holds the data directory's lock
+	code, out := w.run("check", "beta==2.0")
+	if code != 1 || !strings.Contains(out, "HOLD  "+w.young.Filename) || !strings.Contains(out, "cooldown [hold]: cooldown until") || !strings.Contains(out, "uploaded ") {
+		t.Errorf("check young: %d\n%s", code, out)
+	}
+	if code, out = w.run("check", "beta==1.0"); code != 0 || !strings.Contains(out, "ALLOW "+w.old.Filename) {
+		t.Errorf("check old: %d\n%s", code, out)
+	}
+	for _, args := range [][]string{{"check", "beta"}, {"check", "beta==9.9"}, {"check", "nosuch==1"}, {"check"}} {
+		if code, out := w.run(args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2\n%s", args, code, out)
+		}
+	}
+	t.Setenv("AIRLOCK_POLICY_COOLDOWN", "30m")
+	if code, out := w.run("check", "beta==2.0"); code != 0 {
+		t.Errorf("check with a 30m cooldown: %d\n%s", code, out)
+	}
+}
