@@ -97,8 +97,82 @@ func TestExampleConfigLoads(t *testing.T) {
 	def := Default()
 	if cfg.Listen != def.Listen || cfg.Upstream.URL != def.Upstream.URL || cfg.Index.TTL != def.Index.TTL ||
 		cfg.Upstream.Timeout != def.Upstream.Timeout || cfg.Upstream.MaxFileBytes != def.Upstream.MaxFileBytes ||
-		cfg.Upstream.MaxPageBytes != def.Upstream.MaxPageBytes || cfg.Upstream.FillTimeout != def.Upstream.FillTimeout {
+		cfg.Upstream.MaxPageBytes != def.Upstream.MaxPageBytes || cfg.Upstream.FillTimeout != def.Upstream.FillTimeout ||
+		cfg.Index.HeldFiles != def.Index.HeldFiles || cfg.Notify.Timeout != def.Notify.Timeout || cfg.Notify.Retries != def.Notify.Retries {
 		t.Errorf("config.example.yaml does not state the defaults: %+v", cfg)
+	}
+	exampleRules, err := cfg.Policy.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaultRules, _ := def.Policy.Rules()
+	if cfg.Policy.SweepInterval != def.Policy.SweepInterval ||
+		exampleRules.Mode != defaultRules.Mode || exampleRules.Default.Cooldown != defaultRules.Default.Cooldown ||
+		exampleRules.Default.OnMissingUploadTime != defaultRules.Default.OnMissingUploadTime {
+		t.Errorf("config.example.yaml policy differs from the defaults: %+v", exampleRules)
+	}
+}
+
+func TestPolicySection(t *testing.T) {
+	p := write(t, `
+policy:
+  mode: audit
+  cooldown: P3D
+  not_after: "2026-03-24T10:00:00Z"
+  exempt: [Setuptools, "LiteLLM==1.82.6"]
+  actions: {cooldown: warn}
+  projects:
+    "mycompany-*": {cooldown: 0s, on_missing_upload_time: allow}
+    "NumPy": {actions: {not_after: block}}
+index:
+  held_files: hide
+admin:
+  token: from-file
+notify:
+  webhooks: ["http://127.0.0.1:9/hook"]
+`)
+	cfg, err := Load(p, env(map[string]string{"AIRLOCK_ADMIN_TOKEN": "from-env", "AIRLOCK_POLICY_EXEMPT": "Setuptools,LiteLLM==1.82.6"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Admin.Token != "from-env" || cfg.Index.HeldFiles != "hide" || len(cfg.Notify.Webhooks) != 1 {
+		t.Errorf("sections: %+v", cfg)
+	}
+	r, err := cfg.Policy.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Mode != "audit" || r.Default.Cooldown != 72*time.Hour || r.Default.NotAfter.IsZero() || r.Default.Actions["cooldown"] != "warn" {
+		t.Errorf("rules: %+v", r)
+	}
+	if strings.Join(r.Exempt, ",") != "setuptools,litellm==1.82.6" {
+		t.Errorf("exempt not normalized: %v", r.Exempt)
+	}
+	if len(r.Overrides) != 2 || r.Overrides[1].Pattern != "mycompany-*" || *r.Overrides[1].Cooldown != 0 || r.Overrides[0].Pattern != "numpy" || r.Overrides[0].Actions["not_after"] != "block" {
+		t.Errorf("overrides: %+v", r.Overrides)
+	}
+}
+
+func TestPolicyErrorsNameTheKey(t *testing.T) {
+	for body, want := range map[string]string{
+		"policy:\n  mode: strict\n":                                "policy.mode",
+		"policy:\n  cooldown: a week\n":                            "a week",
+		"policy:\n  on_missing_upload_time: maybe\n":               "policy.on_missing_upload_time",
+		"policy:\n  not_after: yesterday\n":                        "policy.not_after",
+		"policy:\n  exempt: ['bad name!']\n":                       "policy.exempt",
+		"policy:\n  actions: {coldown: hold}\n":                    "coldown",
+		"policy:\n  actions: {cooldown: quarantine}\n":             "cooldown",
+		"policy:\n  projects: {'[x': {cooldown: 1d}}\n":            "policy.projects.[x",
+		"policy:\n  projects: {x: {cooldwn: 1d}}\n":                "cooldwn",
+		"policy:\n  projects: {x: {actions: {not_after: nope}}}\n": "policy.projects.x.actions.not_after",
+		"index:\n  held_files: shown\n":                            "index.held_files",
+		"notify:\n  webhooks: ['ftp://x']\n":                       "notify.webhooks",
+		"policy:\n  sweep_interval: 0s\n":                          "policy.sweep_interval",
+	} {
+		_, err := Load(write(t, body), env(nil))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v does not name %q", body, err, want)
+		}
 	}
 }
 

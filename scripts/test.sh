@@ -9,7 +9,7 @@ export GOTOOLCHAIN=local
 export AIRLOCK_E2E_VENV=${AIRLOCK_E2E_VENV:-$PWD/.venv-e2e}
 bash scripts/setup-clients.sh "$AIRLOCK_E2E_VENV"
 
-unformatted=$(gofmt -l cmd config e2e index internal metrics simpleapi storage upstream)
+unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.venv*'))
 if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
 go vet ./...
 go test -race -count=1 ./...

@@ -1,0 +1,134 @@
+package quarantine
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"airlock/policy"
+	"airlock/storage"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newService(t *testing.T, rules policy.Rules, c *clock) (*Service, *storage.Store) {
+	t.Helper()
+	store, err := storage.Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e, err := policy.NewEngine(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(store, e, nil, c.now, zerolog.Nop()), store
+}
+
+func in(sha string, uploaded time.Time) policy.Input {
+	return policy.Input{Project: "p", Version: "1", Filename: "p-1-" + sha[:4] + ".tar.gz", SHA256: sha, UploadTime: uploaded}
+}
+
+var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+
+func TestUnchangedDecisionWritesNothing(t *testing.T) {
+	c := &clock{t0}
+	q, store := newService(t, policy.DefaultRules(), c)
+	sha := strings.Repeat("1", 64)
+	v1, err := q.Decide(in(sha, t0.Add(-time.Hour)))
+	if err != nil || v1.State != "held" {
+		t.Fatal(v1.State, err)
+	}
+	gen := q.Generation()
+	c.t = c.t.Add(time.Hour) // the age changes, the decision does not
+	v2, _ := q.Decide(in(sha, t0.Add(-time.Hour)))
+	if !v2.UpdatedAt.Equal(v1.UpdatedAt) || q.Generation() != gen {
+		t.Errorf("an unchanged decision was rewritten")
+	}
+	events, _ := store.Audit(0, nil)
+	if len(events) != 1 {
+		t.Errorf("%d audit events, want 1", len(events))
+	}
+	// Changed inputs (the index now lists another upload time) re-decide.
+	v3, _ := q.Decide(in(sha, t0.Add(-30*24*time.Hour)))
+	if v3.State != "released" {
+		t.Errorf("changed inputs: %s", v3.State)
+	}
+}
+
+func TestPolicyChangeIsPickedUpBySweep(t *testing.T) {
+	c := &clock{t0}
+	dir := t.TempDir()
+	open := func(r policy.Rules) (*Service, *storage.Store) {
+		store, err := storage.Open(dir, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, _ := policy.NewEngine(r)
+		return New(store, e, nil, c.now, zerolog.Nop()), store
+	}
+	q, store := open(policy.DefaultRules())
+	sha := strings.Repeat("2", 64)
+	if v, _ := q.Decide(in(sha, t0.Add(-2*24*time.Hour))); v.State != "held" {
+		t.Fatal(v.State)
+	}
+	store.Close()
+	shorter := policy.DefaultRules()
+	shorter.Default.Cooldown = 24 * time.Hour
+	q, store = open(shorter)
+	defer store.Close()
+	n, err := q.Sweep()
+	if err != nil || n != 1 {
+		t.Fatalf("sweep after a policy change: %d %v", n, err)
+	}
+	if v, _ := q.Get(sha); v.State != "released" || v.Policy != shorter.Version() {
+		t.Errorf("after the sweep: %+v", v)
+	}
+}
+
+func TestTransitionsAndLookup(t *testing.T) {
+	c := &clock{t0}
+	q, _ := newService(t, policy.DefaultRules(), c)
+	held := strings.Repeat("3", 64)
+	allowed := strings.Repeat("3", 12) + strings.Repeat("4", 52)
+	q.Decide(in(held, t0))
+	q.Decide(in(allowed, t0.Add(-365*24*time.Hour)))
+	if _, err := q.Get(held[:12]); !errors.Is(err, ErrAmbiguous) {
+		t.Errorf("ambiguous review id: %v", err)
+	}
+	if _, err := q.Get("xyz"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("bad id: %v", err)
+	}
+	if _, err := q.Apply(strings.Repeat("9", 64), Approve, "a", "", "r"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("approve unknown: %v", err)
+	}
+	if _, err := q.Apply(allowed, Approve, "a", "", "r"); !errors.Is(err, ErrTransition) {
+		t.Errorf("approve an allowed file: %v", err)
+	}
+	for _, step := range []struct {
+		sha  string
+		t    Transition
+		want State
+	}{
+		{held, Approve, Approved}, {held, Reopen, Held}, {held, Reject, Rejected}, {held, Reopen, Held},
+		{allowed, Reject, Rejected}, {allowed, Reopen, Held},
+	} {
+		v, err := q.Apply(step.sha, step.t, "alice", "10.0.0.1", "because")
+		if err != nil || State(v.State) != step.want {
+			t.Fatalf("%s %s: %v %v", step.sha[:13], step.t, v.State, err)
+		}
+	}
+	list, _ := q.List(Filter{})
+	if len(list) != 2 {
+		t.Errorf("held list: %d", len(list))
+	}
+	counts, _ := q.Counts()
+	if counts[Held] != 2 {
+		t.Errorf("counts: %v", counts)
+	}
+}
