@@ -170,8 +170,9 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 		return View{}, err
 	}
 	var events []Event
+	moved := false
 	rec, err := s.store.UpdateDecision(in.SHA256, func(rec *storage.DecisionRecord, exists bool) (bool, *storage.AuditEvent, error) {
-		events = nil
+		events, moved = nil, false
 		from := State(rec.State)
 		if !exists {
 			rec.CreatedAt = now.UTC()
@@ -185,8 +186,9 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 			return false, nil, err
 		}
 		if from == to || (from == "" && to == Allowed) {
-			return true, nil, nil // nothing a reviewer needs in the audit log
+			return true, nil, nil // nothing a reviewer needs, nothing a page shows
 		}
+		moved = true
 		reason := d.Summary()
 		if d.Action.Serves() {
 			reason = "re-evaluated: the policy now allows it"
@@ -198,7 +200,9 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
-	s.changed(events)
+	if moved {
+		s.changed(events)
+	}
 	v, err := s.view(rec)
 	if err == nil && !v.Decision.Action.Serves() {
 		lvl := s.log.Info()
