@@ -32,6 +32,7 @@ type Config struct {
 	Policy   Policy   `yaml:"policy"`
 	Admin    Admin    `yaml:"admin"`
 	Notify   Notify   `yaml:"notify"`
+	Sigstore Sigstore `yaml:"sigstore"`
 	Log      Log      `yaml:"log"`
 }
 

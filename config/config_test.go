@@ -124,6 +124,13 @@ policy:
   projects:
     "mycompany-*": {cooldown: 0s, on_missing_upload_time: allow}
     "NumPy": {actions: {not_after: block}}
+  attestations:
+    require: always
+    projects:
+      numpy: {publisher: "github:numpy/numpy:wheels.yml"}
+      "mycompany-*": {require: never}
+sigstore:
+  trusted_root: /etc/airlock/root.json
 index:
   held_files: hide
 admin:
@@ -145,10 +152,13 @@ notify:
 	if r.Mode != "audit" || r.Default.Cooldown != 72*time.Hour || r.Default.NotAfter.IsZero() || r.Default.Actions["cooldown"] != "warn" {
 		t.Errorf("rules: %+v", r)
 	}
+	if r.Default.RequireAttestation != "always" || *r.Overrides[1].Publisher != "github:numpy/numpy:wheels.yml" || *r.Overrides[0].RequireAttestation != "never" || cfg.Sigstore.TrustedRoot != "/etc/airlock/root.json" {
+		t.Errorf("attestations: %+v %+v", r.Default, r.Overrides)
+	}
 	if strings.Join(r.Exempt, ",") != "setuptools,litellm==1.82.6" {
 		t.Errorf("exempt not normalized: %v", r.Exempt)
 	}
-	if len(r.Overrides) != 2 || r.Overrides[1].Pattern != "mycompany-*" || *r.Overrides[1].Cooldown != 0 || r.Overrides[0].Pattern != "numpy" || r.Overrides[0].Actions["not_after"] != "block" {
+	if len(r.Overrides) != 2 || r.Overrides[0].Pattern != "mycompany-*" || *r.Overrides[0].Cooldown != 0 || r.Overrides[1].Pattern != "numpy" || r.Overrides[1].Actions["not_after"] != "block" {
 		t.Errorf("overrides: %+v", r.Overrides)
 	}
 }

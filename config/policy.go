@@ -9,6 +9,7 @@ import (
 
 	"airlock/index"
 	"airlock/policy"
+	"airlock/verify"
 )
 
 // Policy is the `policy:` section: what the gate decides.
@@ -30,6 +31,34 @@ type Policy struct {
 	// SweepInterval is how often held files are re-evaluated, so time-bound
 	// holds release themselves.
 	SweepInterval Duration `yaml:"sweep_interval"`
+	// Attestations configures the PEP 740 checks.
+	Attestations Attestations `yaml:"attestations"`
+}
+
+// Attestations is the `policy.attestations:` section.
+type Attestations struct {
+	// Require is never, if-previously-attested or always.
+	Require string `yaml:"require"`
+	// Projects pins publishers (and requirements) per project name or glob.
+	Projects map[string]AttestationProject `yaml:"projects"`
+}
+
+// AttestationProject is a per-project attestation setting.
+type AttestationProject struct {
+	// Publisher pins the Trusted Publisher: github:OWNER/REPO:WORKFLOW,
+	// gitlab:PROJECT_PATH:WORKFLOW_FILEPATH or google:EMAIL.
+	Publisher string `yaml:"publisher"`
+	Require   string `yaml:"require"`
+}
+
+// Sigstore is the `sigstore:` section.
+type Sigstore struct {
+	// TrustedRoot is a trusted_root.json to use instead of the embedded
+	// Sigstore public-good root.
+	TrustedRoot string `yaml:"trusted_root"`
+	// TUF refreshes the trusted root from Sigstore's TUF repository at
+	// start-up (needs the network).
+	TUF bool `yaml:"tuf"`
 }
 
 // ProjectPolicy is a per-project override; unset keys keep the default.
@@ -55,7 +84,7 @@ type Notify struct {
 
 func defaultPolicy() Policy {
 	return Policy{Mode: "enforce", Cooldown: Duration(7 * 24 * time.Hour), OnMissingUploadTime: "hold",
-		SweepInterval: Duration(time.Minute)}
+		SweepInterval: Duration(time.Minute), Attestations: Attestations{Require: "if-previously-attested"}}
 }
 
 // Rules converts the section into the policy engine's rules, naming the key
@@ -63,6 +92,7 @@ func defaultPolicy() Policy {
 func (p Policy) Rules() (policy.Rules, error) {
 	r := policy.Rules{Mode: policy.Mode(p.Mode), Default: policy.ProjectRules{
 		Cooldown: time.Duration(p.Cooldown), Actions: map[string]policy.Action{},
+		RequireAttestation: p.Attestations.Require,
 	}}
 	if r.Mode != policy.Enforce && r.Mode != policy.Audit {
 		return r, fmt.Errorf("config: policy.mode: %q is not enforce or audit", p.Mode)
@@ -88,21 +118,28 @@ func (p Policy) Rules() (policy.Rules, error) {
 		}
 		r.Exempt = append(r.Exempt, n)
 	}
-	patterns := make([]string, 0, len(p.Projects))
-	for pat := range p.Projects {
-		patterns = append(patterns, pat)
-	}
-	sort.Strings(patterns)
-	for _, pat := range patterns {
-		pp := p.Projects[pat]
-		key := "config: policy.projects." + pat
+	// policy.projects and policy.attestations.projects may name the same
+	// pattern: they make one override.
+	overrides := map[string]*policy.Override{}
+	override := func(section, pat string) (*policy.Override, string, error) {
+		key := "config: " + section + "." + pat
 		norm := strings.ToLower(pat)
 		if n, nerr := index.Normalize(pat); nerr == nil {
 			norm = n // an exact name matches its normalized form
 		} else if _, merr := path.Match(norm, ""); merr != nil {
-			return r, fmt.Errorf("%s: not a project name or glob", key)
+			return nil, key, fmt.Errorf("%s: not a project name or glob", key)
 		}
-		o := policy.Override{Pattern: norm}
+		if overrides[norm] == nil {
+			overrides[norm] = &policy.Override{Pattern: norm}
+		}
+		return overrides[norm], key, nil
+	}
+	for _, pat := range sortedKeys(p.Projects) {
+		pp := p.Projects[pat]
+		o, key, err := override("policy.projects", pat)
+		if err != nil {
+			return r, err
+		}
 		if pp.Cooldown != nil {
 			d := time.Duration(*pp.Cooldown)
 			o.Cooldown = &d
@@ -124,12 +161,42 @@ func (p Policy) Rules() (policy.Rules, error) {
 		if o.Actions, err = actions(pp.Actions); err != nil {
 			return r, fmt.Errorf("%s.actions.%w", key, err)
 		}
-		r.Overrides = append(r.Overrides, o)
+	}
+	for _, pat := range sortedKeys(p.Attestations.Projects) {
+		ap := p.Attestations.Projects[pat]
+		o, key, err := override("policy.attestations.projects", pat)
+		if err != nil {
+			return r, err
+		}
+		if ap.Publisher != "" {
+			spec, err := verify.ParsePublisherSpec(ap.Publisher)
+			if err != nil || spec.Kind == "Email" {
+				return r, fmt.Errorf("%s.publisher: %q is not github:OWNER/REPO:WORKFLOW, gitlab:PROJECT_PATH:WORKFLOW_FILEPATH or google:EMAIL", key, ap.Publisher)
+			}
+			pub := spec.Spec()
+			o.Publisher = &pub
+		}
+		if ap.Require != "" {
+			req := ap.Require
+			o.RequireAttestation = &req
+		}
+	}
+	for _, pat := range sortedKeys(overrides) {
+		r.Overrides = append(r.Overrides, *overrides[pat])
 	}
 	if err := r.Validate(); err != nil {
 		return r, fmt.Errorf("config: policy: %w", err)
 	}
 	return r, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func holdOrAllow(s string) (policy.Action, error) {

@@ -16,6 +16,9 @@ type Page struct {
 	Versions []string `json:"versions,omitempty"`
 	// Status is the PEP 792 project status, when the upstream gave one.
 	Status *ProjectStatus `json:"status,omitempty"`
+	// ProvenanceKnown is set when the upstream speaks API 1.3 or later, so
+	// a file without a provenance URL has none (PEP 740).
+	ProvenanceKnown bool `json:"provenance_known,omitempty"`
 }
 
 // ProjectStatus is a PEP 792 status marker.

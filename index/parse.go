@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,7 +69,7 @@ func ParseJSON(project string, body []byte, base *url.URL) (*Page, error) {
 	if len(jp.Files) > maxFiles {
 		return nil, fmt.Errorf("%w: more than %d files", ErrMalformed, maxFiles)
 	}
-	p := &Page{Name: project, Versions: jp.Versions, Status: jp.ProjectStatus}
+	p := &Page{Name: project, Versions: jp.Versions, Status: jp.ProjectStatus, ProvenanceKnown: atLeast(jp.Meta.APIVersion, 1, 3)}
 	for _, jf := range jp.Files {
 		f, err := jf.toFile(base)
 		if err != nil {
@@ -237,6 +238,8 @@ func ParseHTML(project string, body []byte, base *url.URL) (*Page, error) {
 				}
 			case "meta":
 				switch attrs["name"] {
+				case "pypi:repository-version":
+					p.ProvenanceKnown = atLeast(attrs["content"], 1, 3)
 				case "pypi:project-status":
 					status.Status = attrs["content"]
 				case "pypi:project-status-reason":
@@ -362,4 +365,15 @@ func ParseProjectList(contentType string, body []byte) ([]string, error) {
 			}
 		}
 	}
+}
+
+// atLeast reports whether an API version "major.minor" is at least the given one.
+func atLeast(version string, major, minor int) bool {
+	maj, min, _ := strings.Cut(version, ".")
+	a, errA := strconv.Atoi(maj)
+	b, errB := strconv.Atoi(min)
+	if errA != nil || errB != nil {
+		return false
+	}
+	return a > major || (a == major && b >= minor)
 }

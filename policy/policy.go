@@ -116,8 +116,41 @@ type Input struct {
 	SHA256   string `json:"sha256"`
 	// UploadTime is zero when the index did not say.
 	UploadTime time.Time `json:"upload_time,omitzero"`
+	// Attestation is what is known of the file's PEP 740 provenance; nil
+	// when it was not looked at (a page listing whose index does not say).
+	Attestation *Attestation `json:"attestation,omitempty"`
+	// Prior is the newest earlier release that was attested; nil when none
+	// was (or it was not looked up).
+	Prior *PriorAttestation `json:"prior,omitempty"`
 	// GatherErrors are failures while collecting inputs; each holds the file.
 	GatherErrors []string `json:"gather_errors,omitempty"`
+}
+
+// Attestation statuses.
+const (
+	AttestationVerified = "verified"
+	AttestationMissing  = "missing"
+	AttestationInvalid  = "invalid"
+)
+
+// Attestation is the outcome of checking a file's provenance.
+type Attestation struct {
+	Status string `json:"status"`
+	// Publisher is the verified publisher's spec, e.g.
+	// github:owner/repo:release.yml.
+	Publisher      string            `json:"publisher,omitempty"`
+	Environment    string            `json:"environment,omitempty"`
+	PredicateTypes []string          `json:"predicate_types,omitempty"`
+	LogTime        time.Time         `json:"log_time,omitzero"`
+	Identity       map[string]string `json:"identity,omitempty"`
+	// Error says why an invalid attestation failed.
+	Error string `json:"error,omitempty"`
+}
+
+// PriorAttestation is an earlier release's verified attestation.
+type PriorAttestation struct {
+	Version   string `json:"version"`
+	Publisher string `json:"publisher"`
 }
 
 // Requirement is a parsed "name==version" target.

@@ -18,6 +18,18 @@ const (
 	CheckUploadTime = "upload_time"
 	CheckExempt     = "exempt"
 	CheckError      = "error"
+	// CheckAttestation covers missing attestations, publisher changes and
+	// pinned publishers; CheckAttestationInvalid an attestation that does
+	// not verify.
+	CheckAttestation        = "attestation"
+	CheckAttestationInvalid = "attestation_invalid"
+)
+
+// Attestation requirements.
+const (
+	RequireNever                = "never"
+	RequireIfPreviouslyAttested = "if-previously-attested"
+	RequireAlways               = "always"
 )
 
 // Rules are the whole policy, as configured.
@@ -39,6 +51,11 @@ type ProjectRules struct {
 	NotAfter            time.Time
 	// Actions maps a check name to the action its finding takes.
 	Actions map[string]Action
+	// RequireAttestation is never, if-previously-attested or always.
+	RequireAttestation string
+	// Publisher pins the Trusted Publisher (a spec such as
+	// github:owner/repo:release.yml); empty means any.
+	Publisher string
 }
 
 // Override is a per-project change to the default rules. Nil fields keep
@@ -49,12 +66,16 @@ type Override struct {
 	OnMissingUploadTime *Action
 	NotAfter            *time.Time
 	Actions             map[string]Action
+	RequireAttestation  *string
+	Publisher           *string
 }
 
 // DefaultActions are each check's action when not configured.
 var DefaultActions = map[string]Action{
-	CheckCooldown: Hold,
-	CheckNotAfter: Hold,
+	CheckCooldown:           Hold,
+	CheckNotAfter:           Hold,
+	CheckAttestation:        Hold,
+	CheckAttestationInvalid: Block,
 }
 
 // DefaultRules are the built-in policy: enforce, 7-day cooldown, hold files
@@ -62,6 +83,7 @@ var DefaultActions = map[string]Action{
 func DefaultRules() Rules {
 	return Rules{Mode: Enforce, Default: ProjectRules{
 		Cooldown: 7 * 24 * time.Hour, OnMissingUploadTime: Hold, Actions: map[string]Action{},
+		RequireAttestation: RequireIfPreviouslyAttested,
 	}}
 }
 
@@ -86,6 +108,11 @@ func (r Rules) Validate() error {
 		if err := validateActions(o.Actions); err != nil {
 			return fmt.Errorf("projects.%s.%w", o.Pattern, err)
 		}
+		if o.RequireAttestation != nil {
+			if err := validateRequire(*o.RequireAttestation); err != nil {
+				return fmt.Errorf("attestations.projects.%s.require: %w", o.Pattern, err)
+			}
+		}
 	}
 	for _, e := range r.Exempt {
 		if e == "" {
@@ -102,7 +129,18 @@ func (p ProjectRules) validate() error {
 	if p.OnMissingUploadTime != Hold && p.OnMissingUploadTime != Allow {
 		return fmt.Errorf("on_missing_upload_time: must be hold or allow")
 	}
+	if err := validateRequire(p.RequireAttestation); err != nil {
+		return fmt.Errorf("attestations.require: %w", err)
+	}
 	return validateActions(p.Actions)
+}
+
+func validateRequire(s string) error {
+	switch s {
+	case RequireNever, RequireIfPreviouslyAttested, RequireAlways:
+		return nil
+	}
+	return fmt.Errorf("%q is not never, if-previously-attested or always", s)
 }
 
 func validateActions(m map[string]Action) error {
@@ -168,6 +206,12 @@ func (r Rules) For(project string) (ProjectRules, string) {
 	}
 	for k, v := range o.Actions {
 		pr.Actions[k] = v
+	}
+	if o.RequireAttestation != nil {
+		pr.RequireAttestation = *o.RequireAttestation
+	}
+	if o.Publisher != nil {
+		pr.Publisher = *o.Publisher
 	}
 	return pr, o.Pattern
 }

@@ -133,6 +133,18 @@ func (s *Service) Listing(in policy.Input) (Listing, error) {
 		return Listing{}, nil
 	case State(rec.State) == Held && rec.DecidedBy != "":
 		return Listing{Show: true, Yank: true, Reason: fmt.Sprintf("held by Airlock: reopened for review by %s (review %s)", rec.DecidedBy, ReviewID(in.SHA256))}, nil
+	case (State(rec.State) == Held || State(rec.State) == Blocked) && rec.Policy == s.engine.Version() &&
+		(rec.Until.IsZero() || s.now().Before(rec.Until)):
+		// A full decision (attestation included) outranks what a listing
+		// alone can tell, until its time is up or the rules change.
+		var d policy.Decision
+		if err := json.Unmarshal(rec.Decision, &d); err != nil {
+			return Listing{}, err
+		}
+		if State(rec.State) == Blocked {
+			return Listing{}, nil
+		}
+		return Listing{Show: true, Yank: true, Reason: HoldMessage(d, in.SHA256), Until: d.Until}, nil
 	}
 	d := s.engine.Evaluate(in, s.now())
 	switch d.Action {

@@ -37,6 +37,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadGateway, "upstream file did not match its published sha256; nothing was stored or served"
 	case errors.Is(err, errNoDecision):
 		return http.StatusServiceUnavailable, "could not decide on this file, so it is not served; try again later"
+	case errors.Is(err, errProvenanceInvalid):
+		return http.StatusBadGateway, err.Error()
 	case errors.Is(err, errNoSHA256):
 		return http.StatusBadGateway, err.Error()
 	case errors.Is(err, upstream.ErrHostNotAllowed):

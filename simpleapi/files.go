@@ -71,7 +71,7 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 			}
-			s.decideAndServe(w, r, inputFromRecord(dist), rec, isMeta)
+			s.decideAndServe(w, r, s.inputFromRecord(dist), rec, isMeta)
 			return
 		}
 		s.fail(w, r, pageErr)
@@ -82,10 +82,9 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	in := inputFor(project, t.file)
 	if haveRec && rec.SHA256 == t.sha256 {
 		s.opt.Metrics.Cache.WithLabelValues(kindOf(isMeta), "hit").Inc()
-		s.decideAndServe(w, r, in, rec, isMeta)
+		s.decideAndServe(w, r, s.gather(ctx, &page.entry.cp.Page, t.file), rec, isMeta)
 		return
 	}
 	if haveRec {
@@ -99,7 +98,9 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.decideAndServe(w, r, in, rec, isMeta)
+	// The attestation is verified against the listed sha256, which the
+	// stored bytes were just checked to have.
+	s.decideAndServe(w, r, s.gather(ctx, &page.entry.cp.Page, t.file), rec, isMeta)
 }
 
 func kindOf(isMeta bool) string {

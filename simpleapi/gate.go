@@ -28,24 +28,61 @@ func inputFor(project string, f index.File) policy.Input {
 	return in
 }
 
-// inputFromRecord gathers the policy inputs for a stored file when the
-// upstream page cannot be had.
-func inputFromRecord(rec storage.FileRecord) policy.Input {
-	return policy.Input{Project: rec.Project, Version: rec.Version, Filename: rec.Filename, SHA256: rec.SHA256, UploadTime: rec.UploadTime}
+// gather collects every input of a file a client asked for: what the page
+// says, and its attestation (verified once, remembered per sha256) with the
+// newest earlier attested release. A failure is recorded in the input, where
+// it holds the file.
+func (s *Server) gather(ctx context.Context, page *index.Page, f index.File) policy.Input {
+	in := inputFor(page.Name, f)
+	if s.opt.Attest != nil {
+		s.opt.Attest.Fill(ctx, page, f, &in)
+	}
+	return in
+}
+
+// listingInput is what a page listing can know without fetching every
+// file's provenance: a file the index says has none is "missing", and then
+// the earlier releases are looked at.
+func (s *Server) listingInput(ctx context.Context, page *index.Page, f index.File) policy.Input {
+	in := inputFor(page.Name, f)
+	if s.opt.Attest == nil || !page.ProvenanceKnown || f.Provenance != "" || in.SHA256 == "" {
+		return in
+	}
+	in.Attestation = &policy.Attestation{Status: policy.AttestationMissing}
+	prior, err := s.opt.Attest.Prior(ctx, page, in.Version)
+	if err != nil {
+		in.GatherErrors = append(in.GatherErrors, "earlier attestations: "+err.Error())
+	}
+	in.Prior = prior
+	return in
+}
+
+// inputFromRecord gives the inputs for a stored file when the upstream page
+// cannot be had: the inputs of its last full decision, or, failing that,
+// what the file record says, marked as incomplete (which holds it).
+func (s *Server) inputFromRecord(rec storage.FileRecord) policy.Input {
+	if v, err := s.opt.Quarantine.Get(rec.SHA256); err == nil {
+		return v.Inputs
+	}
+	in := policy.Input{Project: rec.Project, Version: rec.Version, Filename: rec.Filename, SHA256: rec.SHA256, UploadTime: rec.UploadTime}
+	if s.opt.Attest != nil {
+		in.GatherErrors = append(in.GatherErrors, "upstream unavailable: attestation unknown")
+	}
+	return in
 }
 
 // gatePage applies the quarantine to a page before it is rendered: held
 // files are marked yanked with the reason (or left out with
 // index.held_files: hide), blocked and rejected files are left out. It
 // returns when the result may change on its own.
-func (s *Server) gatePage(p *index.Page) (*index.Page, time.Time) {
+func (s *Server) gatePage(ctx context.Context, p *index.Page) (*index.Page, time.Time) {
 	out := *p
 	out.Files = make([]index.File, 0, len(p.Files))
 	var until time.Time
 	shown := map[string]bool{}
 	listed := map[string]bool{}
 	for _, f := range p.Files {
-		in := inputFor(p.Name, f)
+		in := s.listingInput(ctx, p, f)
 		listed[in.Version] = true
 		l, err := s.opt.Quarantine.Listing(in)
 		if err != nil {
@@ -221,14 +258,12 @@ func (s *Server) Evaluate(ctx context.Context, project, version string) ([]quara
 		return nil, err
 	}
 	var out []quarantine.View
-	for _, f := range res.entry.cp.Page.Files {
-		in := inputFor(project, f)
-		if in.Version != version {
-			continue
+	page := &res.entry.cp.Page
+	for _, f := range page.Files {
+		if v, _ := index.VersionFromFilename(project, f.Filename); v != version || f.SHA256() == "" {
+			continue // another release, or never served
 		}
-		if in.SHA256 == "" {
-			continue // never served; nothing to decide
-		}
+		in := s.gather(ctx, page, f)
 		v, err := s.opt.Quarantine.Decide(in)
 		if err != nil {
 			return nil, err

@@ -170,14 +170,14 @@ func (e *pageEntry) renderedCopy() map[string]renderedPage {
 // render returns the page in the given media type with the quarantine
 // applied. The body is reused until a file's state changes or a time-bound
 // hold on the page ends.
-func (s *Server) render(e *pageEntry, media string) ([]byte, error) {
+func (s *Server) render(ctx context.Context, e *pageEntry, media string) ([]byte, error) {
 	gen, now := s.opt.Quarantine.Generation(), s.opt.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if rp, ok := e.rendered[media]; ok && rp.gen == gen && (rp.until.IsZero() || now.Before(rp.until)) {
 		return rp.body, nil
 	}
-	page, until := s.gatePage(&e.cp.Page)
+	page, until := s.gatePage(ctx, &e.cp.Page)
 	var b []byte
 	var err error
 	if media == index.MediaJSON {

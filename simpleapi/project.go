@@ -61,7 +61,7 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	body, err := s.render(res.entry, media)
+	body, err := s.render(r.Context(), res.entry, media)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package simpleapi
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -8,13 +9,17 @@ import (
 	"github.com/gorilla/mux"
 
 	"airlock/index"
+	"airlock/policy"
 	"airlock/storage"
 )
 
 const routeProvenance = "/integrity/{project}/{version}/{filename}/provenance"
 
-// provenance passes through the upstream's PEP 740 provenance for a listed
-// file, so clients never need to contact another host.
+var errProvenanceInvalid = errors.New("the upstream's provenance for this file did not verify")
+
+// provenance serves a listed file's PEP 740 provenance from the store,
+// fetching and verifying it first if needed. Only verified provenance is
+// served: clients never need to contact another host for it.
 func (s *Server) provenance(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
 	project, err := index.Normalize(vars["project"])
@@ -27,21 +32,30 @@ func (s *Server) provenance(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	f, ok := page.entry.cp.Page.Lookup(vars["filename"])
-	if v, _ := index.VersionFromFilename(project, f.Filename); !ok || v != vars["version"] || f.Provenance == "" {
+	p := &page.entry.cp.Page
+	f, ok := p.Lookup(vars["filename"])
+	if v, _ := index.VersionFromFilename(project, f.Filename); !ok || v != vars["version"] || f.SHA256() == "" || s.opt.Attest == nil {
 		s.fail(w, r, storage.ErrNotFound)
 		return
 	}
-	body, err := s.opt.Upstream.FetchProvenance(r.Context(), f.Provenance)
+	rec, err := s.opt.Attest.Provenance(r.Context(), p, f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	switch rec.Status {
+	case policy.AttestationMissing:
+		s.fail(w, r, storage.ErrNotFound)
+		return
+	case policy.AttestationInvalid:
+		s.fail(w, r, errProvenanceInvalid)
+		return
+	}
 	w.Header().Set("Content-Type", "application/vnd.pypi.integrity.v1+json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(rec.Raw)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		w.Write(body)
+		w.Write(rec.Raw)
 	}
 }
 

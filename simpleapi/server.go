@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
 
+	"airlock/attest"
 	"airlock/metrics"
 	"airlock/quarantine"
 	"airlock/storage"
@@ -36,6 +37,8 @@ type Options struct {
 	Quarantine *quarantine.Service
 	// HideHeld leaves held files out of pages instead of marking them yanked.
 	HideHeld bool
+	// Attest gathers attestation inputs; nil leaves attestations unchecked.
+	Attest *attest.Gatherer
 }
 
 // Server serves the simple API. It is safe for concurrent use.

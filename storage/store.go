@@ -15,6 +15,7 @@
 //	lists  "root"                    -> CachedList
 //	decisions <sha256>               -> DecisionRecord (gate state per file)
 //	audit  big-endian uint64 seq     -> AuditEvent (append-only)
+//	provenance <sha256>              -> ProvenanceRecord (PEP 740, with verification result)
 //
 // Nothing here knows about policy or HTTP. No network or file streaming
 // happens inside a transaction: blobs are written and synced first, then a
@@ -122,7 +123,7 @@ func Open(dir string, lockTimeout time.Duration) (*Store, error) {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit} {
+		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

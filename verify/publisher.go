@@ -112,14 +112,3 @@ func ParsePublisherSpec(s string) (Publisher, error) {
 	}
 	return p, nil
 }
-
-// SamePublisher compares two specs the way the hosts do: GitHub and GitLab
-// repository paths are case-insensitive, workflow file names are not.
-func SamePublisher(a, b string) bool {
-	pa, errA := ParsePublisherSpec(a)
-	pb, errB := ParsePublisherSpec(b)
-	if errA != nil || errB != nil {
-		return a == b
-	}
-	return pa.Kind == pb.Kind && strings.EqualFold(pa.Repository, pb.Repository) && pa.Workflow == pb.Workflow && strings.EqualFold(pa.Email, pb.Email)
-}

@@ -9,7 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"airlock/adminapi"
+	"airlock/attest"
 	"airlock/config"
 	"airlock/index"
 	"airlock/policy"
@@ -52,6 +55,11 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "airlock: %v\n", err)
 		return 2
 	}
+	verifier, err := newVerifier(cfg.Sigstore, zerolog.Nop())
+	if err != nil {
+		fmt.Fprintf(stderr, "airlock: %v\n", err)
+		return 2
+	}
 	up := upstream.New(upstream.Options{BaseURL: cfg.UpstreamURL(), FileHosts: cfg.Upstream.FileHosts,
 		Timeout: time.Duration(cfg.Upstream.Timeout), MaxPageBytes: int64(cfg.Upstream.MaxPageBytes), UserAgent: "airlock/" + version})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Duration(cfg.Upstream.Timeout))
@@ -61,6 +69,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "airlock check: %s: %v\n", project, err)
 		return 2
 	}
+	gatherer := attest.New(up, cfg.UpstreamURL(), verifier, nil)
 	now := time.Now()
 	worst, n := policy.Allow, 0
 	for _, f := range res.Page.Files {
@@ -72,6 +81,8 @@ func check(args []string, stdout, stderr io.Writer) int {
 		in := policy.Input{Project: project, Version: v, Filename: f.Filename, SHA256: f.SHA256(), UploadTime: f.UploadTime}
 		if in.SHA256 == "" {
 			in.GatherErrors = append(in.GatherErrors, "the index lists no sha256; Airlock never serves it")
+		} else {
+			gatherer.Fill(ctx, res.Page, f, &in)
 		}
 		d := engine.Evaluate(in, now)
 		if d.Action.Stronger(worst) {

@@ -5,6 +5,7 @@
 //	airlock serve [--config FILE] [--listen ADDR] [--data-dir DIR]
 //	airlock check [--config FILE] name==version
 //	airlock quarantine list|show|approve|reject|reopen [--server URL] [--reason TEXT] TARGET
+//	airlock verify [--provenance FILE] [--trusted-root FILE] [--publisher SPEC] DIST
 //	airlock version
 package main
 
@@ -25,6 +26,7 @@ const usage = `usage:
   airlock serve [--config FILE] [--listen ADDR] [--data-dir DIR]
   airlock check [--config FILE] name==version
   airlock quarantine list|show|approve|reject|reopen [--server URL] [--reason TEXT] TARGET
+  airlock verify [--provenance FILE] [--trusted-root FILE] [--publisher SPEC] DIST
   airlock version
 `
 
@@ -40,6 +42,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "verify":
+		return verifyCmd(args[1:], stdout, stderr)
 	case "quarantine":
 		return quarantineCmd(args[1:], stdout, stderr, os.Getenv)
 	case "version", "--version":

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/adminapi"
+	"airlock/attest"
 	"airlock/config"
 	"airlock/metrics"
 	"airlock/notify"
@@ -98,6 +99,10 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	if rules.Mode == policy.Audit {
 		log.Warn().Msg("policy.mode is audit: decisions are logged, every file is served")
 	}
+	verifier, err := newVerifier(cfg.Sigstore, log)
+	if err != nil {
+		return nil, err
+	}
 	store, err := storage.Open(cfg.DataDir, time.Second)
 	if err != nil {
 		return nil, err
@@ -125,6 +130,7 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		MaxMetaBytes: int64(cfg.Upstream.MaxPageBytes),
 		Quarantine:   q,
 		HideHeld:     cfg.Index.HeldFiles == "hide",
+		Attest:       attest.New(up, cfg.UpstreamURL(), verifier, store),
 	})
 	if cfg.Admin.Token == "" {
 		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")

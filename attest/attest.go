@@ -1,0 +1,232 @@
+// Package attest gathers the attestation inputs of the policy: it finds a
+// file's PEP 740 provenance (the page's provenance URL, or PyPI's Integrity
+// API), verifies it once with the verifier built at start-up, remembers the
+// outcome per file sha256, and finds the newest earlier release that was
+// attested. Fetch failures are errors (the gate then holds the file);
+// a 404 is "missing"; a provenance that does not verify is "invalid".
+package attest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"airlock/index"
+	"airlock/pep440"
+	"airlock/policy"
+	"airlock/storage"
+	"airlock/upstream"
+	"airlock/verify"
+)
+
+// Cache remembers verification outcomes. *storage.Store is one; nil is
+// allowed (the check command has no store).
+type Cache interface {
+	GetProvenance(sha string) (storage.ProvenanceRecord, error)
+	PutProvenance(storage.ProvenanceRecord) error
+}
+
+var _ Cache = (*storage.Store)(nil)
+
+// Fetcher gets provenance bytes; *upstream.Client is one.
+type Fetcher interface {
+	FetchProvenance(ctx context.Context, rawURL string) ([]byte, error)
+}
+
+// Gatherer is safe for concurrent use.
+type Gatherer struct {
+	fetch    Fetcher
+	base     *url.URL // upstream base, for the Integrity API
+	verifier *verify.Verifier
+	cache    Cache
+	now      func() time.Time
+	group    singleflight.Group
+}
+
+// New builds a Gatherer. cache may be nil.
+func New(fetch Fetcher, base *url.URL, verifier *verify.Verifier, cache Cache) *Gatherer {
+	return &Gatherer{fetch: fetch, base: base, verifier: verifier, cache: cache, now: time.Now}
+}
+
+// maxPriorLookups bounds how many earlier releases are fetched when the
+// index does not say which files have provenance.
+const maxPriorLookups = 3
+
+// ForFile returns what is known of the attestation of a file whose bytes
+// hash to sha256 (as Airlock computed them).
+func (g *Gatherer) ForFile(ctx context.Context, page *index.Page, f index.File) (*policy.Attestation, error) {
+	rec, err := g.record(ctx, page, f)
+	if err != nil {
+		return nil, err
+	}
+	return toPolicy(rec), nil
+}
+
+// Provenance returns the stored provenance record of a file, gathering it
+// first if needed.
+func (g *Gatherer) Provenance(ctx context.Context, page *index.Page, f index.File) (storage.ProvenanceRecord, error) {
+	return g.record(ctx, page, f)
+}
+
+func (g *Gatherer) record(ctx context.Context, page *index.Page, f index.File) (storage.ProvenanceRecord, error) {
+	sha := f.SHA256()
+	if sha == "" {
+		return storage.ProvenanceRecord{}, errors.New("file lists no sha256")
+	}
+	if f.Provenance == "" && page.ProvenanceKnown {
+		// The index speaks PEP 740 and lists none: nothing to fetch.
+		return storage.ProvenanceRecord{SHA256: sha, Status: policy.AttestationMissing, CheckedAt: g.now().UTC()}, nil
+	}
+	if g.cache != nil {
+		if rec, err := g.cache.GetProvenance(sha); err == nil {
+			return rec, nil
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return storage.ProvenanceRecord{}, err
+		}
+	}
+	// One fetch per file however many ask; it outlives a caller hanging up.
+	v, err, _ := g.group.Do(sha, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		return g.fetchAndVerify(fctx, page.Name, f)
+	})
+	if err != nil {
+		return storage.ProvenanceRecord{}, err
+	}
+	return v.(storage.ProvenanceRecord), nil
+}
+
+func (g *Gatherer) fetchAndVerify(ctx context.Context, project string, f index.File) (storage.ProvenanceRecord, error) {
+	src := f.Provenance
+	if src == "" {
+		version, ok := index.VersionFromFilename(project, f.Filename)
+		if !ok {
+			return storage.ProvenanceRecord{}, fmt.Errorf("cannot tell the version of %s", f.Filename)
+		}
+		src = g.base.JoinPath("integrity", project, version, f.Filename, "provenance").String()
+	}
+	rec := storage.ProvenanceRecord{SHA256: f.SHA256(), SourceURL: src, CheckedAt: g.now().UTC()}
+	raw, err := g.fetch.FetchProvenance(ctx, src)
+	switch {
+	case errors.Is(err, upstream.ErrNotFound):
+		rec.Status = policy.AttestationMissing
+	case errors.Is(err, upstream.ErrTooLarge):
+		rec.Status, rec.Error = policy.AttestationInvalid, "provenance larger than the size limit"
+	case err != nil:
+		return storage.ProvenanceRecord{}, fmt.Errorf("fetching provenance: %w", err)
+	default:
+		rec.Raw = raw
+		res, verr := g.verifier.VerifyProvenance(f.Filename, f.SHA256(), raw)
+		if verr != nil {
+			rec.Status, rec.Error = policy.AttestationInvalid, verr.Error()
+		} else {
+			rec.Status = policy.AttestationVerified
+			rec.Result, _ = json.Marshal(res)
+		}
+	}
+	if g.cache != nil {
+		if err := g.cache.PutProvenance(rec); err != nil {
+			return storage.ProvenanceRecord{}, err
+		}
+	}
+	return rec, nil
+}
+
+func toPolicy(rec storage.ProvenanceRecord) *policy.Attestation {
+	a := &policy.Attestation{Status: rec.Status, Error: rec.Error}
+	if rec.Status == policy.AttestationVerified {
+		var res verify.Result
+		if err := json.Unmarshal(rec.Result, &res); err != nil {
+			return &policy.Attestation{Status: policy.AttestationInvalid, Error: "stored verification result unreadable"}
+		}
+		a.Publisher, a.Environment, a.PredicateTypes, a.LogTime = res.PublisherSpec, res.Publisher.Environment, res.PredicateTypes, res.LogTime
+		a.Identity = map[string]string{"issuer": res.Identity.Issuer, "san": res.Identity.SubjectAltName}
+		if res.Identity.BuildConfigURI != "" {
+			a.Identity["build_config_uri"] = res.Identity.BuildConfigURI
+			a.Identity["source_repository_uri"] = res.Identity.SourceRepositoryURI
+		}
+	}
+	return a
+}
+
+// Prior finds the newest release before version whose files were attested,
+// and by whom. Releases whose files are all yanked upstream are skipped.
+func (g *Gatherer) Prior(ctx context.Context, page *index.Page, version string) (*policy.PriorAttestation, error) {
+	cur, err := pep440.Parse(version)
+	if err != nil {
+		return nil, nil // an unparseable version has no "before"
+	}
+	type release struct {
+		v     pep440.Version
+		raw   string
+		files []index.File
+	}
+	byVersion := map[string]*release{}
+	for _, f := range page.Files {
+		raw, ok := index.VersionFromFilename(page.Name, f.Filename)
+		if !ok || f.Yanked || f.SHA256() == "" {
+			continue
+		}
+		pv, err := pep440.Parse(raw)
+		if err != nil || pep440.Compare(pv, cur) >= 0 {
+			continue
+		}
+		key := pv.String()
+		if byVersion[key] == nil {
+			byVersion[key] = &release{v: pv, raw: raw}
+		}
+		byVersion[key].files = append(byVersion[key].files, f)
+	}
+	releases := make([]*release, 0, len(byVersion))
+	for _, r := range byVersion {
+		releases = append(releases, r)
+	}
+	sort.Slice(releases, func(i, j int) bool { return pep440.Compare(releases[i].v, releases[j].v) > 0 })
+	lookups := 0
+	for _, r := range releases {
+		for _, f := range r.files {
+			if page.ProvenanceKnown && f.Provenance == "" {
+				continue
+			}
+			if !page.ProvenanceKnown {
+				if lookups >= maxPriorLookups {
+					return nil, nil
+				}
+				lookups++
+			}
+			rec, err := g.record(ctx, page, f)
+			if err != nil {
+				return nil, fmt.Errorf("provenance of earlier release %s: %w", r.raw, err)
+			}
+			if rec.Status == policy.AttestationVerified {
+				return &policy.PriorAttestation{Version: r.raw, Publisher: toPolicy(rec).Publisher}, nil
+			}
+			if !page.ProvenanceKnown {
+				break // one file tells whether a release was attested
+			}
+		}
+	}
+	return nil, nil
+}
+
+// Fill adds a file's attestation and the newest earlier attested release
+// to its policy inputs. A failure is recorded in the inputs, where it holds
+// the file.
+func (g *Gatherer) Fill(ctx context.Context, page *index.Page, f index.File, in *policy.Input) {
+	att, err := g.ForFile(ctx, page, f)
+	if err != nil {
+		in.GatherErrors = append(in.GatherErrors, "attestation: "+err.Error())
+	}
+	in.Attestation = att
+	prior, err := g.Prior(ctx, page, in.Version)
+	if err != nil {
+		in.GatherErrors = append(in.GatherErrors, "earlier attestations: "+err.Error())
+	}
+	in.Prior = prior
+}

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/rs/zerolog"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/tuf"
+
+	"airlock/config"
+	"airlock/verify"
+)
+
+// newVerifier builds the attestation verifier once, at start-up: from the
+// embedded Sigstore public-good root, a trusted_root.json named in the
+// config, or (sigstore.tuf) Sigstore's TUF repository.
+func newVerifier(cfg config.Sigstore, log zerolog.Logger) (*verify.Verifier, error) {
+	switch {
+	case cfg.TUF:
+		live, err := root.NewLiveTrustedRoot(tuf.DefaultOptions())
+		if err != nil {
+			return nil, fmt.Errorf("sigstore.tuf: %w", err)
+		}
+		log.Info().Msg("sigstore trusted root from TUF, refreshed in the background")
+		return verify.NewVerifier(live)
+	case cfg.TrustedRoot != "":
+		data, err := os.ReadFile(cfg.TrustedRoot)
+		if err != nil {
+			return nil, fmt.Errorf("sigstore.trusted_root: %w", err)
+		}
+		v, err := verify.NewVerifierFromJSON(data)
+		if err != nil {
+			return nil, fmt.Errorf("sigstore.trusted_root %s: %w", cfg.TrustedRoot, err)
+		}
+		return v, nil
+	}
+	return verify.NewVerifierFromJSON(verify.PublicGoodTrustedRoot())
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"airlock/policy"
+	"airlock/verify"
+)
+
+const verifyUsage = "usage: airlock verify [--provenance FILE] [--trusted-root FILE] [--publisher SPEC] DIST\n"
+
+// verifyCmd verifies a local distribution against a PEP 740 Provenance
+// object or a bare Attestation. Exit 0: verified; 1: not (with the reason);
+// 2: bad usage.
+func verifyCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	provPath := fs.String("provenance", "", "Provenance object or bare Attestation `file` (default: DIST.provenance, then DIST.publish.attestation)")
+	rootPath := fs.String("trusted-root", "", "trusted_root.json `file` (default: the embedded Sigstore public-good root)")
+	pubSpec := fs.String("publisher", "", "expected publisher `SPEC`: github:OWNER/REPO:WORKFLOW, gitlab:PATH:WORKFLOW_FILEPATH, google:EMAIL or email:ADDRESS:ISSUER (required for a bare attestation)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprint(stderr, verifyUsage)
+		return 2
+	}
+	dist := fs.Arg(0)
+	data, err := os.ReadFile(dist)
+	if err != nil {
+		fmt.Fprintf(stderr, "airlock verify: %v\n", err)
+		return 2
+	}
+	if *provPath == "" {
+		for _, cand := range []string{dist + ".provenance", dist + ".publish.attestation"} {
+			if _, err := os.Stat(cand); err == nil {
+				*provPath = cand
+				break
+			}
+		}
+		if *provPath == "" {
+			fmt.Fprintf(stderr, "airlock verify: no --provenance given and no %s.provenance beside the file\n", dist)
+			return 2
+		}
+	}
+	prov, err := os.ReadFile(*provPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "airlock verify: %v\n", err)
+		return 2
+	}
+	var pub *verify.Publisher
+	if *pubSpec != "" {
+		p, err := verify.ParsePublisherSpec(*pubSpec)
+		if err != nil {
+			fmt.Fprintf(stderr, "airlock verify: --publisher: %v\n", err)
+			return 2
+		}
+		pub = &p
+	}
+	rootJSON := verify.PublicGoodTrustedRoot()
+	if *rootPath != "" {
+		if rootJSON, err = os.ReadFile(*rootPath); err != nil {
+			fmt.Fprintf(stderr, "airlock verify: %v\n", err)
+			return 2
+		}
+	}
+	v, err := verify.NewVerifierFromJSON(rootJSON)
+	if err != nil {
+		fmt.Fprintf(stderr, "airlock verify: %v\n", err)
+		return 2
+	}
+	sum := sha256.Sum256(data)
+	sha, name := hex.EncodeToString(sum[:]), filepath.Base(dist)
+
+	var shape struct {
+		Bundles  json.RawMessage `json:"attestation_bundles"`
+		Envelope json.RawMessage `json:"envelope"`
+	}
+	json.Unmarshal(prov, &shape)
+	var res *verify.Result
+	switch {
+	case shape.Envelope != nil:
+		if pub == nil {
+			fmt.Fprintln(stderr, "airlock verify: a bare attestation names no publisher: give --publisher")
+			return 2
+		}
+		res, err = v.VerifyAttestation(name, sha, prov, *pub)
+	default:
+		res, err = v.VerifyProvenance(name, sha, prov)
+		if err == nil && pub != nil && !policy.SamePublisher(pub.Spec(), res.PublisherSpec) {
+			err = fmt.Errorf("%w: attested by %s, not %s", verify.ErrInvalid, res.PublisherSpec, pub.Spec())
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stdout, "FAIL %s\n  %v\n", name, err)
+		if !errors.Is(err, verify.ErrInvalid) {
+			return 2
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "OK   %s\n", name)
+	fmt.Fprintf(stdout, "  sha256:          %s\n", sha)
+	fmt.Fprintf(stdout, "  publisher:       %s\n", res.PublisherSpec)
+	if res.Publisher.Environment != "" {
+		fmt.Fprintf(stdout, "  environment:     %s\n", res.Publisher.Environment)
+	}
+	fmt.Fprintf(stdout, "  predicate types: %s\n", strings.Join(res.PredicateTypes, ", "))
+	fmt.Fprintf(stdout, "  log time:        %s\n", res.LogTime.Format(time.RFC3339))
+	fmt.Fprintf(stdout, "  certificate:     %s (issuer %s)\n", firstNonEmpty(res.Identity.BuildConfigURI, res.Identity.SubjectAltName), res.Identity.Issuer)
+	return 0
+}
