@@ -5,6 +5,8 @@
 #   - peak RSS of the airlock process
 #   - cold and warm `pip install` of the dependency tree through Airlock,
 #     next to the same install straight from the fake upstream
+#   - PEP 740 verifications per second, and the latency provenance fetch
+#     and verification add to a cold file request (Go benchmarks)
 # Usage: bash bench/run.sh   (results also written to bench/out/results.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +75,11 @@ s=$(date +%s.%N)
 for _ in 1 2 3 4 5; do curl -sf "$URL/files/big/$BIG" -o /dev/null; done
 e=$(date +%s.%N)
 "$PY" -c "print(f'  {5*50/($e-$s):.0f} MiB/s')"
+echo
+
+echo "## attestation verification (go test -bench, sigstore-go v1.3.0, public-good root)"
+go test -run '^$' -bench 'VerifyProvenance' -benchtime 200x ./verify | awk '/Benchmark/ {printf "  %s: %.1f ms/op, %s verifications/s\n", $1, $3/1e6, $5}'
+go test -run '^$' -bench 'ColdFetch' -benchtime 30x ./simpleapi | awk '/Benchmark/ {printf "  %s: %.1f ms per cold file request\n", $1, $3/1e6}'
 echo
 
 echo "## peak RSS of airlock over the whole run (VmHWM)"

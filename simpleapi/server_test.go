@@ -29,7 +29,7 @@ import (
 const pipAccept = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	fake   *fakepypi.Server
 	srv    *Server
 	http   *httptest.Server
@@ -85,7 +85,7 @@ var uploaded = time.Date(2024, 10, 8, 20, 17, 29, 0, time.UTC)
 
 // newHarness starts a fake upstream with a small project and an Airlock
 // server in front of it, on a fresh data directory.
-func newHarness(t *testing.T, tweak ...func(*Options, *fakepypi.Server)) *harness {
+func newHarness(t testing.TB, tweak ...func(*Options, *fakepypi.Server)) *harness {
 	t.Helper()
 	fake := fakepypi.New()
 	t.Cleanup(fake.Close)

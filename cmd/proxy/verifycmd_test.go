@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func fixture(name string) string {
+	dir := os.Getenv("AIRLOCK_FIXTURES_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "fixtures", "pep740")
+	}
+	return filepath.Join(dir, name)
+}
+
+func TestVerifyCommand(t *testing.T) {
+	abi := fixture("abi3info-2024.10.3-py3-none-any.whl")
+	gitlab := fixture("gitlab_oidc_project-0.0.3.tar.gz")
+	staging := fixture("rfc8785-0.1.2-py3-none-any.whl")
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"provenance beside the file", []string{abi}, 0, "publisher:       github:woodruffw/abi3info:release.yml"},
+		{"log time printed", []string{abi}, 0, "log time:        2024-10-03T20:40:30Z"},
+		{"matching publisher", []string{"--publisher", "github:woodruffw/abi3info:release.yml", abi}, 0, "OK"},
+		{"other publisher", []string{"--publisher", "github:attacker/abi3info:release.yml", abi}, 1, "not github:attacker/abi3info:release.yml"},
+		{"provenance of another release", []string{"--provenance", abi + ".provenance", fixture("abi3info-2024.10.8-py3-none-any.whl")}, 1, "digest"},
+		{"bare attestation needs a publisher", []string{gitlab}, 2, "--publisher"},
+		{"bare attestation, GitLab", []string{"--publisher", "gitlab:facutuesca/gitlab-oidc-project:.gitlab-ci.yml", gitlab}, 0, "//.gitlab-ci.yml@"},
+		{"staging against production", []string{"--publisher", "email:william@yossarian.net:https://github.com/login/oauth", staging}, 1, "FAIL"},
+		{"staging against staging", []string{"--trusted-root", fixture("trusted_root.staging.json"), "--publisher", "email:william@yossarian.net:https://github.com/login/oauth", staging}, 0, "OK"},
+		{"no such file", []string{"/nonexistent.whl"}, 2, "no such file"},
+		{"bad publisher spec", []string{"--publisher", "svn:x", abi}, 2, "unknown kind"},
+		{"no arguments", nil, 2, "usage"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			code := run(append([]string{"verify"}, tt.args...), &out, &out)
+			if code != tt.code || !strings.Contains(out.String(), tt.want) {
+				t.Errorf("exit %d, want %d; output lacks %q:\n%s", code, tt.code, tt.want, out.String())
+			}
+		})
+	}
+}
