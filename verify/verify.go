@@ -164,6 +164,9 @@ func ParseProvenance(data []byte) (*Provenance, error) {
 		return nil, fmt.Errorf("%w: provenance has no attestation bundles", ErrInvalid)
 	}
 	for _, b := range p.Bundles {
+		if err := b.Publisher.validate(); err != nil {
+			return nil, fmt.Errorf("%w: attestation bundle publisher: %v", ErrInvalid, err)
+		}
 		if len(b.Attestations) == 0 {
 			return nil, fmt.Errorf("%w: attestation bundle of %s has no attestations", ErrInvalid, b.Publisher.Spec())
 		}
