@@ -33,7 +33,39 @@ type Config struct {
 	Admin    Admin    `yaml:"admin"`
 	Notify   Notify   `yaml:"notify"`
 	Sigstore Sigstore `yaml:"sigstore"`
+	Signals  Signals  `yaml:"signals"`
 	Log      Log      `yaml:"log"`
+}
+
+// Signals is the `signals:` section: the behavioural sources.
+type Signals struct {
+	// Enabled turns the behavioural signals on (they query PyPI's JSON
+	// API, pypistats and GitHub).
+	Enabled      bool   `yaml:"enabled"`
+	PyPIStatsURL string `yaml:"pypistats_url"`
+	GitHubAPIURL string `yaml:"github_api_url"`
+	// GitHubToken raises GitHub's rate limit; AIRLOCK_GITHUB_TOKEN sets it.
+	GitHubToken string   `yaml:"github_token"`
+	Timeout     Duration `yaml:"timeout"`
+	// TTL is how long a source's answer is reused before it is revalidated.
+	TTL     Duration `yaml:"ttl"`
+	Weights Weights  `yaml:"weights"`
+	// RapidReleases: more than this many releases in 30 days raises
+	// rapid-releases.
+	RapidReleases int `yaml:"rapid_releases"`
+	// HeavyDownloads: downloads in the last month that count as heavy (for
+	// high-blast-radius).
+	HeavyDownloads int64 `yaml:"heavy_downloads"`
+}
+
+// Weights are the commitment score's weights.
+type Weights struct {
+	Age          float64 `yaml:"age"`
+	Cadence      float64 `yaml:"cadence"`
+	Maintainers  float64 `yaml:"maintainers"`
+	Organization float64 `yaml:"organization"`
+	Downloads    float64 `yaml:"downloads"`
+	Repository   float64 `yaml:"repository"`
 }
 
 // Upstream describes the index Airlock proxies.
@@ -86,7 +118,10 @@ func Default() Config {
 		Index:  Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank"},
 		Policy: defaultPolicy(),
 		Notify: Notify{Timeout: Duration(5 * time.Second), Retries: 3},
-		Log:    Log{Level: "info"},
+		Signals: Signals{Enabled: true, PyPIStatsURL: "https://pypistats.org", GitHubAPIURL: "https://api.github.com",
+			Timeout: Duration(10 * time.Second), TTL: Duration(time.Hour), RapidReleases: 10, HeavyDownloads: 1_000_000,
+			Weights: Weights{Age: 20, Cadence: 15, Maintainers: 20, Organization: 10, Downloads: 15, Repository: 20}},
+		Log: Log{Level: "info"},
 	}
 }
 
@@ -105,6 +140,9 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	}
 	if err := applyEnv(&cfg, getenv); err != nil {
 		return Config{}, err
+	}
+	if getenv != nil && getenv("AIRLOCK_GITHUB_TOKEN") != "" {
+		cfg.Signals.GitHubToken = getenv("AIRLOCK_GITHUB_TOKEN")
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
@@ -175,6 +213,19 @@ func (c Config) Validate() error {
 	}
 	if c.Notify.Timeout <= 0 || c.Notify.Retries < 0 {
 		return errors.New("config: notify.timeout must be positive and notify.retries not negative")
+	}
+	for key, raw := range map[string]string{"signals.pypistats_url": c.Signals.PyPIStatsURL, "signals.github_api_url": c.Signals.GitHubAPIURL} {
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("config: %s: %q is not an http(s) URL", key, raw)
+		}
+	}
+	w := c.Signals.Weights
+	if w.Age < 0 || w.Cadence < 0 || w.Maintainers < 0 || w.Organization < 0 || w.Downloads < 0 || w.Repository < 0 ||
+		w.Age+w.Cadence+w.Maintainers+w.Organization+w.Downloads+w.Repository == 0 {
+		return errors.New("config: signals.weights: must not be negative, nor all zero")
+	}
+	if c.Signals.Timeout <= 0 || c.Signals.TTL <= 0 || c.Signals.RapidReleases < 0 || c.Signals.HeavyDownloads < 0 {
+		return errors.New("config: signals: timeout and ttl must be positive, thresholds not negative")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -33,6 +34,39 @@ type Policy struct {
 	SweepInterval Duration `yaml:"sweep_interval"`
 	// Attestations configures the PEP 740 checks.
 	Attestations Attestations `yaml:"attestations"`
+	// Score acts on the commitment score.
+	Score ScorePolicy `yaml:"score"`
+	// Flags maps a flag (single-maintainer, rapid-releases,
+	// high-blast-radius, new-project, dormant-then-release, no-repository)
+	// to its action.
+	Flags map[string]string `yaml:"flags"`
+	// SourceRelease matches new releases against their repository's tags.
+	SourceRelease SourceReleasePolicy `yaml:"source_release"`
+	// OnUnknown is the action when a signal source cannot be read.
+	OnUnknown string `yaml:"on_unknown"`
+	// NewReleaseWindow: behavioural checks apply to files uploaded within it.
+	NewReleaseWindow Duration `yaml:"new_release_window"`
+}
+
+// ScorePolicy is `policy.score:`.
+type ScorePolicy struct {
+	Min           int           `yaml:"min"`
+	Action        string        `yaml:"action"`
+	CooldownBelow CooldownBelow `yaml:"cooldown_below"`
+}
+
+// CooldownBelow is the risk-adaptive cooldown: projects scoring under Score
+// wait Cooldown.
+type CooldownBelow struct {
+	Score    int      `yaml:"score"`
+	Cooldown Duration `yaml:"cooldown"`
+}
+
+// SourceReleasePolicy is `policy.source_release:`.
+type SourceReleasePolicy struct {
+	Action         string   `yaml:"action"`
+	Grace          Duration `yaml:"grace"`
+	OnNoRepository string   `yaml:"on_no_repository"`
 }
 
 // Attestations is the `policy.attestations:` section.
@@ -84,7 +118,10 @@ type Notify struct {
 
 func defaultPolicy() Policy {
 	return Policy{Mode: "enforce", Cooldown: Duration(7 * 24 * time.Hour), OnMissingUploadTime: "hold",
-		SweepInterval: Duration(time.Minute), Attestations: Attestations{Require: "if-previously-attested"}}
+		SweepInterval: Duration(time.Minute), Attestations: Attestations{Require: "if-previously-attested"},
+		Score:         ScorePolicy{Min: 40, Action: "warn", CooldownBelow: CooldownBelow{Cooldown: Duration(14 * 24 * time.Hour)}},
+		SourceRelease: SourceReleasePolicy{Action: "hold", Grace: Duration(time.Hour), OnNoRepository: "warn"},
+		OnUnknown:     "warn", NewReleaseWindow: Duration(30 * 24 * time.Hour)}
 }
 
 // Rules converts the section into the policy engine's rules, naming the key
@@ -93,6 +130,8 @@ func (p Policy) Rules() (policy.Rules, error) {
 	r := policy.Rules{Mode: policy.Mode(p.Mode), Default: policy.ProjectRules{
 		Cooldown: time.Duration(p.Cooldown), Actions: map[string]policy.Action{},
 		RequireAttestation: p.Attestations.Require,
+		ScoreMin:           p.Score.Min, NewReleaseWindow: time.Duration(p.NewReleaseWindow), TagGrace: time.Duration(p.SourceRelease.Grace),
+		CooldownBelowScore: p.Score.CooldownBelow.Score, CooldownBelow: time.Duration(p.Score.CooldownBelow.Cooldown),
 	}}
 	if r.Mode != policy.Enforce && r.Mode != policy.Audit {
 		return r, fmt.Errorf("config: policy.mode: %q is not enforce or audit", p.Mode)
@@ -106,6 +145,36 @@ func (p Policy) Rules() (policy.Rules, error) {
 	}
 	if r.Default.Actions, err = actions(p.Actions); err != nil {
 		return r, fmt.Errorf("config: policy.actions.%w", err)
+	}
+	for key, a := range map[string]struct{ check, value string }{
+		"policy.score.action":                    {policy.CheckScore, p.Score.Action},
+		"policy.source_release.action":           {policy.CheckSourceRelease, p.SourceRelease.Action},
+		"policy.source_release.on_no_repository": {policy.CheckNoRepository, p.SourceRelease.OnNoRepository},
+		"policy.on_unknown":                      {policy.CheckUnknown, p.OnUnknown},
+	} {
+		act, err := policy.ParseAction(a.value)
+		if err != nil {
+			return r, fmt.Errorf("config: %s: %w", key, err)
+		}
+		if _, set := r.Default.Actions[a.check]; !set {
+			r.Default.Actions[a.check] = act
+		}
+	}
+	for flag, value := range p.Flags {
+		if !slices.Contains(policy.Flags, flag) {
+			return r, fmt.Errorf("config: policy.flags.%s: unknown flag (known: %s)", flag, strings.Join(policy.Flags, ", "))
+		}
+		act, err := policy.ParseAction(value)
+		if err != nil {
+			return r, fmt.Errorf("config: policy.flags.%s: %w", flag, err)
+		}
+		r.Default.Actions[flag] = act
+	}
+	if p.Score.Min < 0 || p.Score.Min > 100 || p.Score.CooldownBelow.Score < 0 || p.Score.CooldownBelow.Score > 100 {
+		return r, fmt.Errorf("config: policy.score: min and cooldown_below.score must be 0-100")
+	}
+	if p.NewReleaseWindow <= 0 || p.SourceRelease.Grace < 0 {
+		return r, fmt.Errorf("config: policy.new_release_window must be positive and policy.source_release.grace not negative")
 	}
 	for _, e := range p.Exempt {
 		name, version, pinned := strings.Cut(e, "==")

@@ -55,11 +55,18 @@ func newUpstream(t *testing.T) *fakepypi.Server {
 	return fake
 }
 
+// airlockEnv points Airlock at the fakes. The proxy variables send any
+// request to a non-loopback host (a default URL that slipped through) to a
+// dead address, so no test reaches the internet.
 func airlockEnv(fake *fakepypi.Server, extra ...string) []string {
 	return append([]string{
 		"AIRLOCK_UPSTREAM_URL=" + fake.Index.URL,
 		"AIRLOCK_UPSTREAM_FILE_HOSTS=" + fake.FileHost(),
 		"AIRLOCK_UPSTREAM_TIMEOUT=2s",
+		"AIRLOCK_SIGNALS_PYPISTATS_URL=" + fake.Stats.URL,
+		"AIRLOCK_SIGNALS_GITHUB_API_URL=" + fake.GitHub.URL,
+		"HTTP_PROXY=http://127.0.0.1:9",
+		"HTTPS_PROXY=http://127.0.0.1:9",
 	}, extra...)
 }
 

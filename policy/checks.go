@@ -25,6 +25,11 @@ type cooldownCheck struct{}
 func (cooldownCheck) Name() string { return CheckCooldown }
 
 func (cooldownCheck) Evaluate(rules ProjectRules, in Input, now time.Time) ([]Reason, error) {
+	cooldown, adaptive := rules.Cooldown, false
+	if s := in.Signals; s != nil && s.Score != nil && rules.CooldownBelowScore > 0 && *s.Score < rules.CooldownBelowScore && rules.CooldownBelow > cooldown {
+		cooldown, adaptive = rules.CooldownBelow, true // riskier projects wait longer
+	}
+	rules.Cooldown = cooldown
 	if in.UploadTime.IsZero() || rules.Cooldown <= 0 {
 		return nil, nil
 	}
@@ -42,6 +47,10 @@ func (cooldownCheck) Evaluate(rules ProjectRules, in Input, now time.Time) ([]Re
 			"cooldown":    rules.Cooldown.String(),
 			"until":       until.UTC().Format(time.RFC3339),
 		},
+	}
+	if adaptive {
+		r.Evidence["risk_adaptive"] = fmt.Sprintf("score %d below %d", *in.Signals.Score, rules.CooldownBelowScore)
+		r.Message += fmt.Sprintf(", risk-adaptive: score %d", *in.Signals.Score)
 	}
 	if r.Action == Hold {
 		r.Until = until

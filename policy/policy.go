@@ -122,8 +122,42 @@ type Input struct {
 	// Prior is the newest earlier release that was attested; nil when none
 	// was (or it was not looked up).
 	Prior *PriorAttestation `json:"prior,omitempty"`
+	// Signals are the project's behaviour; nil when not gathered.
+	Signals *Signals `json:"signals,omitempty"`
 	// GatherErrors are failures while collecting inputs; each holds the file.
 	GatherErrors []string `json:"gather_errors,omitempty"`
+}
+
+// Signals are the behavioural facts about a project that checks act on.
+type Signals struct {
+	// Score is the commitment score 0-100; nil when no source answered.
+	Score     *int               `json:"score,omitempty"`
+	Breakdown map[string]float64 `json:"breakdown,omitempty"`
+	Flags     []string           `json:"flags,omitempty"`
+	// Unknown lists the sources that could not be read, with why.
+	Unknown map[string]string `json:"unknown,omitempty"`
+	// Repository is owner/repo of the linked GitHub repository, "" when
+	// the project links none.
+	Repository string `json:"repository,omitempty"`
+	// RepoKnown is set when the repository's tags could be read.
+	RepoKnown bool `json:"repo_known,omitempty"`
+	// TagsReleases is set when earlier releases have matching tags or
+	// releases: only then is a missing tag a finding.
+	TagsReleases bool `json:"tags_releases,omitempty"`
+	// Tag is the tag matching this version, nil when there is none.
+	Tag *TagMatch `json:"tag,omitempty"`
+}
+
+// TagMatch is a repository tag matching a release's version.
+type TagMatch struct {
+	Name string `json:"name"`
+	// Time is when the tag (or its GitHub release) appeared, as well as can
+	// be told; zero when unknown.
+	Time time.Time `json:"time,omitzero"`
+	// How says where Time came from: release (GitHub's publication time),
+	// commit (the tagged commit's date), or absent-until (the last time
+	// Airlock looked and the tag was not there, when that is later).
+	How string `json:"how,omitempty"`
 }
 
 // Attestation statuses.

@@ -23,7 +23,17 @@ const (
 	// not verify.
 	CheckAttestation        = "attestation"
 	CheckAttestationInvalid = "attestation_invalid"
+	// Behavioural checks: a low commitment score, each flag (by its name),
+	// a release without a matching tag, no linked repository, and sources
+	// that could not be read.
+	CheckScore         = "score"
+	CheckSourceRelease = "source_release"
+	CheckNoRepository  = "no_repository"
+	CheckUnknown       = "unknown"
 )
+
+// Flags the signals raise; each is also a check name with its own action.
+var Flags = []string{"single-maintainer", "rapid-releases", "high-blast-radius", "new-project", "dormant-then-release", "no-repository"}
 
 // Attestation requirements.
 const (
@@ -56,6 +66,17 @@ type ProjectRules struct {
 	// Publisher pins the Trusted Publisher (a spec such as
 	// github:owner/repo:release.yml); empty means any.
 	Publisher string
+	// ScoreMin is the lowest commitment score that passes the score check.
+	ScoreMin int
+	// NewReleaseWindow: behavioural checks apply to files uploaded within
+	// it, so old, long-installed releases are not judged by today's score.
+	NewReleaseWindow time.Duration
+	// TagGrace is how long after an upload its tag may appear.
+	TagGrace time.Duration
+	// CooldownBelowScore and CooldownBelow make projects scoring under the
+	// threshold wait longer (risk-adaptive cooldown); 0 turns it off.
+	CooldownBelowScore int
+	CooldownBelow      time.Duration
 }
 
 // Override is a per-project change to the default rules. Nil fields keep
@@ -76,6 +97,16 @@ var DefaultActions = map[string]Action{
 	CheckNotAfter:           Hold,
 	CheckAttestation:        Hold,
 	CheckAttestationInvalid: Block,
+	CheckScore:              Warn,
+	CheckSourceRelease:      Hold,
+	CheckNoRepository:       Warn,
+	CheckUnknown:            Warn,
+	"single-maintainer":     Warn,
+	"rapid-releases":        Warn,
+	"high-blast-radius":     Warn,
+	"new-project":           Warn,
+	"dormant-then-release":  Warn,
+	"no-repository":         Warn,
 }
 
 // DefaultRules are the built-in policy: enforce, 7-day cooldown, hold files
@@ -84,6 +115,7 @@ func DefaultRules() Rules {
 	return Rules{Mode: Enforce, Default: ProjectRules{
 		Cooldown: 7 * 24 * time.Hour, OnMissingUploadTime: Hold, Actions: map[string]Action{},
 		RequireAttestation: RequireIfPreviouslyAttested,
+		ScoreMin:           40, NewReleaseWindow: 30 * 24 * time.Hour, TagGrace: time.Hour,
 	}}
 }
 

@@ -106,6 +106,9 @@ func (s *Service) Sweep() (int, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", rec.SHA256, err))
 			continue
 		}
+		if s.refresh != nil {
+			in = s.refresh(in) // inputs that change with time (a tag that may have appeared)
+		}
 		v, err := s.Decide(in)
 		if err != nil {
 			errs = append(errs, err)

@@ -87,7 +87,13 @@ type Service struct {
 	now    func() time.Time
 	log    zerolog.Logger
 	gen    atomic.Uint64
+	// refresh re-gathers the inputs of a due record before the sweep
+	// re-evaluates it; nil re-evaluates the stored inputs.
+	refresh func(policy.Input) policy.Input
 }
+
+// SetRefresher installs the function the sweep uses to re-gather inputs.
+func (s *Service) SetRefresher(fn func(policy.Input) policy.Input) { s.refresh = fn }
 
 // New builds a Service. notify may be nil.
 func New(store *storage.Store, engine *policy.Engine, notify Notifier, now func() time.Time, log zerolog.Logger) *Service {

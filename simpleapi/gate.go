@@ -13,6 +13,7 @@ import (
 	"airlock/index"
 	"airlock/policy"
 	"airlock/quarantine"
+	"airlock/signals"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -37,6 +38,21 @@ func (s *Server) gather(ctx context.Context, page *index.Page, f index.File) pol
 	if s.opt.Attest != nil {
 		s.opt.Attest.Fill(ctx, page, f, &in)
 	}
+	if s.opt.Signals != nil && in.Version != "" {
+		in.Signals = s.opt.Signals.ForRelease(ctx, page.Name, in.Version)
+	}
+	return in
+}
+
+// refreshSignals re-asks the signal sources for a stored input, bypassing
+// their cache, so that the sweep sees a tag pushed within the grace.
+func (s *Server) refreshSignals(in policy.Input) policy.Input {
+	if in.Signals == nil || in.Version == "" {
+		return in
+	}
+	ctx, cancel := context.WithTimeout(signals.Fresh(context.Background()), s.opt.PageTimeout)
+	defer cancel()
+	in.Signals = s.opt.Signals.ForRelease(ctx, in.Project, in.Version)
 	return in
 }
 

@@ -17,6 +17,7 @@ import (
 	"airlock/attest"
 	"airlock/metrics"
 	"airlock/quarantine"
+	"airlock/signals"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -39,6 +40,8 @@ type Options struct {
 	HideHeld bool
 	// Attest gathers attestation inputs; nil leaves attestations unchecked.
 	Attest *attest.Gatherer
+	// Signals gathers behavioural inputs; nil leaves them unchecked.
+	Signals *signals.Assessor
 }
 
 // Server serves the simple API. It is safe for concurrent use.
@@ -58,7 +61,11 @@ func New(opt Options) *Server {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Server{opt: opt, pages: newPageCache(4096)}
+	s := &Server{opt: opt, pages: newPageCache(4096)}
+	if opt.Quarantine != nil && opt.Signals != nil {
+		opt.Quarantine.SetRefresher(s.refreshSignals)
+	}
+	return s
 }
 
 // Drain marks the server as shutting down: /readyz answers 503 from now on.

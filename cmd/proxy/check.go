@@ -16,6 +16,7 @@ import (
 	"airlock/config"
 	"airlock/index"
 	"airlock/policy"
+	"airlock/signals"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -70,6 +71,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	gatherer := attest.New(up, cfg.UpstreamURL(), verifier, nil)
+	assessor := newAssessor(cfg, &signals.MemCache{})
 	now := time.Now()
 	worst, n := policy.Allow, 0
 	for _, f := range res.Page.Files {
@@ -83,6 +85,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 			in.GatherErrors = append(in.GatherErrors, "the index lists no sha256; Airlock never serves it")
 		} else {
 			gatherer.Fill(ctx, res.Page, f, &in)
+			if assessor != nil {
+				in.Signals = assessor.ForRelease(ctx, project, v)
+			}
 		}
 		d := engine.Evaluate(in, now)
 		if d.Action.Stronger(worst) {
@@ -92,6 +97,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		if !f.UploadTime.IsZero() {
 			fmt.Fprintf(stdout, "      uploaded %s\n", f.UploadTime.Format(time.RFC3339))
 		}
+		printSignals(stdout, in.Signals)
 		printReasons(stdout, d.Reasons)
 	}
 	if n == 0 {
@@ -105,6 +111,25 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return 1
+}
+
+// printSignals writes the behavioural facts behind a decision.
+func printSignals(w io.Writer, s *policy.Signals) {
+	if s == nil {
+		return
+	}
+	score := "unknown"
+	if s.Score != nil {
+		score = fmt.Sprint(*s.Score)
+	}
+	fmt.Fprintf(w, "      signals: score %s, flags [%s], repository %s", score, strings.Join(s.Flags, ", "), firstNonEmpty(s.Repository, "none"))
+	if s.Tag != nil {
+		fmt.Fprintf(w, ", tag %s (%s %s)", s.Tag.Name, s.Tag.How, s.Tag.Time.Format(time.RFC3339))
+	}
+	fmt.Fprintln(w)
+	for src, why := range s.Unknown {
+		fmt.Fprintf(w, "      unknown %s: %s\n", src, why)
+	}
 }
 
 // printReasons writes each reason with its evidence, indented.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,9 +35,9 @@ func newCLIWorld(t *testing.T) *cliWorld {
 	t.Setenv("AIRLOCK_UPSTREAM_URL", fake.Index.URL)
 	t.Setenv("AIRLOCK_UPSTREAM_FILE_HOSTS", fake.FileHost())
 	t.Setenv("AIRLOCK_ADMIN_TOKEN", "tok")
-	cfg, err := config.Load("", func(k string) string {
-		return map[string]string{"AIRLOCK_UPSTREAM_URL": fake.Index.URL, "AIRLOCK_UPSTREAM_FILE_HOSTS": fake.FileHost(), "AIRLOCK_ADMIN_TOKEN": "tok"}[k]
-	})
+	t.Setenv("AIRLOCK_SIGNALS_PYPISTATS_URL", fake.Stats.URL)
+	t.Setenv("AIRLOCK_SIGNALS_GITHUB_API_URL", fake.GitHub.URL)
+	cfg, err := config.Load("", os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}

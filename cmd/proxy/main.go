@@ -6,6 +6,7 @@
 //	airlock check [--config FILE] name==version
 //	airlock quarantine list|show|approve|reject|reopen [--server URL] [--reason TEXT] TARGET
 //	airlock verify [--provenance FILE] [--trusted-root FILE] [--publisher SPEC] DIST
+//	airlock score [--config FILE] [--json] PROJECT
 //	airlock version
 package main
 
@@ -27,6 +28,7 @@ const usage = `usage:
   airlock check [--config FILE] name==version
   airlock quarantine list|show|approve|reject|reopen [--server URL] [--reason TEXT] TARGET
   airlock verify [--provenance FILE] [--trusted-root FILE] [--publisher SPEC] DIST
+  airlock score [--config FILE] [--json] PROJECT
   airlock version
 `
 
@@ -42,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "score":
+		return score(args[1:], stdout, stderr)
 	case "verify":
 		return verifyCmd(args[1:], stdout, stderr)
 	case "quarantine":

@@ -131,6 +131,7 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		Quarantine:   q,
 		HideHeld:     cfg.Index.HeldFiles == "hide",
 		Attest:       attest.New(up, cfg.UpstreamURL(), verifier, store),
+		Signals:      newAssessor(cfg, store),
 	})
 	if cfg.Admin.Token == "" {
 		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")

@@ -55,13 +55,17 @@ type Fault struct {
 	WrongBody []byte        // serve these bytes instead of the real ones
 	// Throttle sends the body in 64 KiB chunks with this pause between them.
 	Throttle time.Duration
+	// Header is added to the answer (with Status: rate-limit headers).
+	Header map[string]string
 }
 
 // Server is the fake. Index serves /simple/, /pypi/ and /integrity/; Files
 // serves the distribution files from another host.
 type Server struct {
-	Index *httptest.Server
-	Files *httptest.Server
+	Index  *httptest.Server
+	Files  *httptest.Server
+	Stats  *httptest.Server // pypistats
+	GitHub *httptest.Server // GitHub REST API
 
 	mu       sync.Mutex
 	dists    map[string][]*Dist // project -> files
@@ -69,6 +73,10 @@ type Server struct {
 	hits     map[string]int
 	htmlOnly bool
 	stopped  bool
+
+	meta      map[string]ProjectMeta
+	downloads map[string][3]int64
+	repos     map[string]*Repo
 }
 
 // New starts both servers on loopback.
@@ -76,6 +84,7 @@ func New() *Server {
 	s := &Server{dists: map[string][]*Dist{}, faults: map[string]Fault{}, hits: map[string]int{}}
 	s.Index = httptest.NewServer(s.handler(s.serveIndex))
 	s.Files = httptest.NewServer(s.handler(s.serveFile))
+	s.startSources()
 	return s
 }
 
@@ -87,10 +96,10 @@ func (s *Server) Close() {
 	s.mu.Lock()
 	s.stopped = true
 	s.mu.Unlock()
-	s.Index.CloseClientConnections()
-	s.Files.CloseClientConnections()
-	s.Index.Close()
-	s.Files.Close()
+	for _, srv := range []*httptest.Server{s.Index, s.Files, s.Stats, s.GitHub} {
+		srv.CloseClientConnections()
+		srv.Close()
+	}
 }
 
 // SetHTMLOnly makes the index answer every page in PEP 503 HTML, as many
@@ -222,6 +231,9 @@ func (s *Server) handler(next http.HandlerFunc) http.Handler {
 				resetConn(w)
 				return
 			case f.Status != 0:
+				for k, v := range f.Header {
+					w.Header().Set(k, v)
+				}
 				http.Error(w, http.StatusText(f.Status), f.Status)
 				return
 			case f.Garbage:
@@ -526,11 +538,33 @@ func (s *Server) serveJSONAPI(w http.ResponseWriter, r *http.Request, name strin
 		releases[d.Version] = append(releases[d.Version], f)
 		latest = d.Version
 	}
-	out := map[string]any{
-		"info":      map[string]any{"name": name, "version": latest, "project_urls": nil},
-		"releases":  releases,
-		"ownership": map[string]any{"roles": []map[string]string{{"role": "Owner", "user": "fake"}}, "organization": nil},
+	s.mu.Lock()
+	meta, ok := s.meta[name]
+	s.mu.Unlock()
+	if !ok {
+		meta = ProjectMeta{Maintainers: []string{"fake"}}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(out)
+	roles := []map[string]string{}
+	for i, m := range meta.Maintainers {
+		role := "Maintainer"
+		if i == 0 {
+			role = "Owner"
+		}
+		roles = append(roles, map[string]string{"role": role, "user": m})
+	}
+	var org any
+	if meta.Organization != "" {
+		org = meta.Organization
+	}
+	var urls any
+	if meta.ProjectURLs != nil {
+		urls = meta.ProjectURLs
+	}
+	out := map[string]any{
+		"info":      map[string]any{"name": name, "version": latest, "project_urls": urls},
+		"releases":  releases,
+		"ownership": map[string]any{"roles": roles, "organization": org},
+	}
+	body, _ := json.Marshal(out)
+	writeConditional(w, r, "application/json", body)
 }

@@ -38,6 +38,7 @@ func main() {
 	big := fake.AddWheel(fakepypi.WheelSpec{Name: "big", Version: "1.0", PayloadBytes: *bigMB << 20}, t)
 	json.NewEncoder(os.Stdout).Encode(map[string]string{
 		"index": fake.Index.URL, "file_host": fake.FileHost(), "big_file": big.Filename,
+		"pypistats": fake.Stats.URL, "github": fake.GitHub.URL,
 	})
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)

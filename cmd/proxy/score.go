@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"airlock/config"
+	"airlock/index"
+	"airlock/signals"
+)
+
+// newAssessor builds the behavioural signal sources from the config; nil
+// when signals are off.
+func newAssessor(cfg config.Config, cache signals.Cache) *signals.Assessor {
+	if !cfg.Signals.Enabled {
+		return nil
+	}
+	w := cfg.Signals.Weights
+	th := signals.DefaultThresholds()
+	th.RapidReleases, th.HeavyDownloads = cfg.Signals.RapidReleases, cfg.Signals.HeavyDownloads
+	return &signals.Assessor{
+		Client: signals.New(signals.Options{
+			PyPIURL: cfg.Upstream.URL, PyPIStatsURL: cfg.Signals.PyPIStatsURL, GitHubAPIURL: cfg.Signals.GitHubAPIURL,
+			GitHubToken: cfg.Signals.GitHubToken, Timeout: time.Duration(cfg.Signals.Timeout), TTL: time.Duration(cfg.Signals.TTL),
+			Cache: cache,
+		}),
+		Weights:    signals.Weights{Age: w.Age, Cadence: w.Cadence, Maintainers: w.Maintainers, Organization: w.Organization, Downloads: w.Downloads, Repository: w.Repository},
+		Thresholds: th,
+	}
+}
+
+// ScoreJSON is `airlock score --json`.
+type ScoreJSON struct {
+	Project          string             `json:"project"`
+	Score            *int               `json:"score"`
+	Breakdown        map[string]float64 `json:"breakdown"`
+	Flags            []string           `json:"flags"`
+	Maintainers      *int               `json:"maintainers"`
+	MaintainerNames  []string           `json:"maintainer_names,omitempty"`
+	Organization     string             `json:"organization,omitempty"`
+	Releases         *int               `json:"releases"`
+	FirstRelease     *time.Time         `json:"first_release"`
+	DownloadsLastDay *int64             `json:"downloads_last_day"`
+	DownloadsLastMo  *int64             `json:"downloads_last_month"`
+	Repository       string             `json:"repository"`
+	Cadence          *signals.Cadence   `json:"cadence,omitempty"`
+	Unknown          map[string]string  `json:"unknown,omitempty"`
+}
+
+// score prints a project's commitment score with its breakdown, flags and
+// facts. It opens no data directory, so it works while a server runs.
+func score(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("score", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "YAML config `file` (optional)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: airlock score [--config FILE] [--json] PROJECT")
+		return 2
+	}
+	project, err := index.Normalize(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "airlock score: %q is not a project name\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := config.Load(*cfgPath, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "airlock: %v\n", err)
+		return 2
+	}
+	cfg.Signals.Enabled = true
+	a := newAssessor(cfg, &signals.MemCache{})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Duration(cfg.Signals.Timeout))
+	defer cancel()
+	r := a.Report(ctx, project)
+	f := r.Facts
+	if f.PyPI == nil && f.Unknown[signals.SourcePyPI] != "" && strings.Contains(f.Unknown[signals.SourcePyPI], "has no project") {
+		fmt.Fprintf(stderr, "airlock score: %s\n", f.Unknown[signals.SourcePyPI])
+		return 2
+	}
+	out := ScoreJSON{Project: project, Score: r.Score, Breakdown: r.Breakdown, Flags: r.Flags, Repository: f.RepoLink, Cadence: r.Cadence, Unknown: f.Unknown}
+	if out.Flags == nil {
+		out.Flags = []string{}
+	}
+	if p := f.PyPI; p != nil {
+		n, rel, first := len(p.Maintainers), p.Releases, p.FirstRelease
+		out.Maintainers, out.MaintainerNames, out.Organization, out.Releases, out.FirstRelease = &n, p.Maintainers, p.Organization, &rel, &first
+	}
+	if d := f.Downloads; d != nil {
+		out.DownloadsLastDay, out.DownloadsLastMo = &d.LastDay, &d.LastMonth
+	}
+	if *asJSON {
+		if err := printJSON(stdout, out); err != nil {
+			return 2
+		}
+		return 0
+	}
+	printScore(stdout, out, cfg)
+	return 0
+}
+
+func printScore(w io.Writer, s ScoreJSON, cfg config.Config) {
+	score := "unknown"
+	if s.Score != nil {
+		score = fmt.Sprintf("%d/100", *s.Score)
+	}
+	fmt.Fprintf(w, "%s: commitment score %s\n\n", s.Project, score)
+	weights := map[string]float64{"age": cfg.Signals.Weights.Age, "cadence": cfg.Signals.Weights.Cadence, "maintainers": cfg.Signals.Weights.Maintainers,
+		"organization": cfg.Signals.Weights.Organization, "downloads": cfg.Signals.Weights.Downloads, "repository": cfg.Signals.Weights.Repository}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMPONENT\tVALUE\tWEIGHT\tPOINTS")
+	names := []string{"age", "cadence", "maintainers", "organization", "downloads", "repository"}
+	var total float64
+	for _, n := range names {
+		if _, ok := s.Breakdown[n]; ok {
+			total += weights[n]
+		}
+	}
+	for _, n := range names {
+		v, ok := s.Breakdown[n]
+		if !ok {
+			fmt.Fprintf(tw, "%s\tunknown\t%g\t-\n", n, weights[n])
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%g\t%.1f\n", n, v, weights[n], 100*v*weights[n]/total)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nflags: %s\n", strings.Join(append([]string{}, s.Flags...), ", "))
+	facts := []string{}
+	add := func(k string, v any) { facts = append(facts, fmt.Sprintf("  %-20s %v", k+":", v)) }
+	if s.Maintainers != nil {
+		add("maintainers", fmt.Sprintf("%d (%s)", *s.Maintainers, strings.Join(s.MaintainerNames, ", ")))
+		add("organization", firstNonEmpty(s.Organization, "none"))
+		add("releases", *s.Releases)
+		add("first release", s.FirstRelease.Format("2006-01-02"))
+	}
+	if c := s.Cadence; c != nil {
+		add("releases 30d / 90d", fmt.Sprintf("%d / %d", c.Last30, c.Last90))
+		add("median interval", c.MedianInterval.Round(time.Hour))
+		add("largest 24h burst", c.MaxIn24h)
+	}
+	if s.DownloadsLastDay != nil {
+		add("downloads (day/mo)", fmt.Sprintf("%d / %d", *s.DownloadsLastDay, *s.DownloadsLastMo))
+	}
+	add("repository", firstNonEmpty(s.Repository, "none linked"))
+	fmt.Fprintf(w, "facts:\n%s\n", strings.Join(facts, "\n"))
+	if len(s.Unknown) > 0 {
+		var u []string
+		for k, v := range s.Unknown {
+			u = append(u, k+": "+v)
+		}
+		sort.Strings(u)
+		fmt.Fprintf(w, "unknown (left out of the score):\n  %s\n", strings.Join(u, "\n  "))
+	}
+}

@@ -1,0 +1,140 @@
+package signals
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"airlock/policy"
+	"airlock/storage"
+)
+
+// Assessor turns facts into policy inputs for one release. It keeps each
+// project's report in memory for a minute, so warm file requests do not
+// decode the sources' answers again.
+type Assessor struct {
+	Client     *Client
+	Weights    Weights
+	Thresholds Thresholds
+
+	mu   sync.Mutex
+	memo map[string]memoReport
+}
+
+type memoReport struct {
+	r  Report
+	at time.Time
+}
+
+const memoTTL = time.Minute
+
+// seenTags records, per repository, when Airlock looked at its tags and the
+// last look before each tag appeared. A tag pushed after an upload but
+// pointing at an old commit (a clean tag for a poisoned version appeared 16
+// hours after the malicious upload in the Telnyx compromise) is then dated
+// no earlier than the last look that did not see it.
+type seenTags struct {
+	LastCheck time.Time            `json:"last_check"`
+	Absent    map[string]time.Time `json:"absent_until"` // tag -> last look without it
+}
+
+// Report gathers and scores a project.
+func (a *Assessor) Report(ctx context.Context, project string) Report {
+	now := a.Client.opt.Now()
+	_, fresh := ctx.Value(maxAgeKey{}).(time.Duration)
+	a.mu.Lock()
+	m, ok := a.memo[project]
+	a.mu.Unlock()
+	if ok && !fresh && now.Sub(m.at) < memoTTL {
+		return m.r
+	}
+	f := a.Client.Gather(ctx, project)
+	if f.Repo != nil && f.Repo.Exists {
+		a.observe(f)
+	}
+	r := Assess(f, a.Weights, a.Thresholds, now)
+	a.mu.Lock()
+	if a.memo == nil {
+		a.memo = map[string]memoReport{}
+	}
+	a.memo[project] = memoReport{r, now}
+	a.mu.Unlock()
+	return r
+}
+
+// observe records a look at the repository's tags (at the time GitHub
+// answered, not when a cached answer is reused).
+func (a *Assessor) observe(f *Facts) {
+	key := "seen-tags:" + f.RepoLink
+	var seen seenTags
+	if doc, err := a.Client.opt.Cache.GetSignalDoc(key); err == nil {
+		json.Unmarshal(doc.Body, &seen)
+	}
+	at := f.Repo.ObservedAt
+	if !at.After(seen.LastCheck) {
+		return // nothing new was looked at
+	}
+	if seen.Absent == nil {
+		seen.Absent = map[string]time.Time{}
+	}
+	if !seen.LastCheck.IsZero() {
+		for _, t := range f.Repo.Tags {
+			if _, known := seen.Absent[t.Name]; !known {
+				seen.Absent[t.Name] = seen.LastCheck // absent at the previous look
+			}
+		}
+	} else {
+		for _, t := range f.Repo.Tags {
+			seen.Absent[t.Name] = time.Time{} // there before Airlock looked
+		}
+	}
+	seen.LastCheck = at
+	body, _ := json.Marshal(seen)
+	a.Client.opt.Cache.PutSignalDoc(key, storage.SignalDoc{Body: body, Status: 200, FetchedAt: at})
+}
+
+func (a *Assessor) absentAt(repo, tag string) time.Time {
+	var seen seenTags
+	if doc, err := a.Client.opt.Cache.GetSignalDoc("seen-tags:" + repo); err == nil {
+		json.Unmarshal(doc.Body, &seen)
+	}
+	return seen.Absent[tag]
+}
+
+// ForRelease gives the policy inputs for project==version.
+func (a *Assessor) ForRelease(ctx context.Context, project, version string) *policy.Signals {
+	r := a.Report(ctx, project)
+	f := r.Facts
+	s := &policy.Signals{Score: r.Score, Breakdown: r.Breakdown, Flags: r.Flags, Repository: f.RepoLink}
+	if len(f.Unknown) > 0 {
+		s.Unknown = f.Unknown
+	}
+	if f.Repo == nil {
+		return s
+	}
+	s.RepoKnown = f.Repo.Exists
+	tag, tagsReleases := TagFor(f, version)
+	s.TagsReleases = tagsReleases
+	if tag == nil {
+		return s
+	}
+	m := &policy.TagMatch{Name: tag.Name}
+	switch {
+	case !tag.Released.IsZero():
+		m.Time, m.How = tag.Released, "release"
+	case tag.CommitSHA != "":
+		if t, err := a.Client.CommitTime(ctx, f.RepoLink, tag.CommitSHA); err == nil {
+			m.Time, m.How = t, "commit"
+		}
+	}
+	// A release's time is GitHub's; a commit's can be anything, so a tag
+	// without a release is dated no earlier than the last look without it.
+	if m.How != "release" {
+		if absent := a.absentAt(f.RepoLink, tag.Name); absent.After(m.Time) {
+			m.Time, m.How = absent, "absent-until"
+		}
+	}
+	s.Tag = m
+	return s
+}
