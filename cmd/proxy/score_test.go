@@ -1,0 +1,69 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"airlock/internal/fakepypi"
+)
+
+func TestScoreCommand(t *testing.T) {
+	w := newCLIWorld(t)
+	w.fake.SetMeta("beta", fakepypi.ProjectMeta{Maintainers: []string{"solo"}, ProjectURLs: map[string]string{"Source": "https://github.com/acme/beta"}})
+	w.fake.SetDownloads("beta", 5, 40, 200)
+	w.fake.SetRepo("acme/beta", fakepypi.Repo{CreatedAt: time.Now().Add(-500 * 24 * time.Hour), PushedAt: time.Now(),
+		Tags: []fakepypi.FakeTag{{Name: "v1.0", Released: time.Now().Add(-31 * 24 * time.Hour)}}})
+
+	code, out := w.run("score", "--json", "Beta")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	var s map[string]any
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	for _, key := range []string{"score", "maintainers", "releases", "flags", "downloads_last_day", "first_release", "repository"} {
+		if _, ok := s[key]; !ok {
+			t.Errorf("--json lacks %q", key)
+		}
+	}
+	if s["maintainers"] != 1.0 || s["releases"] != 2.0 || s["repository"] != "acme/beta" || s["downloads_last_day"] != 5.0 {
+		t.Errorf("facts: %v", s)
+	}
+	score := s["score"].(float64)
+	if score < 0 || score > 100 || score != float64(int(score)) {
+		t.Errorf("score %v is not an integer 0-100", score)
+	}
+	if !strings.Contains(strings.Join(toStrings(s["flags"]), ","), "single-maintainer") {
+		t.Errorf("flags: %v", s["flags"])
+	}
+	code, out = w.run("score", "beta")
+	if code != 0 || !strings.Contains(out, "commitment score") || !strings.Contains(out, "COMPONENT") || !strings.Contains(out, "maintainers:") {
+		t.Errorf("table: %d\n%s", code, out)
+	}
+	w.fake.SetFault("/api/packages/beta/recent", fakepypi.Fault{Status: 500})
+	w.fake.SetFault("/repos/acme/beta", fakepypi.Fault{Status: 500})
+	code, out = w.run("score", "beta")
+	if code != 0 || !strings.Contains(out, "downloads     unknown") || !strings.Contains(out, "unknown (left out of the score)") {
+		t.Errorf("unknown sources: %d\n%s", code, out)
+	}
+	if code, out := w.run("score", "nosuch"); code != 2 {
+		t.Errorf("unknown project: %d %s", code, out)
+	}
+
+	// check shows the signals behind a decision.
+	code, out = w.run("check", "beta==2.0")
+	if code != 1 || !strings.Contains(out, "signals: score") || !strings.Contains(out, "single-maintainer [warn]") {
+		t.Errorf("check: %d\n%s", code, out)
+	}
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
