@@ -119,7 +119,7 @@ type Notify struct {
 func defaultPolicy() Policy {
 	return Policy{Mode: "enforce", Cooldown: Duration(7 * 24 * time.Hour), OnMissingUploadTime: "hold",
 		SweepInterval: Duration(time.Minute), Attestations: Attestations{Require: "if-previously-attested"},
-		Score:         ScorePolicy{Min: 40, Action: "warn", CooldownBelow: CooldownBelow{Cooldown: Duration(14 * 24 * time.Hour)}},
+		Score:         ScorePolicy{Min: 40, Action: "warn", CooldownBelow: CooldownBelow{Score: 50, Cooldown: Duration(14 * 24 * time.Hour)}},
 		SourceRelease: SourceReleasePolicy{Action: "hold", Grace: Duration(time.Hour), OnNoRepository: "warn"},
 		OnUnknown:     "warn", NewReleaseWindow: Duration(30 * 24 * time.Hour)}
 }

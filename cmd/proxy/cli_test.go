@@ -122,6 +122,7 @@ func TestCheckWhileServerRuns(t *testing.T) {
 		}
 	}
 	t.Setenv("AIRLOCK_POLICY_COOLDOWN", "30m")
+	t.Setenv("AIRLOCK_POLICY_SCORE_COOLDOWN_BELOW_SCORE", "0") // no risk-adaptive cooldown for this low-score project
 	if code, out := w.run("check", "beta==2.0"); code != 0 {
 		t.Errorf("check with a 30m cooldown: %d\n%s", code, out)
 	}
