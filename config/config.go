@@ -34,7 +34,24 @@ type Config struct {
 	Notify   Notify   `yaml:"notify"`
 	Sigstore Sigstore `yaml:"sigstore"`
 	Signals  Signals  `yaml:"signals"`
+	Inspect  Inspect  `yaml:"inspect"`
 	Log      Log      `yaml:"log"`
+}
+
+// Inspect is the `inspect:` section: content inspection and its limits.
+type Inspect struct {
+	Enabled       bool     `yaml:"enabled"`
+	MaxTotalBytes ByteSize `yaml:"max_total_bytes"`
+	MaxMembers    int      `yaml:"max_members"`
+	MaxRatio      int64    `yaml:"max_ratio"`
+	MaxPathLength int      `yaml:"max_path_length"`
+	MaxDepth      int      `yaml:"max_depth"`
+	MaxScanBytes  ByteSize `yaml:"max_scan_bytes"`
+	// PrefetchMaxBytes: before a page lists a project, the newest
+	// release's undecided files are fetched and decided when together they
+	// are at most this large (0: off), so a held newest release is already
+	// marked on the page.
+	PrefetchMaxBytes ByteSize `yaml:"prefetch_max_bytes"`
 }
 
 // Signals is the `signals:` section: the behavioural sources.
@@ -115,9 +132,10 @@ func Default() Config {
 			MaxPageBytes: 64 << 20,
 			MaxFileBytes: 8 << 30,
 		},
-		Index:  Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank"},
-		Policy: defaultPolicy(),
-		Notify: Notify{Timeout: Duration(5 * time.Second), Retries: 3},
+		Index:   Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank"},
+		Policy:  defaultPolicy(),
+		Notify:  Notify{Timeout: Duration(5 * time.Second), Retries: 3},
+		Inspect: Inspect{Enabled: true, MaxTotalBytes: 4 << 30, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20, PrefetchMaxBytes: 64 << 20},
 		Signals: Signals{Enabled: true, PyPIStatsURL: "https://pypistats.org", GitHubAPIURL: "https://api.github.com",
 			Timeout: Duration(10 * time.Second), TTL: Duration(time.Hour), RapidReleases: 10, HeavyDownloads: 1_000_000,
 			Weights: Weights{Age: 20, Cadence: 15, Maintainers: 20, Organization: 10, Downloads: 15, Repository: 20}},
@@ -226,6 +244,9 @@ func (c Config) Validate() error {
 	}
 	if c.Signals.Timeout <= 0 || c.Signals.TTL <= 0 || c.Signals.RapidReleases < 0 || c.Signals.HeavyDownloads < 0 {
 		return errors.New("config: signals: timeout and ttl must be positive, thresholds not negative")
+	}
+	if i := c.Inspect; i.MaxTotalBytes <= 0 || i.MaxMembers <= 0 || i.MaxRatio <= 0 || i.MaxPathLength <= 0 || i.MaxDepth <= 0 || i.MaxScanBytes <= 0 {
+		return errors.New("config: inspect: every limit must be positive")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -46,6 +46,9 @@ type Policy struct {
 	OnUnknown string `yaml:"on_unknown"`
 	// NewReleaseWindow: behavioural checks apply to files uploaded within it.
 	NewReleaseWindow Duration `yaml:"new_release_window"`
+	// Content maps inspection finding severities (critical, high, medium,
+	// low, info) to actions.
+	Content map[string]string `yaml:"content"`
 }
 
 // ScorePolicy is `policy.score:`.
@@ -169,6 +172,14 @@ func (p Policy) Rules() (policy.Rules, error) {
 			return r, fmt.Errorf("config: policy.flags.%s: %w", flag, err)
 		}
 		r.Default.Actions[flag] = act
+	}
+	r.Default.ContentActions = map[string]policy.Action{}
+	for sev, value := range p.Content {
+		act, err := policy.ParseAction(value)
+		if err != nil {
+			return r, fmt.Errorf("config: policy.content.%s: %w", sev, err)
+		}
+		r.Default.ContentActions[sev] = act
 	}
 	if p.Score.Min < 0 || p.Score.Min > 100 || p.Score.CooldownBelow.Score < 0 || p.Score.CooldownBelow.Score > 100 {
 		return r, fmt.Errorf("config: policy.score: min and cooldown_below.score must be 0-100")

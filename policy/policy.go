@@ -124,6 +124,9 @@ type Input struct {
 	Prior *PriorAttestation `json:"prior,omitempty"`
 	// Signals are the project's behaviour; nil when not gathered.
 	Signals *Signals `json:"signals,omitempty"`
+	// Content is what inspecting the file found; nil when not inspected
+	// (a metadata request, or a listing).
+	Content *Content `json:"content,omitempty"`
 	// GatherErrors are failures while collecting inputs; each holds the file.
 	GatherErrors []string `json:"gather_errors,omitempty"`
 }
@@ -196,3 +199,28 @@ type Requirement struct {
 // TimeFormat is how times appear in reasons: minutes, UTC, as in
 // "cooldown until 2026-11-30T08:00Z".
 const TimeFormat = "2006-01-02T15:04Z"
+
+// Content is the outcome of inspecting a file, compared with the previous
+// release of the project.
+type Content struct {
+	// Error is set when the file could not be inspected (a limit, a
+	// corrupt archive): "could not inspect: ...".
+	Error string `json:"error,omitempty"`
+	// New are findings the previous release did not have (all of them when
+	// there is no previous release).
+	New []ContentFinding `json:"new,omitempty"`
+	// Known are findings the previous release had too: informational.
+	Known           []ContentFinding `json:"known,omitempty"`
+	PreviousVersion string           `json:"previous_version,omitempty"`
+	FilesAdded      []string         `json:"files_added,omitempty"`
+	FilesRemoved    []string         `json:"files_removed,omitempty"`
+}
+
+// ContentFinding is one inspection finding.
+type ContentFinding struct {
+	Severity string `json:"severity"`
+	Kind     string `json:"kind"`
+	Path     string `json:"path"`
+	Message  string `json:"message"`
+	Evidence string `json:"evidence,omitempty"`
+}

@@ -30,7 +30,12 @@ const (
 	CheckSourceRelease = "source_release"
 	CheckNoRepository  = "no_repository"
 	CheckUnknown       = "unknown"
+	// CheckContent acts on inspection findings by severity.
+	CheckContent = "content"
 )
+
+// DefaultContentActions map finding severities to actions.
+var DefaultContentActions = map[string]Action{"critical": Hold, "high": Hold, "medium": Warn, "low": Allow, "info": Allow}
 
 // Flags the signals raise; each is also a check name with its own action.
 var Flags = []string{"single-maintainer", "rapid-releases", "high-blast-radius", "new-project", "dormant-then-release", "no-repository"}
@@ -77,6 +82,9 @@ type ProjectRules struct {
 	// threshold wait longer (risk-adaptive cooldown); 0 turns it off.
 	CooldownBelowScore int
 	CooldownBelow      time.Duration
+	// ContentActions maps an inspection finding's severity to an action;
+	// missing severities take DefaultContentActions.
+	ContentActions map[string]Action
 }
 
 // Override is a per-project change to the default rules. Nil fields keep
@@ -163,6 +171,9 @@ func (p ProjectRules) validate() error {
 	}
 	if err := validateRequire(p.RequireAttestation); err != nil {
 		return fmt.Errorf("attestations.require: %w", err)
+	}
+	if err := validateContentActions(p.ContentActions); err != nil {
+		return err
 	}
 	return validateActions(p.Actions)
 }

@@ -84,7 +84,7 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	}
 	if haveRec && rec.SHA256 == t.sha256 {
 		s.opt.Metrics.Cache.WithLabelValues(kindOf(isMeta), "hit").Inc()
-		s.decideAndServe(w, r, s.gather(ctx, &page.entry.cp.Page, t.file), rec, isMeta)
+		s.decideAndServe(w, r, s.gather(ctx, &page.entry.cp.Page, t.file, !isMeta), rec, isMeta)
 		return
 	}
 	if haveRec {
@@ -100,7 +100,7 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	}
 	// The attestation is verified against the listed sha256, which the
 	// stored bytes were just checked to have.
-	s.decideAndServe(w, r, s.gather(ctx, &page.entry.cp.Page, t.file), rec, isMeta)
+	s.decideAndServe(w, r, s.gather(ctx, &page.entry.cp.Page, t.file, !isMeta), rec, isMeta)
 }
 
 func kindOf(isMeta bool) string {

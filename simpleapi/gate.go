@@ -30,11 +30,20 @@ func inputFor(project string, f index.File) policy.Input {
 }
 
 // gather collects every input of a file a client asked for: what the page
-// says, and its attestation (verified once, remembered per sha256) with the
-// newest earlier attested release. A failure is recorded in the input, where
+// says, what inspecting the stored file found (when stored: a metadata
+// request has no file to look into), its attestation (verified once,
+// remembered per sha256) with the newest earlier attested release, and the
+// project's behaviour. A failure is recorded in the input, where
 // it holds the file.
-func (s *Server) gather(ctx context.Context, page *index.Page, f index.File) policy.Input {
+func (s *Server) gather(ctx context.Context, page *index.Page, f index.File, stored bool) policy.Input {
 	in := inputFor(page.Name, f)
+	if s.opt.Inspect {
+		if stored {
+			in.Content = s.contentFor(ctx, page, f)
+		} else if v, err := s.opt.Quarantine.Get(in.SHA256); err == nil {
+			in.Content = v.Inputs.Content // what the file's own request found
+		}
+	}
 	if s.opt.Attest != nil {
 		s.opt.Attest.Fill(ctx, page, f, &in)
 	}
@@ -279,7 +288,7 @@ func (s *Server) Evaluate(ctx context.Context, project, version string) ([]quara
 		if v, _ := index.VersionFromFilename(project, f.Filename); v != version || f.SHA256() == "" {
 			continue // another release, or never served
 		}
-		in := s.gather(ctx, page, f)
+		in := s.gather(ctx, page, f, false)
 		v, err := s.opt.Quarantine.Decide(in)
 		if err != nil {
 			return nil, err

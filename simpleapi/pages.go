@@ -177,6 +177,8 @@ func (s *Server) render(ctx context.Context, e *pageEntry, media string) ([]byte
 	if rp, ok := e.rendered[media]; ok && rp.gen == gen && (rp.until.IsZero() || now.Before(rp.until)) {
 		return rp.body, nil
 	}
+	s.prefetchNewest(ctx, &e.cp.Page)
+	gen = s.opt.Quarantine.Generation()
 	page, until := s.gatePage(ctx, &e.cp.Page)
 	var b []byte
 	var err error

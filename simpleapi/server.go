@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"airlock/attest"
+	"airlock/inspect"
 	"airlock/metrics"
 	"airlock/quarantine"
 	"airlock/signals"
@@ -42,6 +43,12 @@ type Options struct {
 	Attest *attest.Gatherer
 	// Signals gathers behavioural inputs; nil leaves them unchecked.
 	Signals *signals.Assessor
+	// Inspect turns content inspection on, within InspectLimits.
+	Inspect       bool
+	InspectLimits inspect.Limits
+	// PrefetchMaxBytes bounds the newest release's files fetched and
+	// decided before a page lists them; 0 turns prefetching off.
+	PrefetchMaxBytes int64
 }
 
 // Server serves the simple API. It is safe for concurrent use.
@@ -54,6 +61,8 @@ type Server struct {
 
 	listMu sync.Mutex
 	list   *listEntry
+
+	content contentMemo
 }
 
 // New builds a Server.

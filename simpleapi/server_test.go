@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/index"
+	"airlock/inspect"
 	"airlock/internal/fakepypi"
 	"airlock/metrics"
 	"airlock/policy"
@@ -123,6 +124,7 @@ func (h *harness) open(tweak ...func(*Options, *fakepypi.Server)) {
 		Metrics: m, Log: zerolog.New(h.logs), PageTTL: time.Minute, PageTimeout: 5 * time.Second,
 		FillTimeout: 10 * time.Second, MaxFileBytes: 64 << 20, MaxMetaBytes: 1 << 20,
 		Now: h.clock, Quarantine: q,
+		Inspect: true, InspectLimits: inspect.DefaultLimits(), PrefetchMaxBytes: 64 << 20,
 	}
 	for _, f := range tweak {
 		f(&opt, h.fake)
@@ -448,7 +450,11 @@ func TestConcurrentRequestsCauseOneFetch(t *testing.T) {
 func TestClientHangupDoesNotAbortFill(t *testing.T) {
 	h := newHarness(t)
 	d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "2.0"}, uploaded)
-	h.get("/simple/beta/") // page cached, so only the file fetch is slow
+	// Cache the page without rendering it (rendering prefetches the newest
+	// release), so only the file fetch is slow.
+	if _, err := h.srv.getPage(context.Background(), "beta"); err != nil {
+		t.Fatal(err)
+	}
 	h.fake.SetFault(upstreamFilePath(d), fakepypi.Fault{Delay: 300 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

@@ -17,6 +17,7 @@
 //	audit  big-endian uint64 seq     -> AuditEvent (append-only)
 //	provenance <sha256>              -> ProvenanceRecord (PEP 740, with verification result)
 //	signals <source URL or key>      -> SignalDoc (cached signal source responses)
+//	inspections <sha256>             -> InspectionRecord (content inspection report)
 //
 // Nothing here knows about policy or HTTP. No network or file streaming
 // happens inside a transaction: blobs are written and synced first, then a
@@ -124,7 +125,7 @@ func Open(dir string, lockTimeout time.Duration) (*Store, error) {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance, bucketSignals} {
+		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance, bucketSignals, bucketInspections} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

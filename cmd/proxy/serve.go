@@ -18,6 +18,7 @@ import (
 	"airlock/adminapi"
 	"airlock/attest"
 	"airlock/config"
+	"airlock/inspect"
 	"airlock/metrics"
 	"airlock/notify"
 	"airlock/policy"
@@ -132,6 +133,11 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		HideHeld:     cfg.Index.HeldFiles == "hide",
 		Attest:       attest.New(up, cfg.UpstreamURL(), verifier, store),
 		Signals:      newAssessor(cfg, store),
+		Inspect:      cfg.Inspect.Enabled,
+		InspectLimits: inspect.Limits{MaxTotalBytes: int64(cfg.Inspect.MaxTotalBytes), MaxMembers: cfg.Inspect.MaxMembers,
+			MaxRatio: cfg.Inspect.MaxRatio, MaxPathLength: cfg.Inspect.MaxPathLength, MaxDepth: cfg.Inspect.MaxDepth,
+			MaxScanBytes: int64(cfg.Inspect.MaxScanBytes), MinRatioSizeLen: 1 << 20},
+		PrefetchMaxBytes: int64(cfg.Inspect.PrefetchMaxBytes),
 	})
 	if cfg.Admin.Token == "" {
 		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")

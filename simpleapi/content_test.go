@@ -1,0 +1,86 @@
+package simpleapi
+
+import (
+	"archive/zip"
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"airlock/internal/fakepypi"
+)
+
+// TestPoisonedReleaseIsHeld: 1.82.7 is clean, 1.82.8 adds litellm_init.pth
+// that decodes and executes a payload. The page, rendered after the newest
+// release was prefetched and inspected, marks 1.82.8 held.
+func TestPoisonedReleaseIsHeld(t *testing.T) {
+	h := newHarness(t)
+	old := uploaded
+	clean := h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.7"}, old)
+	poisoned := h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.8", Extra: map[string]string{
+		"litellm_init.pth": "import os, base64; exec(base64.b64decode('cHJpbnQoInB3bmVkIik='))\n",
+	}}, old.Add(time.Hour))
+	_, page := h.jsonPage("litellm")
+	f := fileByName(page, poisoned.Filename)
+	if f == nil || !strings.Contains(f["yanked"].(string), "critical pth-exec in litellm_init.pth") {
+		t.Fatalf("poisoned release not marked: %v", f)
+	}
+	if fileByName(page, clean.Filename)["yanked"] != nil {
+		t.Error("clean release marked")
+	}
+	resp, _ := h.get(fileURL(poisoned))
+	if resp.StatusCode != http.StatusForbidden || !strings.HasPrefix(resp.Status, "403 Held by Airlock (content): critical pth-exec in litellm_init.pth") {
+		t.Errorf("poisoned download: %s", resp.Status)
+	}
+	v, _ := h.config.Quarantine.Get(poisoned.SHA256())
+	c := v.Inputs.Content
+	if c == nil || c.PreviousVersion != "1.82.7" || len(c.FilesAdded) != 1 || c.FilesAdded[0] != "litellm_init.pth" {
+		t.Errorf("diff evidence: %+v", c)
+	}
+	if resp, _ := h.get(fileURL(clean)); resp.StatusCode != 200 {
+		t.Errorf("clean release: %s", resp.Status)
+	}
+	// A metadata request does not undo the decision.
+	if resp, _ := h.get(fileURL(poisoned) + ".metadata"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("metadata of the poisoned release: %s", resp.Status)
+	}
+}
+
+func TestAlwaysShippedPthIsInformational(t *testing.T) {
+	h := newHarness(t)
+	pth := map[string]string{"distutils-precedence.pth": "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'\n"}
+	h.fake.AddWheel(fakepypi.WheelSpec{Name: "setuptools", Version: "80.0", Extra: pth}, uploaded)
+	cur := h.fake.AddWheel(fakepypi.WheelSpec{Name: "setuptools", Version: "80.1", Extra: pth}, uploaded.Add(time.Hour))
+	if resp, _ := h.get(fileURL(cur)); resp.StatusCode != 200 {
+		t.Fatalf("setuptools: %s", resp.Status)
+	}
+	v, _ := h.config.Quarantine.Get(cur.SHA256())
+	if !strings.Contains(v.Decision.Summary(), "1 finding(s) the project has always had: pth-exec in distutils-precedence.pth") {
+		t.Errorf("known finding not recorded: %s", v.Decision.Summary())
+	}
+}
+
+func TestBombIsHeldNotCrashed(t *testing.T) {
+	h := newHarness(t)
+	var bomb bytes.Buffer
+	zw := zip.NewWriter(&bomb)
+	w, _ := zw.Create("bomb/zeros.bin")
+	zero := make([]byte, 1<<20)
+	for i := 0; i < 512; i++ {
+		w.Write(zero)
+	}
+	zw.Close()
+	d := &fakepypi.Dist{Project: "bomb", Version: "1.0", Filename: "bomb-1.0-py3-none-any.whl", Data: bomb.Bytes(), UploadTime: uploaded}
+	h.fake.Add(d)
+	resp, body := h.get(fileURL(d))
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Status, "could not inspect: compression ratio") {
+		t.Errorf("bomb: %s\n%s", resp.Status, body)
+	}
+	// A corrupt archive (whose bytes match the index) is held too.
+	bad := &fakepypi.Dist{Project: "corrupt", Version: "1.0", Filename: "corrupt-1.0.tar.gz", Data: []byte("\x1f\x8b\x08\x00 not gzip"), UploadTime: uploaded}
+	h.fake.Add(bad)
+	if resp, _ := h.get(fileURL(bad)); resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Status, "could not inspect: corrupt archive") {
+		t.Errorf("corrupt: %s", resp.Status)
+	}
+}

@@ -1,0 +1,29 @@
+package storage
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// InspectionRecord is the outcome of inspecting a stored file, keyed by its
+// sha256 (bucket "inspections"): the report (opaque here) or the reason it
+// could not be inspected.
+type InspectionRecord struct {
+	SHA256      string          `json:"sha256"`
+	Report      json.RawMessage `json:"report,omitempty"`
+	Error       string          `json:"error,omitempty"`
+	InspectedAt time.Time       `json:"inspected_at"`
+}
+
+var bucketInspections = []byte("inspections")
+
+// GetInspection returns a stored inspection, or ErrNotFound.
+func (s *Store) GetInspection(sha string) (InspectionRecord, error) {
+	var rec InspectionRecord
+	return rec, s.get(bucketInspections, []byte(sha), &rec)
+}
+
+// PutInspection stores an inspection.
+func (s *Store) PutInspection(rec InspectionRecord) error {
+	return s.put(bucketInspections, []byte(rec.SHA256), rec)
+}
