@@ -7,6 +7,8 @@
 #     next to the same install straight from the fake upstream
 #   - PEP 740 verifications per second, and the latency provenance fetch
 #     and verification add to a cold file request (Go benchmarks)
+#   - content inspection throughput on a large wheel, and peak memory while
+#     inspecting a zip bomb that inflates to 2 GiB
 # Usage: bash bench/run.sh   (results also written to bench/out/results.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,6 +85,10 @@ echo
 echo "## attestation verification (go test -bench, sigstore-go v1.3.0, public-good root)"
 go test -run '^$' -bench 'VerifyProvenance' -benchtime 200x ./verify | awk '/Benchmark/ {printf "  %s: %.1f ms/op, %s verifications/s\n", $1, $3/1e6, $5}'
 go test -run '^$' -bench 'ColdFetch' -benchtime 30x ./simpleapi | awk '/Benchmark/ {printf "  %s: %.1f ms per cold file request\n", $1, $3/1e6}'
+echo
+
+echo "## content inspection (internal/cmd/inspectbench)"
+go run ./internal/cmd/inspectbench -dir "$OUT"
 echo
 
 echo "## peak RSS of airlock over the whole run (VmHWM)"

@@ -134,26 +134,30 @@ func (s *scanner) scanText(name string, src []byte) {
 			stack = stack[:len(stack)-1]
 		}
 		importTime := len(stack) == 0
-		if reDefOrCls.MatchString(t) {
+		if (t[0] == 'd' || t[0] == 'c' || t[0] == 'a') && reDefOrCls.MatchString(t) {
 			stack = append(stack, indent)
 		}
-		if loc := reExec.FindStringIndex(t); loc != nil && reDecode.MatchString(t[loc[0]:]) && execAt == "" {
-			execAt = t
-			s.rep.add(Finding{Severity: High, Kind: "obfuscated-exec", Path: name, Message: "exec/eval/compile of decoded data", Evidence: excerpt(t)})
+		// Cheap substring tests first: the regular expressions run on few
+		// lines (inspection throughput is mostly hashing, not matching).
+		if execAt == "" && (strings.Contains(t, "exec") || strings.Contains(t, "eval") || strings.Contains(t, "compile")) {
+			if loc := reExec.FindStringIndex(t); loc != nil && reDecode.MatchString(t[loc[0]:]) {
+				execAt = t
+				s.rep.add(Finding{Severity: High, Kind: "obfuscated-exec", Path: name, Message: "exec/eval/compile of decoded data", Evidence: excerpt(t)})
+			}
 		}
-		if m := reBlob.FindString(t); m != "" {
+		if len(t) >= 1000 && reBlob.MatchString(t) {
 			s.rep.add(Finding{Severity: Medium, Kind: "encoded-blob", Path: name, Message: "very long encoded string literal", Evidence: excerpt(t)})
 		}
-		if reEnvWhole.MatchString(t) && envAt == "" {
+		if envAt == "" && strings.Contains(t, "environ") && reEnvWhole.MatchString(t) {
 			envAt = t
 		}
 		if !importTime {
 			continue
 		}
-		if reSpawn.MatchString(t) && spawnAt == "" {
+		if spawnAt == "" && mayMatch(t, "subprocess", "os.", "Popen", "pty.") && reSpawn.MatchString(t) {
 			spawnAt = t
 		}
-		if reDownload.MatchString(t) && downloadAt == "" {
+		if downloadAt == "" && mayMatch(t, "url", "requests", "httpx", "http.", "socket", "wget", "curl") && reDownload.MatchString(t) {
 			downloadAt = t
 		}
 	}
@@ -187,4 +191,13 @@ func excerpt(s string) string {
 		return s[:160] + "…"
 	}
 	return s
+}
+
+func mayMatch(line string, words ...string) bool {
+	for _, w := range words {
+		if strings.Contains(line, w) {
+			return true
+		}
+	}
+	return false
 }

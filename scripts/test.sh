@@ -15,7 +15,7 @@ go vet ./...
 go test -race -count=1 ./...
 
 FUZZTIME=${FUZZTIME:-5s}
-for target in index:FuzzNormalize index:FuzzParseJSON index:FuzzParseHTML config:FuzzLoad pep440:FuzzParse verify:FuzzParseProvenance verify:FuzzVerifyAttestation; do
+for target in index:FuzzNormalize index:FuzzParseJSON index:FuzzParseHTML config:FuzzLoad pep440:FuzzParse verify:FuzzParseProvenance verify:FuzzVerifyAttestation inspect:FuzzInspect; do
   pkg=${target%%:*}; fn=${target#*:}
   log=$(mktemp)
   go test -run='^$' -fuzz="^$fn\$" -fuzztime="$FUZZTIME" "./$pkg" > "$log" 2>&1 || { cat "$log"; exit 1; }

@@ -1,0 +1,161 @@
+// Command inspectbench measures content inspection: throughput on a large
+// generated wheel, and peak memory while inspecting a zip bomb that inflates
+// to 2 GiB — once with the default limits (stopped early) and once with the
+// limits lifted, so the whole 2 GiB streams through. Run by bench/run.sh.
+package main
+
+import (
+	"archive/zip"
+	"bufio"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"airlock/inspect"
+)
+
+func main() {
+	dir := flag.String("dir", os.TempDir(), "where to write the generated archives")
+	flag.Parse()
+	wheel := filepath.Join(*dir, "big-1.0-py3-none-any.whl")
+	if err := writeWheel(wheel); err != nil {
+		fail(err)
+	}
+	defer os.Remove(wheel)
+	bomb := filepath.Join(*dir, "bomb-1.0-py3-none-any.whl")
+	if err := writeBomb(bomb, 2<<30); err != nil {
+		fail(err)
+	}
+	defer os.Remove(bomb)
+
+	rep, secs := run(wheel, inspect.DefaultLimits())
+	st, _ := os.Stat(wheel)
+	fmt.Printf("  large wheel: %d MiB compressed, %d MiB uncompressed, %d members, %d findings: %.0f MiB/s (uncompressed), %.2f s\n",
+		st.Size()>>20, rep.Bytes>>20, len(rep.Files), len(rep.Findings), float64(rep.Bytes)/(1<<20)/secs, secs)
+
+	bst, _ := os.Stat(bomb)
+	_, err, secs := runErr(bomb, inspect.DefaultLimits())
+	fmt.Printf("  2 GiB bomb (%d KiB on disk), default limits: %v after %.3f s; peak RSS so far %s\n", bst.Size()>>10, err, secs, peakRSS())
+	lifted := inspect.DefaultLimits()
+	lifted.MaxRatio, lifted.MaxTotalBytes = 1<<40, 8<<30
+	rep, err, secs = runErr(bomb, lifted)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("  2 GiB bomb, limits lifted: streamed %d MiB in %.1f s (%.0f MiB/s); peak RSS of the whole run %s\n",
+		rep.Bytes>>20, secs, float64(rep.Bytes)/(1<<20)/secs, peakRSS())
+}
+
+func run(path string, lim inspect.Limits) (*inspect.Report, float64) {
+	rep, err, secs := runErr(path, lim)
+	if err != nil {
+		fail(err)
+	}
+	return rep, secs
+}
+
+func runErr(path string, lim inspect.Limits) (*inspect.Report, error, float64) {
+	f, err := os.Open(path)
+	if err != nil {
+		fail(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	start := time.Now()
+	rep, err := inspect.File(f, st.Size(), filepath.Base(path), lim)
+	return rep, err, time.Since(start).Seconds()
+}
+
+// writeWheel writes ~3000 Python modules (scanned) and 150 MiB of
+// incompressible data files (hashed), with a correct RECORD.
+func writeWheel(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	zw := zip.NewWriter(bw)
+	var record strings.Builder
+	src := strings.Repeat("def f(x):\n    return x * 2  # a line of ordinary code\n", 400)
+	r := rand.New(rand.NewPCG(1, 2))
+	blob := make([]byte, 1<<20)
+	add := func(name string, data []byte, method uint16) error {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: method})
+		if err != nil {
+			return err
+		}
+		w.Write(data)
+		fmt.Fprintf(&record, "%s,,%d\n", name, len(data))
+		return nil
+	}
+	for i := 0; i < 3000; i++ {
+		if err := add(fmt.Sprintf("big/mod%04d.py", i), []byte(src), zip.Deflate); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < 150; i++ {
+		for j := 0; j+8 <= len(blob); j += 8 {
+			v := r.Uint64()
+			for k := 0; k < 8; k++ {
+				blob[j+k] = byte(v >> (8 * k))
+			}
+		}
+		if err := add(fmt.Sprintf("big/data/chunk%03d.bin", i), blob, zip.Store); err != nil {
+			return err
+		}
+	}
+	add("big-1.0.dist-info/WHEEL", []byte("Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"), zip.Deflate)
+	record.WriteString("big-1.0.dist-info/RECORD,,\n")
+	w, _ := zw.Create("big-1.0.dist-info/RECORD")
+	w.Write([]byte(record.String()))
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// writeBomb writes one member of n zero bytes, deflated.
+func writeBomb(path string, n int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	w, err := zw.Create("bomb/zeros.bin")
+	if err != nil {
+		return err
+	}
+	zero := make([]byte, 1<<20)
+	for written := int64(0); written < n; written += int64(len(zero)) {
+		if _, err := w.Write(zero); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
+
+func peakRSS() string {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), "%d", &kb)
+			return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
+		}
+	}
+	return "unknown"
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "inspectbench:", err)
+	os.Exit(1)
+}
