@@ -77,9 +77,13 @@ func hasDotDot(name string) bool {
 	return false
 }
 
-// budget tracks the uncompressed bytes read across members.
+// budget tracks the uncompressed bytes read across members and, for a
+// compressed stream (tar.gz), the ratio to the compressed bytes read so far.
 type budget struct {
-	used, max int64
+	used, max  int64
+	compressed *countingReader
+	ratio      int64
+	minLen     int64
 }
 
 func (b *budget) reader(r io.Reader) io.Reader { return &budgetReader{r: r, b: b} }
@@ -93,9 +97,13 @@ var errBudget = errors.New("budget")
 
 func (br *budgetReader) Read(p []byte) (int, error) {
 	n, err := br.r.Read(p)
-	br.b.used += int64(n)
-	if br.b.used > br.b.max {
+	b := br.b
+	b.used += int64(n)
+	if b.used > b.max {
 		return n, errBudget
+	}
+	if b.compressed != nil && b.used > b.minLen && b.used/max(b.compressed.n, 1) > b.ratio {
+		return n, errRatio
 	}
 	return n, err
 }
@@ -211,7 +219,7 @@ func inspectTarGz(r io.Reader, lim Limits) (*Report, error) {
 	}
 	defer gz.Close()
 	rep := &Report{Kind: "sdist"}
-	b := &budget{max: lim.MaxTotalBytes}
+	b := &budget{max: lim.MaxTotalBytes, compressed: counted, ratio: lim.MaxRatio, minLen: lim.MinRatioSizeLen}
 	tr := tar.NewReader(b.reader(gz))
 	sc := newScanner(rep, lim)
 	var entryPoints []byte
@@ -255,10 +263,6 @@ func inspectTarGz(r io.Reader, lim Limits) (*Report, error) {
 		}
 		if keep != nil {
 			entryPoints = keep
-		}
-		// The stream's ratio: inflated bytes against compressed bytes read.
-		if b.used > lim.MinRatioSizeLen && b.used/max(counted.n, 1) > lim.MaxRatio {
-			return nil, limitErr("compression ratio over %d:1", lim.MaxRatio)
 		}
 	}
 	rep.Bytes = b.used
