@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs the pinned clients into
-# a virtual environment, then checks formatting, vets, runs every Go test
+# a virtual environment and Debian's chromium, then checks formatting, vets, runs every Go test
 # with the race detector (unit, integration, end-to-end with pip and uv), and
 # gives each fuzz target a short run. Usage: bash scripts/test.sh
 set -euo pipefail
@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 export AIRLOCK_E2E_VENV=${AIRLOCK_E2E_VENV:-$PWD/.venv-e2e}
 bash scripts/setup-clients.sh "$AIRLOCK_E2E_VENV"
+# The review page is tested in Debian's headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium (Debian package) for the browser tests"
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 
 unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.venv*'))
 if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi

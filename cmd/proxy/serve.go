@@ -23,6 +23,7 @@ import (
 	"airlock/notify"
 	"airlock/policy"
 	"airlock/quarantine"
+	"airlock/reviewui"
 	"airlock/simpleapi"
 	"airlock/storage"
 	"airlock/upstream"
@@ -143,8 +144,9 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")
 	}
 	admin := adminapi.New(q, store, srv, cfg.Admin.Token)
+	ui := reviewui.New(q, store, cfg.Admin.Token, cfg.Upstream.URL, time.Now)
 	return &app{
-		handler:    srv.Handler(admin.Register),
+		handler:    srv.Handler(admin.Register, ui.Register),
 		server:     srv,
 		quarantine: q,
 		sweepEvery: time.Duration(cfg.Policy.SweepInterval),

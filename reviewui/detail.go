@@ -1,0 +1,159 @@
+package reviewui
+
+import (
+	"errors"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"airlock/policy"
+	"airlock/quarantine"
+	"airlock/storage"
+)
+
+// detailView is one held file with everything a reviewer needs.
+type detailView struct {
+	quarantine.View
+	Reasons     []reasonView
+	UploadTime  time.Time
+	CooldownEnd time.Time
+	Attestation *policy.Attestation
+	Prior       *policy.PriorAttestation
+	Signals     *policy.Signals
+	Breakdown   []kv
+	Content     *policy.Content
+	ProjectURL  string
+	SimpleURL   string
+	Events      []storage.AuditEvent
+	CanApprove  bool
+	CanReject   bool
+	CanReopen   bool
+}
+
+type reasonView struct {
+	policy.Reason
+	Evidence []kv
+}
+
+type kv struct {
+	Key   string
+	Value any
+}
+
+func (u *UI) detail(w http.ResponseWriter, r *http.Request, s *session) {
+	u.showDetail(w, r, s, mux.Vars(r)["sha"], http.StatusOK, "")
+}
+
+func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, s *session, sha string, code int, errMsg string) {
+	v, err := u.q.Get(sha)
+	if errors.Is(err, quarantine.ErrNotFound) {
+		u.render(w, r, http.StatusNotFound, "message", pageData{Title: "Not found", SignedIn: true, CSRF: s.csrf, Error: "No decision is recorded for this file."})
+		return
+	}
+	if err != nil {
+		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read this file's decision."})
+		return
+	}
+	d := &detailView{View: v, UploadTime: v.Inputs.UploadTime, Attestation: v.Inputs.Attestation, Prior: v.Inputs.Prior,
+		Signals: v.Inputs.Signals, Content: v.Inputs.Content}
+	for _, reason := range v.Decision.Reasons {
+		rv := reasonView{Reason: reason}
+		keys := make([]string, 0, len(reason.Evidence))
+		for k := range reason.Evidence {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			rv.Evidence = append(rv.Evidence, kv{k, reason.Evidence[k]})
+		}
+		if reason.Check == policy.CheckCooldown && !reason.Until.IsZero() {
+			d.CooldownEnd = reason.Until
+		}
+		d.Reasons = append(d.Reasons, rv)
+	}
+	if d.Signals != nil {
+		keys := make([]string, 0, len(d.Signals.Breakdown))
+		for k := range d.Signals.Breakdown {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			d.Breakdown = append(d.Breakdown, kv{k, d.Signals.Breakdown[k]})
+		}
+	}
+	if u.upstream != "" {
+		d.ProjectURL = u.upstream + "/project/" + v.Project + "/" + v.Version + "/"
+	}
+	d.SimpleURL = "/simple/" + v.Project + "/"
+	d.Events, _ = u.store.Audit(50, func(ev storage.AuditEvent) bool { return ev.SHA256 == v.SHA256 })
+	st := quarantine.State(v.State)
+	d.CanApprove = st == quarantine.Held || st == quarantine.Blocked
+	d.CanReject = st == quarantine.Held || st == quarantine.Blocked || st == quarantine.Allowed || st == quarantine.Released
+	d.CanReopen = st == quarantine.Approved || st == quarantine.Rejected || st == quarantine.Released || st == quarantine.Allowed
+	u.render(w, r, code, "detail", pageData{Title: v.Filename, SignedIn: true, CSRF: s.csrf, File: d, Error: errMsg, Notice: r.URL.Query().Get("notice")})
+}
+
+// window is one period of the overview.
+type window struct {
+	Name   string
+	Served int
+	Held   int
+	Checks []kv
+}
+
+func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
+	now := u.now()
+	wins := []struct {
+		name string
+		d    time.Duration
+	}{{"Last 24 hours", 24 * time.Hour}, {"Last 7 days", 7 * 24 * time.Hour}}
+	out := make([]window, len(wins))
+	byCheck := make([]map[string]int, len(wins))
+	for i, win := range wins {
+		out[i].Name = win.name
+		byCheck[i] = map[string]int{}
+	}
+	err := u.store.Decisions(func(rec storage.DecisionRecord) error {
+		for i, win := range wins {
+			if now.Sub(rec.CreatedAt) > win.d {
+				continue
+			}
+			switch quarantine.State(rec.State) {
+			case quarantine.Allowed, quarantine.Released, quarantine.Approved:
+				out[i].Served++
+			default:
+				out[i].Held++
+				checks := rec.Checks
+				if len(checks) == 0 {
+					checks = []string{"review"}
+				}
+				for _, c := range checks {
+					byCheck[i][c]++
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read the decisions."})
+		return
+	}
+	for i := range out {
+		keys := make([]string, 0, len(byCheck[i]))
+		for k := range byCheck[i] {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(a, b int) bool {
+			if byCheck[i][keys[a]] != byCheck[i][keys[b]] {
+				return byCheck[i][keys[a]] > byCheck[i][keys[b]]
+			}
+			return keys[a] < keys[b]
+		})
+		for _, k := range keys {
+			out[i].Checks = append(out[i].Checks, kv{k, byCheck[i][k]})
+		}
+	}
+	u.render(w, r, http.StatusOK, "overview", pageData{Title: "Overview", SignedIn: true, CSRF: s.csrf, Windows: out})
+}

@@ -1,0 +1,307 @@
+// Package reviewui is the review page for the quarantine queue: server
+// rendered under /ui/, assets embedded, no JavaScript and nothing loaded
+// from other hosts. Sign-in takes the admin token and gives a session
+// cookie (HttpOnly, SameSite=Strict, Secure over TLS); every form carries a
+// CSRF token.
+package reviewui
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/rs/zerolog"
+
+	"airlock/policy"
+	"airlock/quarantine"
+	"airlock/storage"
+)
+
+//go:embed assets/* templates/*
+var files embed.FS
+
+const (
+	sessionCookie   = "airlock_session"
+	loginCSRFCookie = "airlock_login_csrf"
+	sessionTTL      = 12 * time.Hour
+)
+
+// UI serves the review pages.
+type UI struct {
+	q         *quarantine.Service
+	store     *storage.Store
+	token     string
+	upstream  string // base URL, for links to the project page
+	now       func() time.Time
+	templates map[string]*template.Template
+
+	mu       sync.Mutex
+	sessions map[string]*session
+}
+
+type session struct {
+	csrf    string
+	expires time.Time
+}
+
+// New builds the UI. An empty token turns it off (it says so).
+func New(q *quarantine.Service, store *storage.Store, token, upstream string, now func() time.Time) *UI {
+	if now == nil {
+		now = time.Now
+	}
+	u := &UI{q: q, store: store, token: token, upstream: strings.TrimRight(upstream, "/"), now: now,
+		sessions: map[string]*session{}, templates: map[string]*template.Template{}}
+	funcs := template.FuncMap{
+		"time":  func(t time.Time) string { return fmtTime(t) },
+		"short": func(s string) string { return quarantine.ReviewID(s) },
+		"join":  strings.Join,
+		"num":   fmtFloat,
+		"sortedKeys": func(m map[string]any) []string {
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			return keys
+		},
+	}
+	for _, page := range []string{"login", "queue", "detail", "audit", "overview", "message"} {
+		u.templates[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+page+".html"))
+	}
+	return u
+}
+
+// Register adds the UI's routes.
+func (u *UI) Register(r *mux.Router) {
+	static, _ := fs.Sub(files, "assets")
+	r.PathPrefix("/ui/static/").Handler(http.StripPrefix("/ui/static/", http.FileServer(http.FS(static)))).Methods(http.MethodGet).Name("ui-static")
+	r.HandleFunc("/ui/", u.off(func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/queue", http.StatusSeeOther) })).Methods(http.MethodGet).Name("ui-root")
+	r.HandleFunc("/ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusMovedPermanently) }).Methods(http.MethodGet)
+	r.HandleFunc("/ui/login", u.off(u.loginPage)).Methods(http.MethodGet).Name("ui-login")
+	r.HandleFunc("/ui/login", u.off(u.login)).Methods(http.MethodPost).Name("ui-login-post")
+	r.HandleFunc("/ui/logout", u.off(u.auth(u.logout))).Methods(http.MethodPost).Name("ui-logout")
+	r.HandleFunc("/ui/queue", u.off(u.auth(u.queue))).Methods(http.MethodGet).Name("ui-queue")
+	r.HandleFunc("/ui/file/{sha:[0-9a-f]{64}}", u.off(u.auth(u.detail))).Methods(http.MethodGet).Name("ui-detail")
+	r.HandleFunc("/ui/file/{sha:[0-9a-f]{64}}/{action:approve|reject|reopen}", u.off(u.auth(u.decide))).Methods(http.MethodPost).Name("ui-decide")
+	r.HandleFunc("/ui/audit", u.off(u.auth(u.audit))).Methods(http.MethodGet).Name("ui-audit")
+	r.HandleFunc("/ui/overview", u.off(u.auth(u.overview))).Methods(http.MethodGet).Name("ui-overview")
+}
+
+// off answers every page with a notice when no admin token is configured.
+func (u *UI) off(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if u.token == "" {
+			u.render(w, r, http.StatusServiceUnavailable, "message", pageData{Title: "Review is off",
+				Message: "The review page is off: set admin.token in the config or AIRLOCK_ADMIN_TOKEN."})
+			return
+		}
+		next(w, r)
+	}
+}
+
+type ctxSession struct{}
+
+// auth requires a session; POSTs also require its CSRF token.
+func (u *UI) auth(next func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := u.sessionOf(r)
+		if s == nil {
+			http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
+				u.render(w, r, http.StatusForbidden, "message", pageData{Title: "Refused", Error: "Missing or wrong CSRF token: reload the page and try again."})
+				return
+			}
+		}
+		next(w, r, s)
+	}
+}
+
+func (u *UI) sessionOf(r *http.Request) *session {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := u.sessions[c.Value]
+	if s == nil || u.now().After(s.expires) {
+		delete(u.sessions, c.Value)
+		return nil
+	}
+	return s
+}
+
+func randomToken() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/ui/", MaxAge: maxAge, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+}
+
+func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
+	csrf := ""
+	if c, err := r.Cookie(loginCSRFCookie); err == nil && len(c.Value) == 64 {
+		csrf = c.Value
+	} else {
+		csrf = randomToken()
+		setCookie(w, r, loginCSRFCookie, csrf, 3600)
+	}
+	u.render(w, r, http.StatusOK, "login", pageData{Title: "Sign in", CSRF: csrf})
+}
+
+func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	c, err := r.Cookie(loginCSRFCookie)
+	if err != nil || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(c.Value)) != 1 {
+		u.render(w, r, http.StatusForbidden, "message", pageData{Title: "Refused", Error: "Missing or wrong CSRF token: reload the sign-in page and try again."})
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("token")), []byte(u.token)) != 1 {
+		zerolog.Ctx(r.Context()).Warn().Str("remote", remoteHost(r)).Msg("review page sign-in with a wrong token")
+		u.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Wrong token."})
+		return
+	}
+	id := randomToken()
+	u.mu.Lock()
+	for k, s := range u.sessions { // drop expired sessions
+		if u.now().After(s.expires) {
+			delete(u.sessions, k)
+		}
+	}
+	u.sessions[id] = &session{csrf: randomToken(), expires: u.now().Add(sessionTTL)}
+	u.mu.Unlock()
+	setCookie(w, r, sessionCookie, id, int(sessionTTL.Seconds()))
+	setCookie(w, r, loginCSRFCookie, "", -1)
+	http.Redirect(w, r, "/ui/queue", http.StatusSeeOther)
+}
+
+func (u *UI) logout(w http.ResponseWriter, r *http.Request, _ *session) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		u.mu.Lock()
+		delete(u.sessions, c.Value)
+		u.mu.Unlock()
+	}
+	setCookie(w, r, sessionCookie, "", -1)
+	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+}
+
+// pageData is what every template gets.
+type pageData struct {
+	Title    string
+	CSRF     string
+	SignedIn bool
+	Error    string
+	Message  string
+	Notice   string
+
+	Files   []quarantine.View
+	Counts  []stateCount
+	Filter  quarantine.Filter
+	States  []string
+	Checks  []string
+	File    *detailView
+	Events  []storage.AuditEvent
+	Windows []window
+}
+
+type stateCount struct {
+	State string
+	N     int
+}
+
+func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, page string, d pageData) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	// Nothing from other hosts, no scripts, forms post only here.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(code)
+	if err := u.templates[page].Execute(w, d); err != nil {
+		zerolog.Ctx(r.Context()).Error().Err(err).Str("page", page).Msg("render")
+	}
+}
+
+func (u *UI) queue(w http.ResponseWriter, r *http.Request, s *session) {
+	q := r.URL.Query()
+	f := quarantine.Filter{State: q.Get("state"), Project: strings.TrimSpace(strings.ToLower(q.Get("project"))), Check: q.Get("check")}
+	files, err := u.q.List(f)
+	if err != nil {
+		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read the queue."})
+		return
+	}
+	counts, _ := u.q.Counts()
+	var cs []stateCount
+	for _, st := range []quarantine.State{quarantine.Held, quarantine.Blocked, quarantine.Released, quarantine.Approved, quarantine.Rejected, quarantine.Allowed} {
+		cs = append(cs, stateCount{string(st), counts[st]})
+	}
+	if f.State == "" {
+		f.State = "held"
+	}
+	checks := append([]string{policy.CheckCooldown, policy.CheckNotAfter, policy.CheckUploadTime, policy.CheckAttestation, policy.CheckAttestationInvalid,
+		policy.CheckSourceRelease, policy.CheckScore, policy.CheckContent, policy.CheckUnknown, policy.CheckNoRepository, policy.CheckError}, policy.Flags...)
+	u.render(w, r, http.StatusOK, "queue", pageData{Title: "Queue", SignedIn: true, CSRF: s.csrf, Files: files, Counts: cs, Filter: f,
+		States: []string{"held", "blocked", "released", "approved", "rejected", "allowed", "all"}, Checks: checks, Notice: q.Get("notice")})
+}
+
+func (u *UI) decide(w http.ResponseWriter, r *http.Request, s *session) {
+	vars := mux.Vars(r)
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if reason == "" {
+		u.showDetail(w, r, s, vars["sha"], http.StatusBadRequest, "A reason is required.")
+		return
+	}
+	v, err := u.q.Apply(vars["sha"], quarantine.Transition(vars["action"]), "ui:"+remoteHost(r), remoteHost(r), reason)
+	if err != nil {
+		u.showDetail(w, r, s, vars["sha"], http.StatusConflict, err.Error())
+		return
+	}
+	http.Redirect(w, r, "/ui/file/"+v.SHA256+"?notice="+url.QueryEscape(v.Filename+" is now "+v.State), http.StatusSeeOther)
+}
+
+func (u *UI) audit(w http.ResponseWriter, r *http.Request, s *session) {
+	events, err := u.store.Audit(500, nil)
+	if err != nil {
+		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read the audit log."})
+		return
+	}
+	u.render(w, r, http.StatusOK, "audit", pageData{Title: "Audit log", SignedIn: true, CSRF: s.csrf, Events: events})
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }

@@ -1,0 +1,115 @@
+package reviewui
+
+import (
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/rs/zerolog"
+
+	"airlock/policy"
+	"airlock/quarantine"
+	"airlock/storage"
+)
+
+func server(t *testing.T, token string, useTLS bool) *httptest.Server {
+	store, err := storage.Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e, _ := policy.NewEngine(policy.DefaultRules())
+	q := quarantine.New(store, e, nil, nil, zerolog.Nop())
+	q.Decide(policy.Input{Project: "p", Version: "1", Filename: "p-1.tar.gz", SHA256: strings.Repeat("a", 64), UploadTime: time.Now()})
+	r := mux.NewRouter()
+	New(q, store, token, "https://pypi.org", nil).Register(r)
+	var srv *httptest.Server
+	if useTLS {
+		srv = httptest.NewTLSServer(r)
+	} else {
+		srv = httptest.NewServer(r)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func client(srv *httptest.Server) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	c := srv.Client()
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if c.Transport == nil {
+		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	}
+	return c
+}
+
+func TestSessionCookie(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		srv := server(t, "tok", useTLS)
+		c := client(srv)
+		resp, _ := c.Get(srv.URL + "/ui/login")
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		csrf := between(string(body), `name="csrf" value="`, `"`)
+		if csrf == "" {
+			t.Fatal("no CSRF field on the sign-in form")
+		}
+		// Without the CSRF token the sign-in is refused even with the right token.
+		resp, _ = c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}})
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("sign-in without CSRF: %d", resp.StatusCode)
+		}
+		resp, _ = c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "csrf": {csrf}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-in: %d", resp.StatusCode)
+		}
+		var session *http.Cookie
+		for _, ck := range resp.Cookies() {
+			if ck.Name == sessionCookie {
+				session = ck
+			}
+		}
+		if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Secure != useTLS {
+			t.Errorf("tls=%v: session cookie %+v", useTLS, session)
+		}
+		resp, _ = c.Get(srv.URL + "/ui/queue")
+		body, _ = io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "p-1.tar.gz") {
+			t.Errorf("queue: %d", resp.StatusCode)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+			t.Errorf("CSP: %q", csp)
+		}
+	}
+}
+
+func TestSignedOutAndOff(t *testing.T) {
+	srv := server(t, "tok", false)
+	resp, _ := client(srv).Get(srv.URL + "/ui/queue")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/login" {
+		t.Errorf("signed out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	off := server(t, "", false)
+	resp, _ = client(off).Get(off.URL + "/ui/login")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "review page is off") {
+		t.Errorf("off: %d %s", resp.StatusCode, body)
+	}
+}
+
+func between(s, a, b string) string {
+	_, rest, ok := strings.Cut(s, a)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, b)
+	return v
+}
