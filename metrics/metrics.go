@@ -17,6 +17,7 @@ type Metrics struct {
 	BytesServed     prometheus.Counter
 	HashMismatches  prometheus.Counter
 	RefusedHosts    prometheus.Counter
+	Gate            *prometheus.CounterVec // outcome (served, refused), action
 }
 
 // New registers Airlock's collectors and the Go runtime's on a fresh registry.
@@ -45,9 +46,12 @@ func New() *Metrics {
 		RefusedHosts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "airlock_refused_file_hosts_total", Help: "File downloads refused because the host is not allowed.",
 		}),
+		Gate: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "airlock_gate_decisions_total", Help: "File requests by gate outcome (served, refused) and policy action.",
+		}, []string{"outcome", "action"}),
 	}
 	m.Registry.MustRegister(m.Requests, m.Cache, m.UpstreamLatency, m.UpstreamErrors,
-		m.BytesServed, m.HashMismatches, m.RefusedHosts,
+		m.BytesServed, m.HashMismatches, m.RefusedHosts, m.Gate,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

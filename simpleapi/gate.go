@@ -149,9 +149,11 @@ func (s *Server) decideAndServe(w http.ResponseWriter, r *http.Request, in polic
 		return
 	}
 	if !v.Serve {
+		s.opt.Metrics.Gate.WithLabelValues("refused", string(v.Decision.Action)).Inc()
 		s.refuse(w, r, v)
 		return
 	}
+	s.opt.Metrics.Gate.WithLabelValues("served", string(v.Decision.Action)).Inc()
 	if v.Decision.Action != policy.Allow {
 		w.Header().Set("X-Airlock-Decision", string(v.Decision.Action))
 	}

@@ -77,6 +77,10 @@ func TestCooldownHoldIsVisibleAndReleasesItself(t *testing.T) {
 	if resp, _ := h.get(fileURL(old)); resp.StatusCode != 200 {
 		t.Errorf("old release: %d", resp.StatusCode)
 	}
+	if m := metricsText(t, h); !strings.Contains(m, `airlock_gate_decisions_total{action="hold",outcome="refused"} 2`) ||
+		!strings.Contains(m, `airlock_gate_decisions_total{action="allow",outcome="served"} 1`) {
+		t.Errorf("gate metrics:\n%s", m)
+	}
 
 	v, err := h.config.Quarantine.Get(young.SHA256())
 	if err != nil || v.State != "held" || v.Inputs.UploadTime.IsZero() || len(v.Decision.Reasons) == 0 {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func fixture(name string) string {
@@ -45,5 +46,27 @@ func TestVerifyCommand(t *testing.T) {
 				t.Errorf("exit %d, want %d; output lacks %q:\n%s", code, tt.code, tt.want, out.String())
 			}
 		})
+	}
+}
+
+// TestCheckShowsVerifiedIdentity: `airlock check` verifies attestations as
+// the server does and prints the verified identity.
+func TestCheckShowsVerifiedIdentity(t *testing.T) {
+	w := newCLIWorld(t)
+	whl := fixture("abi3info-2024.10.3-py3-none-any.whl")
+	if _, err := w.fake.AddFixture("abi3info", "2024.10.3", whl, whl+".provenance", time.Now().Add(-60*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.fake.AddFixture("abi3info", "2024.10.8", fixture("abi3info-2024.10.8-py3-none-any.whl"), "", time.Now().Add(-50*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	code, out := w.run("check", "abi3info==2024.10.3")
+	if code != 0 || !strings.Contains(out, "attestation [allow]: attested by github:woodruffw/abi3info:release.yml") ||
+		!strings.Contains(out, "cert_build_config_uri: https://github.com/woodruffw/abi3info/.github/workflows/release.yml@refs/tags/v2024.10.03") {
+		t.Errorf("check 2024.10.3: %d\n%s", code, out)
+	}
+	code, out = w.run("check", "abi3info==2024.10.8")
+	if code != 1 || !strings.Contains(out, "attestation missing; releases up to 2024.10.3 were attested by github:woodruffw/abi3info:release.yml") {
+		t.Errorf("check 2024.10.8: %d\n%s", code, out)
 	}
 }
