@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"airlock/internal/fakepypi"
 )
@@ -90,9 +91,9 @@ func TestReviewPageInChromium(t *testing.T) {
 	if !strings.Contains(body, "Wrong token") || !strings.HasSuffix(location, "/ui/login") {
 		t.Fatalf("wrong token: %s at %s", body, location)
 	}
+	// Keyboard only from here: the token field has focus; Enter submits.
 	run("sign in",
-		chromedp.SendKeys("#token", "ui-token", chromedp.ByID),
-		chromedp.Submit("#token", chromedp.ByID),
+		chromedp.SendKeys("#token", "ui-token"+kb.Enter, chromedp.ByID),
 		chromedp.WaitVisible("table", chromedp.ByQuery),
 		chromedp.Location(&location),
 		chromedp.Text("main", &body, chromedp.ByQuery),
@@ -121,9 +122,11 @@ func TestReviewPageInChromium(t *testing.T) {
 	if !fits {
 		t.Error("the detail page scrolls horizontally at 1280 px")
 	}
+	// Type the reason, Tab to the Approve button, press Enter.
 	run("approve",
 		chromedp.SendKeys("#approve-reason", "reviewed in the browser test", chromedp.ByID),
-		chromedp.Click(`form[action$="/approve"] button`, chromedp.ByQuery),
+		chromedp.KeyEvent(kb.Tab),
+		chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(".notice", chromedp.ByQuery),
 		chromedp.Text(".notice", &body, chromedp.ByQuery))
 	if !strings.Contains(body, "is now approved") {
