@@ -39,13 +39,15 @@ pids+=($!)
 for _ in $(seq 300); do [ -s "$OUT/fake.json" ] && break; sleep 0.1; done
 field() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$OUT/fake.json" "$1"; }
 INDEX=$(field index); FILEHOST=$(field file_host); BIG=$(field big_file)
-export AIRLOCK_SIGNALS_PYPISTATS_URL=$(field pypistats) AIRLOCK_SIGNALS_GITHUB_API_URL=$(field github)
-# Nothing but the loopback fakes: any other host goes to a dead proxy.
-export HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9
+STATS=$(field pypistats); GITHUB=$(field github)
 
 DATA=$(mktemp -d)
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# Nothing but the loopback fakes: any other host goes to a dead proxy (set
+# for airlock only: pip would send loopback requests to it too).
 AIRLOCK_UPSTREAM_URL=$INDEX AIRLOCK_UPSTREAM_FILE_HOSTS=$FILEHOST AIRLOCK_LOG_LEVEL=warn \
+  AIRLOCK_SIGNALS_PYPISTATS_URL=$STATS AIRLOCK_SIGNALS_GITHUB_API_URL=$GITHUB \
+  HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 \
   "$OUT/airlock" serve --listen 127.0.0.1:$PORT --data-dir "$DATA" 2> "$OUT/airlock.log" &
 APID=$!
 pids+=($APID)
