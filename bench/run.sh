@@ -76,6 +76,11 @@ wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Accept: $ACCEPT" "$URL/simple/pop
 grep -E "Requests/sec|^ +50%|^ +99%" "$OUT/wrk.txt" | sed 's/^ */  /'
 echo
 
+echo "## warm small file (gamma wheel, every request through the gate): wrk -t2 -c$CONNS -d$DURATION --latency"
+wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$URL/files/gamma/gamma-1.0-py3-none-any.whl" > "$OUT/wrk-file.txt"
+grep -E "Requests/sec|^ +50%|^ +99%" "$OUT/wrk-file.txt" | sed 's/^ */  /'
+echo
+
 echo "## warm download of a 50 MiB wheel (5 sequential GETs with curl)"
 curl -sf "$URL/files/big/$BIG" -o /dev/null
 s=$(date +%s.%N)
