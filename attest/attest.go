@@ -36,7 +36,7 @@ var _ Cache = (*storage.Store)(nil)
 
 // Fetcher gets provenance bytes; *upstream.Client is one.
 type Fetcher interface {
-	FetchProvenance(ctx context.Context, rawURL string) ([]byte, error)
+	FetchProvenance(ctx context.Context, rawURL string, max int64) ([]byte, error)
 }
 
 // Gatherer is safe for concurrent use.
@@ -112,7 +112,7 @@ func (g *Gatherer) fetchAndVerify(ctx context.Context, project string, f index.F
 		src = g.base.JoinPath("integrity", project, version, f.Filename, "provenance").String()
 	}
 	rec := storage.ProvenanceRecord{SHA256: f.SHA256(), SourceURL: src, CheckedAt: g.now().UTC()}
-	raw, err := g.fetch.FetchProvenance(ctx, src)
+	raw, err := g.fetch.FetchProvenance(ctx, src, verify.MaxProvenanceBytes)
 	switch {
 	case errors.Is(err, upstream.ErrNotFound):
 		rec.Status = policy.AttestationMissing

@@ -28,7 +28,7 @@ type fakeFetcher struct {
 	calls map[string]int
 }
 
-func (f *fakeFetcher) FetchProvenance(_ context.Context, u string) ([]byte, error) {
+func (f *fakeFetcher) FetchProvenance(_ context.Context, u string, _ int64) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[u]++

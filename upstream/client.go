@@ -142,8 +142,9 @@ func (c *Client) FetchList(ctx context.Context, v storage.Validators) (*PageResu
 	return res, nil
 }
 
-// FetchProvenance fetches a PEP 740 provenance object. 404 is ErrNotFound.
-func (c *Client) FetchProvenance(ctx context.Context, rawURL string) ([]byte, error) {
+// FetchProvenance fetches a PEP 740 provenance object of at most max bytes
+// (ErrTooLarge beyond). 404 is ErrNotFound.
+func (c *Client) FetchProvenance(ctx context.Context, rawURL string, max int64) ([]byte, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad provenance url", index.ErrMalformed)
@@ -151,13 +152,17 @@ func (c *Client) FetchProvenance(ctx context.Context, rawURL string) ([]byte, er
 	if err := c.CheckHost(u); err != nil {
 		return nil, err
 	}
-	_, body, _, err := c.get(ctx, "provenance", u, storage.Validators{}, "application/vnd.pypi.integrity.v1+json")
+	_, body, _, err := c.getCapped(ctx, "provenance", u, storage.Validators{}, "application/vnd.pypi.integrity.v1+json", max)
 	return body, err
 }
 
 // get performs a capped GET with bounded retries for 429, 5xx and network
 // errors. It never retries a cancelled context.
 func (c *Client) get(ctx context.Context, kind string, u *url.URL, v storage.Validators, acceptHeader string) (*PageResult, []byte, string, error) {
+	return c.getCapped(ctx, kind, u, v, acceptHeader, c.opt.MaxPageBytes)
+}
+
+func (c *Client) getCapped(ctx context.Context, kind string, u *url.URL, v storage.Validators, acceptHeader string, max int64) (*PageResult, []byte, string, error) {
 	var lastErr error
 	for attempt := 0; attempt <= c.opt.Retries; attempt++ {
 		if attempt > 0 {
@@ -167,7 +172,7 @@ func (c *Client) get(ctx context.Context, kind string, u *url.URL, v storage.Val
 			case <-time.After(time.Duration(attempt*attempt) * 100 * time.Millisecond):
 			}
 		}
-		res, body, ct, err := c.getOnce(ctx, kind, u, v, acceptHeader)
+		res, body, ct, err := c.getOnce(ctx, kind, u, v, acceptHeader, max)
 		if err == nil || !errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
 			return res, body, ct, err
 		}
@@ -176,7 +181,7 @@ func (c *Client) get(ctx context.Context, kind string, u *url.URL, v storage.Val
 	return nil, nil, "", lastErr
 }
 
-func (c *Client) getOnce(ctx context.Context, kind string, u *url.URL, v storage.Validators, acceptHeader string) (*PageResult, []byte, string, error) {
+func (c *Client) getOnce(ctx context.Context, kind string, u *url.URL, v storage.Validators, acceptHeader string, max int64) (*PageResult, []byte, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -218,13 +223,13 @@ func (c *Client) getOnce(ctx context.Context, kind string, u *url.URL, v storage
 		err = fmt.Errorf("%w: %s answered %s", ErrUnavailable, u.Host, resp.Status)
 		return nil, nil, "", err
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opt.MaxPageBytes+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	if err != nil {
 		err = fmt.Errorf("%w: reading body: %s", ErrUnavailable, redact(err))
 		return nil, nil, "", err
 	}
-	if int64(len(body)) > c.opt.MaxPageBytes {
-		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, c.opt.MaxPageBytes)
+	if int64(len(body)) > max {
+		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
 		return nil, nil, "", err
 	}
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
