@@ -11,8 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/url"
 	"sort"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -47,7 +49,30 @@ type Gatherer struct {
 	cache    Cache
 	now      func() time.Time
 	group    singleflight.Group
+
+	// Outcomes are immutable per sha256, and a prior lookup per page and
+	// version: memos spare warm requests the decoding.
+	mu     sync.Mutex
+	memo   map[string]*policy.Attestation
+	priors map[priorKey]*policy.PriorAttestation
 }
+
+// priorKey names a lookup by what it depends on: the project, the version,
+// and a fingerprint of the page's files (names, hashes, yanks, provenance).
+type priorKey struct {
+	project, version string
+	files            uint64
+}
+
+func fingerprint(page *index.Page) uint64 {
+	h := fnv.New64a()
+	for _, f := range page.Files {
+		fmt.Fprintf(h, "%s|%s|%t|%s\n", f.Filename, f.SHA256(), f.Yanked, f.Provenance)
+	}
+	return h.Sum64()
+}
+
+const memoMax = 8192
 
 // New builds a Gatherer. cache may be nil.
 func New(fetch Fetcher, base *url.URL, verifier *verify.Verifier, cache Cache) *Gatherer {
@@ -61,11 +86,24 @@ const maxPriorLookups = 3
 // ForFile returns what is known of the attestation of a file whose bytes
 // hash to sha256 (as Airlock computed them).
 func (g *Gatherer) ForFile(ctx context.Context, page *index.Page, f index.File) (*policy.Attestation, error) {
+	g.mu.Lock()
+	a, ok := g.memo[f.SHA256()]
+	g.mu.Unlock()
+	if ok {
+		return a, nil
+	}
 	rec, err := g.record(ctx, page, f)
 	if err != nil {
 		return nil, err
 	}
-	return toPolicy(rec), nil
+	a = toPolicy(rec)
+	g.mu.Lock()
+	if g.memo == nil || len(g.memo) >= memoMax {
+		g.memo = map[string]*policy.Attestation{}
+	}
+	g.memo[f.SHA256()] = a
+	g.mu.Unlock()
+	return a, nil
 }
 
 // Provenance returns the stored provenance record of a file, gathering it
@@ -158,6 +196,27 @@ func toPolicy(rec storage.ProvenanceRecord) *policy.Attestation {
 // Prior finds the newest release before version whose files were attested,
 // and by whom. Releases whose files are all yanked upstream are skipped.
 func (g *Gatherer) Prior(ctx context.Context, page *index.Page, version string) (*policy.PriorAttestation, error) {
+	key := priorKey{page.Name, version, fingerprint(page)}
+	g.mu.Lock()
+	p, ok := g.priors[key]
+	g.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := g.prior(ctx, page, version)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	if g.priors == nil || len(g.priors) >= memoMax {
+		g.priors = map[priorKey]*policy.PriorAttestation{}
+	}
+	g.priors[key] = p
+	g.mu.Unlock()
+	return p, nil
+}
+
+func (g *Gatherer) prior(ctx context.Context, page *index.Page, version string) (*policy.PriorAttestation, error) {
 	cur, err := pep440.Parse(version)
 	if err != nil {
 		return nil, nil // an unparseable version has no "before"
