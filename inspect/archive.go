@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"compress/gzip"
 	"encoding/base64"
 	"errors"
@@ -22,10 +23,14 @@ func File(r io.ReaderAt, size int64, name string, lim Limits) (*Report, error) {
 	switch {
 	case strings.HasSuffix(name, ".whl"):
 		rep, err = inspectZip(r, size, lim, true)
-	case strings.HasSuffix(name, ".zip"):
+	case strings.HasSuffix(name, ".zip") || strings.HasSuffix(name, ".egg"):
 		rep, err = inspectZip(r, size, lim, false)
 	case strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".tgz"):
 		rep, err = inspectTarGz(io.NewSectionReader(r, 0, size), lim)
+	case strings.HasSuffix(name, ".tar.bz2"):
+		rep, err = inspectTar(io.NewSectionReader(r, 0, size), lim, func(r io.Reader) (io.Reader, error) { return bzip2.NewReader(r), nil })
+	case strings.HasSuffix(name, ".tar"):
+		rep, err = inspectTar(io.NewSectionReader(r, 0, size), lim, func(r io.Reader) (io.Reader, error) { return r, nil })
 	default:
 		return nil, fmt.Errorf("%w: unsupported archive type %s", ErrLimit, name)
 	}
@@ -212,12 +217,17 @@ func (rr *ratioReader) Read(p []byte) (int, error) {
 
 // inspectTarGz reads a gzipped tar sdist as a stream.
 func inspectTarGz(r io.Reader, lim Limits) (*Report, error) {
+	return inspectTar(r, lim, func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) })
+}
+
+// inspectTar reads a (compressed) tar sdist as a stream; decompress wraps
+// the compressed bytes.
+func inspectTar(r io.Reader, lim Limits, decompress func(io.Reader) (io.Reader, error)) (*Report, error) {
 	counted := &countingReader{r: bufio.NewReaderSize(r, 64<<10)}
-	gz, err := gzip.NewReader(counted)
+	gz, err := decompress(counted)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	defer gz.Close()
 	rep := &Report{Kind: "sdist"}
 	b := &budget{max: lim.MaxTotalBytes, compressed: counted, ratio: lim.MaxRatio, minLen: lim.MinRatioSizeLen}
 	tr := tar.NewReader(b.reader(gz))

@@ -256,3 +256,27 @@ func FuzzInspect(f *testing.F) {
 		}
 	})
 }
+
+func TestOtherSdistFormats(t *testing.T) {
+	plain := func() []byte {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		body := "import subprocess\nsubprocess.Popen(['x'])\n"
+		tw.WriteHeader(&tar.Header{Name: "demo-1.0/setup.py", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(body))
+		tw.Close()
+		return buf.Bytes()
+	}()
+	rep, err := inspectBytes(t, "demo-1.0.tar", plain)
+	if err != nil || kinds(rep)["spawn"].Path != "demo-1.0/setup.py" {
+		t.Errorf("plain tar: %v %+v", err, rep)
+	}
+	// bzip2 cannot be written with the standard library; a corrupt one must
+	// be refused cleanly, and an unknown format held.
+	if _, err := inspectBytes(t, "demo-1.0.tar.bz2", []byte("BZh9 not really")); !errors.Is(err, ErrLimit) {
+		t.Errorf("corrupt bz2: %v", err)
+	}
+	if _, err := inspectBytes(t, "demo-1.0.tar.xz", []byte("xz")); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "unsupported") {
+		t.Errorf("xz: %v", err)
+	}
+}

@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"airlock/config"
 )
 
 func fixture(name string) string {
@@ -68,5 +72,20 @@ func TestCheckShowsVerifiedIdentity(t *testing.T) {
 	code, out = w.run("check", "abi3info==2024.10.8")
 	if code != 1 || !strings.Contains(out, "attestation missing; releases up to 2024.10.3 were attested by github:woodruffw/abi3info:release.yml") {
 		t.Errorf("check 2024.10.8: %d\n%s", code, out)
+	}
+}
+
+func TestTrustedRootConfig(t *testing.T) {
+	if _, err := newVerifier(config.Sigstore{TrustedRoot: fixture("trusted_root.staging.json")}, zerolog.Nop()); err != nil {
+		t.Errorf("staging root: %v", err)
+	}
+	_, err := newVerifier(config.Sigstore{TrustedRoot: "/nonexistent/root.json"}, zerolog.Nop())
+	if err == nil || !strings.Contains(err.Error(), "sigstore.trusted_root") {
+		t.Errorf("missing root: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "root.json")
+	os.WriteFile(bad, []byte(`{"mediaType": "nope"}`), 0o644)
+	if _, err := newVerifier(config.Sigstore{TrustedRoot: bad}, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("bad root: %v", err)
 	}
 }
