@@ -280,6 +280,17 @@ var errNoDecision = errors.New("could not decide on this file")
 // Evaluate runs the gate now for every file of name==version, storing the
 // decisions (so a reviewer can see and approve them before anyone installs).
 func (s *Server) Evaluate(ctx context.Context, project, version string) ([]quarantine.View, error) {
+	return s.evaluate(ctx, project, version, false)
+}
+
+// EvaluateDownloaded is Evaluate with every file of the release downloaded,
+// verified and inspected first, exactly as a client's request would: what
+// `airlock check` runs, on a scratch data directory.
+func (s *Server) EvaluateDownloaded(ctx context.Context, project, version string) ([]quarantine.View, error) {
+	return s.evaluate(ctx, project, version, true)
+}
+
+func (s *Server) evaluate(ctx context.Context, project, version string, download bool) ([]quarantine.View, error) {
 	res, err := s.getPage(ctx, project)
 	if err != nil {
 		return nil, err
@@ -290,7 +301,16 @@ func (s *Server) Evaluate(ctx context.Context, project, version string) ([]quara
 		if v, _ := index.VersionFromFilename(project, f.Filename); v != version || f.SHA256() == "" {
 			continue // another release, or never served
 		}
-		in := s.gather(ctx, page, f, false)
+		stored := false
+		var fillErr error
+		if download {
+			_, fillErr = s.ensureStored(ctx, page, f)
+			stored = fillErr == nil
+		}
+		in := s.gather(ctx, page, f, stored)
+		if fillErr != nil {
+			in.GatherErrors = append(in.GatherErrors, "download: "+fillErr.Error())
+		}
 		v, err := s.opt.Quarantine.Decide(in)
 		if err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,19 +13,17 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/adminapi"
-	"airlock/attest"
 	"airlock/config"
-	"airlock/index"
 	"airlock/policy"
-	"airlock/signals"
-	"airlock/storage"
 	"airlock/upstream"
 )
 
-// check evaluates every file of name==version with the server's engine,
-// straight against the upstream. It opens no data directory, so it works
-// while a server holds the store's lock. Exit 0: all would be served;
-// 1: any would be held or blocked; 2: error.
+// check evaluates every file of name==version as the server would: it runs
+// the same wiring on a scratch data directory (so it works while a server
+// holds the real one's lock), downloads and verifies each file, inspects
+// it, gathers its attestation and signals, and prints each decision with
+// its reasons. Exit 0: all would be served; 1: any would be held or
+// blocked; 2: error.
 func check(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -46,65 +45,44 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "airlock: %v\n", err)
 		return 2
 	}
-	rules, err := cfg.Policy.Rules()
+	scratch, err := os.MkdirTemp("", "airlock-check-")
+	if err != nil {
+		fmt.Fprintf(stderr, "airlock check: %v\n", err)
+		return 2
+	}
+	defer os.RemoveAll(scratch)
+	cfg.DataDir, cfg.Notify.Webhooks, cfg.Admin.Token = scratch, nil, ""
+	a, err := App(cfg, zerolog.Nop())
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock: %v\n", err)
 		return 2
 	}
-	engine, err := policy.NewEngine(rules)
-	if err != nil {
-		fmt.Fprintf(stderr, "airlock: %v\n", err)
-		return 2
-	}
-	verifier, err := newVerifier(cfg.Sigstore, zerolog.Nop())
-	if err != nil {
-		fmt.Fprintf(stderr, "airlock: %v\n", err)
-		return 2
-	}
-	up := upstream.New(upstream.Options{BaseURL: cfg.UpstreamURL(), FileHosts: cfg.Upstream.FileHosts,
-		Timeout: time.Duration(cfg.Upstream.Timeout), MaxPageBytes: int64(cfg.Upstream.MaxPageBytes), UserAgent: "airlock/" + version})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Duration(cfg.Upstream.Timeout))
+	defer a.cleanup()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Duration(cfg.Upstream.Timeout)+time.Duration(cfg.Upstream.FillTimeout))
 	defer cancel()
-	res, err := up.FetchProject(ctx, project, storage.Validators{})
+	views, err := a.server.EvaluateDownloaded(ctx, project, release)
 	if err != nil {
-		fmt.Fprintf(stderr, "airlock check: %s: %v\n", project, err)
+		if errors.Is(err, upstream.ErrNotFound) {
+			fmt.Fprintf(stderr, "airlock check: no files for %s==%s upstream\n", project, release)
+		} else {
+			fmt.Fprintf(stderr, "airlock check: %s: %v\n", project, err)
+		}
 		return 2
 	}
-	gatherer := attest.New(up, cfg.UpstreamURL(), verifier, nil)
-	assessor := newAssessor(cfg, &signals.MemCache{})
-	now := time.Now()
-	worst, n := policy.Allow, 0
-	for _, f := range res.Page.Files {
-		v, _ := index.VersionFromFilename(project, f.Filename)
-		if v != release {
-			continue
-		}
-		n++
-		in := policy.Input{Project: project, Version: v, Filename: f.Filename, SHA256: f.SHA256(), UploadTime: f.UploadTime}
-		if in.SHA256 == "" {
-			in.GatherErrors = append(in.GatherErrors, "the index lists no sha256; Airlock never serves it")
-		} else {
-			gatherer.Fill(ctx, res.Page, f, &in)
-			if assessor != nil {
-				in.Signals = assessor.ForRelease(ctx, project, v)
-			}
-		}
-		d := engine.Evaluate(in, now)
+	worst := policy.Allow
+	for _, v := range views {
+		d := v.Decision
 		if d.Action.Stronger(worst) {
 			worst = d.Action
 		}
-		fmt.Fprintf(stdout, "%-5s %s\n", strings.ToUpper(string(d.Action)), f.Filename)
-		if !f.UploadTime.IsZero() {
-			fmt.Fprintf(stdout, "      uploaded %s\n", f.UploadTime.Format(time.RFC3339))
+		fmt.Fprintf(stdout, "%-5s %s\n", strings.ToUpper(string(d.Action)), v.Filename)
+		if !v.Inputs.UploadTime.IsZero() {
+			fmt.Fprintf(stdout, "      uploaded %s\n", v.Inputs.UploadTime.Format(time.RFC3339))
 		}
-		printSignals(stdout, in.Signals)
+		printSignals(stdout, v.Inputs.Signals)
 		printReasons(stdout, d.Reasons)
 	}
-	if n == 0 {
-		fmt.Fprintf(stderr, "airlock check: no files for %s==%s upstream\n", project, release)
-		return 2
-	}
-	if rules.Mode == policy.Audit {
+	if cfg.Policy.Mode == string(policy.Audit) {
 		fmt.Fprintln(stdout, "(policy.mode is audit: the server would serve these files and log the decision)")
 	}
 	if worst.Serves() {

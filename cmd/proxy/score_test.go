@@ -67,3 +67,19 @@ func toStrings(v any) []string {
 	}
 	return out
 }
+
+// TestCheckInspectsContent: check downloads, verifies and inspects the
+// release on a scratch directory, as the server would.
+func TestCheckInspectsContent(t *testing.T) {
+	w := newCLIWorld(t)
+	w.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.7"}, time.Now().Add(-60*24*time.Hour))
+	w.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.8", Extra: map[string]string{
+		"litellm_init.pth": "import os; exec(__import__('base64').b64decode('cHJpbnQoMSk='))\n"}}, time.Now().Add(-59*24*time.Hour))
+	code, out := w.run("check", "litellm==1.82.8")
+	if code != 1 || !strings.Contains(out, "content [hold]: critical pth-exec in litellm_init.pth") || !strings.Contains(out, "previous_version: 1.82.7") {
+		t.Errorf("check: %d\n%s", code, out)
+	}
+	if code, out := w.run("check", "litellm==1.82.7"); code != 0 {
+		t.Errorf("clean release: %d\n%s", code, out)
+	}
+}
