@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/url"
 	"sort"
 	"sync"
@@ -52,25 +51,26 @@ type Gatherer struct {
 
 	// Outcomes are immutable per sha256, and a prior lookup per page and
 	// version: memos spare warm requests the decoding.
-	mu     sync.Mutex
-	memo   map[string]*policy.Attestation
-	priors map[priorKey]*policy.PriorAttestation
+	mu    sync.Mutex
+	memo  map[string]*policy.Attestation
+	pages map[*index.Page]*pageIndex
+	order []*index.Page // oldest first, for eviction
 }
 
-// priorKey names a lookup by what it depends on: the project, the version,
-// and a fingerprint of the page's files (names, hashes, yanks, provenance).
-type priorKey struct {
-	project, version string
-	files            uint64
+// pageIndex is a page's releases in PEP 440 order, built once per page and
+// kept for the most recent pages, with the prior found for each version.
+type pageIndex struct {
+	releases []release // ascending
+	priors   map[string]*policy.PriorAttestation
 }
 
-func fingerprint(page *index.Page) uint64 {
-	h := fnv.New64a()
-	for _, f := range page.Files {
-		fmt.Fprintf(h, "%s|%s|%t|%s\n", f.Filename, f.SHA256(), f.Yanked, f.Provenance)
-	}
-	return h.Sum64()
+type release struct {
+	v     pep440.Version
+	raw   string
+	files []index.File
 }
+
+const maxIndexedPages = 64
 
 const memoMax = 8192
 
@@ -196,35 +196,33 @@ func toPolicy(rec storage.ProvenanceRecord) *policy.Attestation {
 // Prior finds the newest release before version whose files were attested,
 // and by whom. Releases whose files are all yanked upstream are skipped.
 func (g *Gatherer) Prior(ctx context.Context, page *index.Page, version string) (*policy.PriorAttestation, error) {
-	key := priorKey{page.Name, version, fingerprint(page)}
-	g.mu.Lock()
-	p, ok := g.priors[key]
-	g.mu.Unlock()
-	if ok {
-		return p, nil
-	}
-	p, err := g.prior(ctx, page, version)
-	if err != nil {
-		return nil, err
-	}
-	g.mu.Lock()
-	if g.priors == nil || len(g.priors) >= memoMax {
-		g.priors = map[priorKey]*policy.PriorAttestation{}
-	}
-	g.priors[key] = p
-	g.mu.Unlock()
-	return p, nil
-}
-
-func (g *Gatherer) prior(ctx context.Context, page *index.Page, version string) (*policy.PriorAttestation, error) {
 	cur, err := pep440.Parse(version)
 	if err != nil {
 		return nil, nil // an unparseable version has no "before"
 	}
-	type release struct {
-		v     pep440.Version
-		raw   string
-		files []index.File
+	idx := g.indexOf(page)
+	g.mu.Lock()
+	p, ok := idx.priors[version]
+	g.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err = g.walk(ctx, page, idx, cur)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	idx.priors[version] = p
+	g.mu.Unlock()
+	return p, nil
+}
+
+// indexOf returns the page's release index, building it once.
+func (g *Gatherer) indexOf(page *index.Page) *pageIndex {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if idx, ok := g.pages[page]; ok {
+		return idx
 	}
 	byVersion := map[string]*release{}
 	for _, f := range page.Files {
@@ -233,7 +231,7 @@ func (g *Gatherer) prior(ctx context.Context, page *index.Page, version string) 
 			continue
 		}
 		pv, err := pep440.Parse(raw)
-		if err != nil || pep440.Compare(pv, cur) >= 0 {
+		if err != nil {
 			continue
 		}
 		key := pv.String()
@@ -242,13 +240,29 @@ func (g *Gatherer) prior(ctx context.Context, page *index.Page, version string) 
 		}
 		byVersion[key].files = append(byVersion[key].files, f)
 	}
-	releases := make([]*release, 0, len(byVersion))
+	idx := &pageIndex{priors: map[string]*policy.PriorAttestation{}}
 	for _, r := range byVersion {
-		releases = append(releases, r)
+		idx.releases = append(idx.releases, *r)
 	}
-	sort.Slice(releases, func(i, j int) bool { return pep440.Compare(releases[i].v, releases[j].v) > 0 })
+	sort.Slice(idx.releases, func(i, j int) bool { return pep440.Compare(idx.releases[i].v, idx.releases[j].v) < 0 })
+	if g.pages == nil {
+		g.pages = map[*index.Page]*pageIndex{}
+	}
+	if len(g.order) >= maxIndexedPages {
+		delete(g.pages, g.order[0])
+		g.order = g.order[1:]
+	}
+	g.pages[page] = idx
+	g.order = append(g.order, page)
+	return idx
+}
+
+// walk goes back from the release before cur to the first attested one.
+func (g *Gatherer) walk(ctx context.Context, page *index.Page, idx *pageIndex, cur pep440.Version) (*policy.PriorAttestation, error) {
+	i := sort.Search(len(idx.releases), func(i int) bool { return pep440.Compare(idx.releases[i].v, cur) >= 0 })
 	lookups := 0
-	for _, r := range releases {
+	for i--; i >= 0; i-- {
+		r := idx.releases[i]
 		for _, f := range r.files {
 			if page.ProvenanceKnown && f.Provenance == "" {
 				continue

@@ -92,6 +92,7 @@ echo
 echo "## attestation verification (go test -bench, sigstore-go v1.3.0, public-good root)"
 go test -run '^$' -bench 'VerifyProvenance' -benchtime 200x ./verify | awk '/Benchmark/ {printf "  %s: %.1f ms/op, %s verifications/s\n", $1, $3/1e6, $5}'
 go test -run '^$' -bench 'ColdFetch' -benchtime 30x ./simpleapi | awk '/Benchmark/ {printf "  %s: %.1f ms per cold file request\n", $1, $3/1e6}'
+go test -run '^$' -bench 'RenderBigPage' -benchtime 10x ./simpleapi | awk '/Benchmark/ {printf "  first render of a 2,000-file page with the gate applied: %.1f ms\n", $3/1e6}'
 echo
 
 echo "## content inspection (internal/cmd/inspectbench)"

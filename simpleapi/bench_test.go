@@ -2,6 +2,7 @@ package simpleapi
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -41,5 +42,29 @@ func BenchmarkColdFetch(b *testing.B) {
 				resp.Body.Close()
 			}
 		})
+	}
+}
+
+// BenchmarkRenderBigPage renders (gates) a 2,000-file page of a project that
+// never attested, as a first view would: every file is "missing" on an
+// index that speaks PEP 740, so each version's prior release is looked up.
+func BenchmarkRenderBigPage(b *testing.B) {
+	h, _, _ := newAttestHarness(b, nil)
+	for v := 0; v < 500; v++ {
+		for k := 0; k < 4; k++ {
+			h.fake.Add(&fakepypi.Dist{Project: "big", Version: fmt.Sprintf("1.%d", v),
+				Filename: fmt.Sprintf("big-1.%d-cp3%d-none-any.whl", v, k), Data: []byte{byte(v), byte(k)}, UploadTime: uploaded})
+		}
+	}
+	res, err := h.srv.getPage(context.Background(), "big")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e := &pageEntry{cp: res.entry.cp} // a fresh entry: nothing rendered or indexed yet
+		if _, err := h.srv.render(context.Background(), e, "application/vnd.pypi.simple.v1+json"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
