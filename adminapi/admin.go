@@ -14,10 +14,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
 
+	"airlock/authlimit"
 	"airlock/index"
 	"airlock/quarantine"
 	"airlock/storage"
@@ -43,15 +45,16 @@ type Evaluator interface {
 
 // API is the admin API.
 type API struct {
-	q     *quarantine.Service
-	store *storage.Store
-	eval  Evaluator
-	token string
+	q       *quarantine.Service
+	store   *storage.Store
+	eval    Evaluator
+	token   string
+	limiter *authlimit.Limiter
 }
 
 // New builds the API. An empty token turns it off.
 func New(q *quarantine.Service, store *storage.Store, eval Evaluator, token string) *API {
-	return &API{q: q, store: store, eval: eval, token: token}
+	return &API{q: q, store: store, eval: eval, token: token, limiter: authlimit.New(10, time.Minute, nil)}
 }
 
 // Register adds the API's routes to r, each behind the token check.
@@ -75,8 +78,15 @@ func (a *API) auth(next http.Handler) http.Handler {
 			writeError(w, http.StatusServiceUnavailable, "the admin API is off: set admin.token in the config or AIRLOCK_ADMIN_TOKEN")
 			return
 		}
+		remote := remoteHost(r)
+		if a.limiter.Blocked(remote) {
+			w.Header().Set("Retry-After", "60")
+			writeError(w, http.StatusTooManyRequests, "too many failed attempts; wait a minute")
+			return
+		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
+			a.limiter.Fail(remote)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="airlock"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong admin token")
 			return

@@ -91,6 +91,15 @@ func TestAuth(t *testing.T) {
 		t.Errorf("right token: %d", code)
 	}
 
+	// Guessing is slowed down: after ten failures a minute, even the right
+	// token waits.
+	for i := 0; i < 10; i++ {
+		call(t, srv, "GET", "/api/v1/quarantine", "guess", "", nil)
+	}
+	if code := call(t, srv, "GET", "/api/v1/quarantine", token, "", nil); code != http.StatusTooManyRequests {
+		t.Errorf("after repeated failures: %d, want 429", code)
+	}
+
 	off, _ := setup(t, "")
 	var e map[string]string
 	if code := call(t, off, "GET", "/api/v1/quarantine", "anything", "", &e); code != http.StatusServiceUnavailable || !strings.Contains(e["error"], "admin API is off") {

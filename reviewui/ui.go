@@ -24,6 +24,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
 
+	"airlock/authlimit"
 	"airlock/policy"
 	"airlock/quarantine"
 	"airlock/storage"
@@ -49,6 +50,7 @@ type UI struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	limiter  *authlimit.Limiter
 }
 
 type session struct {
@@ -62,7 +64,7 @@ func New(q *quarantine.Service, store *storage.Store, token, upstream string, no
 		now = time.Now
 	}
 	u := &UI{q: q, store: store, token: token, upstream: strings.TrimRight(upstream, "/"), now: now,
-		sessions: map[string]*session{}, templates: map[string]*template.Template{}}
+		sessions: map[string]*session{}, templates: map[string]*template.Template{}, limiter: authlimit.New(10, time.Minute, now)}
 	funcs := template.FuncMap{
 		"time":  func(t time.Time) string { return fmtTime(t) },
 		"short": func(s string) string { return quarantine.ReviewID(s) },
@@ -176,7 +178,12 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, http.StatusForbidden, "message", pageData{Title: "Refused", Error: "Missing or wrong CSRF token: reload the sign-in page and try again."})
 		return
 	}
+	if u.limiter.Blocked(remoteHost(r)) {
+		u.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Too many failed attempts; wait a minute."})
+		return
+	}
 	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("token")), []byte(u.token)) != 1 {
+		u.limiter.Fail(remoteHost(r))
 		zerolog.Ctx(r.Context()).Warn().Str("remote", remoteHost(r)).Msg("review page sign-in with a wrong token")
 		u.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Wrong token."})
 		return

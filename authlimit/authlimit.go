@@ -1,0 +1,61 @@
+// Package authlimit slows down token guessing: after a number of failed
+// attempts from one address within a window, further attempts from it are
+// refused until the window has passed. Shared by the admin API and the
+// review page.
+package authlimit
+
+import (
+	"sync"
+	"time"
+)
+
+// Limiter counts failures per remote address. It is safe for concurrent use.
+type Limiter struct {
+	max    int
+	window time.Duration
+	now    func() time.Time
+
+	mu       sync.Mutex
+	failures map[string][]time.Time
+}
+
+// New allows max failures per window from one address.
+func New(max int, window time.Duration, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{max: max, window: window, now: now, failures: map[string][]time.Time{}}
+}
+
+// Blocked reports whether remote has failed too often lately.
+func (l *Limiter) Blocked(remote string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.recent(remote)) >= l.max
+}
+
+// Fail records a failed attempt.
+func (l *Limiter) Fail(remote string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.failures) > 10_000 { // bound the memory an attacker can make us use
+		l.failures = map[string][]time.Time{}
+	}
+	l.failures[remote] = append(l.recent(remote), l.now())
+}
+
+func (l *Limiter) recent(remote string) []time.Time {
+	cutoff := l.now().Add(-l.window)
+	kept := l.failures[remote][:0]
+	for _, t := range l.failures[remote] {
+		if t.After(cutoff) {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == 0 {
+		delete(l.failures, remote)
+		return nil
+	}
+	l.failures[remote] = kept
+	return kept
+}
