@@ -27,10 +27,10 @@ func newSignalsHarness(t *testing.T) (*harness, *fakepypi.Dist, *fakepypi.Dist) 
 	})
 	now := h.clock()
 	oldUp := now.Add(-10 * 24 * time.Hour)
-	older := h.fake.AddWheel(fakepypi.WheelSpec{Name: "tagged", Version: "0.9"}, now.Add(-20*24*time.Hour))
+	// 0.9 and its tag make "the repository tags its releases" true for 1.0.
+	h.fake.AddWheel(fakepypi.WheelSpec{Name: "tagged", Version: "0.9"}, now.Add(-20*24*time.Hour))
 	old := h.fake.AddWheel(fakepypi.WheelSpec{Name: "tagged", Version: "1.0"}, oldUp)
 	young := h.fake.AddWheel(fakepypi.WheelSpec{Name: "tagged", Version: "1.1"}, now.Add(-10*time.Minute))
-	_ = older
 	h.fake.SetMeta("tagged", fakepypi.ProjectMeta{Maintainers: []string{"a", "b"}, ProjectURLs: map[string]string{"Source": "https://github.com/acme/tagged"}})
 	h.fake.SetDownloads("tagged", 10, 70, 300)
 	h.fake.SetRepo("acme/tagged", fakepypi.Repo{CreatedAt: now.Add(-400 * 24 * time.Hour), PushedAt: now, Tags: []fakepypi.FakeTag{
@@ -46,7 +46,11 @@ func TestSourceReleaseMatch(t *testing.T) {
 		t.Fatalf("tagged release: %s %s", resp.Status, body)
 	}
 	v, _ := h.config.Quarantine.Get(old.SHA256())
-	if !strings.Contains(v.Decision.Summary(), "") || v.Inputs.Signals == nil || v.Inputs.Signals.Tag == nil || v.Inputs.Signals.Tag.How != "commit" {
+	matched := false
+	for _, r := range v.Decision.Reasons {
+		matched = matched || (r.Check == policy.CheckSourceRelease && r.Message == "tag v1.0 in acme/tagged matches")
+	}
+	if !matched || v.Inputs.Signals == nil || v.Inputs.Signals.Tag == nil || v.Inputs.Signals.Tag.How != "commit" {
 		t.Errorf("tagged release inputs: %+v", v.Inputs.Signals)
 	}
 	resp, _ := h.get(fileURL(young))
