@@ -393,10 +393,11 @@ func (s *Service) List(f Filter) ([]View, error) {
 		f.State = string(Held)
 	}
 	var out []View
-	err := s.store.Decisions(func(rec storage.DecisionRecord) error {
-		if f.State != "all" && rec.State != f.State {
-			return nil
-		}
+	each := s.store.Decisions
+	if f.State != "all" {
+		each = func(fn func(storage.DecisionRecord) error) error { return s.store.DecisionsInState(f.State, fn) }
+	}
+	err := each(func(rec storage.DecisionRecord) error {
 		if (f.Project != "" && rec.Project != f.Project) || (f.Version != "" && rec.Version != f.Version) {
 			return nil
 		}
@@ -428,10 +429,10 @@ func contains(list []string, s string) bool {
 
 // Counts returns how many records are in each state.
 func (s *Service) Counts() (map[State]int, error) {
-	counts := map[State]int{}
-	err := s.store.Decisions(func(rec storage.DecisionRecord) error {
-		counts[State(rec.State)]++
-		return nil
-	})
+	raw, err := s.store.CountByState()
+	counts := make(map[State]int, len(raw))
+	for k, v := range raw {
+		counts[State(k)] = v
+	}
 	return counts, err
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -53,7 +54,11 @@ type AuditEvent struct {
 var (
 	bucketDecisions = []byte("decisions")
 	bucketAudit     = []byte("audit")
+	// bucketStates indexes decisions by state: <state> 0x00 <sha256> -> "".
+	bucketStates = []byte("states")
 )
+
+func stateKey(state, sha string) []byte { return append(append([]byte(state), 0), sha...) }
 
 // GetDecision returns the record for a sha256, or ErrNotFound.
 func (s *Store) GetDecision(sha string) (DecisionRecord, error) {
@@ -77,6 +82,7 @@ func (s *Store) UpdateDecision(sha string, fn func(rec *DecisionRecord, exists b
 				return fmt.Errorf("storage: corrupt decision %s: %w", sha, err)
 			}
 		}
+		oldState := rec.State
 		write, ev, err := fn(&rec, exists)
 		if err != nil {
 			return err
@@ -91,6 +97,17 @@ func (s *Store) UpdateDecision(sha string, fn func(rec *DecisionRecord, exists b
 		}
 		if err := b.Put([]byte(sha), data); err != nil {
 			return err
+		}
+		if !exists || oldState != rec.State {
+			idx := tx.Bucket(bucketStates)
+			if exists {
+				if err := idx.Delete(stateKey(oldState, sha)); err != nil {
+					return err
+				}
+			}
+			if err := idx.Put(stateKey(rec.State, sha), nil); err != nil {
+				return err
+			}
 		}
 		if ev != nil {
 			return appendAuditTx(tx, ev)
@@ -125,6 +142,44 @@ func (s *Store) Decisions(fn func(DecisionRecord) error) error {
 			return fn(rec)
 		})
 	})
+}
+
+// DecisionsInState calls fn for every decision record in a state, using
+// the state index instead of reading every record.
+func (s *Store) DecisionsInState(state string, fn func(DecisionRecord) error) error {
+	return s.db.View(func(tx *bbolt.Tx) error {
+		decisions := tx.Bucket(bucketDecisions)
+		prefix := stateKey(state, "")
+		c := tx.Bucket(bucketStates).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			raw := decisions.Get(k[len(prefix):])
+			if raw == nil {
+				continue
+			}
+			var rec DecisionRecord
+			if err := json.Unmarshal(raw, &rec); err != nil {
+				return err
+			}
+			if err := fn(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// CountByState counts decision records per state from the index.
+func (s *Store) CountByState() (map[string]int, error) {
+	counts := map[string]int{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketStates).ForEach(func(k, _ []byte) error {
+			if i := bytes.IndexByte(k, 0); i >= 0 {
+				counts[string(k[:i])]++
+			}
+			return nil
+		})
+	})
+	return counts, err
 }
 
 // Audit returns audit events, newest first, that keep returns true for, at

@@ -14,6 +14,7 @@
 //	files  <project> 0x00 <filename> -> FileRecord (".metadata" files included)
 //	lists  "root"                    -> CachedList
 //	decisions <sha256>               -> DecisionRecord (gate state per file)
+//	states <state> 0x00 <sha256>     -> "" (index of decisions by state)
 //	audit  big-endian uint64 seq     -> AuditEvent (append-only)
 //	provenance <sha256>              -> ProvenanceRecord (PEP 740, with verification result)
 //	signals <source URL or key>      -> SignalDoc (cached signal source responses)
@@ -125,7 +126,7 @@ func Open(dir string, lockTimeout time.Duration) (*Store, error) {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance, bucketSignals, bucketInspections} {
+		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance, bucketSignals, bucketInspections, bucketStates} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

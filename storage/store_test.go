@@ -120,3 +120,35 @@ func TestRecordsRoundTrip(t *testing.T) {
 		t.Errorf("missing record: %v", err)
 	}
 }
+
+func TestStateIndexFollowsTransitions(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(dir, time.Second)
+	set := func(sha, state string) {
+		t.Helper()
+		_, err := s.UpdateDecision(sha, func(rec *DecisionRecord, _ bool) (bool, *AuditEvent, error) {
+			rec.SHA256, rec.State = sha, state
+			return true, nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := sum([]byte("a")), sum([]byte("b"))
+	set(a, "held")
+	set(b, "held")
+	set(a, "approved")
+	set(b, "held") // unchanged state
+	s.Close()
+	s, _ = Open(dir, time.Second)
+	defer s.Close()
+	counts, _ := s.CountByState()
+	if counts["held"] != 1 || counts["approved"] != 1 || len(counts) != 2 {
+		t.Errorf("counts %v", counts)
+	}
+	var held []string
+	s.DecisionsInState("held", func(rec DecisionRecord) error { held = append(held, rec.SHA256); return nil })
+	if len(held) != 1 || held[0] != b {
+		t.Errorf("held: %v", held)
+	}
+}
