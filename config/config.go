@@ -25,7 +25,9 @@ const DefaultListen = "127.0.0.1:3180"
 // Config is the whole configuration. The yaml tags are the documented keys;
 // config.example.yaml lists every one of them with its default.
 type Config struct {
-	Listen   string   `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// TLS serves HTTPS with this certificate and key (both or neither).
+	TLS      TLS      `yaml:"tls"`
 	DataDir  string   `yaml:"data_dir"`
 	Upstream Upstream `yaml:"upstream"`
 	Index    Index    `yaml:"index"`
@@ -83,6 +85,12 @@ type Weights struct {
 	Organization float64 `yaml:"organization"`
 	Downloads    float64 `yaml:"downloads"`
 	Repository   float64 `yaml:"repository"`
+}
+
+// TLS is the `tls:` section.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Upstream describes the index Airlock proxies.
@@ -184,6 +192,9 @@ func decodeYAML(data []byte, cfg *Config) error {
 func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("config: listen: %q is not host:port", c.Listen)
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return errors.New("config: tls: cert_file and key_file go together")
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		return errors.New("config: data_dir: must not be empty")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -182,6 +183,11 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) 
 	}
 	defer app.cleanup()
 	go app.sweep(ctx, log)
+	if cfg.TLS.CertFile != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -193,8 +199,13 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) 
 		BaseContext:       func(net.Listener) context.Context { return log.WithContext(context.Background()) },
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.Serve(ln) }()
-	log.Info().Str("listen", ln.Addr().String()).Str("upstream", cfg.Upstream.URL).
+	if cfg.TLS.CertFile != "" {
+		// The review page's session cookie is Secure over TLS.
+		go func() { errc <- httpSrv.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile) }()
+	} else {
+		go func() { errc <- httpSrv.Serve(ln) }()
+	}
+	log.Info().Str("listen", ln.Addr().String()).Bool("tls", cfg.TLS.CertFile != "").Str("upstream", cfg.Upstream.URL).
 		Str("data_dir", cfg.DataDir).Str("version", version).Msg("airlock serving")
 	select {
 	case err := <-errc:
