@@ -248,7 +248,7 @@ func inspectTar(r io.Reader, lim Limits, decompress func(io.Reader) (io.Reader, 
 		}
 		m := member{name: strings.TrimPrefix(h.Name, "./"), mode: "other"}
 		switch h.Typeflag {
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg, '\x00': // '\x00' is the old-style regular file flag
 			m.mode = "file"
 		case tar.TypeDir:
 			m.mode = "dir"

@@ -113,8 +113,6 @@ func (u *UI) off(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-type ctxSession struct{}
-
 // auth requires a session; POSTs also require its CSRF token.
 func (u *UI) auth(next func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

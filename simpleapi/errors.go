@@ -15,12 +15,11 @@ import (
 
 // Errors of the file endpoints, mapped to answers in statusOf.
 var (
-	errNoSHA256        = errors.New("the upstream index lists no sha256 for this file; Airlock serves only files it can verify")
-	errNotListed       = errors.New("file is not listed on the project's upstream page")
-	errNoMetadata      = errors.New("the upstream index offers no verifiable metadata for this file")
-	errBadName         = errors.New("invalid project name")
-	errTruncated       = errors.New("upstream download was truncated")
-	errUpstreamNothing = errors.New("upstream unavailable and nothing cached")
+	errNoSHA256   = errors.New("the upstream index lists no sha256 for this file; Airlock serves only files it can verify")
+	errNotListed  = errors.New("file is not listed on the project's upstream page")
+	errNoMetadata = errors.New("the upstream index offers no verifiable metadata for this file")
+	errBadName    = errors.New("invalid project name")
+	errTruncated  = errors.New("upstream download was truncated")
 )
 
 // statusOf maps an error to the status and the one-line message a client

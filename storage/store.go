@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 
 	"airlock/index"
 )
@@ -105,7 +106,7 @@ func Open(dir string, lockTimeout time.Duration) (*Store, error) {
 	}
 	db, err := bbolt.Open(filepath.Join(dir, "airlock.db"), 0o600, &bbolt.Options{Timeout: lockTimeout})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, bberrors.ErrTimeout) {
 			return nil, fmt.Errorf("storage: %s: %w", dir, ErrInUse)
 		}
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)

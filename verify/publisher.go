@@ -55,7 +55,7 @@ func (p Publisher) validate() error {
 		}
 	case "Google":
 		if !strings.Contains(p.Email, "@") {
-			return fmt.Errorf("Google publisher without an e-mail")
+			return fmt.Errorf("google publisher without an e-mail")
 		}
 	case "Email":
 		if !strings.Contains(p.Email, "@") || !strings.HasPrefix(p.Issuer, "https://") {

@@ -18,11 +18,11 @@ import (
 
 // cliWorld is a fake upstream and a running Airlock app in front of it.
 type cliWorld struct {
-	fake         *fakepypi.Server
-	srv          *httptest.Server
-	app          *app
-	old, young   *fakepypi.Dist
-	dataDir, env string
+	fake       *fakepypi.Server
+	srv        *httptest.Server
+	app        *app
+	old, young *fakepypi.Dist
+	dataDir    string
 }
 
 func newCLIWorld(t *testing.T) *cliWorld {

@@ -38,11 +38,11 @@ func main() {
 		st.Size()>>20, rep.Bytes>>20, len(rep.Files), len(rep.Findings), float64(rep.Bytes)/(1<<20)/secs, secs)
 
 	bst, _ := os.Stat(bomb)
-	_, err, secs := runErr(bomb, inspect.DefaultLimits())
+	_, secs, err := runErr(bomb, inspect.DefaultLimits())
 	fmt.Printf("  2 GiB bomb (%d KiB on disk), default limits: %v after %.3f s; peak RSS so far %s\n", bst.Size()>>10, err, secs, peakRSS())
 	lifted := inspect.DefaultLimits()
 	lifted.MaxRatio, lifted.MaxTotalBytes = 1<<40, 8<<30
-	rep, err, secs = runErr(bomb, lifted)
+	rep, secs, err = runErr(bomb, lifted)
 	if err != nil {
 		fail(err)
 	}
@@ -51,14 +51,14 @@ func main() {
 }
 
 func run(path string, lim inspect.Limits) (*inspect.Report, float64) {
-	rep, err, secs := runErr(path, lim)
+	rep, secs, err := runErr(path, lim)
 	if err != nil {
 		fail(err)
 	}
 	return rep, secs
 }
 
-func runErr(path string, lim inspect.Limits) (*inspect.Report, error, float64) {
+func runErr(path string, lim inspect.Limits) (*inspect.Report, float64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		fail(err)
@@ -67,7 +67,7 @@ func runErr(path string, lim inspect.Limits) (*inspect.Report, error, float64) {
 	st, _ := f.Stat()
 	start := time.Now()
 	rep, err := inspect.File(f, st.Size(), filepath.Base(path), lim)
-	return rep, err, time.Since(start).Seconds()
+	return rep, time.Since(start).Seconds(), err
 }
 
 // writeWheel writes ~3000 Python modules (scanned) and 150 MiB of
