@@ -96,6 +96,11 @@ type Sigstore struct {
 	// TUF refreshes the trusted root from Sigstore's TUF repository at
 	// start-up (needs the network).
 	TUF bool `yaml:"tuf"`
+	// TUFURL is the TUF repository (empty: Sigstore's public one).
+	TUFURL string `yaml:"tuf_url"`
+	// TUFRoot is the TUF root.json to trust first (empty: the one
+	// sigstore-go embeds for Sigstore's public repository).
+	TUFRoot string `yaml:"tuf_root"`
 }
 
 // ProjectPolicy is a per-project override; unset keys keep the default.

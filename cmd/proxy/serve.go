@@ -102,7 +102,7 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	if rules.Mode == policy.Audit {
 		log.Warn().Msg("policy.mode is audit: decisions are logged, every file is served")
 	}
-	verifier, err := newVerifier(cfg.Sigstore, log)
+	verifier, err := newVerifier(cfg.Sigstore, cfg.DataDir, log)
 	if err != nil {
 		return nil, err
 	}

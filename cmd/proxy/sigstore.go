@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/rs/zerolog"
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -15,10 +16,22 @@ import (
 // newVerifier builds the attestation verifier once, at start-up: from the
 // embedded Sigstore public-good root, a trusted_root.json named in the
 // config, or (sigstore.tuf) Sigstore's TUF repository.
-func newVerifier(cfg config.Sigstore, log zerolog.Logger) (*verify.Verifier, error) {
+func newVerifier(cfg config.Sigstore, dataDir string, log zerolog.Logger) (*verify.Verifier, error) {
 	switch {
 	case cfg.TUF:
-		live, err := root.NewLiveTrustedRoot(tuf.DefaultOptions())
+		opts := tuf.DefaultOptions()
+		opts.CachePath = filepath.Join(dataDir, "tuf")
+		if cfg.TUFURL != "" {
+			opts.RepositoryBaseURL = cfg.TUFURL
+		}
+		if cfg.TUFRoot != "" {
+			b, err := os.ReadFile(cfg.TUFRoot)
+			if err != nil {
+				return nil, fmt.Errorf("sigstore.tuf_root: %w", err)
+			}
+			opts.Root = b
+		}
+		live, err := root.NewLiveTrustedRoot(opts)
 		if err != nil {
 			return nil, fmt.Errorf("sigstore.tuf: %w", err)
 		}
