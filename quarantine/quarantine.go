@@ -181,8 +181,12 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 	now := s.now()
 	d := s.engine.Evaluate(in, now)
 	if rec, err := s.store.GetDecision(in.SHA256); err == nil {
-		if st, changed := s.nextState(rec, d); !changed && st == State(rec.State) && rec.Policy == d.Policy && sameDecision(rec, d, in) {
-			return s.view(rec)
+		// A warm request: decode the stored record once, and keep it when
+		// nothing that matters changed.
+		if st, changed := s.nextState(rec, d); !changed && st == State(rec.State) && rec.Policy == d.Policy {
+			if v, err := s.view(rec); err == nil && fingerprintOf(v.Decision, v.Inputs) == fingerprintOf(d, in) {
+				return v, nil
+			}
 		}
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return View{}, err
@@ -258,21 +262,8 @@ func stateFor(a policy.Action) State {
 	return Allowed
 }
 
-// sameDecision compares what matters of a stored decision with a fresh
-// one; evidence such as a file's age changes every minute and does not.
-func sameDecision(rec storage.DecisionRecord, d policy.Decision, in policy.Input) bool {
-	return rec.Policy == d.Policy && fingerprint(rec.Decision, rec.Inputs) == fingerprintOf(d, in)
-}
-
-func fingerprint(rawDecision, rawInputs json.RawMessage) string {
-	var d policy.Decision
-	var in policy.Input
-	if json.Unmarshal(rawDecision, &d) != nil || json.Unmarshal(rawInputs, &in) != nil {
-		return ""
-	}
-	return fingerprintOf(d, in)
-}
-
+// fingerprintOf is what matters of a decision and its inputs; evidence such
+// as a file's age changes every minute and does not.
 func fingerprintOf(d policy.Decision, in policy.Input) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s|%s|%s|", d.Action, d.Until.UTC().Format(time.RFC3339), d.Policy)
