@@ -243,10 +243,11 @@ func (s *Server) prefetchNewest(ctx context.Context, page *index.Page) {
 	defer cancel()
 	for _, f := range todo {
 		if _, err := s.ensureStored(pctx, page, f); err != nil {
+			// Left undecided: the file's own download decides it later.
 			logFrom(ctx).Warn().Err(err).Str("file", f.Filename).Msg("prefetch of the newest release failed")
 			continue
 		}
-		if _, err := s.opt.Quarantine.Decide(s.gather(pctx, page, f, true)); err != nil {
+		if _, err := s.decideListed(pctx, page, f, true); err != nil {
 			logFrom(ctx).Warn().Err(err).Str("file", f.Filename).Msg("prefetch decision failed")
 		}
 	}

@@ -290,6 +290,22 @@ func (s *Server) EvaluateDownloaded(ctx context.Context, project, version string
 	return s.evaluate(ctx, project, version, true)
 }
 
+// decideListed decides a listed file as a client's request would, without
+// serving it: with download, the file is fetched, verified and stored first
+// so its content is inspected too (a failed download is a gather error,
+// which holds it).
+func (s *Server) decideListed(ctx context.Context, page *index.Page, f index.File, download bool) (quarantine.View, error) {
+	var fillErr error
+	if download {
+		_, fillErr = s.ensureStored(ctx, page, f)
+	}
+	in := s.gather(ctx, page, f, download && fillErr == nil)
+	if fillErr != nil {
+		in.GatherErrors = append(in.GatherErrors, "download: "+fillErr.Error())
+	}
+	return s.opt.Quarantine.Decide(in)
+}
+
 func (s *Server) evaluate(ctx context.Context, project, version string, download bool) ([]quarantine.View, error) {
 	res, err := s.getPage(ctx, project)
 	if err != nil {
@@ -301,17 +317,7 @@ func (s *Server) evaluate(ctx context.Context, project, version string, download
 		if v, _ := index.VersionFromFilename(project, f.Filename); v != version || f.SHA256() == "" {
 			continue // another release, or never served
 		}
-		stored := false
-		var fillErr error
-		if download {
-			_, fillErr = s.ensureStored(ctx, page, f)
-			stored = fillErr == nil
-		}
-		in := s.gather(ctx, page, f, stored)
-		if fillErr != nil {
-			in.GatherErrors = append(in.GatherErrors, "download: "+fillErr.Error())
-		}
-		v, err := s.opt.Quarantine.Decide(in)
+		v, err := s.decideListed(ctx, page, f, download)
 		if err != nil {
 			return nil, err
 		}
