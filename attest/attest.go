@@ -117,7 +117,7 @@ func (g *Gatherer) record(ctx context.Context, page *index.Page, f index.File) (
 	if sha == "" {
 		return storage.ProvenanceRecord{}, errors.New("file lists no sha256")
 	}
-	if f.Provenance == "" && page.ProvenanceKnown {
+	if page.SaysNoProvenance(f) {
 		// The index speaks PEP 740 and lists none: nothing to fetch.
 		return storage.ProvenanceRecord{SHA256: sha, Status: policy.AttestationMissing, CheckedAt: g.now().UTC()}, nil
 	}
@@ -264,7 +264,7 @@ func (g *Gatherer) walk(ctx context.Context, page *index.Page, idx *pageIndex, c
 	for i--; i >= 0; i-- {
 		r := idx.releases[i]
 		for _, f := range r.files {
-			if page.ProvenanceKnown && f.Provenance == "" {
+			if page.SaysNoProvenance(f) {
 				continue
 			}
 			if !page.ProvenanceKnown {

@@ -304,3 +304,11 @@ func checkParsed(t *testing.T, p *Page) {
 		t.Fatal(err)
 	}
 }
+
+func TestSaysNoProvenance(t *testing.T) {
+	with, without := File{Provenance: "https://x/p"}, File{}
+	known, unknown := &Page{ProvenanceKnown: true}, &Page{}
+	if known.SaysNoProvenance(with) || !known.SaysNoProvenance(without) || unknown.SaysNoProvenance(without) {
+		t.Error("only an API 1.3+ page listing no provenance says there is none")
+	}
+}

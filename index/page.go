@@ -60,6 +60,10 @@ func (f File) MetadataSHA256() string {
 	return strings.ToLower(f.CoreMetadata.Hashes["sha256"])
 }
 
+// SaysNoProvenance reports whether the page itself says a file has no PEP
+// 740 provenance: the upstream speaks API 1.3+ and lists none for it.
+func (p *Page) SaysNoProvenance(f File) bool { return p.ProvenanceKnown && f.Provenance == "" }
+
 // Lookup returns the file with the given filename.
 func (p *Page) Lookup(filename string) (File, bool) {
 	for _, f := range p.Files {

@@ -70,7 +70,7 @@ func (s *Server) refreshSignals(in policy.Input) policy.Input {
 // the earlier releases are looked at.
 func (s *Server) listingInput(ctx context.Context, page *index.Page, f index.File) policy.Input {
 	in := inputFor(page.Name, f)
-	if s.opt.Attest == nil || !page.ProvenanceKnown || f.Provenance != "" || in.SHA256 == "" {
+	if s.opt.Attest == nil || !page.SaysNoProvenance(f) || in.SHA256 == "" {
 		return in
 	}
 	in.Attestation = &policy.Attestation{Status: policy.AttestationMissing}
