@@ -10,7 +10,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -78,7 +77,7 @@ func (a *API) auth(next http.Handler) http.Handler {
 			writeError(w, http.StatusServiceUnavailable, "the admin API is off: set admin.token in the config or AIRLOCK_ADMIN_TOKEN")
 			return
 		}
-		remote := remoteHost(r)
+		remote := authlimit.Remote(r)
 		if a.limiter.Blocked(remote) {
 			w.Header().Set("Retry-After", "60")
 			writeError(w, http.StatusTooManyRequests, "too many failed attempts; wait a minute")
@@ -167,7 +166,7 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 	if req.Actor != "" {
 		actor = "admin:" + req.Actor
 	}
-	v, err = a.q.Apply(v.SHA256, quarantine.Transition(vars["action"]), actor, remoteHost(r), req.Reason)
+	v, err = a.q.Apply(v.SHA256, quarantine.Transition(vars["action"]), actor, authlimit.Remote(r), req.Reason)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -261,13 +260,6 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, code, msg)
 }
 
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

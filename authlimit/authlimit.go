@@ -5,6 +5,8 @@
 package authlimit
 
 import (
+	"net"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -58,4 +60,14 @@ func (l *Limiter) recent(remote string) []time.Time {
 	}
 	l.failures[remote] = kept
 	return kept
+}
+
+// Remote is the address a request came from (host, without the port): the
+// key the limiter counts by, and what the audit log records.
+func Remote(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

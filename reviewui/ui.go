@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"html/template"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -176,13 +175,13 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, http.StatusForbidden, "message", pageData{Title: "Refused", Error: "Missing or wrong CSRF token: reload the sign-in page and try again."})
 		return
 	}
-	if u.limiter.Blocked(remoteHost(r)) {
+	if u.limiter.Blocked(authlimit.Remote(r)) {
 		u.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Too many failed attempts; wait a minute."})
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("token")), []byte(u.token)) != 1 {
-		u.limiter.Fail(remoteHost(r))
-		zerolog.Ctx(r.Context()).Warn().Str("remote", remoteHost(r)).Msg("review page sign-in with a wrong token")
+		u.limiter.Fail(authlimit.Remote(r))
+		zerolog.Ctx(r.Context()).Warn().Str("remote", authlimit.Remote(r)).Msg("review page sign-in with a wrong token")
 		u.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Wrong token."})
 		return
 	}
@@ -277,7 +276,7 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request, s *session) {
 		u.showDetail(w, r, s, vars["sha"], http.StatusBadRequest, "A reason is required.")
 		return
 	}
-	v, err := u.q.Apply(vars["sha"], quarantine.Transition(vars["action"]), "ui:"+remoteHost(r), remoteHost(r), reason)
+	v, err := u.q.Apply(vars["sha"], quarantine.Transition(vars["action"]), "ui:"+authlimit.Remote(r), authlimit.Remote(r), reason)
 	if err != nil {
 		u.showDetail(w, r, s, vars["sha"], http.StatusConflict, err.Error())
 		return
@@ -294,13 +293,6 @@ func (u *UI) audit(w http.ResponseWriter, r *http.Request, s *session) {
 	u.render(w, r, http.StatusOK, "audit", pageData{Title: "Audit log", SignedIn: true, CSRF: s.csrf, Events: events})
 }
 
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 func fmtTime(t time.Time) string {
 	if t.IsZero() {
