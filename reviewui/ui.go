@@ -293,7 +293,6 @@ func (u *UI) audit(w http.ResponseWriter, r *http.Request, s *session) {
 	u.render(w, r, http.StatusOK, "audit", pageData{Title: "Audit log", SignedIn: true, CSRF: s.csrf, Events: events})
 }
 
-
 func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return "—"
