@@ -69,10 +69,6 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		lvl = zerolog.ErrorLevel
 	}
 	zerolog.Ctx(r.Context()).WithLevel(lvl).Err(err).Int("status", code).Msg("request failed")
-	writeError(w, code, msg)
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
 	writeText(w, code, msg)
 }
 

@@ -99,7 +99,7 @@ func (s *Server) Handler(mounts ...func(*mux.Router)) http.Handler {
 	r.HandleFunc(routeProvenance, s.provenance).Methods(http.MethodGet, http.MethodHead).Name("provenance")
 	r.Use(nameRoute)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not found")
+		writeText(w, http.StatusNotFound, "not found")
 	})
 	return s.accessLog(r)
 }

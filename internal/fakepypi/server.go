@@ -191,6 +191,9 @@ func (s *Server) AddFixture(project, version, path, provenancePath string, uploa
 	return d, nil
 }
 
+// normalize is PEP 503 normalization written independently of
+// index.Normalize on purpose: a fake that shared the code under test would
+// mirror its bugs instead of catching them.
 func normalize(name string) string {
 	var b strings.Builder
 	sep := false
