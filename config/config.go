@@ -37,7 +37,24 @@ type Config struct {
 	Sigstore Sigstore `yaml:"sigstore"`
 	Signals  Signals  `yaml:"signals"`
 	Inspect  Inspect  `yaml:"inspect"`
-	Log      Log      `yaml:"log"`
+	// Background is the work queue that checks releases inside their
+	// cooldown before anyone needs them.
+	Background Background `yaml:"background"`
+	Log        Log        `yaml:"log"`
+}
+
+// Background is the `background:` section.
+type Background struct {
+	// Workers run queued checks at once; 0 turns background checks off
+	// (files are then checked when a client asks for them).
+	Workers int `yaml:"workers"`
+	// ProjectBytes and TotalBytes bound what background checks download
+	// per project and in all, per day; the rest is checked on request.
+	ProjectBytes ByteSize `yaml:"project_bytes"`
+	TotalBytes   ByteSize `yaml:"total_bytes"`
+	// SignalsWait bounds how long a page waits for the behavioural signal
+	// sources when a project's signals are not known yet.
+	SignalsWait Duration `yaml:"signals_wait"`
 }
 
 // Inspect is the `inspect:` section: content inspection and its limits.
@@ -49,11 +66,6 @@ type Inspect struct {
 	MaxPathLength int      `yaml:"max_path_length"`
 	MaxDepth      int      `yaml:"max_depth"`
 	MaxScanBytes  ByteSize `yaml:"max_scan_bytes"`
-	// PrefetchMaxBytes: before a page lists a project, the newest
-	// release's undecided files are fetched and decided when together they
-	// are at most this large (0: off), so a held newest release is already
-	// marked on the page.
-	PrefetchMaxBytes ByteSize `yaml:"prefetch_max_bytes"`
 }
 
 // Signals is the `signals:` section: the behavioural sources.
@@ -140,10 +152,11 @@ func Default() Config {
 			MaxPageBytes: 64 << 20,
 			MaxFileBytes: 8 << 30,
 		},
-		Index:   Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank"},
-		Policy:  defaultPolicy(),
-		Notify:  Notify{Timeout: Duration(5 * time.Second), Retries: 3},
-		Inspect: Inspect{Enabled: true, MaxTotalBytes: 4 << 30, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20, PrefetchMaxBytes: 64 << 20},
+		Index:      Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank"},
+		Policy:     defaultPolicy(),
+		Notify:     Notify{Timeout: Duration(5 * time.Second), Retries: 3},
+		Inspect:    Inspect{Enabled: true, MaxTotalBytes: 4 << 30, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20},
+		Background: Background{Workers: 2, ProjectBytes: 512 << 20, TotalBytes: 8 << 30, SignalsWait: Duration(3 * time.Second)},
 		Signals: Signals{Enabled: true, PyPIStatsURL: "https://pypistats.org", GitHubAPIURL: "https://api.github.com",
 			Timeout: Duration(10 * time.Second), TTL: Duration(time.Hour), RapidReleases: 10, HeavyDownloads: 1_000_000,
 			Weights: Weights{Age: 20, Cadence: 15, Maintainers: 20, Organization: 10, Downloads: 15, Repository: 20}},
@@ -255,6 +268,9 @@ func (c Config) Validate() error {
 	}
 	if c.Signals.Timeout <= 0 || c.Signals.TTL <= 0 || c.Signals.RapidReleases < 0 || c.Signals.HeavyDownloads < 0 {
 		return errors.New("config: signals: timeout and ttl must be positive, thresholds not negative")
+	}
+	if b := c.Background; b.Workers < 0 || b.Workers > 64 || b.ProjectBytes < 0 || b.TotalBytes < 0 || b.SignalsWait <= 0 {
+		return errors.New("config: background: workers must be 0-64, budgets not negative, signals_wait positive")
 	}
 	if i := c.Inspect; i.MaxTotalBytes <= 0 || i.MaxMembers <= 0 || i.MaxRatio <= 0 || i.MaxPathLength <= 0 || i.MaxDepth <= 0 || i.MaxScanBytes <= 0 {
 		return errors.New("config: inspect: every limit must be positive")

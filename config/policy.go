@@ -56,6 +56,10 @@ type ScorePolicy struct {
 	Min           int           `yaml:"min"`
 	Action        string        `yaml:"action"`
 	CooldownBelow CooldownBelow `yaml:"cooldown_below"`
+	// MinConfidence is the share of the score's weights that must come from
+	// sources that answered before the risk-adaptive cooldown applies: a
+	// score built on missing sources does not lengthen the cooldown.
+	MinConfidence float64 `yaml:"min_confidence"`
 }
 
 // CooldownBelow is the risk-adaptive cooldown: projects scoring under Score
@@ -127,7 +131,7 @@ type Notify struct {
 func defaultPolicy() Policy {
 	return Policy{Mode: "enforce", Cooldown: Duration(7 * 24 * time.Hour), OnMissingUploadTime: "hold",
 		SweepInterval: Duration(time.Minute), Attestations: Attestations{Require: "if-previously-attested"},
-		Score:         ScorePolicy{Min: 40, Action: "warn", CooldownBelow: CooldownBelow{Score: 50, Cooldown: Duration(14 * 24 * time.Hour)}},
+		Score:         ScorePolicy{Min: 40, Action: "warn", CooldownBelow: CooldownBelow{Score: 50, Cooldown: Duration(14 * 24 * time.Hour)}, MinConfidence: 0.8},
 		SourceRelease: SourceReleasePolicy{Action: "hold", Grace: Duration(time.Hour), OnNoRepository: "warn"},
 		OnUnknown:     "warn", NewReleaseWindow: Duration(30 * 24 * time.Hour)}
 }
@@ -140,6 +144,7 @@ func (p Policy) Rules() (policy.Rules, error) {
 		RequireAttestation: p.Attestations.Require,
 		ScoreMin:           p.Score.Min, NewReleaseWindow: time.Duration(p.NewReleaseWindow), TagGrace: time.Duration(p.SourceRelease.Grace),
 		CooldownBelowScore: p.Score.CooldownBelow.Score, CooldownBelow: time.Duration(p.Score.CooldownBelow.Cooldown),
+		CooldownMinConfidence: p.Score.MinConfidence,
 	}}
 	if r.Mode != policy.Enforce && r.Mode != policy.Audit {
 		return r, fmt.Errorf("config: policy.mode: %q is not enforce or audit", p.Mode)
@@ -185,6 +190,9 @@ func (p Policy) Rules() (policy.Rules, error) {
 			return r, fmt.Errorf("config: policy.content.%s: %w", sev, err)
 		}
 		r.Default.ContentActions[sev] = act
+	}
+	if p.Score.MinConfidence < 0 || p.Score.MinConfidence > 1 {
+		return r, fmt.Errorf("config: policy.score.min_confidence: must be between 0 and 1")
 	}
 	if p.Score.Min < 0 || p.Score.Min > 100 || p.Score.CooldownBelow.Score < 0 || p.Score.CooldownBelow.Score > 100 {
 		return r, fmt.Errorf("config: policy.score: min and cooldown_below.score must be 0-100")

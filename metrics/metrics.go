@@ -18,6 +18,14 @@ type Metrics struct {
 	HashMismatches  prometheus.Counter
 	RefusedHosts    prometheus.Counter
 	Gate            *prometheus.CounterVec // outcome (served, refused), action
+	// UpstreamBytes counts verified bytes downloaded from the upstream;
+	// BackgroundBytes the part of them the work queue fetched.
+	UpstreamBytes   prometheus.Counter
+	BackgroundBytes prometheus.Counter
+	QueueDepth      prometheus.Gauge
+	QueueOldest     prometheus.Gauge       // age in seconds of the oldest queued item
+	QueueDone       *prometheus.CounterVec // outcome (done, failed, skipped)
+	SignalErrors    *prometheus.CounterVec // source
 }
 
 // New registers Airlock's collectors and the Go runtime's on a fresh registry.
@@ -49,7 +57,26 @@ func New() *Metrics {
 		Gate: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "airlock_gate_decisions_total", Help: "File requests by gate outcome (served, refused) and policy action.",
 		}, []string{"outcome", "action"}),
+		UpstreamBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "airlock_upstream_fetched_bytes_total", Help: "Verified bytes downloaded from the upstream (client requests and background work).",
+		}),
+		BackgroundBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "airlock_background_fetched_bytes_total", Help: "Verified bytes the background work queue downloaded.",
+		}),
+		QueueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "airlock_queue_depth", Help: "Items waiting in the background work queue.",
+		}),
+		QueueOldest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "airlock_queue_oldest_seconds", Help: "Age of the oldest item in the background work queue.",
+		}),
+		QueueDone: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "airlock_queue_items_total", Help: "Background work items by outcome (done, failed, skipped).",
+		}, []string{"outcome"}),
+		SignalErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "airlock_signal_source_errors_total", Help: "Failed reads of a behavioural signal source.",
+		}, []string{"source"}),
 	}
+	m.Registry.MustRegister(m.UpstreamBytes, m.BackgroundBytes, m.QueueDepth, m.QueueOldest, m.QueueDone, m.SignalErrors)
 	m.Registry.MustRegister(m.Requests, m.Cache, m.UpstreamLatency, m.UpstreamErrors,
 		m.BytesServed, m.HashMismatches, m.RefusedHosts, m.Gate,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -26,7 +26,8 @@ func (cooldownCheck) Name() string { return CheckCooldown }
 
 func (cooldownCheck) Evaluate(rules ProjectRules, in Input, now time.Time) ([]Reason, error) {
 	cooldown, adaptive := rules.Cooldown, false
-	if s := in.Signals; s != nil && s.Score != nil && rules.CooldownBelowScore > 0 && *s.Score < rules.CooldownBelowScore && rules.CooldownBelow > cooldown {
+	if s := in.Signals; s != nil && s.Score != nil && rules.CooldownBelowScore > 0 && *s.Score < rules.CooldownBelowScore &&
+		rules.CooldownBelow > cooldown && s.Confidence >= rules.CooldownMinConfidence {
 		cooldown, adaptive = rules.CooldownBelow, true // riskier projects wait longer
 	}
 	rules.Cooldown = cooldown
@@ -49,7 +50,7 @@ func (cooldownCheck) Evaluate(rules ProjectRules, in Input, now time.Time) ([]Re
 		},
 	}
 	if adaptive {
-		r.Evidence["risk_adaptive"] = fmt.Sprintf("score %d below %d", *in.Signals.Score, rules.CooldownBelowScore)
+		r.Evidence["risk_adaptive"] = fmt.Sprintf("score %d below %d (confidence %.0f%%)", *in.Signals.Score, rules.CooldownBelowScore, 100*in.Signals.Confidence)
 		r.Message += fmt.Sprintf(", risk-adaptive: score %d", *in.Signals.Score)
 	}
 	if r.Action == Hold {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -47,7 +48,7 @@ func (e *Engine) Evaluate(in Input, now time.Time) (d Decision) {
 		}
 	}()
 	for _, ge := range in.GatherErrors {
-		d.Reasons = append(d.Reasons, Reason{Check: CheckError, Action: Hold, Message: "could not gather inputs: " + ge})
+		d.Reasons = append(d.Reasons, gatherErrorReason(ge, in.RetryAt))
 	}
 	if entry := e.rules.exempt(in.Project, in.Version); entry != "" && len(in.GatherErrors) == 0 {
 		d.Reasons = append(d.Reasons, Reason{Check: CheckExempt, Action: Allow, Message: "exempt by policy (" + entry + ")"})
@@ -103,4 +104,22 @@ func (d *Decision) finish() {
 			d.Until = r.Until
 		}
 	}
+}
+
+// gatherErrorReason holds a file whose inputs could not be gathered. What a
+// client sees is short (which input, and when it is tried again); the raw
+// error, which may name hosts and ports, is evidence for the log and the
+// review page only.
+func gatherErrorReason(raw string, retryAt time.Time) Reason {
+	what, _, found := strings.Cut(raw, ":")
+	if !found || len(what) > 40 {
+		what = "input"
+	}
+	r := Reason{Check: CheckError, Action: Hold, Message: "could not be checked yet: " + what + " error",
+		Evidence: map[string]any{"error": raw}}
+	if !retryAt.IsZero() {
+		r.Message += "; retrying at " + retryAt.UTC().Format(TimeFormat)
+		r.Until = retryAt
+	}
+	return r
 }

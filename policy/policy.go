@@ -129,14 +129,21 @@ type Input struct {
 	Content *Content `json:"content,omitempty"`
 	// GatherErrors are failures while collecting inputs; each holds the file.
 	GatherErrors []string `json:"gather_errors,omitempty"`
+	// RetryAt is when inputs that failed to gather are gathered again; a
+	// hold for a gather error ends then (and is decided anew).
+	RetryAt time.Time `json:"retry_at,omitzero"`
 }
 
 // Signals are the behavioural facts about a project that checks act on.
 type Signals struct {
 	// Score is the commitment score 0-100; nil when no source answered.
-	Score     *int               `json:"score,omitempty"`
-	Breakdown map[string]float64 `json:"breakdown,omitempty"`
-	Flags     []string           `json:"flags,omitempty"`
+	Score *int `json:"score,omitempty"`
+	// Confidence is the share (0-1) of the score's weights whose sources
+	// answered; Missing names the components left out.
+	Confidence float64            `json:"confidence,omitempty"`
+	Missing    []string           `json:"missing,omitempty"`
+	Breakdown  map[string]float64 `json:"breakdown,omitempty"`
+	Flags      []string           `json:"flags,omitempty"`
 	// Unknown lists the sources that could not be read, with why.
 	Unknown map[string]string `json:"unknown,omitempty"`
 	// Repository is owner/repo of the linked GitHub repository, "" when

@@ -166,10 +166,25 @@ func TestFailsClosed(t *testing.T) {
 		}
 	}
 	in := input("a", "1", old)
-	in.GatherErrors = []string{"provenance fetch timed out"}
-	if d := engine(t, r).Evaluate(in, t0); d.Action != Hold || !strings.Contains(d.Summary(), "provenance fetch timed out") {
+	in.GatherErrors = []string{"attestation: 127.0.0.1:8443 answered 500 Internal Server Error"}
+	d := engine(t, r).Evaluate(in, t0)
+	if d.Action != Hold || d.Summary() != "could not be checked yet: attestation error" || !d.Until.IsZero() {
 		t.Errorf("gather error: %+v", d)
 	}
+	if d.Reasons[0].Evidence["error"] != in.GatherErrors[0] {
+		t.Errorf("raw error not kept as evidence: %+v", d.Reasons[0])
+	}
+	// With a retry time the hold ends then, and the client is told; the
+	// host and port stay out of what the client sees.
+	in.RetryAt = t0.Add(2 * time.Minute)
+	d = engine(t, r).Evaluate(in, t0)
+	if want := "could not be checked yet: attestation error; retrying at " + in.RetryAt.UTC().Format(TimeFormat); d.Summary() != want || !d.Until.Equal(in.RetryAt) {
+		t.Errorf("gather error with retry: %q until %v, want %q", d.Summary(), d.Until, want)
+	}
+	if strings.Contains(d.Summary(), "127.0.0.1") {
+		t.Errorf("client-facing reason names the host: %q", d.Summary())
+	}
+	in.RetryAt = time.Time{}
 	// An exemption does not cover a file whose inputs could not be gathered.
 	r.Exempt = []string{"a"}
 	if d := engine(t, r).Evaluate(in, t0); d.Action != Hold {

@@ -82,6 +82,9 @@ type ProjectRules struct {
 	// threshold wait longer (risk-adaptive cooldown); 0 turns it off.
 	CooldownBelowScore int
 	CooldownBelow      time.Duration
+	// CooldownMinConfidence is the least Signals.Confidence at which the
+	// risk-adaptive cooldown applies.
+	CooldownMinConfidence float64
 	// ContentActions maps an inspection finding's severity to an action;
 	// missing severities take DefaultContentActions.
 	ContentActions map[string]Action

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"airlock/policy"
 	"airlock/storage"
@@ -90,7 +91,7 @@ func (s *Service) Sweep() (int, error) {
 			return nil
 		}
 		timeUp := st == Held && !rec.Until.IsZero() && !now.Before(rec.Until)
-		if timeUp || rec.Policy != s.engine.Version() {
+		if timeUp || rec.Policy != s.engine.Version() || s.recheckDue(rec, now) {
 			due = append(due, rec)
 		}
 		return nil
@@ -119,4 +120,40 @@ func (s *Service) Sweep() (int, error) {
 		}
 	}
 	return changed, errors.Join(errs...)
+}
+
+// Checks whose sources can change their answer without any time being set:
+// a tag pushed late, a signal source that comes back. The sweep reads them
+// again on a back-off even when no client asks.
+var recheckedChecks = []string{policy.CheckSourceRelease, policy.CheckUnknown}
+
+// recheckDue reports whether a hold by a re-readable check is due for
+// another look: a quarter of the hold's age, between 5 minutes and 6 hours,
+// after the last look.
+func (s *Service) recheckDue(rec storage.DecisionRecord, now time.Time) bool {
+	if State(rec.State) != Held || rec.DecidedBy != "" {
+		return false
+	}
+	found := false
+	for _, c := range recheckedChecks {
+		found = found || contains(rec.Checks, c)
+	}
+	if !found {
+		return false
+	}
+	every := min(max(now.Sub(rec.CreatedAt)/4, 5*time.Minute), 6*time.Hour)
+	s.recheckMu.Lock()
+	defer s.recheckMu.Unlock()
+	if s.rechecked == nil {
+		s.rechecked = map[string]time.Time{}
+	}
+	last, ok := s.rechecked[rec.SHA256]
+	if !ok {
+		last = rec.UpdatedAt
+	}
+	if now.Sub(last) < every {
+		return false
+	}
+	s.rechecked[rec.SHA256] = now
+	return true
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,8 +35,8 @@ const (
 	Blocked  State = "blocked"  // the policy blocks it: never served
 )
 
-// serves reports whether clients get a file in this state (in enforce mode).
-func (s State) serves() bool { return s == Allowed || s == Released || s == Approved }
+// Serves reports whether clients get a file in this state (in enforce mode).
+func (s State) Serves() bool { return s == Allowed || s == Released || s == Approved }
 
 // Errors of the manual transitions.
 var (
@@ -90,6 +91,9 @@ type Service struct {
 	// refresh re-gathers the inputs of a due record before the sweep
 	// re-evaluates it; nil re-evaluates the stored inputs.
 	refresh func(policy.Input) policy.Input
+
+	recheckMu sync.Mutex
+	rechecked map[string]time.Time // sha256 -> the sweep's last re-read
 }
 
 // SetRefresher installs the function the sweep uses to re-gather inputs.
@@ -195,7 +199,7 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 	moved := false
 	rec, err := s.store.UpdateDecision(in.SHA256, func(rec *storage.DecisionRecord, exists bool) (bool, *storage.AuditEvent, error) {
 		events, moved = nil, false
-		from := State(rec.State)
+		from, fromChecks := State(rec.State), rec.Checks
 		if !exists {
 			rec.CreatedAt = now.UTC()
 			from = ""
@@ -216,7 +220,11 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 			reason = "re-evaluated: the policy now allows it"
 		}
 		ev := s.auditEvent(*rec, Actor, "", from, to, reason)
-		events = append(events, s.event(from, to, *rec, d, Actor, reason))
+		e := s.event(from, to, *rec, d, Actor, reason)
+		if (e.Kind == "hold" && cooldownOnly(rec.Checks)) || (e.Kind == "release" && cooldownOnly(fromChecks)) {
+			e.Kind = "" // a cooldown starting or ending is routine: audited, not announced
+		}
+		events = append(events, e)
 		return true, ev, nil
 	})
 	if err != nil {
@@ -309,6 +317,12 @@ func (s *Service) event(from, to State, rec storage.DecisionRecord, d policy.Dec
 	return Event{Kind: kind, Record: v, Actor: actor, Reason: reason}
 }
 
+// cooldownOnly reports whether the checks behind a hold are the cooldown
+// alone.
+func cooldownOnly(checks []string) bool {
+	return len(checks) == 1 && checks[0] == policy.CheckCooldown
+}
+
 func (s *Service) changed(events []Event) {
 	s.gen.Add(1)
 	if s.notify == nil {
@@ -329,7 +343,7 @@ func (s *Service) view(rec storage.DecisionRecord) (View, error) {
 	if err := json.Unmarshal(rec.Inputs, &v.Inputs); err != nil {
 		return View{}, fmt.Errorf("quarantine: corrupt inputs for %s: %w", rec.SHA256, err)
 	}
-	v.Serve = State(rec.State).serves() || s.Audit()
+	v.Serve = State(rec.State).Serves() || s.Audit()
 	return v, nil
 }
 

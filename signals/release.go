@@ -17,6 +17,10 @@ type Assessor struct {
 	Client     *Client
 	Weights    Weights
 	Thresholds Thresholds
+	// OnUnknown, if set, is told about every source that could not be
+	// read when the sources are asked (not when a memoized report is
+	// reused), so failing sources show in logs and metrics.
+	OnUnknown func(source, why string)
 
 	mu   sync.Mutex
 	memo map[string]memoReport
@@ -50,6 +54,11 @@ func (a *Assessor) Report(ctx context.Context, project string) Report {
 		return m.r
 	}
 	f := a.Client.Gather(ctx, project)
+	if a.OnUnknown != nil {
+		for src, why := range f.Unknown {
+			a.OnUnknown(src, why)
+		}
+	}
 	if f.Repo != nil && f.Repo.Exists {
 		a.observe(f)
 	}
@@ -106,7 +115,7 @@ func (a *Assessor) absentAt(repo, tag string) time.Time {
 func (a *Assessor) ForRelease(ctx context.Context, project, version string) *policy.Signals {
 	r := a.Report(ctx, project)
 	f := r.Facts
-	s := &policy.Signals{Score: r.Score, Breakdown: r.Breakdown, Flags: r.Flags, Repository: f.RepoLink}
+	s := &policy.Signals{Score: r.Score, Confidence: r.Confidence, Missing: r.Missing, Breakdown: r.Breakdown, Flags: r.Flags, Repository: f.RepoLink}
 	if len(f.Unknown) > 0 {
 		s.Unknown = f.Unknown
 	}

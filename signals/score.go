@@ -25,6 +25,11 @@ func DefaultWeights() Weights {
 	return Weights{Age: 20, Cadence: 15, Maintainers: 20, Organization: 10, Downloads: 15, Repository: 20}
 }
 
+func (w Weights) byName() map[string]float64 {
+	return map[string]float64{"age": w.Age, "cadence": w.Cadence, "maintainers": w.Maintainers,
+		"organization": w.Organization, "downloads": w.Downloads, "repository": w.Repository}
+}
+
 // Thresholds tune the flags.
 type Thresholds struct {
 	RapidReleases  int   // more than this many releases in 30 days
@@ -101,6 +106,10 @@ type Report struct {
 	Score     *int               `json:"score"`
 	Breakdown map[string]float64 `json:"breakdown"` // component -> 0..1
 	Flags     []string           `json:"flags"`
+	// Confidence is the share of the weights whose sources answered (0-1);
+	// Missing names the components left out because their source did not.
+	Confidence float64  `json:"confidence"`
+	Missing    []string `json:"missing,omitempty"`
 }
 
 // Assess scores facts at time now. Each component is in [0, 1]:
@@ -180,6 +189,20 @@ func Assess(f *Facts, w Weights, th Thresholds, now time.Time) Report {
 	if total > 0 {
 		s := int(math.Round(100 * sum / total))
 		r.Score = &s
+	}
+	all := 0.0
+	for name, weight := range w.byName() {
+		if weight <= 0 {
+			continue
+		}
+		all += weight
+		if _, ok := r.Breakdown[name]; !ok {
+			r.Missing = append(r.Missing, name)
+		}
+	}
+	sort.Strings(r.Missing)
+	if all > 0 {
+		r.Confidence = math.Round(1000*total/all) / 1000
 	}
 	sort.Strings(r.Flags)
 	return r

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"airlock/gate"
 	"airlock/attest"
 	"airlock/internal/fakepypi"
 	"airlock/policy"
@@ -44,7 +45,7 @@ func newAttestHarness(t testing.TB, rules func(*policy.Rules)) (*harness, *fakep
 	}
 	h.http.Close()
 	h.store.Close()
-	h.open(func(o *Options, fake *fakepypi.Server) {
+	h.open(func(o *gate.Options, fake *fakepypi.Server) {
 		base, _ := url.Parse(fake.Index.URL)
 		o.Attest = attest.New(o.Upstream, base, verifier, o.Store)
 	})

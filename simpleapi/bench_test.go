@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"testing"
 
+	"airlock/gate"
 	"airlock/internal/fakepypi"
 )
 
@@ -26,11 +27,11 @@ func BenchmarkColdFetch(b *testing.B) {
 				if !withAttest {
 					h.http.Close()
 					h.store.Close()
-					h.open(func(o *Options, _ *fakepypi.Server) { o.Attest = nil })
+					h.open(func(o *gate.Options, _ *fakepypi.Server) { o.Attest = nil })
 				}
 				// Cache the page without rendering it: a listing would
 				// already verify the earlier release's provenance.
-				if _, err := h.srv.getPage(context.Background(), "abi3info"); err != nil {
+				if _, err := h.gate.Page(context.Background(), "abi3info"); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
@@ -56,13 +57,13 @@ func BenchmarkRenderBigPage(b *testing.B) {
 				Filename: fmt.Sprintf("big-1.%d-cp3%d-none-any.whl", v, k), Data: []byte{byte(v), byte(k)}, UploadTime: uploaded})
 		}
 	}
-	res, err := h.srv.getPage(context.Background(), "big")
+	entry, err := h.gate.Page(context.Background(), "big")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e := &pageEntry{cp: res.entry.cp} // a fresh entry: nothing rendered or indexed yet
+		e := gate.NewEntry(entry.Cached) // a fresh entry: nothing rendered or indexed yet
 		if _, err := h.srv.render(context.Background(), e, "application/vnd.pypi.simple.v1+json"); err != nil {
 			b.Fatal(err)
 		}

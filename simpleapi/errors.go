@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"airlock/gate"
 	"airlock/index"
 	"airlock/storage"
 	"airlock/upstream"
@@ -15,11 +16,7 @@ import (
 
 // Errors of the file endpoints, mapped to answers in statusOf.
 var (
-	errNoSHA256   = errors.New("the upstream index lists no sha256 for this file; Airlock serves only files it can verify")
-	errNotListed  = errors.New("file is not listed on the project's upstream page")
-	errNoMetadata = errors.New("the upstream index offers no verifiable metadata for this file")
-	errBadName    = errors.New("invalid project name")
-	errTruncated  = errors.New("upstream download was truncated")
+	errBadName = errors.New("invalid project name")
 )
 
 // statusOf maps an error to the status and the one-line message a client
@@ -30,7 +27,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, upstream.ErrNotFound), errors.Is(err, storage.ErrNotFound):
 		return http.StatusNotFound, "not found"
-	case errors.Is(err, errNotListed), errors.Is(err, errNoMetadata):
+	case errors.Is(err, gate.ErrNotListed), errors.Is(err, gate.ErrNoMetadata):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, storage.ErrHashMismatch):
 		return http.StatusBadGateway, "upstream file did not match its published sha256; nothing was stored or served"
@@ -38,11 +35,11 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, "could not decide on this file, so it is not served; try again later"
 	case errors.Is(err, errProvenanceInvalid):
 		return http.StatusBadGateway, err.Error()
-	case errors.Is(err, errNoSHA256):
+	case errors.Is(err, gate.ErrNoSHA256):
 		return http.StatusBadGateway, err.Error()
 	case errors.Is(err, upstream.ErrHostNotAllowed):
 		return http.StatusBadGateway, "refused: " + firstLine(err)
-	case errors.Is(err, errTruncated),
+	case errors.Is(err, gate.ErrTruncated),
 		errors.Is(err, upstream.ErrUnavailable),
 		errors.Is(err, upstream.ErrTooLarge),
 		errors.Is(err, storage.ErrTooLarge),

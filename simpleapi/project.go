@@ -56,18 +56,18 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	media := Negotiate(r.Header.Get("Accept"))
-	res, err := s.getPage(r.Context(), name)
+	entry, err := s.opt.Gate.Page(r.Context(), name)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	body, err := s.render(r.Context(), res.entry, media)
+	body, err := s.render(r.Context(), entry, media)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if res.stale {
-		w.Header().Set("X-Airlock-Stale", staleHeader(res.entry.cp.FetchedAt))
+	if entry.Stale {
+		w.Header().Set("X-Airlock-Stale", staleHeader(entry.Cached.FetchedAt))
 	}
 	writePage(w, r, media, body)
 }

@@ -3,7 +3,6 @@ package simpleapi
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/gorilla/mux"
@@ -27,18 +26,19 @@ func (s *Server) provenance(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errBadName)
 		return
 	}
-	page, err := s.getPage(r.Context(), project)
+	entry, err := s.opt.Gate.Page(r.Context(), project)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	p := &page.entry.cp.Page
+	p := &entry.Cached.Page
 	f, ok := p.Lookup(vars["filename"])
-	if v, _ := index.VersionFromFilename(project, f.Filename); !ok || v != vars["version"] || f.SHA256() == "" || s.opt.Attest == nil {
+	att := s.opt.Gate.Attest()
+	if v, _ := index.VersionFromFilename(project, f.Filename); !ok || v != vars["version"] || f.SHA256() == "" || att == nil {
 		s.fail(w, r, storage.ErrNotFound)
 		return
 	}
-	rec, err := s.opt.Attest.Provenance(r.Context(), p, f)
+	rec, err := att.Provenance(r.Context(), p, f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -57,15 +57,4 @@ func (s *Server) provenance(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodHead {
 		w.Write(rec.Raw)
 	}
-}
-
-// redactURL drops query strings and credentials before a URL is logged or
-// stored.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable url)"
-	}
-	u.RawQuery, u.User = "", nil
-	return u.String()
 }

@@ -14,55 +14,37 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
 
-	"airlock/attest"
-	"airlock/inspect"
+	"airlock/gate"
 	"airlock/metrics"
-	"airlock/quarantine"
-	"airlock/signals"
 	"airlock/storage"
 	"airlock/upstream"
 )
 
 // Options configure a Server.
 type Options struct {
-	Store        *storage.Store
-	Upstream     *upstream.Client
-	Metrics      *metrics.Metrics
-	Log          zerolog.Logger
-	PageTTL      time.Duration
-	PageTimeout  time.Duration // bound for one shared page fetch
-	FillTimeout  time.Duration // bound for one shared file download
-	MaxFileBytes int64
-	MaxMetaBytes int64
-	Now          func() time.Time
-	// Quarantine decides which files clients get.
-	Quarantine *quarantine.Service
+	// Gate decides every file; the server only negotiates, renders, serves
+	// and refuses.
+	Gate *gate.Gate
+	// Store and Upstream serve the root project list and stored blobs.
+	Store       *storage.Store
+	Upstream    *upstream.Client
+	Metrics     *metrics.Metrics
+	Log         zerolog.Logger
+	PageTTL     time.Duration
+	PageTimeout time.Duration // bound for one shared list fetch
+	Now         func() time.Time
 	// HideHeld leaves held files out of pages instead of marking them yanked.
 	HideHeld bool
-	// Attest gathers attestation inputs; nil leaves attestations unchecked.
-	Attest *attest.Gatherer
-	// Signals gathers behavioural inputs; nil leaves them unchecked.
-	Signals *signals.Assessor
-	// Inspect turns content inspection on, within InspectLimits.
-	Inspect       bool
-	InspectLimits inspect.Limits
-	// PrefetchMaxBytes bounds the newest release's files fetched and
-	// decided before a page lists them; 0 turns prefetching off.
-	PrefetchMaxBytes int64
 }
 
 // Server serves the simple API. It is safe for concurrent use.
 type Server struct {
 	opt      Options
-	pages    *pageCache
-	fills    singleflight.Group // one upstream download per file, however many clients ask
-	fetches  singleflight.Group // one upstream page fetch per project
+	fetches  singleflight.Group // one upstream list fetch
 	draining atomic.Bool
 
 	listMu sync.Mutex
 	list   *listEntry
-
-	content contentMemo
 }
 
 // New builds a Server.
@@ -70,11 +52,7 @@ func New(opt Options) *Server {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	s := &Server{opt: opt, pages: newPageCache(4096)}
-	if opt.Quarantine != nil && opt.Signals != nil {
-		opt.Quarantine.SetRefresher(s.refreshSignals)
-	}
-	return s
+	return &Server{opt: opt}
 }
 
 // Drain marks the server as shutting down: /readyz answers 503 from now on.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"airlock/gate"
 	"airlock/index"
 	"airlock/inspect"
 	"airlock/internal/fakepypi"
@@ -38,9 +39,12 @@ type harness struct {
 	logs   *syncBuffer
 	now    time.Time
 	nowMu  sync.Mutex
-	config Options
-	rules  policy.Rules
-	hooks  *recordingNotifier
+	config gate.Options
+	gate   *gate.Gate
+	// hideHeld is index.held_files: hide.
+	hideHeld bool
+	rules    policy.Rules
+	hooks    *recordingNotifier
 }
 
 // recordingNotifier keeps the events the quarantine sends.
@@ -86,7 +90,7 @@ var uploaded = time.Date(2024, 10, 8, 20, 17, 29, 0, time.UTC)
 
 // newHarness starts a fake upstream with a small project and an Airlock
 // server in front of it, on a fresh data directory.
-func newHarness(t testing.TB, tweak ...func(*Options, *fakepypi.Server)) *harness {
+func newHarness(t testing.TB, tweak ...func(*gate.Options, *fakepypi.Server)) *harness {
 	t.Helper()
 	fake := fakepypi.New()
 	t.Cleanup(fake.Close)
@@ -98,7 +102,7 @@ func newHarness(t testing.TB, tweak ...func(*Options, *fakepypi.Server)) *harnes
 	return h
 }
 
-func (h *harness) open(tweak ...func(*Options, *fakepypi.Server)) {
+func (h *harness) open(tweak ...func(*gate.Options, *fakepypi.Server)) {
 	t := h.t
 	dir := filepath.Join(t.TempDir(), "data")
 	if h.store != nil {
@@ -117,23 +121,36 @@ func (h *harness) open(tweak ...func(*Options, *fakepypi.Server)) {
 	}
 	h.hooks = &recordingNotifier{}
 	q := quarantine.New(store, engine, h.hooks, h.clock, zerolog.New(h.logs))
-	opt := Options{
+	opt := gate.Options{
 		Store: store,
 		Upstream: upstream.New(upstream.Options{BaseURL: base, FileHosts: []string{h.fake.FileHost()},
 			Timeout: 2 * time.Second, MaxPageBytes: 1 << 20, Metrics: m, Retries: 1}),
 		Metrics: m, Log: zerolog.New(h.logs), PageTTL: time.Minute, PageTimeout: 5 * time.Second,
 		FillTimeout: 10 * time.Second, MaxFileBytes: 64 << 20, MaxMetaBytes: 1 << 20,
 		Now: h.clock, Quarantine: q,
-		Inspect: true, InspectLimits: inspect.DefaultLimits(), PrefetchMaxBytes: 64 << 20,
+		Inspect: true, InspectLimits: inspect.DefaultLimits(),
+		// The queue is filled but not worked on its own: tests run it
+		// with h.gate.RunPending when they want the background done.
+		Background: gate.Background{Workers: 1},
 	}
 	for _, f := range tweak {
 		f(&opt, h.fake)
 	}
 	h.config = opt
 	h.store = store
-	h.srv = New(opt)
+	h.rebuild()
 	h.http = httptest.NewServer(h.srv.Handler())
 	t.Cleanup(h.http.Close)
+}
+
+// rebuild makes the gate and the server anew from h.config.
+func (h *harness) rebuild() {
+	h.gate = gate.New(h.config)
+	h.srv = New(Options{Gate: h.gate, Store: h.config.Store, Upstream: h.config.Upstream, Metrics: h.config.Metrics,
+		Log: h.config.Log, PageTTL: h.config.PageTTL, PageTimeout: h.config.PageTimeout, Now: h.config.Now, HideHeld: h.hideHeld})
+	if h.http != nil {
+		h.http.Config.Handler = h.srv.Handler()
+	}
 }
 
 func (h *harness) clock() time.Time {
@@ -394,7 +411,7 @@ func TestFileWithoutSHA256IsRefused(t *testing.T) {
 }
 
 func TestFileHostNotAllowed(t *testing.T) {
-	h := newHarness(t, func(o *Options, fake *fakepypi.Server) {
+	h := newHarness(t, func(o *gate.Options, fake *fakepypi.Server) {
 		base, _ := url.Parse(fake.Index.URL)
 		o.Upstream = upstream.New(upstream.Options{BaseURL: base, Timeout: time.Second, MaxPageBytes: 1 << 20, Metrics: o.Metrics})
 	})
@@ -452,7 +469,7 @@ func TestClientHangupDoesNotAbortFill(t *testing.T) {
 	d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "2.0"}, uploaded)
 	// Cache the page without rendering it (rendering prefetches the newest
 	// release), so only the file fetch is slow.
-	if _, err := h.srv.getPage(context.Background(), "beta"); err != nil {
+	if _, err := h.gate.Page(context.Background(), "beta"); err != nil {
 		t.Fatal(err)
 	}
 	h.fake.SetFault(upstreamFilePath(d), fakepypi.Fault{Delay: 300 * time.Millisecond})
@@ -482,7 +499,7 @@ func TestStalePageWhenUpstreamFails(t *testing.T) {
 	}
 	for name, fault := range faults {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, func(o *Options, _ *fakepypi.Server) { o.PageTimeout = 2 * time.Second })
+			h := newHarness(t, func(o *gate.Options, _ *fakepypi.Server) { o.PageTimeout = 2 * time.Second })
 			resp, _ := h.jsonPage("alpha")
 			if resp.StatusCode != 200 {
 				t.Fatal(resp.Status)
@@ -580,10 +597,26 @@ func TestPageSizeCap(t *testing.T) {
 }
 
 func TestHTMLOnlyUpstream(t *testing.T) {
-	// HTML pages carry no upload time: by default such files are held.
+	// HTML pages carry no upload time; the JSON API on the same upstream
+	// does, and the page takes it from there.
+	withAPI := newHarness(t)
+	withAPI.fake.SetHTMLOnly(true)
+	_, page := withAPI.jsonPage("alpha")
+	if f := filesOf(page)[0]; f["yanked"] != nil || f["upload-time"] != uploaded.Format("2006-01-02T15:04:05.000000Z") {
+		t.Errorf("upload time not taken from the JSON API: %v", f)
+	}
+	if resp, _ := withAPI.get(filesOf(page)[0]["url"].(string)); resp.StatusCode != http.StatusOK {
+		t.Errorf("file with its upload time from the JSON API: %d", resp.StatusCode)
+	}
+	if withAPI.fake.Hits("/pypi/alpha/json") != 1 {
+		t.Errorf("JSON API asked %d times, want once per page fetch", withAPI.fake.Hits("/pypi/alpha/json"))
+	}
+
+	// Without either, such files are held by default.
 	held := newHarness(t)
 	held.fake.SetHTMLOnly(true)
-	_, page := held.jsonPage("alpha")
+	held.fake.SetFault("/pypi/alpha/json", fakepypi.Fault{Status: http.StatusNotFound})
+	_, page = held.jsonPage("alpha")
 	if f := filesOf(page)[0]; f["yanked"] == nil || !strings.Contains(f["yanked"].(string), "no upload time") {
 		t.Errorf("file without upload time not marked held: %v", f)
 	}
@@ -591,7 +624,7 @@ func TestHTMLOnlyUpstream(t *testing.T) {
 		t.Errorf("file without upload time served: %d", resp.StatusCode)
 	}
 
-	h := newHarness(t, func(o *Options, _ *fakepypi.Server) {})
+	h := newHarness(t, func(o *gate.Options, _ *fakepypi.Server) {})
 	h.rules.Default.OnMissingUploadTime = policy.Allow
 	h.http.Close()
 	h.store.Close()

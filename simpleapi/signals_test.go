@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"airlock/gate"
 	"airlock/internal/fakepypi"
 	"airlock/policy"
 	"airlock/signals"
@@ -20,7 +21,7 @@ func newSignalsHarness(t *testing.T) (*harness, *fakepypi.Dist, *fakepypi.Dist) 
 	h.rules.Default.Cooldown = 0 // isolate the source-release check
 	h.http.Close()
 	h.store.Close()
-	h.open(func(o *Options, fake *fakepypi.Server) {
+	h.open(func(o *gate.Options, fake *fakepypi.Server) {
 		o.Signals = &signals.Assessor{Client: signals.New(signals.Options{PyPIURL: fake.Index.URL, PyPIStatsURL: fake.Stats.URL,
 			GitHubAPIURL: fake.GitHub.URL, Timeout: 2 * time.Second, TTL: time.Hour, Cache: o.Store, Now: h.clock}),
 			Weights: signals.DefaultWeights(), Thresholds: signals.DefaultThresholds()}
@@ -101,7 +102,7 @@ func TestUnknownSourcesAsConfigured(t *testing.T) {
 	strict.rules.Default.Actions = map[string]policy.Action{policy.CheckUnknown: policy.Hold}
 	strict.http.Close()
 	strict.store.Close()
-	strict.open(func(o *Options, fake *fakepypi.Server) {
+	strict.open(func(o *gate.Options, fake *fakepypi.Server) {
 		o.Signals = &signals.Assessor{Client: signals.New(signals.Options{PyPIURL: fake.Index.URL, PyPIStatsURL: fake.Stats.URL,
 			GitHubAPIURL: fake.GitHub.URL, Timeout: 2 * time.Second, TTL: time.Hour, Now: strict.clock}), Weights: signals.DefaultWeights(), Thresholds: signals.DefaultThresholds()}
 	})

@@ -19,6 +19,8 @@
 //	provenance <sha256>              -> ProvenanceRecord (PEP 740, with verification result)
 //	signals <source URL or key>      -> SignalDoc (cached signal source responses)
 //	inspections <sha256>             -> InspectionRecord (content inspection report)
+//	work   <priority byte> <big-endian seq> -> WorkItem (background queue)
+//	workkeys <sha256>                -> its key in work
 //
 // Nothing here knows about policy or HTTP. No network or file streaming
 // happens inside a transaction: blobs are written and synced first, then a
@@ -127,7 +129,7 @@ func Open(dir string, lockTimeout time.Duration) (*Store, error) {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance, bucketSignals, bucketInspections, bucketStates} {
+		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance, bucketSignals, bucketInspections, bucketStates, bucketWork, bucketWorkKeys} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -156,6 +156,17 @@ func (c *Client) FetchProvenance(ctx context.Context, rawURL string, max int64) 
 	return body, err
 }
 
+// FetchUploadTimes reads the upload times of a project's files from the
+// upstream's JSON API (/pypi/<project>/json), for pages that carry none.
+func (c *Client) FetchUploadTimes(ctx context.Context, project string) (map[string]index.UploadInfo, error) {
+	u := c.opt.BaseURL.JoinPath("pypi", project, "json")
+	_, body, _, err := c.get(ctx, "json", u, storage.Validators{}, "application/json")
+	if err != nil {
+		return nil, err
+	}
+	return index.ParseUploadTimes(body)
+}
+
 // get performs a capped GET with bounded retries for 429, 5xx and network
 // errors. It never retries a cancelled context.
 func (c *Client) get(ctx context.Context, kind string, u *url.URL, v storage.Validators, acceptHeader string) (*PageResult, []byte, string, error) {
@@ -244,6 +255,17 @@ func (c *Client) observe(kind string, start time.Time, err error) {
 	if err != nil {
 		c.opt.Metrics.UpstreamErrors.WithLabelValues(kind).Inc()
 	}
+}
+
+// RedactURL drops query strings and credentials before a URL is logged or
+// stored.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable url)"
+	}
+	u.RawQuery, u.User = "", nil
+	return u.String()
 }
 
 // redact drops a URL's query and user info from an error: signed file URLs

@@ -60,7 +60,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	defer a.cleanup()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Duration(cfg.Upstream.Timeout)+time.Duration(cfg.Upstream.FillTimeout))
 	defer cancel()
-	views, err := a.server.EvaluateDownloaded(ctx, project, release)
+	views, err := a.gate.EvaluateDownloaded(ctx, project, release)
 	if err != nil {
 		if errors.Is(err, upstream.ErrNotFound) {
 			fmt.Fprintf(stderr, "airlock check: no files for %s==%s upstream\n", project, release)

@@ -19,6 +19,7 @@ import (
 	"airlock/adminapi"
 	"airlock/attest"
 	"airlock/config"
+	"airlock/gate"
 	"airlock/inspect"
 	"airlock/metrics"
 	"airlock/notify"
@@ -82,6 +83,7 @@ func newLogger(level string, w io.Writer) zerolog.Logger {
 type app struct {
 	handler    http.Handler
 	server     *simpleapi.Server
+	gate       *gate.Gate
 	quarantine *quarantine.Service
 	sweepEvery time.Duration
 	cleanup    func()
@@ -121,7 +123,7 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		Metrics:      m,
 		UserAgent:    "airlock/" + version,
 	})
-	srv := simpleapi.New(simpleapi.Options{
+	g := gate.New(gate.Options{
 		Store:        store,
 		Upstream:     up,
 		Metrics:      m,
@@ -132,48 +134,39 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		MaxFileBytes: int64(cfg.Upstream.MaxFileBytes),
 		MaxMetaBytes: int64(cfg.Upstream.MaxPageBytes),
 		Quarantine:   q,
-		HideHeld:     cfg.Index.HeldFiles == "hide",
 		Attest:       attest.New(up, cfg.UpstreamURL(), verifier, store),
 		Signals:      newAssessor(cfg, store),
 		Inspect:      cfg.Inspect.Enabled,
 		InspectLimits: inspect.Limits{MaxTotalBytes: int64(cfg.Inspect.MaxTotalBytes), MaxMembers: cfg.Inspect.MaxMembers,
 			MaxRatio: cfg.Inspect.MaxRatio, MaxPathLength: cfg.Inspect.MaxPathLength, MaxDepth: cfg.Inspect.MaxDepth,
 			MaxScanBytes: int64(cfg.Inspect.MaxScanBytes), MinRatioSizeLen: 1 << 20},
-		PrefetchMaxBytes: int64(cfg.Inspect.PrefetchMaxBytes),
+		Background: gate.Background{Workers: cfg.Background.Workers, ProjectBytes: int64(cfg.Background.ProjectBytes),
+			TotalBytes: int64(cfg.Background.TotalBytes)},
+		SignalsWait: time.Duration(cfg.Background.SignalsWait),
+	})
+	srv := simpleapi.New(simpleapi.Options{
+		Gate:        g,
+		Store:       store,
+		Upstream:    up,
+		Metrics:     m,
+		Log:         log,
+		PageTTL:     time.Duration(cfg.Index.TTL),
+		PageTimeout: 3 * time.Duration(cfg.Upstream.Timeout),
+		HideHeld:    cfg.Index.HeldFiles == "hide",
 	})
 	if cfg.Admin.Token == "" {
 		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")
 	}
-	admin := adminapi.New(q, store, srv, cfg.Admin.Token)
+	admin := adminapi.New(q, store, g, cfg.Admin.Token)
 	ui := reviewui.New(q, store, cfg.Admin.Token, cfg.Upstream.URL, time.Now)
 	return &app{
 		handler:    srv.Handler(admin.Register, ui.Register),
 		server:     srv,
+		gate:       g,
 		quarantine: q,
 		sweepEvery: time.Duration(cfg.Policy.SweepInterval),
 		cleanup:    func() { hooks.Close(); store.Close() },
 	}, nil
-}
-
-// sweep re-evaluates held files on a timer so time-bound holds release
-// themselves.
-func (a *app) sweep(ctx context.Context, log zerolog.Logger) {
-	t := time.NewTicker(a.sweepEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := a.quarantine.Sweep()
-			if err != nil {
-				log.Error().Err(err).Msg("quarantine sweep")
-			}
-			if n > 0 {
-				log.Info().Int("changed", n).Msg("quarantine sweep")
-			}
-		}
-	}
 }
 
 func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
@@ -182,7 +175,11 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) 
 		return err
 	}
 	defer app.cleanup()
-	go app.sweep(ctx, log)
+	// The sweep and the background queue stop before the store closes.
+	runCtx, stopRun := context.WithCancel(ctx)
+	ran := make(chan struct{})
+	go func() { app.gate.Run(runCtx, app.sweepEvery); close(ran) }()
+	defer func() { stopRun(); <-ran }()
 	if cfg.TLS.CertFile != "" {
 		if _, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
 			return fmt.Errorf("tls: %w", err)

@@ -11,27 +11,36 @@ import (
 	"airlock/internal/fakepypi"
 )
 
+var pthPayload = map[string]string{"litellm_init.pth": "import os, base64; exec(base64.b64decode('cHJpbnQoInB3bmVkIik='))\n"}
+
 // TestPoisonedReleaseIsHeld: 1.82.7 is clean, 1.82.8 adds litellm_init.pth
-// that decodes and executes a payload. The page, rendered after the newest
-// release was prefetched and inspected, marks 1.82.8 held.
+// that decodes and executes a payload; both are past their cooldown, and
+// nothing has looked inside them yet. The page lists 1.82.8 (nothing on it
+// says otherwise); its download brings the evidence and is refused, and
+// from then on the page marks it held, so a retry resolves to 1.82.7.
 func TestPoisonedReleaseIsHeld(t *testing.T) {
 	h := newHarness(t)
 	old := uploaded
 	clean := h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.7"}, old)
-	poisoned := h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.8", Extra: map[string]string{
-		"litellm_init.pth": "import os, base64; exec(base64.b64decode('cHJpbnQoInB3bmVkIik='))\n",
-	}}, old.Add(time.Hour))
+	poisoned := h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.8", Extra: pthPayload}, old.Add(time.Hour))
 	_, page := h.jsonPage("litellm")
-	f := fileByName(page, poisoned.Filename)
-	if f == nil || !strings.Contains(f["yanked"].(string), "critical pth-exec in litellm_init.pth") {
-		t.Fatalf("poisoned release not marked: %v", f)
+	if f := fileByName(page, poisoned.Filename); f == nil || f["yanked"] != nil {
+		t.Fatalf("before any download the page has no reason to hold 1.82.8: %v", f)
 	}
-	if fileByName(page, clean.Filename)["yanked"] != nil {
-		t.Error("clean release marked")
+	if h.fake.Hits(upstreamFilePath(poisoned)) != 0 {
+		t.Error("rendering the page downloaded a distribution")
 	}
 	resp, _ := h.get(fileURL(poisoned))
 	if resp.StatusCode != http.StatusForbidden || !strings.HasPrefix(resp.Status, "403 Held by Airlock (content): critical pth-exec in litellm_init.pth") {
 		t.Errorf("poisoned download: %s", resp.Status)
+	}
+	_, page = h.jsonPage("litellm")
+	f := fileByName(page, poisoned.Filename)
+	if f == nil || !strings.Contains(f["yanked"].(string), "critical pth-exec in litellm_init.pth") {
+		t.Fatalf("after the download brought evidence, the page does not hold 1.82.8: %v", f)
+	}
+	if fileByName(page, clean.Filename)["yanked"] != nil {
+		t.Error("clean release marked")
 	}
 	v, _ := h.config.Quarantine.Get(poisoned.SHA256())
 	c := v.Inputs.Content

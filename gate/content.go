@@ -1,0 +1,197 @@
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+
+	"airlock/index"
+	"airlock/inspect"
+	"airlock/pep440"
+	"airlock/policy"
+	"airlock/quarantine"
+	"airlock/storage"
+)
+
+// maxDiffFiles caps the file lists kept as evidence.
+const maxDiffFiles = 50
+
+// contentMemo remembers content inputs per file sha256, so warm requests
+// do not decode inspection reports again.
+type contentMemo struct {
+	mu sync.Mutex
+	m  map[string]*policy.Content
+}
+
+func (c *contentMemo) get(sha string) *policy.Content {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[sha]
+}
+
+func (c *contentMemo) put(sha string, v *policy.Content) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 4096 {
+		c.m = map[string]*policy.Content{}
+	}
+	c.m[sha] = v
+}
+
+// contentFor inspects a stored distribution (once; remembered per sha256)
+// and compares it with the baseline: the newest earlier release's file of
+// the same kind that cleared the gate, downloading and verifying that one
+// too if needed. A release that is held or rejected is never the baseline
+// (a payload repeated in the next release must not count as "always had").
+// Without a baseline, every finding counts as new.
+func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *policy.Content {
+	if c := g.content.get(f.SHA256()); c != nil {
+		return c
+	}
+	rep, err := g.inspectStored(f.SHA256(), f.Filename)
+	if err != nil {
+		return &policy.Content{Error: err.Error()} // not remembered in memory: the store has it
+	}
+	version, _ := index.VersionFromFilename(page.Name, f.Filename)
+	var prev *inspect.Report
+	prevFile, prevVersion, ok := previousFile(page, f, g.cleared)
+	if ok {
+		if _, err := g.ensureStored(ctx, page, prevFile); err == nil {
+			prev, err = g.inspectStored(prevFile.SHA256(), prevFile.Filename)
+			if err != nil {
+				prev = nil
+			}
+		}
+		if prev == nil {
+			prevVersion = ""
+		}
+	}
+	d := inspect.Compare(page.Name, version, rep, prevVersion, prev)
+	c := &policy.Content{PreviousVersion: d.PreviousVersion, FilesAdded: capList(d.Added), FilesRemoved: capList(d.Removed)}
+	for _, fi := range d.New {
+		c.New = append(c.New, toFinding(fi))
+	}
+	for _, ep := range d.EntryPointsNew {
+		if prev != nil {
+			c.New = append(c.New, policy.ContentFinding{Severity: inspect.Medium, Kind: "entry-point-added", Path: "entry_points.txt", Message: "new console script " + ep})
+		}
+	}
+	for _, fi := range d.Known {
+		c.Known = append(c.Known, toFinding(fi))
+	}
+	g.content.put(f.SHA256(), c)
+	return c
+}
+
+func toFinding(f inspect.Finding) policy.ContentFinding {
+	return policy.ContentFinding{Severity: f.Severity, Kind: f.Kind, Path: f.Path, Message: f.Message, Evidence: f.Evidence}
+}
+
+func capList(l []string) []string {
+	if len(l) > maxDiffFiles {
+		return append(l[:maxDiffFiles:maxDiffFiles], "…")
+	}
+	return l
+}
+
+// inspectStored inspects a stored blob once and remembers the outcome.
+func (g *Gate) inspectStored(sha, filename string) (*inspect.Report, error) {
+	if rec, err := g.opt.Store.GetInspection(sha); err == nil {
+		if rec.Error != "" {
+			return nil, errors.New(rec.Error)
+		}
+		var rep inspect.Report
+		if err := json.Unmarshal(rec.Report, &rep); err != nil {
+			return nil, errors.New("could not inspect: stored report unreadable")
+		}
+		return &rep, nil
+	}
+	f, err := g.opt.Store.OpenBlob(sha)
+	if err != nil {
+		return nil, errors.New("could not inspect: file not in the store")
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, errors.New("could not inspect: " + err.Error())
+	}
+	rec := storage.InspectionRecord{SHA256: sha, InspectedAt: g.opt.Now().UTC()}
+	rep, err := inspect.File(f, info.Size(), filename, g.opt.InspectLimits)
+	if err != nil {
+		if !errors.Is(err, inspect.ErrLimit) {
+			err = errors.New("could not inspect: " + err.Error())
+		}
+		rec.Error = err.Error()
+	} else {
+		rec.Report, _ = json.Marshal(rep)
+	}
+	if perr := g.opt.Store.PutInspection(rec); perr != nil {
+		return nil, errors.New("could not inspect: " + perr.Error())
+	}
+	return rep, err
+}
+
+// cleared reports whether a listed file cleared the gate: its stored
+// decision serves it, or, never decided, what its page says lets it through.
+func (g *Gate) cleared(page *index.Page, f index.File) bool {
+	if v, err := g.opt.Quarantine.Get(f.SHA256()); err == nil {
+		return quarantine.State(v.State).Serves()
+	}
+	l, err := g.opt.Quarantine.Listing(inputFor(page.Name, f))
+	return err == nil && l.Show && !l.Yank
+}
+
+// previousFile finds the baseline of f: the newest earlier release's file
+// of the same kind (wheel with the same tags if there is one, any wheel, or
+// sdist) for which ok says yes.
+func previousFile(page *index.Page, f index.File, cleared func(*index.Page, index.File) bool) (index.File, string, bool) {
+	cur, ok := index.VersionFromFilename(page.Name, f.Filename)
+	if !ok {
+		return index.File{}, "", false
+	}
+	cv, err := pep440.Parse(cur)
+	if err != nil {
+		return index.File{}, "", false
+	}
+	wheel := strings.HasSuffix(f.Filename, ".whl")
+	tags := wheelTags(f.Filename)
+	var best index.File
+	var bestV pep440.Version
+	bestVersion, bestSameTags := "", false
+	for _, other := range page.Files {
+		if other.Yanked || other.SHA256() == "" || strings.HasSuffix(other.Filename, ".whl") != wheel {
+			continue
+		}
+		v, ok := index.VersionFromFilename(page.Name, other.Filename)
+		if !ok {
+			continue
+		}
+		pv, err := pep440.Parse(v)
+		if err != nil || pep440.Compare(pv, cv) >= 0 {
+			continue
+		}
+		c := 1
+		if bestVersion != "" {
+			c = pep440.Compare(pv, bestV)
+		}
+		same := wheelTags(other.Filename) == tags
+		if c < 0 || (c == 0 && (!same || bestSameTags)) {
+			continue // no better than the best so far
+		}
+		if !cleared(page, other) {
+			continue
+		}
+		best, bestV, bestVersion, bestSameTags = other, pv, v, same
+	}
+	return best, bestVersion, bestVersion != ""
+}
+
+func wheelTags(filename string) string {
+	parts := strings.Split(strings.TrimSuffix(filename, ".whl"), "-")
+	if len(parts) < 3 {
+		return ""
+	}
+	return strings.Join(parts[len(parts)-3:], "-")
+}

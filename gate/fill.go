@@ -1,0 +1,175 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"airlock/index"
+	"airlock/storage"
+	"airlock/upstream"
+)
+
+// Errors of a file request, which the HTTP layer maps to its answers.
+var (
+	ErrNoSHA256   = errors.New("the upstream index lists no sha256 for this file; Airlock serves only files it can verify")
+	ErrNotListed  = errors.New("file is not listed on the project's upstream page")
+	ErrNoMetadata = errors.New("the upstream index offers no verifiable metadata for this file")
+	ErrTruncated  = errors.New("upstream download was truncated")
+)
+
+// MetadataSuffix makes a PEP 658 metadata file's name from its
+// distribution's.
+const MetadataSuffix = ".metadata"
+
+// Target is one servable object: a distribution or its PEP 658 metadata.
+type Target struct {
+	Project  string
+	Key      string // storage filename: the dist filename, plus ".metadata" for metadata
+	File     index.File
+	URL      string // upstream URL
+	SHA256   string // published digest
+	Size     int64  // published size, -1 if unknown
+	Max      int64
+	Metadata bool
+}
+
+// TargetFor finds what to download for a request, refusing files that cannot
+// be verified.
+func (g *Gate) TargetFor(page *index.Page, distName string, isMeta bool) (Target, error) {
+	f, ok := page.Lookup(distName)
+	if !ok {
+		return Target{}, ErrNotListed
+	}
+	t := Target{Project: page.Name, Key: distName, File: f, URL: f.URL, SHA256: f.SHA256(), Size: f.Size, Max: g.opt.MaxFileBytes}
+	if isMeta {
+		if f.MetadataSHA256() == "" {
+			return Target{}, ErrNoMetadata
+		}
+		t = Target{Project: page.Name, Key: distName + MetadataSuffix, File: f, URL: f.URL + MetadataSuffix,
+			SHA256: f.MetadataSHA256(), Size: -1, Max: g.opt.MaxMetaBytes, Metadata: true}
+	}
+	if t.SHA256 == "" {
+		return Target{}, ErrNoSHA256
+	}
+	if t.Size >= 0 && t.Size < t.Max {
+		t.Max = t.Size // more bytes than published cannot be the published file
+	}
+	return t, nil
+}
+
+// Fill downloads a file once for all concurrent callers. The download runs
+// on a context detached from the callers' (bounded by FillTimeout), so a
+// client hanging up does not waste the fill for the others or the next.
+func (g *Gate) Fill(ctx context.Context, t Target) (storage.FileRecord, error) {
+	ch := g.fills.DoChan(t.SHA256+"/"+t.Key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.opt.FillTimeout)
+		defer cancel()
+		return g.fill(fctx, t)
+	})
+	select {
+	case <-ctx.Done():
+		return storage.FileRecord{}, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return storage.FileRecord{}, res.Err
+		}
+		return res.Val.(storage.FileRecord), nil
+	}
+}
+
+// fill stages, verifies, commits and records one file.
+func (g *Gate) fill(ctx context.Context, t Target) (storage.FileRecord, error) {
+	log := logFrom(ctx).With().Str("project", t.Project).Str("file", t.Key).Logger()
+	if g.opt.Store.HasBlob(t.SHA256) {
+		// Same bytes already stored under another name or by an earlier fill.
+		return g.record(t)
+	}
+	st, err := g.opt.Store.Stage(t.Max)
+	if err != nil {
+		return storage.FileRecord{}, err
+	}
+	defer st.Abort()
+	start := time.Now()
+	if err := g.opt.Upstream.Download(ctx, t.URL, st); err != nil {
+		if errors.Is(err, upstream.ErrHostNotAllowed) {
+			g.opt.Metrics.RefusedHosts.Inc()
+			log.Error().Str("event", "security").Str("upstream_url", upstream.RedactURL(t.URL)).Err(err).
+				Msg("refused to download a file from a host that is not allowed")
+		}
+		if errors.Is(err, storage.ErrTooLarge) && t.Max == t.Size {
+			// More bytes than the index published: not the published file.
+			return storage.FileRecord{}, g.mismatch(log, t, st, err)
+		}
+		return storage.FileRecord{}, fmt.Errorf("download %s: %w", t.Key, err)
+	}
+	if t.Size >= 0 && st.Size() < t.Size {
+		return storage.FileRecord{}, fmt.Errorf("%w: %d of %d bytes", ErrTruncated, st.Size(), t.Size)
+	}
+	if err := st.Commit(t.SHA256); err != nil {
+		if errors.Is(err, storage.ErrHashMismatch) {
+			return storage.FileRecord{}, g.mismatch(log, t, st, err)
+		}
+		return storage.FileRecord{}, err
+	}
+	g.opt.Metrics.UpstreamBytes.Add(float64(st.Size()))
+	log.Info().Int64("size", st.Size()).Dur("duration", time.Since(start)).Str("sha256", t.SHA256).Msg("file verified and stored")
+	return g.record(t)
+}
+
+func (g *Gate) mismatch(log zerolog.Logger, t Target, st *storage.Staged, err error) error {
+	g.opt.Metrics.HashMismatches.Inc()
+	log.Error().Str("event", "security").Str("listed_sha256", t.SHA256).Str("got_sha256", st.SHA256()).
+		Int64("got_size", st.Size()).Str("upstream_url", upstream.RedactURL(t.URL)).Err(err).
+		Msg("upstream file did not match its published hash; nothing stored")
+	return fmt.Errorf("%s: %w", t.Key, storage.ErrHashMismatch)
+}
+
+func (g *Gate) record(t Target) (storage.FileRecord, error) {
+	info, err := os.Stat(g.opt.Store.BlobPath(t.SHA256))
+	if err != nil {
+		return storage.FileRecord{}, err
+	}
+	version, _ := index.VersionFromFilename(t.Project, t.File.Filename)
+	rec := storage.FileRecord{
+		Project: t.Project, Version: version, Filename: t.Key, SHA256: t.SHA256, Size: info.Size(),
+		UploadTime: t.File.UploadTime, UpstreamURL: upstream.RedactURL(t.URL), FetchedAt: g.opt.Now().UTC(),
+	}
+	if err := g.opt.Store.PutFile(rec); err != nil {
+		return storage.FileRecord{}, err
+	}
+	return rec, nil
+}
+
+// ensureStored makes sure a listed file is in the store (a verified fill).
+func (g *Gate) ensureStored(ctx context.Context, page *index.Page, f index.File) (storage.FileRecord, error) {
+	if rec, err := g.opt.Store.GetFile(page.Name, f.Filename); err == nil && rec.SHA256 == f.SHA256() && g.opt.Store.HasBlob(rec.SHA256) {
+		return rec, nil
+	}
+	t, err := g.TargetFor(page, f.Filename, false)
+	if err != nil {
+		return storage.FileRecord{}, err
+	}
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return g.Fill(fctx, t)
+}
+
+// addUploadTimes fills in upload times a page lacks (HTML-only upstreams)
+// from the upstream's JSON API. A failure leaves them missing, which the
+// policy's on_missing_upload_time then decides.
+func (g *Gate) addUploadTimes(ctx context.Context, p *index.Page) {
+	if !p.MissingUploadTimes() {
+		return
+	}
+	times, err := g.opt.Upstream.FetchUploadTimes(ctx, p.Name)
+	if err != nil {
+		logFrom(ctx).Info().Err(err).Str("project", p.Name).Msg("page lacks upload times and the JSON API did not give them")
+		return
+	}
+	p.AddUploadTimes(times)
+}

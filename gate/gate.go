@@ -1,0 +1,163 @@
+// Package gate owns Airlock's evaluation model: for every file a page lists
+// or a client asks for, it gathers the inputs (the upstream page, upload
+// times from the JSON API, PEP 740 provenance, behavioural signals, content
+// inspection), runs the policy through the quarantine, and keeps the
+// background work that makes those inputs complete before they are needed.
+//
+// When each check runs:
+//
+//   - Listing (a page render): every file of every release is decided from
+//     what the page and the stored state say, without downloading anything:
+//     cooldown (risk-adaptive when a confident score is known), not_after,
+//     missing upload time, attestation missing where the page says so,
+//     stored decisions and reviews. A file listed as installable is served
+//     when requested unless its download brings new evidence.
+//   - Background (the work queue): releases still inside their cooldown are
+//     downloaded, verified, attested, inspected and scored, so their files
+//     are checked by the time the cooldown ends.
+//   - Download (a file request): every check runs before the first byte is
+//     served.
+//
+// The gate has no HTTP in it: simpleapi, the admin API, the review UI and
+// `airlock check` call it.
+package gate
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/singleflight"
+
+	"airlock/attest"
+	"airlock/inspect"
+	"airlock/metrics"
+	"airlock/quarantine"
+	"airlock/signals"
+	"airlock/storage"
+	"airlock/upstream"
+)
+
+// Options configure a Gate.
+type Options struct {
+	Store        *storage.Store
+	Upstream     *upstream.Client
+	Metrics      *metrics.Metrics
+	Log          zerolog.Logger
+	PageTTL      time.Duration
+	PageTimeout  time.Duration // bound for one shared page fetch
+	FillTimeout  time.Duration // bound for one shared file download
+	MaxFileBytes int64
+	MaxMetaBytes int64
+	Now          func() time.Time
+	// Quarantine stores decisions and applies the lifecycle.
+	Quarantine *quarantine.Service
+	// Attest gathers attestation inputs; nil leaves attestations unchecked.
+	Attest *attest.Gatherer
+	// Signals gathers behavioural inputs; nil leaves them unchecked.
+	Signals *signals.Assessor
+	// Inspect turns content inspection on, within InspectLimits.
+	Inspect       bool
+	InspectLimits inspect.Limits
+	// Background bounds the work queue; zero Workers turns it off.
+	Background Background
+	// SignalsWait bounds how long a listing waits for the signal sources
+	// when the project's signals are not known yet.
+	SignalsWait time.Duration
+	// RetryBase is the first back-off after an error while gathering (it
+	// doubles per attempt, up to RetryMax).
+	RetryBase time.Duration
+	RetryMax  time.Duration
+}
+
+// Background bounds the persistent work queue.
+type Background struct {
+	Workers int
+	// ProjectBytes and TotalBytes bound what background work downloads per
+	// project and in all, per day.
+	ProjectBytes int64
+	TotalBytes   int64
+}
+
+// Gate is safe for concurrent use.
+type Gate struct {
+	opt     Options
+	pages   *pageCache
+	fills   singleflight.Group // one upstream download per file, however many ask
+	fetches singleflight.Group // one upstream page fetch per project
+	content contentMemo
+	queue   *queue
+
+	retryMu sync.Mutex
+	retries map[string]int // sha256 -> consecutive gather failures
+
+	warned sourceWarnings
+}
+
+// New builds a Gate. Run starts its background work.
+func New(opt Options) *Gate {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.RetryBase <= 0 {
+		opt.RetryBase = time.Minute
+	}
+	if opt.RetryMax <= 0 {
+		opt.RetryMax = time.Hour
+	}
+	if opt.SignalsWait <= 0 {
+		opt.SignalsWait = 3 * time.Second
+	}
+	g := &Gate{opt: opt, pages: newPageCache(4096), retries: map[string]int{}}
+	if opt.Signals != nil && opt.Signals.OnUnknown == nil {
+		opt.Signals.OnUnknown = g.signalSourceFailed
+	}
+	g.queue = newQueue(g)
+	opt.Quarantine.SetRefresher(g.refresh)
+	return g
+}
+
+// Quarantine returns the quarantine the gate decides through.
+func (g *Gate) Quarantine() *quarantine.Service { return g.opt.Quarantine }
+
+// Attest returns the attestation gatherer (nil when off).
+func (g *Gate) Attest() *attest.Gatherer { return g.opt.Attest }
+
+// Run works the background queue and sweeps held files every sweepEvery,
+// until ctx ends.
+func (g *Gate) Run(ctx context.Context, sweepEvery time.Duration) {
+	var wg sync.WaitGroup
+	for i := 0; i < g.opt.Background.Workers; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.queue.work(ctx) }()
+	}
+	if sweepEvery > 0 {
+		t := time.NewTicker(sweepEvery)
+		defer t.Stop()
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				break loop
+			case <-t.C:
+				g.Sweep()
+			}
+		}
+	}
+	wg.Wait()
+}
+
+// Sweep re-evaluates what can change on its own and logs what moved.
+func (g *Gate) Sweep() (int, error) {
+	n, err := g.opt.Quarantine.Sweep()
+	if err != nil {
+		g.opt.Log.Error().Err(err).Msg("quarantine sweep")
+	}
+	if n > 0 {
+		g.opt.Log.Info().Int("changed", n).Msg("quarantine sweep")
+	}
+	return n, err
+}
+
+func logFrom(ctx context.Context) *zerolog.Logger { return zerolog.Ctx(ctx) }

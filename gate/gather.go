@@ -1,0 +1,160 @@
+package gate
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"airlock/index"
+	"airlock/policy"
+	"airlock/signals"
+	"airlock/storage"
+)
+
+// inputFor is what the page itself says about a file.
+func inputFor(project string, f index.File) policy.Input {
+	in := policy.Input{Project: project, Filename: f.Filename, SHA256: f.SHA256(), UploadTime: f.UploadTime}
+	if v, ok := index.VersionFromFilename(project, f.Filename); ok {
+		in.Version = v
+	} else {
+		in.GatherErrors = append(in.GatherErrors, "cannot tell the version from the filename")
+	}
+	return in
+}
+
+// rulesFor are the project's policy rules.
+func (g *Gate) rulesFor(project string) policy.ProjectRules {
+	r, _ := g.opt.Quarantine.Engine().Rules().For(project)
+	return r
+}
+
+// gather collects every input of a file: what the page says, what
+// inspecting the stored file found (when stored: a metadata request has no
+// file to look into), its attestation (verified once, remembered per
+// sha256) with the newest earlier attested release, and the project's
+// behaviour. A failure is recorded in the input, where it holds the file
+// until the retry time it is given.
+func (g *Gate) gather(ctx context.Context, page *index.Page, f index.File, stored bool) policy.Input {
+	in := inputFor(page.Name, f)
+	if g.opt.Inspect {
+		if stored {
+			in.Content = g.contentFor(ctx, page, f)
+		} else if v, err := g.opt.Quarantine.Get(in.SHA256); err == nil {
+			in.Content = v.Inputs.Content // what the file's own download found
+		}
+	}
+	g.fillAttestation(ctx, page, f, &in)
+	if g.opt.Signals != nil && in.Version != "" {
+		in.Signals = g.opt.Signals.ForRelease(ctx, page.Name, in.Version)
+	}
+	return in
+}
+
+// fillAttestation adds the file's attestation and, when the rules can use
+// it, the newest earlier attested release.
+func (g *Gate) fillAttestation(ctx context.Context, page *index.Page, f index.File, in *policy.Input) {
+	if g.opt.Attest == nil {
+		return
+	}
+	att, err := g.opt.Attest.ForFile(ctx, page, f)
+	if err != nil {
+		in.GatherErrors = append(in.GatherErrors, "attestation: "+err.Error())
+	}
+	in.Attestation = att
+	if !g.needsPrior(page.Name) {
+		return
+	}
+	prior, err := g.opt.Attest.Prior(ctx, page, in.Version)
+	if err != nil {
+		in.GatherErrors = append(in.GatherErrors, "earlier attestations: "+err.Error())
+	}
+	in.Prior = prior
+}
+
+// needsPrior reports whether earlier releases' attestations matter to the
+// project's rules: with require: never and no pinned publisher they do
+// not, and a failure to read them must not hold anything.
+func (g *Gate) needsPrior(project string) bool {
+	r := g.rulesFor(project)
+	return r.RequireAttestation != policy.RequireNever || r.Publisher != ""
+}
+
+// withRetry gives an input whose gathering failed the time it is gathered
+// again: a back-off doubling per consecutive failure of the same file. An
+// input gathered cleanly resets the count.
+func (g *Gate) withRetry(in policy.Input) policy.Input {
+	g.retryMu.Lock()
+	defer g.retryMu.Unlock()
+	if len(in.GatherErrors) == 0 {
+		delete(g.retries, in.SHA256)
+		return in
+	}
+	n := g.retries[in.SHA256]
+	g.retries[in.SHA256] = n + 1
+	wait := g.opt.RetryBase << min(n, 16)
+	if wait > g.opt.RetryMax || wait <= 0 {
+		wait = g.opt.RetryMax
+	}
+	in.RetryAt = g.opt.Now().Add(wait).UTC().Truncate(time.Second)
+	return in
+}
+
+// refresh re-gathers a stored input for the sweep: sources that change with
+// time (a tag pushed within the grace, a signal source that was down) and
+// inputs whose gathering failed.
+func (g *Gate) refresh(in policy.Input) policy.Input {
+	ctx, cancel := context.WithTimeout(g.opt.Log.WithContext(context.Background()), g.opt.PageTimeout+g.opt.FillTimeout)
+	defer cancel()
+	if len(in.GatherErrors) > 0 {
+		entry, err := g.Page(ctx, in.Project)
+		if err != nil {
+			in.GatherErrors = []string{"page: " + err.Error()}
+			return g.withRetry(in)
+		}
+		page := &entry.Cached.Page
+		f, ok := page.Lookup(in.Filename)
+		if !ok || f.SHA256() != in.SHA256 {
+			return in // no longer listed as it was: nothing to gather
+		}
+		_, stored := g.storedFile(page.Name, f)
+		return g.withRetry(g.gather(signals.Fresh(ctx), page, f, stored))
+	}
+	if in.Signals != nil && in.Version != "" && g.opt.Signals != nil {
+		in.Signals = g.opt.Signals.ForRelease(signals.Fresh(ctx), in.Project, in.Version)
+	}
+	return in
+}
+
+// storedFile reports whether the store holds the verified bytes of f.
+func (g *Gate) storedFile(project string, f index.File) (storage.FileRecord, bool) {
+	rec, err := g.opt.Store.GetFile(project, f.Filename)
+	if err != nil || rec.SHA256 != f.SHA256() || !g.opt.Store.HasBlob(rec.SHA256) {
+		return storage.FileRecord{}, false
+	}
+	return rec, true
+}
+
+// sourceWarnings logs a failing signal source at most once per interval and
+// counts every failure.
+type sourceWarnings struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+const sourceWarnEvery = 10 * time.Minute
+
+func (g *Gate) signalSourceFailed(source, why string) {
+	g.opt.Metrics.SignalErrors.WithLabelValues(source).Inc()
+	g.warned.mu.Lock()
+	defer g.warned.mu.Unlock()
+	now := g.opt.Now()
+	if g.warned.last == nil {
+		g.warned.last = map[string]time.Time{}
+	}
+	if t, ok := g.warned.last[source]; ok && now.Sub(t) < sourceWarnEvery {
+		return
+	}
+	g.warned.last[source] = now
+	g.opt.Log.Warn().Str("source", source).Str("error", why).
+		Msg("signal source failing: its score components are unknown (warned once per 10 minutes)")
+}

@@ -1,0 +1,117 @@
+package gate
+
+import (
+	"context"
+	"time"
+
+	"airlock/index"
+	"airlock/policy"
+	"airlock/quarantine"
+)
+
+// Listing applies the gate to a page before it is rendered, deciding every
+// file of every release from what the page and the stored state say,
+// without downloading anything: held files are marked yanked with the
+// reason (or left out when hideHeld), blocked and rejected files are left
+// out, and a version whose every file was left out is no longer offered.
+// Files of releases still inside their cooldown are queued for the
+// background checks. It returns when the result may change on its own.
+func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*index.Page, time.Time) {
+	out := *p
+	out.Files = make([]index.File, 0, len(p.Files))
+	var until time.Time
+	shown := map[string]bool{}
+	listed := map[string]bool{}
+	sctx, cancel := context.WithTimeout(ctx, g.opt.SignalsWait)
+	defer cancel()
+	sig := g.listingSignals(sctx, p)
+	var cooling []index.File
+	for _, f := range p.Files {
+		in := g.listingInput(ctx, p, f, sig)
+		listed[in.Version] = true
+		l, err := g.opt.Quarantine.Listing(in)
+		if err != nil {
+			// Fail closed: a file whose state cannot be read is not offered.
+			l = quarantine.Listing{Show: true, Yank: true, Reason: "held by Airlock: could not evaluate the policy"}
+		}
+		if !l.Until.IsZero() && (until.IsZero() || l.Until.Before(until)) {
+			until = l.Until
+		}
+		g.queueIfCooling(p, f, &cooling)
+		if !l.Show || (l.Yank && hideHeld) {
+			continue
+		}
+		if l.Yank {
+			if f.Yanked && f.YankedReason != "" {
+				l.Reason += "; yanked upstream: " + f.YankedReason
+			}
+			f.Yanked, f.YankedReason = true, l.Reason
+		}
+		shown[in.Version] = true
+		out.Files = append(out.Files, f)
+	}
+	g.queue.addMany(p.Name, cooling, priorityCooling)
+	out.Versions = nil
+	for _, v := range p.Versions {
+		if shown[v] || !listed[v] {
+			out.Versions = append(out.Versions, v)
+		}
+	}
+	return &out, until
+}
+
+// listingInput is what a listing can know without downloading: the page's
+// facts, a missing attestation where the page says so (and then the
+// earlier releases, when the rules use them), and the project's signals
+// for releases they can affect.
+func (g *Gate) listingInput(ctx context.Context, page *index.Page, f index.File, sig func(version string) *policy.Signals) policy.Input {
+	in := inputFor(page.Name, f)
+	if in.Version != "" && signalsMatter(g.rulesFor(page.Name), f, g.opt.Now()) {
+		in.Signals = sig(in.Version)
+	}
+	if g.opt.Attest == nil || !page.SaysNoProvenance(f) || in.SHA256 == "" {
+		return in
+	}
+	in.Attestation = &policy.Attestation{Status: policy.AttestationMissing}
+	if !g.needsPrior(page.Name) {
+		return in
+	}
+	prior, err := g.opt.Attest.Prior(ctx, page, in.Version)
+	if err != nil {
+		in.GatherErrors = append(in.GatherErrors, "earlier attestations: "+err.Error())
+		in.RetryAt = g.opt.Now().Add(g.opt.RetryBase).UTC().Truncate(time.Second)
+	}
+	in.Prior = prior
+	return in
+}
+
+// signalsMatter reports whether behavioural signals can change a file's
+// listing: its upload is within the new-release window (behavioural
+// checks) or within the risk-adaptive cooldown.
+func signalsMatter(r policy.ProjectRules, f index.File, now time.Time) bool {
+	if f.UploadTime.IsZero() {
+		return false // held or allowed by the upload-time rule alone
+	}
+	age := now.Sub(f.UploadTime)
+	return age <= r.NewReleaseWindow || (r.CooldownBelowScore > 0 && age < r.CooldownBelow)
+}
+
+// listingSignals returns the signals lookup for one render: each version is
+// asked once, and the sources get ctx's deadline (SignalsWait) in all (what
+// they have not said by then is unknown, which never lengthens a
+// cooldown). The assessor remembers the project's report, so the file
+// request that follows sees the same signals the listing did.
+func (g *Gate) listingSignals(ctx context.Context, p *index.Page) func(string) *policy.Signals {
+	memo := map[string]*policy.Signals{}
+	return func(version string) *policy.Signals {
+		if g.opt.Signals == nil {
+			return nil
+		}
+		if s, ok := memo[version]; ok {
+			return s
+		}
+		s := g.opt.Signals.ForRelease(ctx, p.Name, version)
+		memo[version] = s
+		return s
+	}
+}

@@ -1,0 +1,184 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"airlock/storage"
+	"airlock/upstream"
+)
+
+// Entry is a decoded cached page. It is immutable once published, except
+// for Rendered, which the caller that renders pages owns (guarded by its
+// mutex) and which survives a revalidation that changed nothing.
+type Entry struct {
+	Cached storage.CachedPage
+	// Stale is set on the result of Page when the upstream failed and the
+	// cached page was served instead.
+	Stale bool
+
+	Rendered *Rendered
+	// failedAt (unix nanoseconds) is when revalidating this page last
+	// failed. For upstreamRetryAfter after that the stale page is served
+	// without asking again, so a dead upstream does not slow every request.
+	failedAt *atomic.Int64
+}
+
+// Rendered holds a page's rendered bodies, keyed by media type.
+type Rendered struct {
+	Mu     sync.Mutex
+	Bodies map[string]RenderedBody
+}
+
+// RenderedBody is a page body with what it depended on: the quarantine's
+// generation and the moment a time-bound hold on it ends.
+type RenderedBody struct {
+	Body  []byte
+	Gen   uint64
+	Until time.Time
+}
+
+func (r *Rendered) clone() *Rendered {
+	r.Mu.Lock()
+	defer r.Mu.Unlock()
+	out := &Rendered{Bodies: make(map[string]RenderedBody, len(r.Bodies))}
+	for k, v := range r.Bodies {
+		out.Bodies[k] = v
+	}
+	return out
+}
+
+func newEntry(cp storage.CachedPage) *Entry {
+	return &Entry{Cached: cp, Rendered: &Rendered{}, failedAt: new(atomic.Int64)}
+}
+
+// upstreamRetryAfter is how long a failed revalidation is not retried.
+const upstreamRetryAfter = 30 * time.Second
+
+// pageCache keeps decoded pages in memory so that a warm page or file
+// request costs no decoding. bbolt stays the source of truth; the cache is
+// bounded and evicts an arbitrary entry when full.
+type pageCache struct {
+	mu      sync.RWMutex
+	max     int
+	entries map[string]*Entry
+}
+
+func newPageCache(max int) *pageCache {
+	return &pageCache{max: max, entries: map[string]*Entry{}}
+}
+
+func (c *pageCache) get(project string) *Entry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.entries[project]
+}
+
+func (c *pageCache) put(e *Entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.max {
+		for k := range c.entries {
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[e.Cached.Page.Name] = e
+}
+
+// Page returns the project's page: from cache while fresh, revalidated
+// with the upstream after the TTL, and from the stale cache when the upstream
+// fails. Concurrent callers share one upstream fetch, which is not cut short
+// when one of them hangs up.
+func (g *Gate) Page(ctx context.Context, project string) (*Entry, error) {
+	now := g.opt.Now()
+	cached := g.pages.get(project)
+	if cached == nil {
+		if cp, err := g.opt.Store.GetPage(project); err == nil {
+			cached = newEntry(cp)
+			g.pages.put(cached)
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return nil, err
+		}
+	}
+	if cached != nil && now.Sub(cached.Cached.FetchedAt) < g.opt.PageTTL {
+		g.opt.Metrics.Cache.WithLabelValues("page", "hit").Inc()
+		return cached, nil
+	}
+	if cached != nil {
+		if failed := cached.failedAt.Load(); failed != 0 && now.Sub(time.Unix(0, failed)) < upstreamRetryAfter {
+			g.opt.Metrics.Cache.WithLabelValues("page", "stale").Inc()
+			return stale(cached), nil
+		}
+	}
+	ch := g.fetches.DoChan(project, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.opt.PageTimeout)
+		defer cancel()
+		return g.refreshPage(fctx, project, cached)
+	})
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*Entry), nil
+	}
+}
+
+// stale is the cached entry marked as served because the upstream failed.
+func stale(e *Entry) *Entry {
+	out := *e
+	out.Stale = true
+	return &out
+}
+
+func (g *Gate) refreshPage(ctx context.Context, project string, cached *Entry) (*Entry, error) {
+	var v storage.Validators
+	if cached != nil {
+		v = cached.Cached.Validators
+	}
+	res, err := g.opt.Upstream.FetchProject(ctx, project, v)
+	switch {
+	case errors.Is(err, upstream.ErrNotFound):
+		g.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
+		return nil, err
+	case err != nil:
+		if cached == nil {
+			g.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
+			return nil, err
+		}
+		g.opt.Metrics.Cache.WithLabelValues("page", "stale").Inc()
+		cached.failedAt.Store(g.opt.Now().UnixNano())
+		logFrom(ctx).Warn().Err(err).Str("project", project).
+			Time("fetched_at", cached.Cached.FetchedAt).Msg("upstream failed; serving stale page")
+		return stale(cached), nil
+	}
+	var cp storage.CachedPage
+	if res.NotModified && cached != nil {
+		g.opt.Metrics.Cache.WithLabelValues("page", "hit").Inc()
+		cp = cached.Cached
+	} else {
+		g.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
+		cp = storage.CachedPage{Page: *res.Page}
+		g.addUploadTimes(ctx, &cp.Page)
+	}
+	cp.Validators = res.Validators
+	cp.FetchedAt = g.opt.Now()
+	if err := g.opt.Store.PutPage(cp); err != nil {
+		return nil, err
+	}
+	e := newEntry(cp)
+	if res.NotModified && cached != nil {
+		e.Rendered = cached.Rendered.clone()
+	}
+	g.pages.put(e)
+	return e, nil
+}
+
+// NewEntry wraps a cached page in a fresh entry, with nothing rendered.
+func NewEntry(cp storage.CachedPage) *Entry { return newEntry(cp) }

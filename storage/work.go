@@ -1,0 +1,144 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// WorkItem is one file the background queue is to check.
+type WorkItem struct {
+	SHA256     string    `json:"sha256"`
+	Project    string    `json:"project"`
+	Filename   string    `json:"filename"`
+	Size       int64     `json:"size"`
+	EnqueuedAt time.Time `json:"enqueued_at"`
+	Attempts   int       `json:"attempts,omitempty"`
+	// NotBefore delays a retry.
+	NotBefore time.Time `json:"not_before,omitzero"`
+	// LastError is why the last attempt failed.
+	LastError string `json:"last_error,omitempty"`
+}
+
+var (
+	// bucketWork orders the queue: priority byte + big-endian seq -> WorkItem.
+	bucketWork = []byte("work")
+	// bucketWorkKeys finds an item by file: sha256 -> its key in bucketWork.
+	bucketWorkKeys = []byte("workkeys")
+)
+
+// AddWork queues items at a priority (lower runs first) in one
+// transaction. An item already queued at the same or a higher priority is
+// left as it is; one queued lower is moved up. It returns how many items
+// were added or moved.
+func (s *Store) AddWork(priority byte, items []WorkItem) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		n = 0
+		work, keys := tx.Bucket(bucketWork), tx.Bucket(bucketWorkKeys)
+		for _, it := range items {
+			if old := keys.Get([]byte(it.SHA256)); old != nil {
+				if old[0] <= priority {
+					continue
+				}
+				var prev WorkItem
+				if err := json.Unmarshal(work.Get(old), &prev); err == nil {
+					it.EnqueuedAt, it.Attempts = prev.EnqueuedAt, prev.Attempts
+				}
+				if err := work.Delete(old); err != nil {
+					return err
+				}
+			}
+			seq, err := work.NextSequence()
+			if err != nil {
+				return err
+			}
+			key := binary.BigEndian.AppendUint64([]byte{priority}, seq)
+			data, err := json.Marshal(it)
+			if err != nil {
+				return err
+			}
+			if err := work.Put(key, data); err != nil {
+				return err
+			}
+			if err := keys.Put([]byte(it.SHA256), key); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// NextWork returns the first queued item, by priority then age, that is
+// due at now and for which skip says no (items being worked on).
+func (s *Store) NextWork(now time.Time, skip func(sha string) bool) (key []byte, it WorkItem, ok bool, err error) {
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketWork).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var cand WorkItem
+			if err := json.Unmarshal(v, &cand); err != nil {
+				return fmt.Errorf("storage: corrupt work item: %w", err)
+			}
+			if cand.NotBefore.After(now) || skip(cand.SHA256) {
+				continue
+			}
+			key, it, ok = bytes.Clone(k), cand, true
+			return nil
+		}
+		return nil
+	})
+	return key, it, ok, err
+}
+
+// FinishWork removes an item.
+func (s *Store) FinishWork(key []byte, sha string) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		if cur := tx.Bucket(bucketWorkKeys).Get([]byte(sha)); cur != nil && !bytes.Equal(cur, key) {
+			return nil // moved to another priority meanwhile: that one stays
+		}
+		if err := tx.Bucket(bucketWork).Delete(key); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketWorkKeys).Delete([]byte(sha))
+	})
+}
+
+// RetryWork stores an item's failed attempt (its NotBefore, Attempts and
+// LastError) in place.
+func (s *Store) RetryWork(key []byte, it WorkItem) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		work := tx.Bucket(bucketWork)
+		if work.Get(key) == nil {
+			return nil
+		}
+		data, err := json.Marshal(it)
+		if err != nil {
+			return err
+		}
+		return work.Put(key, data)
+	})
+}
+
+// WorkStats reports the queue's depth and its oldest item's enqueue time.
+func (s *Store) WorkStats() (depth int, oldest time.Time, err error) {
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketWork).ForEach(func(_, v []byte) error {
+			var it WorkItem
+			if err := json.Unmarshal(v, &it); err != nil {
+				return nil
+			}
+			depth++
+			if oldest.IsZero() || it.EnqueuedAt.Before(oldest) {
+				oldest = it.EnqueuedAt
+			}
+			return nil
+		})
+	})
+	return depth, oldest, err
+}
