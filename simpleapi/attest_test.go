@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"airlock/gate"
 	"airlock/attest"
+	"airlock/gate"
 	"airlock/internal/fakepypi"
 	"airlock/policy"
 	"airlock/verify"
