@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/authlimit"
+	"airlock/gate"
 	"airlock/index"
 	"airlock/quarantine"
 	"airlock/storage"
@@ -37,9 +38,21 @@ const (
 	routeEvaluate = "/evaluate"
 )
 
-// Evaluator runs the gate now for every file of a release.
+// Evaluator is the gate as the API uses it: evaluating a release now, a
+// person's decision (an approval runs the checks that have not run), and
+// every check's status for a file.
 type Evaluator interface {
 	Evaluate(ctx context.Context, project, version string) ([]quarantine.View, error)
+	Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error)
+	Checks(v quarantine.View) []gate.CheckStatus
+}
+
+var _ Evaluator = (*gate.Gate)(nil)
+
+// FileView is a file's decision with the status of every check.
+type FileView struct {
+	quarantine.View
+	Checks []gate.CheckStatus `json:"check_results"`
 }
 
 // API is the admin API.
@@ -141,7 +154,7 @@ func (a *API) show(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, FileView{v, a.eval.Checks(v)})
 }
 
 // DecideRequest is the body of POST /api/v1/quarantine/{id}/{action}.
@@ -166,12 +179,16 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 	if req.Actor != "" {
 		actor = "admin:" + req.Actor
 	}
-	v, err = a.q.Apply(v.SHA256, quarantine.Transition(vars["action"]), actor, authlimit.Remote(r), req.Reason)
+	v, err = a.eval.Review(r.Context(), v.SHA256, quarantine.Transition(vars["action"]), actor, authlimit.Remote(r), req.Reason)
+	if errors.Is(err, gate.ErrNewEvidence) {
+		writeJSON(w, http.StatusConflict, map[string]any{"error": err.Error(), "file": FileView{v, a.eval.Checks(v)}})
+		return
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, FileView{v, a.eval.Checks(v)})
 }
 
 func (a *API) audit(w http.ResponseWriter, r *http.Request) {

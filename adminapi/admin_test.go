@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
 
+	"airlock/gate"
 	"airlock/policy"
 	"airlock/quarantine"
 	"airlock/storage"
@@ -24,6 +25,14 @@ const token = "s3cret-token"
 var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 type fakeEvaluator struct{ q *quarantine.Service }
+
+func (f fakeEvaluator) Review(_ context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error) {
+	return f.q.Apply(sha, t, actor, remote, reason)
+}
+
+func (f fakeEvaluator) Checks(quarantine.View) []gate.CheckStatus {
+	return []gate.CheckStatus{{Check: "content", Status: "not yet run"}}
+}
 
 // Evaluate decides two files of young==1.0 (held) and nothing else.
 func (f fakeEvaluator) Evaluate(_ context.Context, project, version string) ([]quarantine.View, error) {

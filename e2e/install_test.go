@@ -202,8 +202,9 @@ func TestHTMLOnlyUpstream(t *testing.T) {
 	cls := clients(t)
 	fake := newUpstream(t)
 	fake.SetHTMLOnly(true)
-	// HTML pages carry no upload time; a private index's operator opts in.
-	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_POLICY_ON_MISSING_UPLOAD_TIME=allow")...)
+	// HTML pages carry no upload time; the JSON API on the same upstream
+	// does, so the default policy (hold files without one) installs.
+	a := startAirlock(t, t.TempDir(), airlockEnv(fake)...)
 	for _, c := range cls {
 		t.Run(c.name, func(t *testing.T) {
 			target := t.TempDir()

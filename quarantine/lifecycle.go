@@ -59,6 +59,10 @@ func (s *Service) Apply(sha string, t Transition, actor, remote, reason string) 
 		rec.State, rec.DecidedBy, rec.Note, rec.UpdatedAt = string(spec.to), actor, reason, s.now().UTC()
 		var d policy.Decision
 		json.Unmarshal(rec.Decision, &d)
+		rec.Approved = nil
+		if spec.to == Approved {
+			rec.Approved = Evidence(d) // what this approval covers
+		}
 		events = append(events, s.event(from, spec.to, *rec, d, actor, reason))
 		return true, s.auditEvent(*rec, actor, remote, from, spec.to, reason), nil
 	})

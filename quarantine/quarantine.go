@@ -208,6 +208,7 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 		if !exists {
 			to = stateFor(d.Action)
 		}
+		approved := rec.Approved
 		if err := fill(rec, in, d, to, now); err != nil {
 			return false, nil, err
 		}
@@ -216,6 +217,10 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 		}
 		moved = true
 		reason := d.Summary()
+		if from == Approved && to == Held {
+			reason = "reopened: evidence the approval did not cover: " + strings.Join(NewEvidence(approved, d), "; ")
+			rec.DecidedBy, rec.Note, rec.Approved = "", "", nil
+		}
 		if d.Action.Serves() {
 			reason = "re-evaluated: the policy now allows it"
 		}
@@ -247,9 +252,13 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 }
 
 // nextState is where an automatic evaluation moves a record. Person
-// decisions (approved, rejected, a reopened hold) stick.
+// decisions (approved, rejected, a reopened hold) stick, except that an
+// approval is reopened by evidence it did not cover.
 func (s *Service) nextState(rec storage.DecisionRecord, d policy.Decision) (State, bool) {
 	cur := State(rec.State)
+	if cur == Approved && len(NewEvidence(rec.Approved, d)) > 0 {
+		return Held, true
+	}
 	if cur == Approved || cur == Rejected || (cur == Held && rec.DecidedBy != "") {
 		return cur, false
 	}
@@ -440,4 +449,33 @@ func (s *Service) Counts() (map[State]int, error) {
 		counts[State(k)] = v
 	}
 	return counts, err
+}
+
+// evidenceChecks are the checks whose findings are evidence about the file
+// itself; time rules (cooldown, not_after) and errors are not, so they
+// never reopen an approval.
+var evidenceChecks = map[string]bool{policy.CheckContent: true, policy.CheckAttestation: true,
+	policy.CheckAttestationInvalid: true, policy.CheckSourceRelease: true}
+
+// Evidence lists a decision's holding reasons from the evidence checks.
+func Evidence(d policy.Decision) []string {
+	var out []string
+	for _, r := range d.Reasons {
+		if evidenceChecks[r.Check] && !r.Action.Serves() {
+			out = append(out, r.Check+": "+r.Message)
+		}
+	}
+	return out
+}
+
+// NewEvidence lists the holding evidence in d that approved does not
+// contain.
+func NewEvidence(approved []string, d policy.Decision) []string {
+	var out []string
+	for _, e := range Evidence(d) {
+		if !contains(approved, e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }

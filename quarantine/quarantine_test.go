@@ -132,3 +132,40 @@ func TestTransitionsAndLookup(t *testing.T) {
 		t.Errorf("counts: %v", counts)
 	}
 }
+
+// TestNewEvidenceReopensApproval: an approval records the evidence it saw;
+// the cooldown ending or an upload error later does not undo it, a content
+// finding it did not cover does.
+func TestNewEvidenceReopensApproval(t *testing.T) {
+	c := &clock{t0}
+	s, store := newService(t, policy.DefaultRules(), c)
+	sha := strings.Repeat("e", 64)
+	young := in(sha, t0.Add(-time.Hour))
+	if v, _ := s.Decide(young); v.State != string(Held) {
+		t.Fatalf("young file: %s", v.State)
+	}
+	if _, err := s.Apply(sha, Approve, "alice", "", "checked the diff"); err != nil {
+		t.Fatal(err)
+	}
+	// The same evidence again (still in its cooldown): stays approved.
+	if v, _ := s.Decide(young); v.State != string(Approved) {
+		t.Fatalf("re-evaluated with nothing new: %s", v.State)
+	}
+	withFinding := young
+	withFinding.Content = &policy.Content{New: []policy.ContentFinding{{Severity: "critical", Kind: "pth-exec", Path: "x.pth", Message: "executable .pth"}}}
+	v, _ := s.Decide(withFinding)
+	if v.State != string(Held) || v.DecidedBy != "" {
+		t.Fatalf("new content finding after the approval: %s by %q", v.State, v.DecidedBy)
+	}
+	events, _ := store.Audit(1, nil)
+	if len(events) != 1 || !strings.Contains(events[0].Reason, "reopened: evidence the approval did not cover: content: critical pth-exec in x.pth") {
+		t.Errorf("audit: %+v", events)
+	}
+	// Approving again covers the finding.
+	if _, err := s.Apply(sha, Approve, "alice", "", "the .pth is the vendor's"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Decide(withFinding); v.State != string(Approved) {
+		t.Errorf("after approving the finding: %s", v.State)
+	}
+}

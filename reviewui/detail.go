@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"airlock/gate"
 	"airlock/policy"
 	"airlock/quarantine"
 	"airlock/storage"
@@ -17,6 +18,7 @@ import (
 type detailView struct {
 	quarantine.View
 	Reasons     []reasonView
+	Checks      []gate.CheckStatus
 	UploadTime  time.Time
 	CooldownEnd time.Time
 	Attestation *policy.Attestation
@@ -57,7 +59,7 @@ func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, s *session, sha 
 		return
 	}
 	d := &detailView{View: v, UploadTime: v.Inputs.UploadTime, Attestation: v.Inputs.Attestation, Prior: v.Inputs.Prior,
-		Signals: v.Inputs.Signals, Content: v.Inputs.Content}
+		Signals: v.Inputs.Signals, Content: v.Inputs.Content, Checks: u.gate.Checks(v)}
 	for _, reason := range v.Decision.Reasons {
 		rv := reasonView{Reason: reason}
 		keys := make([]string, 0, len(reason.Evidence))

@@ -6,10 +6,12 @@
 package reviewui
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -24,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/authlimit"
+	"airlock/gate"
 	"airlock/policy"
 	"airlock/quarantine"
 	"airlock/storage"
@@ -38,9 +41,20 @@ const (
 	sessionTTL      = 12 * time.Hour
 )
 
+// Reviewer is the gate as the review pages use it: a person's decision
+// (an approval first runs the checks that have not run) and every check's
+// status for a file.
+type Reviewer interface {
+	Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error)
+	Checks(v quarantine.View) []gate.CheckStatus
+}
+
+var _ Reviewer = (*gate.Gate)(nil)
+
 // UI serves the review pages.
 type UI struct {
 	q         *quarantine.Service
+	gate      Reviewer
 	store     *storage.Store
 	token     string
 	upstream  string // base URL, for links to the project page
@@ -58,11 +72,11 @@ type session struct {
 }
 
 // New builds the UI. An empty token turns it off (it says so).
-func New(q *quarantine.Service, store *storage.Store, token, upstream string, now func() time.Time) *UI {
+func New(q *quarantine.Service, g Reviewer, store *storage.Store, token, upstream string, now func() time.Time) *UI {
 	if now == nil {
 		now = time.Now
 	}
-	u := &UI{q: q, store: store, token: token, upstream: strings.TrimRight(upstream, "/"), now: now,
+	u := &UI{q: q, gate: g, store: store, token: token, upstream: strings.TrimRight(upstream, "/"), now: now,
 		sessions: map[string]*session{}, templates: map[string]*template.Template{}, limiter: authlimit.New(10, time.Minute, now)}
 	funcs := template.FuncMap{
 		"time":  func(t time.Time) string { return fmtTime(t) },
@@ -276,7 +290,11 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request, s *session) {
 		u.showDetail(w, r, s, vars["sha"], http.StatusBadRequest, "A reason is required.")
 		return
 	}
-	v, err := u.q.Apply(vars["sha"], quarantine.Transition(vars["action"]), "ui:"+authlimit.Remote(r), authlimit.Remote(r), reason)
+	v, err := u.gate.Review(r.Context(), vars["sha"], quarantine.Transition(vars["action"]), "ui:"+authlimit.Remote(r), authlimit.Remote(r), reason)
+	if errors.Is(err, gate.ErrNewEvidence) {
+		u.showDetail(w, r, s, vars["sha"], http.StatusConflict, err.Error()+". Review the new evidence below.")
+		return
+	}
 	if err != nil {
 		u.showDetail(w, r, s, vars["sha"], http.StatusConflict, err.Error())
 		return

@@ -1,6 +1,7 @@
 package reviewui
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net/http"
@@ -14,10 +15,20 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
 
+	"airlock/gate"
 	"airlock/policy"
 	"airlock/quarantine"
 	"airlock/storage"
 )
+
+// applier stands in for the gate: decisions go straight to the quarantine.
+type applier struct{ q *quarantine.Service }
+
+func (a applier) Review(_ context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error) {
+	return a.q.Apply(sha, t, actor, remote, reason)
+}
+
+func (applier) Checks(quarantine.View) []gate.CheckStatus { return nil }
 
 func server(t *testing.T, token string, useTLS bool) *httptest.Server {
 	store, err := storage.Open(t.TempDir(), time.Second)
@@ -29,7 +40,7 @@ func server(t *testing.T, token string, useTLS bool) *httptest.Server {
 	q := quarantine.New(store, e, nil, nil, zerolog.Nop())
 	q.Decide(policy.Input{Project: "p", Version: "1", Filename: "p-1.tar.gz", SHA256: strings.Repeat("a", 64), UploadTime: time.Now()})
 	r := mux.NewRouter()
-	New(q, store, token, "https://pypi.org", nil).Register(r)
+	New(q, applier{q}, store, token, "https://pypi.org", nil).Register(r)
 	var srv *httptest.Server
 	if useTLS {
 		srv = httptest.NewTLSServer(r)

@@ -2,6 +2,7 @@ package simpleapi
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"airlock/gate"
 	"airlock/internal/fakepypi"
 	"airlock/policy"
+	"airlock/quarantine"
 	"airlock/signals"
 )
 
@@ -225,4 +227,51 @@ func (h *harness) metrics() string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// TestApprovalRunsWhatHasNotRun: a reviewer approves a release decided from
+// its metadata alone (held for its cooldown). The approval first downloads
+// and inspects it; its payload is new evidence, so it stays held and the
+// reviewer is told. A clean release decided the same way is approved.
+func TestApprovalRunsWhatHasNotRun(t *testing.T) {
+	h := newHarness(t)
+	h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.7"}, uploaded)
+	poisoned := h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.8", Extra: pthPayload}, h.clock().Add(-time.Hour))
+	clean := h.fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "2.0"}, h.clock().Add(-time.Hour))
+	for _, d := range []*fakepypi.Dist{poisoned, clean} {
+		if resp, _ := h.get(fileURL(d) + ".metadata"); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("%s metadata: %s", d.Filename, resp.Status)
+		}
+	}
+	ctx := context.Background()
+	v, err := h.gate.Review(ctx, poisoned.SHA256(), quarantine.Approve, "alice", "", "cooldown only")
+	if !errors.Is(err, gate.ErrNewEvidence) || !strings.Contains(err.Error(), "content: critical pth-exec in litellm_init.pth") {
+		t.Fatalf("approval without the content: %v", err)
+	}
+	if v.State != "held" {
+		t.Errorf("state after a refused approval: %s", v.State)
+	}
+	checks := h.gate.Checks(v)
+	if !hasCheck(checks, "content", "hold") {
+		t.Errorf("checks after the approval attempt: %+v", checks)
+	}
+	before, _ := h.config.Quarantine.Get(clean.SHA256())
+	if !hasCheck(h.gate.Checks(before), "content", "not yet run") {
+		t.Errorf("a file decided from its metadata must say its content is not yet inspected: %+v", h.gate.Checks(before))
+	}
+	if v, err := h.gate.Review(ctx, clean.SHA256(), quarantine.Approve, "alice", "", "cooldown only"); err != nil || v.State != "approved" {
+		t.Errorf("clean approval: %v %s", err, v.State)
+	}
+	if v, _ := h.config.Quarantine.Get(clean.SHA256()); v.Inputs.Content == nil {
+		t.Error("approved without inspecting")
+	}
+}
+
+func hasCheck(checks []gate.CheckStatus, check, status string) bool {
+	for _, c := range checks {
+		if c.Check == check && c.Status == status {
+			return true
+		}
+	}
+	return false
 }

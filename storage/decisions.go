@@ -34,6 +34,9 @@ type DecisionRecord struct {
 	// DecidedBy and Note record the last person's decision, if any.
 	DecidedBy string `json:"decided_by,omitempty"`
 	Note      string `json:"note,omitempty"`
+	// Approved is the evidence a person approved (the holding reasons of
+	// the evidence checks, as they read then); new evidence reopens it.
+	Approved []string `json:"approved,omitempty"`
 }
 
 // AuditEvent is one entry of the append-only audit log.

@@ -196,14 +196,26 @@ func showCmd(c *adminClient, w io.Writer, target string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return printJSON(w, views)
+	full := make([]adminapi.FileView, 0, len(views))
+	for _, v := range views {
+		var fv adminapi.FileView
+		if err := c.do(http.MethodGet, "/api/v1/quarantine/"+v.SHA256, nil, &fv); err != nil {
+			return err
+		}
+		full = append(full, fv)
 	}
-	for i, v := range views {
+	if asJSON {
+		return printJSON(w, full)
+	}
+	for i, fv := range full {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		printView(w, v)
+		printView(w, fv.View)
+		fmt.Fprintln(w, "  checks:")
+		for _, cs := range fv.Checks {
+			fmt.Fprintf(w, "    %-15s %-12s %s\n", cs.Check, cs.Status, cs.Detail)
+		}
 	}
 	return nil
 }

@@ -158,7 +158,7 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")
 	}
 	admin := adminapi.New(q, store, g, cfg.Admin.Token)
-	ui := reviewui.New(q, store, cfg.Admin.Token, cfg.Upstream.URL, time.Now)
+	ui := reviewui.New(q, g, store, cfg.Admin.Token, cfg.Upstream.URL, time.Now)
 	return &app{
 		handler:    srv.Handler(admin.Register, ui.Register),
 		server:     srv,
