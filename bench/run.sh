@@ -4,7 +4,11 @@
 #   - warm download throughput of a 50 MiB wheel
 #   - peak RSS of the airlock process
 #   - cold and warm `pip install` of the dependency tree through Airlock,
-#     next to the same install straight from the fake upstream
+#     next to the same install straight from the fake upstream, and the
+#     upstream bytes Airlock fetched for it over the bytes pip downloaded
+#     (background checks of releases in cooldown reported apart)
+#   - the first (cold) view of a project whose newest release has 200 files
+#     of 1 MiB, next to the upstream's own page latency
 #   - PEP 740 verifications per second, and the latency provenance fetch
 #     and verification add to a cold file request (Go benchmarks)
 #   - content inspection throughput on a large wheel, and peak memory while
@@ -60,16 +64,35 @@ pip_install() { # index
 }
 timeit() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); "$PY" -c "print(f'{$e-$s:.2f}')"; }
 
+metric() { curl -sf "$URL/metrics" | awk -v m="$1" '$1 == m {printf "%.0f", $2; found=1} END {if (!found) print 0}'; }
+wait_queue() { for _ in $(seq 600); do [ "$(metric airlock_queue_depth)" = 0 ] && return; sleep 0.1; done; }
+ACCEPT='application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01'
+page_ms() { curl -sf -o /dev/null -w '%{time_total}' -H "Accept: $ACCEPT" "$1" | "$PY" -c 'import sys; print(f"{float(sys.stdin.read())*1000:.1f}")'; }
+
 {
 echo "# Airlock benchmark $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $("$OUT/airlock" version)"
 echo
+echo "## first view of a cold project page (wide: newest release 200 files of 1 MiB, in its cooldown)"
+page_ms "$INDEX/simple/wide/" >/dev/null
+echo "  upstream's own page:          $(page_ms "$INDEX/simple/wide/") ms"
+echo "  through airlock, first view:  $(page_ms "$URL/simple/wide/") ms"
+echo "  through airlock, second view: $(page_ms "$URL/simple/wide/") ms"
+wait_queue
+echo "  background checks then fetched $(metric airlock_background_fetched_bytes_total | awk '{printf "%.0f", $1/1048576}') MiB (within background.project_bytes)"
+echo
 echo "## pip install of the 6-package tree (pip $("$PY" -m pip --version | cut -d' ' -f2), no client cache)"
 echo "  direct from fake upstream: $(timeit pip_install "$INDEX/simple/") s"
+up0=$(metric airlock_upstream_fetched_bytes_total); bg0=$(metric airlock_background_fetched_bytes_total); sv0=$(metric airlock_served_bytes_total)
 echo "  through airlock, cold:     $(timeit pip_install "$URL/simple/") s"
+wait_queue
+up1=$(metric airlock_upstream_fetched_bytes_total); bg1=$(metric airlock_background_fetched_bytes_total); sv1=$(metric airlock_served_bytes_total)
+"$PY" -c "
+up, bg, sv = $up1-$up0, $bg1-$bg0, $sv1-$sv0
+print(f'  cold install: pip downloaded {sv/1024:.0f} KiB; Airlock fetched {(up-bg)/1024:.0f} KiB for it: ratio {(up-bg)/sv:.2f}')
+print(f'  background checks of releases in cooldown fetched {bg/1048576:.1f} MiB besides (alpha 1.2, five platforms)')"
 echo "  through airlock, warm:     $(timeit pip_install "$URL/simple/") s"
 echo
 
-ACCEPT='application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01'
 curl -sf -H "Accept: $ACCEPT" "$URL/simple/popular/" -o /dev/null
 echo "## warm /simple/popular/ (300 files, JSON): wrk -t2 -c$CONNS -d$DURATION --latency"
 wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Accept: $ACCEPT" "$URL/simple/popular/" > "$OUT/wrk.txt"

@@ -156,7 +156,7 @@ func Default() Config {
 		Policy:     defaultPolicy(),
 		Notify:     Notify{Timeout: Duration(5 * time.Second), Retries: 3},
 		Inspect:    Inspect{Enabled: true, MaxTotalBytes: 4 << 30, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20},
-		Background: Background{Workers: 2, ProjectBytes: 512 << 20, TotalBytes: 8 << 30, SignalsWait: Duration(3 * time.Second)},
+		Background: Background{Workers: 2, ProjectBytes: 256 << 20, TotalBytes: 4 << 30, SignalsWait: Duration(3 * time.Second)},
 		Signals: Signals{Enabled: true, PyPIStatsURL: "https://pypistats.org", GitHubAPIURL: "https://api.github.com",
 			Timeout: Duration(10 * time.Second), TTL: Duration(time.Hour), RapidReleases: 10, HeavyDownloads: 1_000_000,
 			Weights: Weights{Age: 20, Cadence: 15, Maintainers: 20, Organization: 10, Downloads: 15, Repository: 20}},

@@ -49,7 +49,8 @@ func TestReviewPageInChromium(t *testing.T) {
 	other := fake.AddWheel(fakepypi.WheelSpec{Name: "rejpkg", Version: "2.0", Extra: map[string]string{
 		"rejpkg_init.pth": "import os; exec(__import__('base64').b64decode('cHJpbnQoMSk='))\n"}}, time.Now().Add(-2*time.Hour))
 	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_ADMIN_TOKEN=ui-token")...)
-	// Listing the projects decides their newest releases (prefetch).
+	// Listing the projects queues their releases in cooldown; the
+	// background checks decide them (content included).
 	for _, p := range []string{"gatepkg", "rejpkg"} {
 		resp, err := http.Get(a.URL + "/simple/" + p + "/")
 		if err != nil || resp.StatusCode != 200 {
@@ -57,6 +58,7 @@ func TestReviewPageInChromium(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	waitForBackground(t, a.URL)
 
 	artifacts := filepath.Join(repoRoot, "test-artifacts")
 	os.MkdirAll(artifacts, 0o755)

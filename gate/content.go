@@ -57,6 +57,13 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 	version, _ := index.VersionFromFilename(page.Name, f.Filename)
 	var prev *inspect.Report
 	prevFile, prevVersion, ok := previousFile(page, f, g.cleared)
+	note := ""
+	if _, stored := g.storedFile(page.Name, prevFile); ok && !stored && !g.couldHold(page.Name, rep) {
+		// The baseline only decides whether a finding is new; with none
+		// that could hold the file, fetching it costs bytes and decides
+		// nothing (a cold install would download every earlier release).
+		ok, note = false, "not compared with "+prevVersion+": nothing found that could hold the file"
+	}
 	if ok {
 		if _, err := g.ensureStored(ctx, page, prevFile); err == nil {
 			prev, err = g.inspectStored(prevFile.SHA256(), prevFile.Filename)
@@ -69,7 +76,7 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 		}
 	}
 	d := inspect.Compare(page.Name, version, rep, prevVersion, prev)
-	c := &policy.Content{PreviousVersion: d.PreviousVersion, FilesAdded: capList(d.Added), FilesRemoved: capList(d.Removed)}
+	c := &policy.Content{PreviousVersion: d.PreviousVersion, FilesAdded: capList(d.Added), FilesRemoved: capList(d.Removed), Note: note}
 	for _, fi := range d.New {
 		c.New = append(c.New, toFinding(fi))
 	}
@@ -83,6 +90,22 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 	}
 	g.content.put(f.SHA256(), c)
 	return c
+}
+
+// couldHold reports whether any finding in rep takes an action that keeps
+// the file from clients under the project's rules.
+func (g *Gate) couldHold(project string, rep *inspect.Report) bool {
+	actions := g.rulesFor(project).ContentActions
+	for _, f := range rep.Findings {
+		a, ok := actions[f.Severity]
+		if !ok {
+			a = policy.DefaultContentActions[f.Severity]
+		}
+		if !a.Serves() {
+			return true
+		}
+	}
+	return false
 }
 
 func toFinding(f inspect.Finding) policy.ContentFinding {

@@ -221,6 +221,8 @@ type Content struct {
 	PreviousVersion string           `json:"previous_version,omitempty"`
 	FilesAdded      []string         `json:"files_added,omitempty"`
 	FilesRemoved    []string         `json:"files_removed,omitempty"`
+	// Note says why the file was not compared with an earlier release.
+	Note string `json:"note,omitempty"`
 }
 
 // ContentFinding is one inspection finding.

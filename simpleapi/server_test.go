@@ -467,8 +467,7 @@ func TestConcurrentRequestsCauseOneFetch(t *testing.T) {
 func TestClientHangupDoesNotAbortFill(t *testing.T) {
 	h := newHarness(t)
 	d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "2.0"}, uploaded)
-	// Cache the page without rendering it (rendering prefetches the newest
-	// release), so only the file fetch is slow.
+	// Cache the page first, so only the file fetch is slow.
 	if _, err := h.gate.Page(context.Background(), "beta"); err != nil {
 		t.Fatal(err)
 	}

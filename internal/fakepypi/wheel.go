@@ -30,6 +30,8 @@ type WheelSpec struct {
 	Extra map[string]string
 	// EntryPoints is the entry_points.txt content, if any.
 	EntryPoints string
+	// Tag is the wheel's compatibility tag; empty means py3-none-any.
+	Tag string
 }
 
 // ModuleName is the importable module a generated wheel installs.
@@ -42,7 +44,11 @@ func ModuleName(project string) string {
 func BuildWheel(spec WheelSpec) (filename string, data, metadata []byte) {
 	dist := strings.ReplaceAll(ModuleName(spec.Name), "-", "_")
 	distInfo := fmt.Sprintf("%s-%s.dist-info", dist, spec.Version)
-	filename = fmt.Sprintf("%s-%s-py3-none-any.whl", dist, spec.Version)
+	tag := spec.Tag
+	if tag == "" {
+		tag = "py3-none-any"
+	}
+	filename = fmt.Sprintf("%s-%s-%s.whl", dist, spec.Version, tag)
 
 	var meta strings.Builder
 	fmt.Fprintf(&meta, "Metadata-Version: 2.1\nName: %s\nVersion: %s\n", spec.Name, spec.Version)
@@ -85,7 +91,7 @@ func BuildWheel(spec WheelSpec) (filename string, data, metadata []byte) {
 	}
 	members = append(members,
 		member{distInfo + "/METADATA", metadata},
-		member{distInfo + "/WHEEL", []byte("Wheel-Version: 1.0\nGenerator: airlock-fakepypi\nRoot-Is-Purelib: true\nTag: py3-none-any\n")},
+		member{distInfo + "/WHEEL", []byte("Wheel-Version: 1.0\nGenerator: airlock-fakepypi\nRoot-Is-Purelib: true\nTag: " + tag + "\n")},
 	)
 	var record strings.Builder
 	for _, m := range members {

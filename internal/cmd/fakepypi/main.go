@@ -16,6 +16,7 @@ import (
 
 func main() {
 	bigMB := flag.Int("big-mb", 50, "size of the large wheel (project \"big\") in MiB")
+	wideFiles := flag.Int("wide-files", 200, "files of 1 MiB in the newest release of project \"wide\"")
 	flag.Parse()
 	fake := fakepypi.New()
 	t := time.Date(2024, 10, 8, 0, 0, 0, 0, time.UTC)
@@ -36,6 +37,24 @@ func main() {
 		fake.AddSdist("popular", v, t)
 	}
 	big := fake.AddWheel(fakepypi.WheelSpec{Name: "big", Version: "1.0", PayloadBytes: *bigMB << 20}, t)
+	now := time.Now()
+	// Earlier releases of the tree (a cold install must not fetch them) and
+	// newer ones still in their cooldown, on several platforms (the
+	// background checks fetch those, within their budget).
+	for _, name := range []string{"alpha", "beta", "gamma"} {
+		fake.AddWheel(fakepypi.WheelSpec{Name: name, Version: "0.9", PayloadBytes: 1 << 20}, t.Add(-30*24*time.Hour))
+	}
+	for i, tag := range platformTags(5) {
+		fake.AddWheel(fakepypi.WheelSpec{Name: "alpha", Version: "1.2", Tag: tag, PayloadBytes: 1 << 20}, now.Add(-48*time.Hour-time.Duration(i)*time.Minute))
+	}
+	// A cold project whose newest release has 200 files of 1 MiB, for the
+	// first-page latency.
+	for _, v := range []string{"1.0", "1.1"} {
+		fake.AddWheel(fakepypi.WheelSpec{Name: "wide", Version: v}, t)
+	}
+	for _, tag := range platformTags(*wideFiles) {
+		fake.AddWheel(fakepypi.WheelSpec{Name: "wide", Version: "2.0", Tag: tag, PayloadBytes: 1 << 20}, now.Add(-24*time.Hour))
+	}
 	json.NewEncoder(os.Stdout).Encode(map[string]string{
 		"index": fake.Index.URL, "file_host": fake.FileHost(), "big_file": big.Filename,
 		"pypistats": fake.Stats.URL, "github": fake.GitHub.URL,
@@ -49,4 +68,15 @@ func main() {
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
+}
+
+// platformTags returns n distinct wheel tags.
+func platformTags(n int) []string {
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		py := []string{"cp310", "cp311", "cp312", "cp313", "cp314"}[i%5]
+		plat := []string{"manylinux_2_17_x86_64", "manylinux_2_17_aarch64", "musllinux_1_2_x86_64", "macosx_11_0_arm64", "win_amd64"}[(i/5)%5]
+		out = append(out, py+"-"+py+"-"+plat+"_"+itoa(i/25))
+	}
+	return out
 }
