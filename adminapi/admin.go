@@ -58,15 +58,14 @@ type FileView struct {
 // API is the admin API.
 type API struct {
 	q       *quarantine.Service
-	store   *storage.Store
 	eval    Evaluator
 	token   string
 	limiter *authlimit.Limiter
 }
 
 // New builds the API. An empty token turns it off.
-func New(q *quarantine.Service, store *storage.Store, eval Evaluator, token string) *API {
-	return &API{q: q, store: store, eval: eval, token: token, limiter: authlimit.New(10, time.Minute, nil)}
+func New(q *quarantine.Service, eval Evaluator, token string) *API {
+	return &API{q: q, eval: eval, token: token, limiter: authlimit.New(10, time.Minute, nil)}
 }
 
 // Register adds the API's routes to r, each behind the token check.
@@ -203,7 +202,7 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	sha, project := strings.ToLower(q.Get("sha256")), q.Get("project")
-	events, err := a.store.Audit(limit, func(ev storage.AuditEvent) bool {
+	events, err := a.q.AuditLog(limit, func(ev storage.AuditEvent) bool {
 		return (sha == "" || strings.HasPrefix(ev.SHA256, sha)) && (project == "" || ev.Project == project)
 	})
 	if err != nil {

@@ -142,7 +142,7 @@ func (g *Gate) refreshPage(ctx context.Context, project string, cached *Entry) (
 	if cached != nil {
 		v = cached.Cached.Validators
 	}
-	res, err := g.opt.Upstream.FetchProject(ctx, project, v)
+	res, err := g.opt.Upstream.FetchProject(ctx, project, upstream.Validators(v))
 	switch {
 	case errors.Is(err, upstream.ErrNotFound):
 		g.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
@@ -167,7 +167,7 @@ func (g *Gate) refreshPage(ctx context.Context, project string, cached *Entry) (
 		cp = storage.CachedPage{Page: *res.Page}
 		g.addUploadTimes(ctx, &cp.Page)
 	}
-	cp.Validators = res.Validators
+	cp.Validators = storage.Validators(res.Validators)
 	cp.FetchedAt = g.opt.Now()
 	if err := g.opt.Store.PutPage(cp); err != nil {
 		return nil, err

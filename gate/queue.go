@@ -2,7 +2,6 @@ package gate
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -154,8 +153,6 @@ func (q *queue) step(ctx context.Context) bool {
 	}
 	return true
 }
-
-var errBudget = errors.New("over the background byte budget")
 
 // run checks one file: download (within the budgets), verify, attest,
 // inspect, score and decide, exactly as a client's request would.

@@ -31,6 +31,13 @@ var transitions = map[Transition]struct {
 	Reopen:  {[]State{Approved, Rejected, Released, Allowed}, Held},
 }
 
+// CanApply reports whether a person may take transition t on a file in
+// state from: the one rule the API, the CLI and the review page follow.
+func CanApply(t Transition, from State) bool {
+	spec, ok := transitions[t]
+	return ok && contains(stateNames(spec.from), string(from))
+}
+
 // Apply records a person's decision on the file with this sha256 (never a
 // name: an approval must not cover a swapped file), with its audit entry, in
 // one transaction.
@@ -53,7 +60,7 @@ func (s *Service) Apply(sha string, t Transition, actor, remote, reason string) 
 			return false, nil, ErrNotFound
 		}
 		from := State(rec.State)
-		if !contains(stateNames(spec.from), rec.State) {
+		if !CanApply(t, from) {
 			return false, nil, fmt.Errorf("%w: cannot %s a file that is %s", ErrTransition, t, from)
 		}
 		rec.State, rec.DecidedBy, rec.Note, rec.UpdatedAt = string(spec.to), actor, reason, s.now().UTC()

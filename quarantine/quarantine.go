@@ -441,6 +441,18 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// AuditLog returns the newest audit events (at most limit; 0 means all)
+// that keep accepts (nil keeps every one).
+func (s *Service) AuditLog(limit int, keep func(storage.AuditEvent) bool) ([]storage.AuditEvent, error) {
+	return s.store.Audit(limit, keep)
+}
+
+// Records calls fn with every decision record, undecoded: for counts that
+// need only states, checks and times.
+func (s *Service) Records(fn func(storage.DecisionRecord) error) error {
+	return s.store.Decisions(fn)
+}
+
 // Counts returns how many records are in each state.
 func (s *Service) Counts() (map[State]int, error) {
 	raw, err := s.store.CountByState()

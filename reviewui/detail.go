@@ -89,11 +89,11 @@ func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, s *session, sha 
 		d.ProjectURL = u.upstream + "/project/" + v.Project + "/" + v.Version + "/"
 	}
 	d.SimpleURL = "/simple/" + v.Project + "/"
-	d.Events, _ = u.store.Audit(50, func(ev storage.AuditEvent) bool { return ev.SHA256 == v.SHA256 })
+	d.Events, _ = u.q.AuditLog(50, func(ev storage.AuditEvent) bool { return ev.SHA256 == v.SHA256 })
 	st := quarantine.State(v.State)
-	d.CanApprove = st == quarantine.Held || st == quarantine.Blocked
-	d.CanReject = st == quarantine.Held || st == quarantine.Blocked || st == quarantine.Allowed || st == quarantine.Released
-	d.CanReopen = st == quarantine.Approved || st == quarantine.Rejected || st == quarantine.Released || st == quarantine.Allowed
+	d.CanApprove = quarantine.CanApply(quarantine.Approve, st)
+	d.CanReject = quarantine.CanApply(quarantine.Reject, st)
+	d.CanReopen = quarantine.CanApply(quarantine.Reopen, st)
 	u.render(w, r, code, "detail", pageData{Title: v.Filename, SignedIn: true, CSRF: s.csrf, File: d, Error: errMsg, Notice: r.URL.Query().Get("notice")})
 }
 
@@ -117,13 +117,13 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		out[i].Name = win.name
 		byCheck[i] = map[string]int{}
 	}
-	err := u.store.Decisions(func(rec storage.DecisionRecord) error {
+	err := u.q.Records(func(rec storage.DecisionRecord) error {
 		for i, win := range wins {
 			if now.Sub(rec.CreatedAt) > win.d {
 				continue
 			}
-			switch quarantine.State(rec.State) {
-			case quarantine.Allowed, quarantine.Released, quarantine.Approved:
+			switch {
+			case quarantine.State(rec.State).Serves():
 				out[i].Served++
 			default:
 				out[i].Held++

@@ -55,7 +55,6 @@ var _ Reviewer = (*gate.Gate)(nil)
 type UI struct {
 	q         *quarantine.Service
 	gate      Reviewer
-	store     *storage.Store
 	token     string
 	upstream  string // base URL, for links to the project page
 	now       func() time.Time
@@ -72,11 +71,11 @@ type session struct {
 }
 
 // New builds the UI. An empty token turns it off (it says so).
-func New(q *quarantine.Service, g Reviewer, store *storage.Store, token, upstream string, now func() time.Time) *UI {
+func New(q *quarantine.Service, g Reviewer, token, upstream string, now func() time.Time) *UI {
 	if now == nil {
 		now = time.Now
 	}
-	u := &UI{q: q, gate: g, store: store, token: token, upstream: strings.TrimRight(upstream, "/"), now: now,
+	u := &UI{q: q, gate: g, token: token, upstream: strings.TrimRight(upstream, "/"), now: now,
 		sessions: map[string]*session{}, templates: map[string]*template.Template{}, limiter: authlimit.New(10, time.Minute, now)}
 	funcs := template.FuncMap{
 		"time":  func(t time.Time) string { return fmtTime(t) },
@@ -303,7 +302,7 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (u *UI) audit(w http.ResponseWriter, r *http.Request, s *session) {
-	events, err := u.store.Audit(500, nil)
+	events, err := u.q.AuditLog(500, nil)
 	if err != nil {
 		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read the audit log."})
 		return

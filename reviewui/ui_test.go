@@ -40,7 +40,7 @@ func server(t *testing.T, token string, useTLS bool) *httptest.Server {
 	q := quarantine.New(store, e, nil, nil, zerolog.Nop())
 	q.Decide(policy.Input{Project: "p", Version: "1", Filename: "p-1.tar.gz", SHA256: strings.Repeat("a", 64), UploadTime: time.Now()})
 	r := mux.NewRouter()
-	New(q, applier{q}, store, token, "https://pypi.org", nil).Register(r)
+	New(q, applier{q}, token, "https://pypi.org", nil).Register(r)
 	var srv *httptest.Server
 	if useTLS {
 		srv = httptest.NewTLSServer(r)

@@ -132,7 +132,7 @@ func TestTransientErrorRetriesNotSticks(t *testing.T) {
 		t.Errorf("require: never, earlier provenance failing: %s", resp.Status)
 	}
 
-	h, attested, bare = newAttestHarness(t, nil)
+	h, _, bare = newAttestHarness(t, nil)
 	h.fake.SetFault(prov, fakepypi.Fault{Status: 500})
 	resp, body := h.get(fileURL(bare))
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Status, "could not be checked yet: earlier attestations error; retrying at") {

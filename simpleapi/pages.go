@@ -9,6 +9,7 @@ import (
 	"airlock/gate"
 	"airlock/index"
 	"airlock/storage"
+	"airlock/upstream"
 )
 
 // render returns the page in the given media type with the gate applied.
@@ -86,7 +87,7 @@ func (s *Server) getList(ctx context.Context) (*listEntry, error) {
 		if cached != nil {
 			v = cached.cl.Validators
 		}
-		res, err := s.opt.Upstream.FetchList(fctx, v)
+		res, err := s.opt.Upstream.FetchList(fctx, upstream.Validators(v))
 		if err != nil {
 			if cached == nil {
 				s.opt.Metrics.Cache.WithLabelValues("list", "miss").Inc()
@@ -96,7 +97,7 @@ func (s *Server) getList(ctx context.Context) (*listEntry, error) {
 			logFrom(ctx).Warn().Err(err).Time("fetched_at", cached.cl.FetchedAt).Msg("upstream failed; serving stale project list")
 			return cached, nil
 		}
-		cl := storage.CachedList{Validators: res.Validators, FetchedAt: s.opt.Now()}
+		cl := storage.CachedList{Validators: storage.Validators(res.Validators), FetchedAt: s.opt.Now()}
 		if res.NotModified && cached != nil {
 			cl.Names = cached.cl.Names
 		} else {

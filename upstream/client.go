@@ -18,7 +18,6 @@ import (
 
 	"airlock/index"
 	"airlock/metrics"
-	"airlock/storage"
 )
 
 // Errors a caller maps to its answer.
@@ -93,10 +92,17 @@ func (c *Client) CheckHost(u *url.URL) error {
 	return fmt.Errorf("%w: %s", ErrHostNotAllowed, u.Host)
 }
 
+// Validators are the HTTP cache validators of an upstream answer, sent back
+// on the next request so an unchanged page costs a 304.
+type Validators struct {
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+}
+
 // PageResult is a fetched page or list.
 type PageResult struct {
 	NotModified bool
-	Validators  storage.Validators
+	Validators  Validators
 	Page        *index.Page // for FetchProject
 	Names       []string    // for FetchList (as written upstream)
 }
@@ -104,7 +110,7 @@ type PageResult struct {
 // FetchProject fetches /simple/<project>/ conditionally. A 304 gives
 // NotModified; a 404 or 410 ErrNotFound; anything unusable ErrUnavailable or
 // index.ErrMalformed.
-func (c *Client) FetchProject(ctx context.Context, project string, v storage.Validators) (*PageResult, error) {
+func (c *Client) FetchProject(ctx context.Context, project string, v Validators) (*PageResult, error) {
 	u := c.opt.BaseURL.JoinPath("simple", project) // JoinPath drops the trailing slash
 	u.Path += "/"
 	res, body, ct, err := c.get(ctx, "page", u, v, accept)
@@ -126,7 +132,7 @@ func (c *Client) FetchProject(ctx context.Context, project string, v storage.Val
 }
 
 // FetchList fetches the root /simple/ list conditionally.
-func (c *Client) FetchList(ctx context.Context, v storage.Validators) (*PageResult, error) {
+func (c *Client) FetchList(ctx context.Context, v Validators) (*PageResult, error) {
 	u := c.opt.BaseURL.JoinPath("simple")
 	u.Path += "/"
 	res, body, ct, err := c.get(ctx, "list", u, v, accept)
@@ -152,7 +158,7 @@ func (c *Client) FetchProvenance(ctx context.Context, rawURL string, max int64) 
 	if err := c.CheckHost(u); err != nil {
 		return nil, err
 	}
-	_, body, _, err := c.getCapped(ctx, "provenance", u, storage.Validators{}, "application/vnd.pypi.integrity.v1+json", max)
+	_, body, _, err := c.getCapped(ctx, "provenance", u, Validators{}, "application/vnd.pypi.integrity.v1+json", max)
 	return body, err
 }
 
@@ -160,7 +166,7 @@ func (c *Client) FetchProvenance(ctx context.Context, rawURL string, max int64) 
 // upstream's JSON API (/pypi/<project>/json), for pages that carry none.
 func (c *Client) FetchUploadTimes(ctx context.Context, project string) (map[string]index.UploadInfo, error) {
 	u := c.opt.BaseURL.JoinPath("pypi", project, "json")
-	_, body, _, err := c.get(ctx, "json", u, storage.Validators{}, "application/json")
+	_, body, _, err := c.get(ctx, "json", u, Validators{}, "application/json")
 	if err != nil {
 		return nil, err
 	}
@@ -169,11 +175,11 @@ func (c *Client) FetchUploadTimes(ctx context.Context, project string) (map[stri
 
 // get performs a capped GET with bounded retries for 429, 5xx and network
 // errors. It never retries a cancelled context.
-func (c *Client) get(ctx context.Context, kind string, u *url.URL, v storage.Validators, acceptHeader string) (*PageResult, []byte, string, error) {
+func (c *Client) get(ctx context.Context, kind string, u *url.URL, v Validators, acceptHeader string) (*PageResult, []byte, string, error) {
 	return c.getCapped(ctx, kind, u, v, acceptHeader, c.opt.MaxPageBytes)
 }
 
-func (c *Client) getCapped(ctx context.Context, kind string, u *url.URL, v storage.Validators, acceptHeader string, max int64) (*PageResult, []byte, string, error) {
+func (c *Client) getCapped(ctx context.Context, kind string, u *url.URL, v Validators, acceptHeader string, max int64) (*PageResult, []byte, string, error) {
 	var lastErr error
 	for attempt := 0; attempt <= c.opt.Retries; attempt++ {
 		if attempt > 0 {
@@ -192,7 +198,7 @@ func (c *Client) getCapped(ctx context.Context, kind string, u *url.URL, v stora
 	return nil, nil, "", lastErr
 }
 
-func (c *Client) getOnce(ctx context.Context, kind string, u *url.URL, v storage.Validators, acceptHeader string, max int64) (*PageResult, []byte, string, error) {
+func (c *Client) getOnce(ctx context.Context, kind string, u *url.URL, v Validators, acceptHeader string, max int64) (*PageResult, []byte, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -217,7 +223,7 @@ func (c *Client) getOnce(ctx context.Context, kind string, u *url.URL, v storage
 		return nil, nil, "", fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
 	}
 	defer resp.Body.Close()
-	res := &PageResult{Validators: storage.Validators{
+	res := &PageResult{Validators: Validators{
 		ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"),
 	}}
 	switch {

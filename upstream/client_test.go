@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"airlock/storage"
 )
 
 func newClient(t *testing.T, base string, fileHosts ...string) *Client {
@@ -37,18 +35,18 @@ func TestRetriesOnlyTransientFailures(t *testing.T) {
 	defer srv.Close()
 	c := newClient(t, srv.URL)
 
-	res, err := c.FetchProject(context.Background(), "flaky", storage.Validators{})
+	res, err := c.FetchProject(context.Background(), "flaky", Validators{})
 	if err != nil || calls.Load() != 3 || res.Validators.ETag != `"v1"` {
 		t.Fatalf("flaky: %v after %d calls", err, calls.Load())
 	}
 	calls.Store(0)
-	if _, err := c.FetchProject(context.Background(), "gone", storage.Validators{}); !errors.Is(err, ErrNotFound) || calls.Load() != 1 {
+	if _, err := c.FetchProject(context.Background(), "gone", Validators{}); !errors.Is(err, ErrNotFound) || calls.Load() != 1 {
 		t.Errorf("404: %v after %d calls, want ErrNotFound after 1", err, calls.Load())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	calls.Store(0)
-	if _, err := c.FetchProject(ctx, "flaky", storage.Validators{}); err == nil || calls.Load() > 1 {
+	if _, err := c.FetchProject(ctx, "flaky", Validators{}); err == nil || calls.Load() > 1 {
 		t.Errorf("cancelled context retried: %v, %d calls", err, calls.Load())
 	}
 }
@@ -65,10 +63,10 @@ func TestPageSizeCapAndContentType(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := newClient(t, srv.URL)
-	if _, err := c.FetchProject(context.Background(), "big", storage.Validators{}); !errors.Is(err, ErrTooLarge) {
+	if _, err := c.FetchProject(context.Background(), "big", Validators{}); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("oversized page: %v", err)
 	}
-	if _, err := c.FetchProject(context.Background(), "odd", storage.Validators{}); err == nil || !strings.Contains(err.Error(), "unexpected content type") {
+	if _, err := c.FetchProject(context.Background(), "odd", Validators{}); err == nil || !strings.Contains(err.Error(), "unexpected content type") {
 		t.Errorf("unknown content type: %v", err)
 	}
 }

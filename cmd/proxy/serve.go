@@ -157,8 +157,8 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	if cfg.Admin.Token == "" {
 		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")
 	}
-	admin := adminapi.New(q, store, g, cfg.Admin.Token)
-	ui := reviewui.New(q, g, store, cfg.Admin.Token, cfg.Upstream.URL, time.Now)
+	admin := adminapi.New(q, g, cfg.Admin.Token)
+	ui := reviewui.New(q, g, cfg.Admin.Token, cfg.Upstream.URL, time.Now)
 	return &app{
 		handler:    srv.Handler(admin.Register, ui.Register),
 		server:     srv,
