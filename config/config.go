@@ -55,6 +55,10 @@ type Background struct {
 	// SignalsWait bounds how long a page waits for the behavioural signal
 	// sources when a project's signals are not known yet.
 	SignalsWait Duration `yaml:"signals_wait"`
+	// Retry is the first wait before a file whose checks failed with an
+	// error is checked again; it doubles per failure up to RetryMax.
+	Retry    Duration `yaml:"retry"`
+	RetryMax Duration `yaml:"retry_max"`
 }
 
 // Inspect is the `inspect:` section: content inspection and its limits.
@@ -152,11 +156,12 @@ func Default() Config {
 			MaxPageBytes: 64 << 20,
 			MaxFileBytes: 8 << 30,
 		},
-		Index:      Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank"},
-		Policy:     defaultPolicy(),
-		Notify:     Notify{Timeout: Duration(5 * time.Second), Retries: 3},
-		Inspect:    Inspect{Enabled: true, MaxTotalBytes: 4 << 30, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20},
-		Background: Background{Workers: 2, ProjectBytes: 256 << 20, TotalBytes: 4 << 30, SignalsWait: Duration(3 * time.Second)},
+		Index:   Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank"},
+		Policy:  defaultPolicy(),
+		Notify:  Notify{Timeout: Duration(5 * time.Second), Retries: 3},
+		Inspect: Inspect{Enabled: true, MaxTotalBytes: 4 << 30, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20},
+		Background: Background{Workers: 2, ProjectBytes: 256 << 20, TotalBytes: 4 << 30, SignalsWait: Duration(3 * time.Second),
+			Retry: Duration(time.Minute), RetryMax: Duration(time.Hour)},
 		Signals: Signals{Enabled: true, PyPIStatsURL: "https://pypistats.org", GitHubAPIURL: "https://api.github.com",
 			Timeout: Duration(10 * time.Second), TTL: Duration(time.Hour), RapidReleases: 10, HeavyDownloads: 1_000_000,
 			Weights: Weights{Age: 20, Cadence: 15, Maintainers: 20, Organization: 10, Downloads: 15, Repository: 20}},
@@ -269,8 +274,8 @@ func (c Config) Validate() error {
 	if c.Signals.Timeout <= 0 || c.Signals.TTL <= 0 || c.Signals.RapidReleases < 0 || c.Signals.HeavyDownloads < 0 {
 		return errors.New("config: signals: timeout and ttl must be positive, thresholds not negative")
 	}
-	if b := c.Background; b.Workers < 0 || b.Workers > 64 || b.ProjectBytes < 0 || b.TotalBytes < 0 || b.SignalsWait <= 0 {
-		return errors.New("config: background: workers must be 0-64, budgets not negative, signals_wait positive")
+	if b := c.Background; b.Workers < 0 || b.Workers > 64 || b.ProjectBytes < 0 || b.TotalBytes < 0 || b.SignalsWait <= 0 || b.Retry <= 0 || b.RetryMax < b.Retry {
+		return errors.New("config: background: workers must be 0-64, budgets not negative, signals_wait and retry positive, retry_max at least retry")
 	}
 	if i := c.Inspect; i.MaxTotalBytes <= 0 || i.MaxMembers <= 0 || i.MaxRatio <= 0 || i.MaxPathLength <= 0 || i.MaxDepth <= 0 || i.MaxScanBytes <= 0 {
 		return errors.New("config: inspect: every limit must be positive")

@@ -2,6 +2,7 @@ package simpleapi
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"sync"
 	"time"
@@ -14,16 +15,30 @@ import (
 
 // render returns the page in the given media type with the gate applied.
 // The body is reused until a file's state changes or a time-bound hold on
-// the page ends.
+// the page ends. The listing may wait on the network (signals, earlier
+// attestations), so it runs outside the entry's lock, once for all
+// concurrent requests of the same page, media type and generation.
 func (s *Server) render(ctx context.Context, e *gate.Entry, media string) ([]byte, error) {
 	q := s.opt.Gate.Quarantine()
 	gen, now := q.Generation(), s.opt.Now()
 	rd := e.Rendered
 	rd.Mu.Lock()
-	defer rd.Mu.Unlock()
-	if rp, ok := rd.Bodies[media]; ok && rp.Gen == gen && (rp.Until.IsZero() || now.Before(rp.Until)) {
+	rp, ok := rd.Bodies[media]
+	rd.Mu.Unlock()
+	if ok && rp.Gen == gen && (rp.Until.IsZero() || now.Before(rp.Until)) {
 		return rp.Body, nil
 	}
+	key := fmt.Sprintf("%s\x00%s\x00%d\x00%p", e.Cached.Page.Name, media, gen, rd)
+	v, err, _ := s.renders.Do(key, func() (any, error) {
+		return s.renderListing(context.WithoutCancel(ctx), e, media, gen) // shared: not cut short by one client
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]byte), nil
+}
+
+func (s *Server) renderListing(ctx context.Context, e *gate.Entry, media string, gen uint64) ([]byte, error) {
 	page, until := s.opt.Gate.Listing(ctx, &e.Cached.Page, s.opt.HideHeld)
 	var b []byte
 	var err error
@@ -35,6 +50,9 @@ func (s *Server) render(ctx context.Context, e *gate.Entry, media string) ([]byt
 	if err != nil {
 		return nil, err
 	}
+	rd := e.Rendered
+	rd.Mu.Lock()
+	defer rd.Mu.Unlock()
 	if rd.Bodies == nil {
 		rd.Bodies = map[string]gate.RenderedBody{}
 	}

@@ -41,6 +41,7 @@ type Options struct {
 type Server struct {
 	opt      Options
 	fetches  singleflight.Group // one upstream list fetch
+	renders  singleflight.Group // one listing per page, media type and generation
 	draining atomic.Bool
 
 	listMu sync.Mutex

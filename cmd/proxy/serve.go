@@ -143,6 +143,8 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		Background: gate.Background{Workers: cfg.Background.Workers, ProjectBytes: int64(cfg.Background.ProjectBytes),
 			TotalBytes: int64(cfg.Background.TotalBytes)},
 		SignalsWait: time.Duration(cfg.Background.SignalsWait),
+		RetryBase:   time.Duration(cfg.Background.Retry),
+		RetryMax:    time.Duration(cfg.Background.RetryMax),
 	})
 	srv := simpleapi.New(simpleapi.Options{
 		Gate:        g,
