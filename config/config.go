@@ -65,6 +65,11 @@ type Background struct {
 type Inspect struct {
 	Enabled       bool     `yaml:"enabled"`
 	MaxTotalBytes ByteSize `yaml:"max_total_bytes"`
+	// MaxMemberBytes bounds one member, uncompressed.
+	MaxMemberBytes ByteSize `yaml:"max_member_bytes"`
+	// RatioMinBytes: the compression ratio limit applies to members larger
+	// than this (small shared libraries compress very well).
+	RatioMinBytes ByteSize `yaml:"ratio_min_bytes"`
 	MaxMembers    int      `yaml:"max_members"`
 	MaxRatio      int64    `yaml:"max_ratio"`
 	MaxPathLength int      `yaml:"max_path_length"`
@@ -159,7 +164,7 @@ func Default() Config {
 		Index:   Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank"},
 		Policy:  defaultPolicy(),
 		Notify:  Notify{Timeout: Duration(5 * time.Second), Retries: 3},
-		Inspect: Inspect{Enabled: true, MaxTotalBytes: 4 << 30, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20},
+		Inspect: Inspect{Enabled: true, MaxTotalBytes: 8 << 30, MaxMemberBytes: 4 << 30, RatioMinBytes: 64 << 20, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20},
 		Background: Background{Workers: 2, ProjectBytes: 256 << 20, TotalBytes: 4 << 30, SignalsWait: Duration(3 * time.Second),
 			Retry: Duration(time.Minute), RetryMax: Duration(time.Hour)},
 		Signals: Signals{Enabled: true, PyPIStatsURL: "https://pypistats.org", GitHubAPIURL: "https://api.github.com",
@@ -277,7 +282,7 @@ func (c Config) Validate() error {
 	if b := c.Background; b.Workers < 0 || b.Workers > 64 || b.ProjectBytes < 0 || b.TotalBytes < 0 || b.SignalsWait <= 0 || b.Retry <= 0 || b.RetryMax < b.Retry {
 		return errors.New("config: background: workers must be 0-64, budgets not negative, signals_wait and retry positive, retry_max at least retry")
 	}
-	if i := c.Inspect; i.MaxTotalBytes <= 0 || i.MaxMembers <= 0 || i.MaxRatio <= 0 || i.MaxPathLength <= 0 || i.MaxDepth <= 0 || i.MaxScanBytes <= 0 {
+	if i := c.Inspect; i.MaxTotalBytes <= 0 || i.MaxMembers <= 0 || i.MaxRatio <= 0 || i.MaxPathLength <= 0 || i.MaxDepth <= 0 || i.MaxScanBytes <= 0 || i.MaxMemberBytes <= 0 || i.RatioMinBytes < 0 {
 		return errors.New("config: inspect: every limit must be positive")
 	}
 	switch c.Log.Level {

@@ -85,6 +85,9 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 			c.New = append(c.New, policy.ContentFinding{Severity: inspect.Medium, Kind: "entry-point-added", Path: "entry_points.txt", Message: "new console script " + ep})
 		}
 	}
+	for _, ep := range d.EntryPointsChanged {
+		c.New = append(c.New, policy.ContentFinding{Severity: inspect.Medium, Kind: "entry-point-changed", Path: "entry_points.txt", Message: "changed console script " + ep})
+	}
 	for _, fi := range d.Known {
 		c.Known = append(c.Known, toFinding(fi))
 	}
@@ -109,7 +112,7 @@ func (g *Gate) couldHold(project string, rep *inspect.Report) bool {
 }
 
 func toFinding(f inspect.Finding) policy.ContentFinding {
-	return policy.ContentFinding{Severity: f.Severity, Kind: f.Kind, Path: f.Path, Message: f.Message, Evidence: f.Evidence}
+	return policy.ContentFinding{Severity: f.Severity, Kind: f.Kind, Path: f.Path, Line: f.Line, Message: f.Message, Evidence: f.Evidence}
 }
 
 func capList(l []string) []string {

@@ -146,8 +146,8 @@ func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool) (*Report, err
 			continue
 		}
 		rep.Files = append(rep.Files, f.Name)
-		if f.UncompressedSize64 > uint64(lim.MaxTotalBytes) {
-			return nil, limitErr("member %s declares %d bytes uncompressed, more than %d", f.Name, f.UncompressedSize64, lim.MaxTotalBytes)
+		if f.UncompressedSize64 > uint64(min(lim.MaxTotalBytes, lim.memberMax())) {
+			return nil, limitErr("member %s declares %d bytes uncompressed, more than %d", f.Name, f.UncompressedSize64, min(lim.MaxTotalBytes, lim.memberMax()))
 		}
 		if f.CompressedSize64 > 0 && int64(f.UncompressedSize64) > lim.MinRatioSizeLen && int64(f.UncompressedSize64/f.CompressedSize64) > lim.MaxRatio {
 			return nil, limitErr("compression ratio of %s is over %d:1", f.Name, lim.MaxRatio)
@@ -159,7 +159,7 @@ func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool) (*Report, err
 		// The declared size is not trusted: the ratio is enforced on the
 		// bytes actually inflated too.
 		limit := lim.MaxRatio*max(int64(f.CompressedSize64), 1) + lim.MinRatioSizeLen
-		capped := &ratioReader{r: b.reader(rc), max: limit, name: f.Name, ratio: lim.MaxRatio}
+		capped := &ratioReader{r: &memberCap{r: b.reader(rc), left: lim.memberMax()}, max: limit, name: f.Name, ratio: lim.MaxRatio}
 		sum, keep, err := sc.member(f.Name, capped, wheelKeep(f.Name))
 		rc.Close()
 		if err != nil {
@@ -194,6 +194,32 @@ func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool) (*Report, err
 // wheelKeep says which small metadata files are kept in memory.
 func wheelKeep(name string) bool {
 	return strings.HasSuffix(name, "/RECORD") || strings.HasSuffix(name, "/WHEEL") || strings.HasSuffix(name, "entry_points.txt")
+}
+
+// memberCap stops one member at the absolute size limit, whatever it
+// declared.
+type memberCap struct {
+	r    io.Reader
+	left int64
+}
+
+var errMember = errors.New("member")
+
+func (m *memberCap) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	m.left -= int64(n)
+	if m.left < 0 {
+		return n, errMember
+	}
+	return n, err
+}
+
+// memberMax is the absolute member limit (unset: the total).
+func (l Limits) memberMax() int64 {
+	if l.MaxMemberBytes > 0 {
+		return l.MaxMemberBytes
+	}
+	return l.MaxTotalBytes
 }
 
 type ratioReader struct {
@@ -267,6 +293,9 @@ func inspectTar(r io.Reader, lim Limits, decompress func(io.Reader) (io.Reader, 
 			continue
 		}
 		rep.Files = append(rep.Files, m.name)
+		if h.Size > lim.memberMax() {
+			return nil, limitErr("member %s is %d bytes, more than %d", m.name, h.Size, lim.memberMax())
+		}
 		_, keep, err := sc.member(m.name, tr, strings.HasSuffix(m.name, "entry_points.txt"))
 		if err != nil {
 			return nil, classify(err, b, lim)
@@ -297,6 +326,8 @@ func classify(err error, b *budget, lim Limits) error {
 		return limitErr("more than %d bytes uncompressed", lim.MaxTotalBytes)
 	case errors.Is(err, errRatio):
 		return limitErr("compression ratio over %d:1", lim.MaxRatio)
+	case errors.Is(err, errMember):
+		return limitErr("a member inflates to more than %d bytes", lim.memberMax())
 	case errors.Is(err, ErrLimit), errors.Is(err, ErrCorrupt):
 		return err
 	}

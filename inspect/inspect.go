@@ -31,7 +31,10 @@ type Finding struct {
 	Kind     string `json:"kind"`
 	Path     string `json:"path"`
 	Message  string `json:"message"`
-	// Evidence is a short excerpt (a line of code), when there is one.
+	// Line is the line of Path the finding is on (1-based; 0 for none).
+	Line int `json:"line,omitempty"`
+	// Evidence is the code: the line, with a few lines around it for
+	// findings in Python source, each numbered.
 	Evidence string `json:"evidence,omitempty"`
 }
 
@@ -61,20 +64,27 @@ var (
 
 // Limits bound an inspection.
 type Limits struct {
-	MaxTotalBytes   int64 // uncompressed, all members
-	MaxMembers      int
-	MaxRatio        int64 // uncompressed/compressed per member (zip)
-	MaxPathLength   int
-	MaxDepth        int   // path components
-	MaxScanBytes    int64 // of one text file scanned for code patterns
-	MinRatioSizeLen int64 // the ratio applies to members larger than this
+	MaxTotalBytes  int64 // uncompressed, all members
+	MaxMemberBytes int64 // uncompressed, one member
+	MaxMembers     int
+	MaxRatio       int64 // uncompressed/compressed per member (zip)
+	MaxPathLength  int
+	MaxDepth       int   // path components
+	MaxScanBytes   int64 // of one text file scanned for code patterns
+	// MinRatioSizeLen: the ratio applies to members larger than this. Real
+	// wheels carry shared libraries of a few MiB that compress over 200:1
+	// (pillow's 2.1 MB libjpeg at 224:1); a ratio only matters for members
+	// large enough to hurt.
+	MinRatioSizeLen int64
+
+	depth int // of archives inside the distribution being inspected
 }
 
 // DefaultLimits are generous for real distributions (the largest wheels
 // are a few GiB with a few thousand members) and stop bombs early.
 func DefaultLimits() Limits {
-	return Limits{MaxTotalBytes: 4 << 30, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48,
-		MaxScanBytes: 4 << 20, MinRatioSizeLen: 1 << 20}
+	return Limits{MaxTotalBytes: 8 << 30, MaxMemberBytes: 4 << 30, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48,
+		MaxScanBytes: 4 << 20, MinRatioSizeLen: 64 << 20}
 }
 
 func (r *Report) add(f Finding) { r.Findings = append(r.Findings, f) }
@@ -100,6 +110,8 @@ type Diff struct {
 	New             []Finding `json:"new_findings"`
 	Known           []Finding `json:"known_findings,omitempty"` // the project always had these
 	EntryPointsNew  []string  `json:"entry_points_added,omitempty"`
+	// EntryPointsChanged are scripts whose target changed ("name: old -> new").
+	EntryPointsChanged []string `json:"entry_points_changed,omitempty"`
 }
 
 // Compare splits a report's findings into new ones and ones the previous
@@ -138,13 +150,19 @@ func Compare(project, version string, cur *Report, prevVersion string, prev *Rep
 			d.Removed = append(d.Removed, p)
 		}
 	}
-	prevEP := map[string]bool{}
+	prevEP := map[string]string{} // script name -> target
 	for _, e := range prev.EntryPoints {
-		prevEP[e] = true
+		name, target, _ := strings.Cut(e, " = ")
+		prevEP[name] = target
 	}
 	for _, e := range cur.EntryPoints {
-		if !prevEP[e] {
+		name, target, _ := strings.Cut(e, " = ")
+		old, had := prevEP[name]
+		switch {
+		case !had:
 			d.EntryPointsNew = append(d.EntryPointsNew, e)
+		case old != target:
+			d.EntryPointsChanged = append(d.EntryPointsChanged, name+": "+old+" -> "+target)
 		}
 	}
 	return d

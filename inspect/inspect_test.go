@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"airlock/internal/fakepypi"
+	"airlock/internal/malcorpus"
 )
 
 func wheel(t testing.TB, spec fakepypi.WheelSpec) (string, []byte) {
@@ -198,12 +199,13 @@ func TestTarTraversalAndLinks(t *testing.T) {
 }
 
 func TestBombsAndCorruptArchives(t *testing.T) {
-	// A zip bomb: 16 MiB of zeros in one member (ratio ~1000:1).
+	// A zip bomb: 80 MiB of zeros in one member (ratio ~1000:1), over the
+	// size at which the ratio applies.
 	var bomb bytes.Buffer
 	zw := zip.NewWriter(&bomb)
 	w, _ := zw.Create("demo/zeros.bin")
 	zero := make([]byte, 1<<20)
-	for i := 0; i < 16; i++ {
+	for i := 0; i < 80; i++ {
 		w.Write(zero)
 	}
 	zw.Close()
@@ -211,7 +213,7 @@ func TestBombsAndCorruptArchives(t *testing.T) {
 		t.Errorf("zip bomb: %v", err)
 	}
 	// The same as a tar.gz.
-	tgz := tarGz(t, []tar.Header{{Name: "demo-1.0/zeros", Typeflag: tar.TypeReg}}, map[string]string{"demo-1.0/zeros": strings.Repeat("\x00", 16<<20)})
+	tgz := tarGz(t, []tar.Header{{Name: "demo-1.0/zeros", Typeflag: tar.TypeReg}}, map[string]string{"demo-1.0/zeros": strings.Repeat("\x00", 80<<20)})
 	if _, err := inspectBytes(t, "demo-1.0.tar.gz", tgz); !errors.Is(err, ErrLimit) {
 		t.Errorf("tar.gz bomb: %v", err)
 	}
@@ -234,6 +236,30 @@ func TestBombsAndCorruptArchives(t *testing.T) {
 		if _, err := inspectBytes(t, name, data); !errors.Is(err, ErrLimit) {
 			t.Errorf("corrupt %s: %v", name, err)
 		}
+	}
+}
+
+// TestPillowLikeWheelPasses: a platform wheel carrying a 2.1 MB shared
+// library that compresses 224:1 (pillow 13.0.0's manylinux wheels) is no
+// bomb; a member over the absolute limit is held whatever its ratio.
+func TestPillowLikeWheelPasses(t *testing.T) {
+	lib := append([]byte("\x7fELF\x02\x01\x01"), bytes.Repeat([]byte{0}, 2_100_000)...)
+	lib = append(lib, bytes.Repeat([]byte("jpeg"), 1000)...)
+	fn, data := wheel(t, fakepypi.WheelSpec{Name: "pillow", Version: "13.0.0", Tag: "cp312-cp312-manylinux_2_28_x86_64",
+		Extra: map[string]string{"pillow.libs/libjpeg-0c2a1c1e.so.62.4.0": string(lib)}})
+	rep, err := inspectBytes(t, fn, data)
+	if err != nil {
+		t.Fatalf("pillow-like wheel: %v", err)
+	}
+	for _, f := range rep.Findings {
+		if f.Severity == Critical || f.Severity == High {
+			t.Errorf("pillow-like wheel: %+v", f)
+		}
+	}
+	lim := DefaultLimits()
+	lim.MaxMemberBytes = 1 << 20
+	if _, err := File(bytes.NewReader(data), int64(len(data)), fn, lim); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "more than 1048576") {
+		t.Errorf("absolute member limit: %v", err)
 	}
 }
 
@@ -278,5 +304,100 @@ func TestOtherSdistFormats(t *testing.T) {
 	}
 	if _, err := inspectBytes(t, "demo-1.0.tar.xz", []byte("xz")); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "unsupported") {
 		t.Errorf("xz: %v", err)
+	}
+}
+
+// TestRecallCorpus: every synthetic malicious shape, as a wheel and as an
+// sdist, has a finding the default content policy holds (critical or high)
+// — the recall half of the detection benchmark.
+func TestRecallCorpus(t *testing.T) {
+	for _, s := range malcorpus.Shapes {
+		variants := map[string]func() (string, []byte){}
+		if !s.SdistOnly {
+			variants["wheel"] = s.Wheel
+		}
+		if !s.WheelOnly {
+			variants["sdist"] = s.Sdist
+		}
+		for kind, build := range variants {
+			t.Run(s.Name+"/"+kind, func(t *testing.T) {
+				fn, data := build()
+				rep, err := inspectBytes(t, fn, data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range rep.Findings {
+					if f.Severity == Critical || f.Severity == High {
+						return
+					}
+				}
+				t.Errorf("not held; findings: %+v", rep.Findings)
+			})
+		}
+	}
+}
+
+// TestSdistPartsThatNeverRun: code in an sdist's tests, scripts and
+// downstream folders is reported as informational, never held; the same
+// code in a module the sdist installs, or in setup.py, holds. A function
+// whose signature closes at column 0 is not module-level code (the pytest,
+// pluggy, virtualenv false holds).
+func TestSdistPartsThatNeverRun(t *testing.T) {
+	spawn := "import subprocess\nsubprocess.run(['git', 'status'])\n"
+	signature := "import subprocess\n\ndef run(\n    args,\n) -> int:\n    return subprocess.run(args).returncode\n"
+	names := []string{"demo-1.0/tests/test_cli.py", "demo-1.0/scripts/release.py", "demo-1.0/downstream/check.py",
+		"demo-1.0/testing/conftest.py", "demo-1.0/src/demo/util.py", "demo-1.0/setup.py", "demo-1.0/src/demo/__init__.py"}
+	var headers []tar.Header
+	bodies := map[string]string{}
+	for _, n := range names {
+		headers = append(headers, tar.Header{Name: n, Typeflag: tar.TypeReg})
+		bodies[n] = spawn
+	}
+	bodies["demo-1.0/src/demo/util.py"] = signature
+	rep, err := inspectBytes(t, "demo-1.0.tar.gz", tarGz(t, headers, bodies))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range rep.Findings {
+		got[f.Path] = f.Severity
+	}
+	for path, want := range map[string]string{
+		"demo-1.0/tests/test_cli.py": Info, "demo-1.0/scripts/release.py": Info, "demo-1.0/downstream/check.py": Info,
+		"demo-1.0/testing/conftest.py": Info, "demo-1.0/setup.py": High, "demo-1.0/src/demo/__init__.py": High,
+	} {
+		if got[path] != want {
+			t.Errorf("%s: severity %q, want %q", path, got[path], want)
+		}
+	}
+	if sev, ok := got["demo-1.0/src/demo/util.py"]; ok {
+		t.Errorf("function body behind a multi-line signature reported: %s", sev)
+	}
+	for _, f := range rep.Findings {
+		if f.Path == "demo-1.0/setup.py" && (!strings.Contains(f.Message, "built or installed (setup.py)") || f.Line != 2 || !strings.Contains(f.Evidence, ">    2| subprocess.run")) {
+			t.Errorf("setup.py finding: %+v", f)
+		}
+	}
+}
+
+// TestConsoleScriptChangedNotNew: pip 26.3 changed the target of its
+// existing `pip` script; that is a change, not a new script.
+func TestConsoleScriptChangedNotNew(t *testing.T) {
+	_, old := wheel(t, fakepypi.WheelSpec{Name: "pip", Version: "26.2", EntryPoints: "[console_scripts]\npip = pip._internal.cli.main:main\n"})
+	_, cur := wheel(t, fakepypi.WheelSpec{Name: "pip", Version: "26.3", EntryPoints: "[console_scripts]\npip = pip._internal.cli:cli\npip3 = pip._internal.cli:cli\n"})
+	prev, err := inspectBytes(t, "pip-26.2-py3-none-any.whl", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := inspectBytes(t, "pip-26.3-py3-none-any.whl", cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Compare("pip", "26.3", rep, "26.2", prev)
+	if strings.Join(d.EntryPointsChanged, ",") != "pip: pip._internal.cli.main:main -> pip._internal.cli:cli" {
+		t.Errorf("changed: %q", d.EntryPointsChanged)
+	}
+	if strings.Join(d.EntryPointsNew, ",") != "pip3 = pip._internal.cli:cli" {
+		t.Errorf("new: %q", d.EntryPointsNew)
 	}
 }

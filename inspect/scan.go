@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 	"path"
 	"regexp"
 	"strings"
+
+	"airlock/pycode"
 )
 
 // scanner hashes every member and looks at what it contains.
@@ -27,12 +31,16 @@ func (s *scanner) member(name string, r io.Reader, keep bool) (string, []byte, e
 	h := sha256.New()
 	base := path.Base(name)
 	text := strings.HasSuffix(base, ".py") || strings.HasSuffix(base, ".pth")
+	nested := s.lim.depth < maxNesting && nestedArchive(base) && s.roleOf(name) != notInstalled
 	var head bytes.Buffer // first bytes, for magic numbers
-	var kept bytes.Buffer // text to scan, or metadata to keep
+	var kept bytes.Buffer // text to scan, metadata or a nested archive to keep
 	maxKeep := int64(0)
-	if text {
+	switch {
+	case text:
 		maxKeep = s.lim.MaxScanBytes
-	} else if keep {
+	case nested:
+		maxKeep = maxNestedBytes
+	case keep:
 		maxKeep = 1 << 20
 	}
 	truncated := false
@@ -67,10 +75,63 @@ func (s *scanner) member(name string, r io.Reader, keep bool) (string, []byte, e
 		}
 		s.scanText(name, kept.Bytes())
 	}
+	if nested {
+		if truncated {
+			s.rep.add(Finding{Severity: Medium, Kind: "unscanned", Path: name, Message: fmt.Sprintf("nested archive larger than %d MiB; not looked into", maxNestedBytes>>20)})
+		} else if err := s.nested(name, kept.Bytes()); err != nil {
+			return "", nil, err
+		}
+	}
 	if keep {
 		return sum, kept.Bytes(), nil
 	}
 	return sum, nil, nil
+}
+
+// Nested archives (a zip put on sys.path, a vendored wheel) are inspected
+// like the distribution, to a depth and a size.
+const (
+	maxNesting     = 2
+	maxNestedBytes = 64 << 20
+)
+
+func nestedArchive(base string) bool {
+	for _, ext := range []string{".zip", ".whl", ".egg", ".pyz", ".tar.gz", ".tgz", ".tar", ".tar.bz2"} {
+		if strings.HasSuffix(strings.ToLower(base), ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// nested inspects an archive inside the distribution and adds its findings
+// under "outer!/inner". A limit it hits holds the distribution; an archive
+// that cannot be read is reported, not held (test data is often broken on
+// purpose).
+func (s *scanner) nested(name string, data []byte) error {
+	lim := s.lim
+	lim.depth++
+	lim.MaxTotalBytes = max(s.lim.MaxTotalBytes/4, 1)
+	inner := name
+	if strings.HasSuffix(strings.ToLower(name), ".pyz") || strings.HasSuffix(strings.ToLower(name), ".egg") {
+		inner += ".zip" // both are zips
+	}
+	rep, err := File(bytes.NewReader(data), int64(len(data)), inner, lim)
+	switch {
+	case errors.Is(err, ErrCorrupt):
+		s.rep.add(Finding{Severity: Low, Kind: "nested-archive", Path: name, Message: "nested archive could not be read: " + err.Error()})
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w (in %s)", err, name)
+	}
+	for _, f := range rep.Findings {
+		if f.Kind == "record-mismatch" || f.Kind == "record-missing" {
+			continue // a nested wheel's RECORD is its own business
+		}
+		f.Path = name + "!/" + f.Path
+		s.rep.add(f)
+	}
+	return nil
 }
 
 // nativeKind recognises ELF, Mach-O and PE executables by their magic.
@@ -90,91 +151,122 @@ func nativeKind(b []byte) string {
 	return ""
 }
 
-var (
-	reExec      = regexp.MustCompile(`\b(exec|eval|compile)\s*\(`)
-	reDecode    = regexp.MustCompile(`\b(b64decode|b32decode|b16decode|a85decode|b85decode|decodebytes|decompress|marshal\.loads|codecs\.decode|fromhex|unhexlify)\b|\.decode\(\s*['"](rot13|rot_13|hex|base64|zlib)`)
-	reBlob      = regexp.MustCompile(`["']([A-Za-z0-9+/=_-]{1000,})["']`)
-	reSpawn     = regexp.MustCompile(`\bsubprocess\.(Popen|run|call|check_call|check_output|getoutput|getstatusoutput)\b|\bos\.(system|popen|exec[lv]p?e?|spawn[lv]p?e?|posix_spawn)\b|\bpty\.spawn\b|\bPopen\(`)
-	reDownload  = regexp.MustCompile(`\burlopen\b|\burlretrieve\b|\brequests\.(get|post|put|request)\b|\bhttpx\.|\burllib3\b|\bhttp\.client\b|\bsocket\.(socket|create_connection)\b|['"](wget|curl)\b`)
-	reEnvWhole  = regexp.MustCompile(`\b(dict|str|repr|json\.dumps|list)\(\s*os\.environ\s*\)|\bos\.environ\.(copy|items)\(\)|\bos\.environ\s*\)|=\s*os\.environ\s*$`)
-	reDefOrCls  = regexp.MustCompile(`^(async\s+def|def|class)\b`)
-	reSetupLike = regexp.MustCompile(`(^|/)(setup\.py|__init__\.py|conftest\.py)$`)
-)
+var reBlob = regexp.MustCompile(`["']([A-Za-z0-9+/=_-]{1000,})["']`)
 
 // scanText looks at a .py or .pth file.
 func (s *scanner) scanText(name string, src []byte) {
 	base := path.Base(name)
 	if strings.HasSuffix(base, ".pth") {
-		for _, line := range strings.Split(string(src), "\n") {
+		for i, line := range strings.Split(string(src), "\n") {
 			t := strings.TrimSpace(line)
 			if strings.HasPrefix(t, "import ") || strings.HasPrefix(t, "import\t") {
-				if topLevel(name) {
-					s.rep.add(Finding{Severity: Critical, Kind: "pth-exec", Path: name, Message: ".pth file with an executable line: Python runs it at every interpreter start", Evidence: excerpt(t)})
+				f := Finding{Kind: "pth-exec", Path: name, Line: i + 1, Evidence: excerpt(t)}
+				if s.pthRuns(name) {
+					f.Severity, f.Message = Critical, ".pth file with an executable line: Python runs it at every interpreter start"
 				} else {
-					s.rep.add(Finding{Severity: Medium, Kind: "pth-exec", Path: name, Message: ".pth file with an executable line (not at the top level, so not run unless installed there)", Evidence: excerpt(t)})
+					f.Severity, f.Message = Medium, ".pth file with an executable line (not at the top level, so not run unless installed there)"
 				}
+				s.rep.add(f)
 				break
 			}
 		}
 		return
 	}
-	if (base == "sitecustomize.py" || base == "usercustomize.py") && topLevel(name) {
+	role := s.roleOf(name)
+	if (base == "sitecustomize.py" || base == "usercustomize.py") && topLevel(name) && role != notInstalled {
 		s.rep.add(Finding{Severity: Critical, Kind: "startup-hook", Path: name, Message: base + " at the top level runs at every interpreter start"})
 	}
-	lines := strings.Split(string(src), "\n")
-	var spawnAt, downloadAt, envAt, execAt string
-	var stack []int // indents of enclosing def/class blocks
-	for _, raw := range lines {
-		t := strings.TrimSpace(raw)
-		if t == "" || strings.HasPrefix(t, "#") {
-			continue
+	for i, line := range strings.Split(string(src), "\n") {
+		if len(line) >= 1000 && reBlob.MatchString(line) {
+			s.rep.add(Finding{Severity: severityFor(role, Medium), Kind: "encoded-blob", Path: name, Line: i + 1,
+				Message: "very long encoded string literal" + role.note(), Evidence: excerpt(strings.TrimSpace(line))})
+			break
 		}
-		indent := len(raw) - len(strings.TrimLeft(raw, " \t"))
-		for len(stack) > 0 && indent <= stack[len(stack)-1] {
-			stack = stack[:len(stack)-1]
-		}
-		importTime := len(stack) == 0
-		if (t[0] == 'd' || t[0] == 'c' || t[0] == 'a') && reDefOrCls.MatchString(t) {
-			stack = append(stack, indent)
-		}
-		// Cheap substring tests first: the regular expressions run on few
-		// lines (inspection throughput is mostly hashing, not matching).
-		if execAt == "" && (strings.Contains(t, "exec") || strings.Contains(t, "eval") || strings.Contains(t, "compile")) {
-			if loc := reExec.FindStringIndex(t); loc != nil && reDecode.MatchString(t[loc[0]:]) {
-				execAt = t
-				s.rep.add(Finding{Severity: High, Kind: "obfuscated-exec", Path: name, Message: "exec/eval/compile of decoded data", Evidence: excerpt(t)})
+	}
+	for _, f := range pycode.Analyze(src) {
+		sev := Medium // not at import: worth a look, not a hold
+		if f.AtImport {
+			sev = High
+			if f.Kind == pycode.EnvExfiltration {
+				sev = Critical
 			}
 		}
-		if len(t) >= 1000 && reBlob.MatchString(t) {
-			s.rep.add(Finding{Severity: Medium, Kind: "encoded-blob", Path: name, Message: "very long encoded string literal", Evidence: excerpt(t)})
-		}
-		if envAt == "" && strings.Contains(t, "environ") && reEnvWhole.MatchString(t) {
-			envAt = t
-		}
-		if !importTime {
+		if f.Kind == pycode.Spawn && !f.AtImport {
 			continue
 		}
-		if spawnAt == "" && mayMatch(t, "subprocess", "os.", "Popen", "pty.") && reSpawn.MatchString(t) {
-			spawnAt = t
+		msg := f.Message
+		if role == buildScript {
+			msg = strings.Replace(msg, "when the module is imported", "when the package is built or installed ("+base+")", 1)
 		}
-		if downloadAt == "" && mayMatch(t, "url", "requests", "httpx", "http.", "socket", "wget", "curl") && reDownload.MatchString(t) {
-			downloadAt = t
-		}
-	}
-	when := "at import time"
-	if reSetupLike.MatchString(name) && base == "setup.py" {
-		when = "at install time (setup.py)"
-	}
-	switch {
-	case spawnAt != "" && downloadAt != "":
-		s.rep.add(Finding{Severity: High, Kind: "download-exec", Path: name, Message: "downloads and starts a process " + when, Evidence: excerpt(spawnAt) + " | " + excerpt(downloadAt)})
-	case spawnAt != "":
-		s.rep.add(Finding{Severity: High, Kind: "spawn", Path: name, Message: "starts a process " + when, Evidence: excerpt(spawnAt)})
-	}
-	if envAt != "" && (downloadAt != "" || reDownload.Match(src)) {
-		s.rep.add(Finding{Severity: Critical, Kind: "env-exfiltration", Path: name, Message: "reads the whole environment and uses the network", Evidence: excerpt(envAt)})
+		s.rep.add(Finding{Severity: severityFor(role, sev), Kind: f.Kind, Path: name, Line: f.Line,
+			Message: msg + role.note(), Evidence: f.Code})
 	}
 }
+
+// role is what a source file in a distribution is to an installation.
+type role int
+
+const (
+	installed    role = iota // a module that is installed and may be imported
+	buildScript              // setup.py: runs when the sdist is built
+	notInstalled             // tests, docs, examples, scripts of an sdist
+)
+
+func (r role) note() string {
+	if r == notInstalled {
+		return " (in a part of the sdist that is not installed or run by installing)"
+	}
+	return ""
+}
+
+// severityFor lowers every finding in files an installation never runs to
+// informational.
+func severityFor(r role, sev string) string {
+	if r == notInstalled {
+		return Info
+	}
+	return sev
+}
+
+// notInstalledDirs are the sdist folders whose code installing never runs.
+var notInstalledDirs = map[string]bool{"tests": true, "test": true, "testing": true, "docs": true, "doc": true,
+	"examples": true, "example": true, "scripts": true, "benchmarks": true, "bench": true, "downstream": true,
+	"tools": true, "ci": true, ".github": true}
+
+// roleOf classifies a source file. Wheels install everything they carry;
+// an sdist runs its setup.py (at its root) and installs its packages, but
+// not its tests, docs, examples or scripts.
+func (s *scanner) roleOf(name string) role {
+	if s.rep.Kind == "wheel" {
+		return installed
+	}
+	parts := strings.Split(name, "/")
+	if len(parts) > 0 && !strings.HasSuffix(name, ".py") {
+		return installed
+	}
+	// parts[0] is the sdist's root folder (name-version).
+	rest := parts
+	if len(parts) > 1 {
+		rest = parts[1:]
+	}
+	if len(rest) == 1 && rest[0] == "setup.py" {
+		return buildScript
+	}
+	for _, dir := range rest[:len(rest)-1] {
+		if notInstalledDirs[strings.ToLower(dir)] {
+			return notInstalled
+		}
+	}
+	if b := path.Base(name); strings.HasPrefix(b, "test_") || b == "conftest.py" || strings.HasSuffix(b, "_test.py") {
+		return notInstalled
+	}
+	return installed
+}
+
+// pthRuns reports whether a .pth file lands directly in site-packages,
+// where the interpreter executes its import lines (never one inside a
+// nested archive).
+func (s *scanner) pthRuns(name string) bool { return s.lim.depth == 0 && topLevel(name) }
 
 // topLevel reports whether a member sits where Python puts it on sys.path:
 // the archive root, or a wheel's .data/purelib or platlib.
@@ -191,13 +283,4 @@ func excerpt(s string) string {
 		return s[:160] + "…"
 	}
 	return s
-}
-
-func mayMatch(line string, words ...string) bool {
-	for _, w := range words {
-		if strings.Contains(line, w) {
-			return true
-		}
-	}
-	return false
 }

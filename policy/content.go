@@ -39,6 +39,11 @@ func (contentCheck) Evaluate(rules ProjectRules, in Input, _ time.Time) ([]Reaso
 			action = DefaultContentActions[f.Severity]
 		}
 		fev := map[string]any{"severity": f.Severity, "kind": f.Kind, "path": f.Path}
+		where := f.Path
+		if f.Line > 0 {
+			fev["line"] = f.Line
+			where = fmt.Sprintf("%s:%d", f.Path, f.Line)
+		}
 		if f.Evidence != "" {
 			fev["evidence"] = f.Evidence
 		}
@@ -50,7 +55,7 @@ func (contentCheck) Evaluate(rules ProjectRules, in Input, _ time.Time) ([]Reaso
 			since = "not in " + c.PreviousVersion
 		}
 		out = append(out, Reason{Check: CheckContent, Action: action, Evidence: fev,
-			Message: fmt.Sprintf("%s %s in %s: %s (%s)", f.Severity, f.Kind, f.Path, f.Message, since)})
+			Message: fmt.Sprintf("%s %s in %s: %s (%s)", f.Severity, f.Kind, where, f.Message, since)})
 	}
 	if len(c.Known) > 0 {
 		var kinds []string

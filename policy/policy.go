@@ -230,6 +230,7 @@ type ContentFinding struct {
 	Severity string `json:"severity"`
 	Kind     string `json:"kind"`
 	Path     string `json:"path"`
+	Line     int    `json:"line,omitempty"`
 	Message  string `json:"message"`
 	Evidence string `json:"evidence,omitempty"`
 }

@@ -76,7 +76,7 @@ func TestBombIsHeldNotCrashed(t *testing.T) {
 	zw := zip.NewWriter(&bomb)
 	w, _ := zw.Create("bomb/zeros.bin")
 	zero := make([]byte, 1<<20)
-	for i := 0; i < 64; i++ {
+	for i := 0; i < 80; i++ {
 		w.Write(zero)
 	}
 	zw.Close()

