@@ -9,7 +9,9 @@ import (
 	"io"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 
 	"airlock/pycode"
 )
@@ -73,7 +75,7 @@ func (s *scanner) member(name string, r io.Reader, keep bool) (string, []byte, e
 		if truncated {
 			s.rep.add(Finding{Severity: Medium, Kind: "unscanned", Path: name, Message: "source file larger than the scan limit; only its start was scanned"})
 		}
-		s.scanText(name, kept.Bytes())
+		s.scanText(name, kept.Bytes(), sum)
 	}
 	if nested {
 		if truncated {
@@ -153,8 +155,8 @@ func nativeKind(b []byte) string {
 
 var reBlob = regexp.MustCompile(`["']([A-Za-z0-9+/=_-]{1000,})["']`)
 
-// scanText looks at a .py or .pth file.
-func (s *scanner) scanText(name string, src []byte) {
+// scanText looks at a .py or .pth file; sum is its content hash.
+func (s *scanner) scanText(name string, src []byte, sum string) {
 	base := path.Base(name)
 	if strings.HasSuffix(base, ".pth") {
 		for i, line := range strings.Split(string(src), "\n") {
@@ -183,7 +185,7 @@ func (s *scanner) scanText(name string, src []byte) {
 			break
 		}
 	}
-	for _, f := range pycode.Analyze(src) {
+	for _, f := range analyzed(sum, src) {
 		sev := Medium // not at import: worth a look, not a hold
 		if f.AtImport {
 			sev = High
@@ -283,4 +285,32 @@ func excerpt(s string) string {
 		return s[:160] + "…"
 	}
 	return s
+}
+
+// analysed remembers the analysis of Python sources by content hash: the
+// platform wheels of one release carry the same modules, and parsing is
+// the cost of the analysis. Bounded; cleared when full.
+var analysedCache = struct {
+	sync.Mutex
+	m map[string][]pycode.Finding
+}{m: map[string][]pycode.Finding{}}
+
+const analysedMax = 50_000
+
+func analyzed(sum string, src []byte) []pycode.Finding {
+	key := sum + ":" + strconv.Itoa(len(src)) // src may be a truncated prefix of the member
+	analysedCache.Lock()
+	fs, ok := analysedCache.m[key]
+	analysedCache.Unlock()
+	if ok {
+		return fs
+	}
+	fs = pycode.Analyze(src)
+	analysedCache.Lock()
+	if len(analysedCache.m) >= analysedMax {
+		analysedCache.m = map[string][]pycode.Finding{}
+	}
+	analysedCache.m[key] = fs
+	analysedCache.Unlock()
+	return fs
 }

@@ -18,7 +18,6 @@ import (
 	"strings"
 
 	sitter "github.com/tree-sitter/go-tree-sitter"
-	python "github.com/tree-sitter/tree-sitter-python/bindings/go"
 )
 
 // Kinds of findings.
@@ -48,15 +47,42 @@ type Finding struct {
 	AtImport bool
 }
 
-// interesting are the words without which none of the findings can occur:
-// a file that has none of them is not parsed (most files in a wheel).
-var interesting = [][]byte{
-	[]byte("exec"), []byte("eval"), []byte("compile"), []byte("loads"), []byte("subprocess"), []byte("system"),
-	[]byte("popen"), []byte("Popen"), []byte("spawn"), []byte("pty"), []byte("urlopen"), []byte("urlretrieve"),
-	[]byte("requests"), []byte("httpx"), []byte("http"), []byte("socket"), []byte("urllib3"), []byte("environ"),
-	[]byte("getattr"), []byte("__import__"), []byte("import_module"), []byte("globals"), []byte("vars"),
-	[]byte("__dict__"), []byte("__builtins__"), []byte("builtins"), []byte(".aws"), []byte(".ssh"), []byte("169.254"),
-	[]byte("metadata.google"), []byte("getenv"),
+// Words without which a finding cannot occur. Parsing is the cost of the
+// analysis (tree-sitter parses a few MB/s), so a file is parsed only when
+// it could hold a finding: an exec-like sink with decoded, fetched or
+// computed input; a process start; a computed reach into builtins or
+// modules; or secrets together with the network.
+var (
+	execWords     = words("exec", "eval", "compile", "loads")
+	decoderWords  = words("b64decode", "b32decode", "b16decode", "a85decode", "b85decode", "decodebytes", "decodestring", "decompress", "marshal", "codecs", "fromhex", "unhexlify", "a2b_", "chr(", "rot13", "rot_13")
+	computedWords = words("__builtins__", "builtins", "__import__", "import_module")
+	spawnWords    = words("subprocess", "system", "popen", "Popen", "spawn", "pty", "execv", "execl", "commands")
+	networkWords  = words("urlopen", "urlretrieve", "requests", "httpx", "http.client", "HTTPConnection", "socket", "urllib3", "aiohttp", "ftplib", "smtplib")
+	secretWords2  = words("environ", ".aws", ".ssh", "169.254", "metadata.google", "id_rsa", "id_ed25519", ".netrc", ".pypirc", ".docker", ".kube", "credentials", "TOKEN", "SECRET")
+)
+
+func words(ws ...string) [][]byte {
+	out := make([][]byte, len(ws))
+	for i, w := range ws {
+		out[i] = []byte(w)
+	}
+	return out
+}
+
+func containsAny(src []byte, ws [][]byte) bool {
+	for _, w := range ws {
+		if bytes.Contains(src, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func mayFind(src []byte) bool {
+	network := containsAny(src, networkWords)
+	return containsAny(src, spawnWords) || containsAny(src, computedWords) ||
+		(containsAny(src, execWords) && (network || containsAny(src, decoderWords))) ||
+		(network && containsAny(src, secretWords2))
 }
 
 // Analyze parses src and reports what it finds. Source that does not parse
@@ -67,26 +93,18 @@ func Analyze(src []byte) []Finding {
 	}
 	p := sitter.NewParser()
 	defer p.Close()
-	if err := p.SetLanguage(sitter.NewLanguage(python.Language())); err != nil {
+	if err := p.SetLanguage(language()); err != nil {
 		return nil
 	}
 	tree := p.Parse(src, nil)
 	if tree == nil {
 		return nil
 	}
-	defer tree.Close()
+	root := copyTree(tree, src)
+	tree.Close()
 	a := newAnalyzer(src)
-	a.run(tree.RootNode())
+	a.run(root)
 	return a.report()
-}
-
-func mayFind(src []byte) bool {
-	for _, w := range interesting {
-		if bytes.Contains(src, w) {
-			return true
-		}
-	}
-	return false
 }
 
 // site is a dangerous call, before the per-file rules combine them.
@@ -106,7 +124,7 @@ type analyzer struct {
 	star    map[string]bool   // modules imported with *
 	consts  map[string]string // module-level names bound to constant strings
 	tainted map[string]string // names bound to decoded, fetched or environment data
-	funcs   map[string]*sitter.Node
+	funcs   map[string]*node
 	called  map[string]bool // module functions called at import
 	// computed marks aliases bound through a look-up (getattr, a
 	// subscript, __import__), not a plain name.
@@ -117,14 +135,14 @@ type analyzer struct {
 
 func newAnalyzer(src []byte) *analyzer {
 	return &analyzer{src: src, lines: bytes.Split(src, []byte("\n")), aliases: map[string]string{}, star: map[string]bool{},
-		consts: map[string]string{}, tainted: map[string]string{}, funcs: map[string]*sitter.Node{}, called: map[string]bool{}, computed: map[string]bool{}}
+		consts: map[string]string{}, tainted: map[string]string{}, funcs: map[string]*node{}, called: map[string]bool{}, computed: map[string]bool{}}
 }
 
-func (a *analyzer) text(n *sitter.Node) string { return n.Utf8Text(a.src) }
+func (a *analyzer) text(n *node) string { return string(a.src[n.start:n.end]) }
 
-func line(n *sitter.Node) int { return int(n.StartPosition().Row) + 1 }
+func line(n *node) int { return n.row + 1 }
 
-func (a *analyzer) run(root *sitter.Node) {
+func (a *analyzer) run(root *node) {
 	// Bindings are collected over the whole file, twice, so that a chain
 	// of assignments (a = __import__; b = a('os')) resolves.
 	for i := 0; i < 2; i++ {
@@ -156,7 +174,7 @@ func (a *analyzer) run(root *sitter.Node) {
 }
 
 // collect records imports, module-level functions and simple bindings.
-func (a *analyzer) collect(n *sitter.Node) {
+func (a *analyzer) collect(n *node) {
 	switch n.Kind() {
 	case "import_statement":
 		for i := uint(0); i < n.NamedChildCount(); i++ {
@@ -181,7 +199,7 @@ func (a *analyzer) collect(n *sitter.Node) {
 		mod := a.text(modNode)
 		for i := uint(0); i < n.NamedChildCount(); i++ {
 			c := n.NamedChild(i)
-			if c.Equals(*modNode) {
+			if c == modNode {
 				continue
 			}
 			switch c.Kind() {
@@ -227,7 +245,7 @@ func (a *analyzer) collect(n *sitter.Node) {
 
 // isModuleLevel reports whether a definition sits directly in the module
 // (possibly under a decorator, an if or a try).
-func isModuleLevel(n *sitter.Node) bool {
+func isModuleLevel(n *node) bool {
 	for p := n.Parent(); p != nil; p = p.Parent() {
 		switch p.Kind() {
 		case "module":
@@ -240,7 +258,7 @@ func isModuleLevel(n *sitter.Node) bool {
 }
 
 // block walks statements, knowing whether they run at import.
-func (a *analyzer) block(n *sitter.Node, atImport bool) {
+func (a *analyzer) block(n *node, atImport bool) {
 	switch n.Kind() {
 	case "function_definition":
 		// Defaults, annotations and the return type run when the def does;
@@ -259,7 +277,7 @@ func (a *analyzer) block(n *sitter.Node, atImport bool) {
 			for i := uint(0); i < n.NamedChildCount(); i++ {
 				c := n.NamedChild(i)
 				switch {
-				case c.Equals(*cond):
+				case c == cond:
 				case c.Kind() == "block": // the guarded body: runs as a script, not on import
 					a.block(c, false)
 				default: // else / elif branches run on import
@@ -279,10 +297,10 @@ func (a *analyzer) block(n *sitter.Node, atImport bool) {
 }
 
 // expr walks an expression (same rules as statements).
-func (a *analyzer) expr(n *sitter.Node, atImport bool) { a.block(n, atImport) }
+func (a *analyzer) expr(n *node, atImport bool) { a.block(n, atImport) }
 
 // isMainGuard reports `__name__ == "__main__"` (either way round).
-func (a *analyzer) isMainGuard(cond *sitter.Node) bool {
+func (a *analyzer) isMainGuard(cond *node) bool {
 	if cond.Kind() != "comparison_operator" || cond.NamedChildCount() != 2 {
 		return false
 	}
@@ -324,7 +342,7 @@ func prefixSet(names ...string) map[string]bool {
 }
 
 // call looks at one call expression.
-func (a *analyzer) call(n *sitter.Node, atImport bool) {
+func (a *analyzer) call(n *node, atImport bool) {
 	fn := n.ChildByFieldName("function")
 	args := n.ChildByFieldName("arguments")
 	if fn == nil {
@@ -363,7 +381,7 @@ func (a *analyzer) call(n *sitter.Node, atImport bool) {
 }
 
 // argsTaint reports whether any argument carries decoded or fetched data.
-func (a *analyzer) argsTaint(args *sitter.Node) string {
+func (a *analyzer) argsTaint(args *node) string {
 	if args == nil {
 		return ""
 	}
@@ -372,9 +390,9 @@ func (a *analyzer) argsTaint(args *sitter.Node) string {
 
 // taint finds decoded or fetched data in an expression: a decoder or a
 // download call anywhere in it, or a name bound to one.
-func (a *analyzer) taint(n *sitter.Node) string {
+func (a *analyzer) taint(n *node) string {
 	found := ""
-	a.walk(n, func(c *sitter.Node) bool {
+	a.walk(n, func(c *node) bool {
 		switch c.Kind() {
 		case "call":
 			callee := a.resolve(c.ChildByFieldName("function"))
@@ -403,7 +421,7 @@ func (a *analyzer) taint(n *sitter.Node) string {
 }
 
 // isCharJoin spots ”.join(chr(x) for x in ...) and ”.join(map(chr, ...)).
-func (a *analyzer) isCharJoin(c *sitter.Node) bool {
+func (a *analyzer) isCharJoin(c *node) bool {
 	fn := c.ChildByFieldName("function")
 	if fn == nil || fn.Kind() != "attribute" {
 		return false
@@ -419,12 +437,12 @@ var downloadWords = []string{"wget", "curl", "http://", "https://", "ftp://", "I
 
 // mentionsDownload reports whether a spawn's arguments name a downloader
 // or a URL (constant strings, after folding).
-func (a *analyzer) mentionsDownload(args *sitter.Node) bool {
+func (a *analyzer) mentionsDownload(args *node) bool {
 	if args == nil {
 		return false
 	}
 	hit := false
-	a.walk(args, func(c *sitter.Node) bool {
+	a.walk(args, func(c *node) bool {
 		if s, ok := a.constString(c); ok {
 			for _, w := range downloadWords {
 				if strings.Contains(s, w) {
@@ -445,9 +463,9 @@ var secretWords = []string{".aws/credentials", ".aws/config", ".ssh/", "id_rsa",
 // readsSecrets reports the whole environment (os.environ as a value, not
 // one key of it) or a credential file or endpoint among a call's
 // arguments.
-func (a *analyzer) readsSecrets(args *sitter.Node) bool {
+func (a *analyzer) readsSecrets(args *node) bool {
 	hit := false
-	a.walk(args, func(c *sitter.Node) bool {
+	a.walk(args, func(c *node) bool {
 		if hit {
 			return false
 		}
@@ -474,12 +492,12 @@ func (a *analyzer) readsSecrets(args *sitter.Node) bool {
 	return hit
 }
 
-func isSubscripted(n *sitter.Node) bool {
+func isSubscripted(n *node) bool {
 	p := n.Parent()
-	return p != nil && p.Kind() == "subscript" && p.ChildByFieldName("value") != nil && p.ChildByFieldName("value").Equals(*n)
+	return p != nil && p.Kind() == "subscript" && p.ChildByFieldName("value") != nil && p.ChildByFieldName("value") == n
 }
 
-func (a *analyzer) isMethodCalled(n *sitter.Node, method string) bool {
+func (a *analyzer) isMethodCalled(n *node, method string) bool {
 	p := n.Parent()
 	if p == nil || p.Kind() != "attribute" {
 		return false
@@ -489,7 +507,7 @@ func (a *analyzer) isMethodCalled(n *sitter.Node, method string) bool {
 }
 
 // walk visits n and its named descendants while fn says to go deeper.
-func (a *analyzer) walk(n *sitter.Node, fn func(*sitter.Node) bool) {
+func (a *analyzer) walk(n *node, fn func(*node) bool) {
 	if n == nil || !fn(n) {
 		return
 	}

@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
-
-	sitter "github.com/tree-sitter/go-tree-sitter"
 )
 
 // builtinNames resolve to "builtins.<name>" unless the module rebinds them.
@@ -29,11 +27,11 @@ var starExports = map[string][]string{
 // "builtins.exec", "subprocess" — seeing through aliases, getattr with a
 // computable name, __import__ and importlib.import_module, globals() and
 // vars() look-ups, __dict__ and __builtins__; "" when it is not a name.
-func (a *analyzer) resolve(n *sitter.Node) string {
+func (a *analyzer) resolve(n *node) string {
 	return a.resolveDepth(n, 0)
 }
 
-func (a *analyzer) resolveDepth(n *sitter.Node, depth int) string {
+func (a *analyzer) resolveDepth(n *node, depth int) string {
 	if n == nil || depth > 8 {
 		return ""
 	}
@@ -133,15 +131,15 @@ func (a *analyzer) resolveDepth(n *sitter.Node, depth int) string {
 }
 
 // argList returns a call's positional arguments.
-func argList(call *sitter.Node) []*sitter.Node {
+func argList(call *node) []*node {
 	args := call.ChildByFieldName("arguments")
 	if args == nil {
 		return nil
 	}
 	if args.Kind() == "generator_expression" { // f(x for x in y): the one argument
-		return []*sitter.Node{args}
+		return []*node{args}
 	}
-	var out []*sitter.Node
+	var out []*node
 	for i := uint(0); i < args.NamedChildCount(); i++ {
 		c := args.NamedChild(i)
 		if c.Kind() != "keyword_argument" && c.Kind() != "comment" {
@@ -156,11 +154,11 @@ func argList(call *sitter.Node) []*sitter.Node {
 // of constants, chr() of integers, bytes of integer lists, simple str
 // methods, and decodings of constants (rot13, hex, base64), and names bound
 // to such constants.
-func (a *analyzer) constString(n *sitter.Node) (string, bool) {
+func (a *analyzer) constString(n *node) (string, bool) {
 	return a.constDepth(n, 0)
 }
 
-func (a *analyzer) constDepth(n *sitter.Node, depth int) (string, bool) {
+func (a *analyzer) constDepth(n *node, depth int) (string, bool) {
 	if n == nil || depth > 16 {
 		return "", false
 	}
@@ -185,8 +183,7 @@ func (a *analyzer) constDepth(n *sitter.Node, depth int) (string, bool) {
 		s, ok := a.consts[a.text(n)]
 		return s, ok
 	case "binary_operator":
-		op := n.ChildByFieldName("operator")
-		if op == nil || a.text(op) != "+" {
+		if n.op != "+" {
 			return "", false
 		}
 		l, ok1 := a.constDepth(n.ChildByFieldName("left"), depth+1)
@@ -206,7 +203,7 @@ func (a *analyzer) constDepth(n *sitter.Node, depth int) (string, bool) {
 }
 
 // constCall folds the calls that build strings.
-func (a *analyzer) constCall(n *sitter.Node, depth int) (string, bool) {
+func (a *analyzer) constCall(n *node, depth int) (string, bool) {
 	fn := n.ChildByFieldName("function")
 	args := argList(n)
 	if fn == nil {
@@ -316,7 +313,7 @@ func (a *analyzer) constCall(n *sitter.Node, depth int) (string, bool) {
 
 // joinConst folds sep.join([...]) of constants, and ”.join(chr(x) for x in
 // [ints]) / ”.join(map(chr, [ints])).
-func (a *analyzer) joinConst(sep string, arg *sitter.Node, depth int) (string, bool) {
+func (a *analyzer) joinConst(sep string, arg *node, depth int) (string, bool) {
 	switch arg.Kind() {
 	case "list", "tuple":
 		var parts []string
@@ -331,7 +328,7 @@ func (a *analyzer) joinConst(sep string, arg *sitter.Node, depth int) (string, b
 	case "generator_expression", "list_comprehension":
 		// chr(x) for x in [104, 105]
 		body := arg.ChildByFieldName("body")
-		var clause *sitter.Node
+		var clause *node
 		for i := uint(0); i < arg.NamedChildCount(); i++ {
 			if c := arg.NamedChild(i); c.Kind() == "for_in_clause" {
 				clause = c
@@ -353,7 +350,7 @@ func (a *analyzer) joinConst(sep string, arg *sitter.Node, depth int) (string, b
 	return "", false
 }
 
-func (a *analyzer) chrList(sep string, list *sitter.Node) (string, bool) {
+func (a *analyzer) chrList(sep string, list *node) (string, bool) {
 	if list == nil || (list.Kind() != "list" && list.Kind() != "tuple") {
 		return "", false
 	}
@@ -369,10 +366,9 @@ func (a *analyzer) chrList(sep string, list *sitter.Node) (string, bool) {
 }
 
 // stringLiteral reads a plain string literal (no f-string interpolation).
-func (a *analyzer) stringLiteral(n *sitter.Node) (string, bool) {
+func (a *analyzer) stringLiteral(n *node) (string, bool) {
 	var b strings.Builder
-	for i := uint(0); i < n.ChildCount(); i++ {
-		c := n.Child(i)
+	for _, c := range n.children {
 		switch c.Kind() {
 		case "string_start":
 			prefix := strings.ToLower(strings.TrimRight(a.text(c), "'\""))

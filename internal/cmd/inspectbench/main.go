@@ -70,7 +70,7 @@ func runErr(path string, lim inspect.Limits) (*inspect.Report, float64, error) {
 	return rep, time.Since(start).Seconds(), err
 }
 
-// writeWheel writes ~3000 Python modules (scanned) and 150 MiB of
+// writeWheel writes ~3000 Python modules (scanned; a quarter parsed) and 150 MiB of
 // incompressible data files (hashed), with a correct RECORD.
 func writeWheel(path string) error {
 	f, err := os.Create(path)
@@ -82,6 +82,9 @@ func writeWheel(path string) error {
 	zw := zip.NewWriter(bw)
 	var record strings.Builder
 	src := strings.Repeat("def f(x):\n    return x * 2  # a line of ordinary code\n", 400)
+	// Every fourth module has words that make the Python parser look at it
+	// (a process started inside a function, an environment lookup).
+	parsed := "import os, subprocess\n\n" + strings.Repeat("def g(x):\n    return subprocess.run(['ls', os.environ.get('HOME', x)])\n", 200) + src[:len(src)/2]
 	r := rand.New(rand.NewPCG(1, 2))
 	blob := make([]byte, 1<<20)
 	add := func(name string, data []byte, method uint16) error {
@@ -94,7 +97,11 @@ func writeWheel(path string) error {
 		return nil
 	}
 	for i := 0; i < 3000; i++ {
-		if err := add(fmt.Sprintf("big/mod%04d.py", i), []byte(src), zip.Deflate); err != nil {
+		body := src
+		if i%4 == 0 {
+			body = parsed
+		}
+		if err := add(fmt.Sprintf("big/mod%04d.py", i), []byte(body), zip.Deflate); err != nil {
 			return err
 		}
 	}
