@@ -401,3 +401,26 @@ func TestConsoleScriptChangedNotNew(t *testing.T) {
 		t.Errorf("new: %q", d.EntryPointsNew)
 	}
 }
+
+// TestWheelTestCodeInformational: networkx ships its tests in the wheel;
+// a conftest.py or tests/test_*.py that starts a process at module level
+// runs under pytest, not on `import networkx`.
+func TestWheelTestCodeInformational(t *testing.T) {
+	spawn := "import subprocess\nout = subprocess.check_output(['dot', '-V'])\n"
+	fn, data := wheel(t, fakepypi.WheelSpec{Name: "graphs", Version: "3.7", Extra: map[string]string{
+		"graphs/conftest.py": spawn, "graphs/drawing/tests/test_pydot.py": spawn, "graphs/drawing/layout.py": spawn}})
+	rep, err := inspectBytes(t, fn, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range rep.Findings {
+		got[f.Path] = f.Severity
+	}
+	want := map[string]string{"graphs/conftest.py": Info, "graphs/drawing/tests/test_pydot.py": Info, "graphs/drawing/layout.py": High}
+	for p, sev := range want {
+		if got[p] != sev {
+			t.Errorf("%s: %q, want %q", p, got[p], sev)
+		}
+	}
+}

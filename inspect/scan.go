@@ -212,11 +212,15 @@ const (
 	installed    role = iota // a module that is installed and may be imported
 	buildScript              // setup.py: runs when the sdist is built
 	notInstalled             // tests, docs, examples, scripts of an sdist
+	testCode                 // a wheel's tests: installed, but run only by a test runner
 )
 
 func (r role) note() string {
-	if r == notInstalled {
+	switch r {
+	case notInstalled:
 		return " (in a part of the sdist that is not installed or run by installing)"
+	case testCode:
+		return " (test code: run by a test runner, not when the package is imported)"
 	}
 	return ""
 }
@@ -224,7 +228,7 @@ func (r role) note() string {
 // severityFor lowers every finding in files an installation never runs to
 // informational.
 func severityFor(r role, sev string) string {
-	if r == notInstalled {
+	if r == notInstalled || r == testCode {
 		return Info
 	}
 	return sev
@@ -240,6 +244,9 @@ var notInstalledDirs = map[string]bool{"tests": true, "test": true, "testing": t
 // not its tests, docs, examples or scripts.
 func (s *scanner) roleOf(name string) role {
 	if s.rep.Kind == "wheel" {
+		if isTestPath(name) {
+			return testCode
+		}
 		return installed
 	}
 	parts := strings.Split(name, "/")
@@ -259,10 +266,25 @@ func (s *scanner) roleOf(name string) role {
 			return notInstalled
 		}
 	}
-	if b := path.Base(name); strings.HasPrefix(b, "test_") || b == "conftest.py" || strings.HasSuffix(b, "_test.py") {
+	if isTestPath(name) {
 		return notInstalled
 	}
 	return installed
+}
+
+// isTestPath reports test code: a file under a tests/test/testing folder,
+// or named test_*.py, *_test.py or conftest.py. Importing a package does
+// not import its tests (a test runner does).
+func isTestPath(name string) bool {
+	parts := strings.Split(name, "/")
+	for _, dir := range parts[:len(parts)-1] {
+		switch strings.ToLower(dir) {
+		case "tests", "test", "testing":
+			return true
+		}
+	}
+	b := parts[len(parts)-1]
+	return strings.HasPrefix(b, "test_") || b == "conftest.py" || strings.HasSuffix(b, "_test.py")
 }
 
 // pthRuns reports whether a .pth file lands directly in site-packages,

