@@ -22,9 +22,9 @@ DURATION=${BENCH_DURATION:-10s}
 CONNS=${BENCH_CONNECTIONS:-32}
 OUT=bench/out
 mkdir -p "$OUT"
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)" >&2
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+  echo "installing wrk and nginx (Debian packages)" >&2
+  (apt-get update -qq && apt-get install -y -qq wrk nginx-light) >/dev/null
 fi
 VENV=${AIRLOCK_E2E_VENV:-$PWD/.venv-e2e}
 bash scripts/setup-clients.sh "$VENV" >/dev/null
@@ -110,6 +110,42 @@ s=$(date +%s.%N)
 for _ in 1 2 3 4 5; do curl -sf "$URL/files/big/$BIG" -o /dev/null; done
 e=$(date +%s.%N)
 "$PY" -c "print(f'  {5*50/($e-$s):.0f} MiB/s')"
+echo
+
+echo "## CPU per GiB served: the 50 MiB wheel, 40 GETs, airlock next to nginx (sendfile on) serving the same stored bytes"
+SHA=$(curl -sfI "$URL/files/big/$BIG" | awk -F': ' 'tolower($1)=="x-airlock-sha256" {print $2}' | tr -d '\r')
+BLOBDIR="$DATA/blobs/sha256/${SHA:0:2}"
+NPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+NGX=$(mktemp -d)
+NGXUSER=; [ "$(id -u)" -eq 0 ] && NGXUSER="user root;" # the data directory is private to its owner
+cat > "$NGX/nginx.conf" <<NGINX
+$NGXUSER daemon off; worker_processes 1; pid $NGX/nginx.pid; error_log $NGX/error.log;
+events { worker_connections 64; }
+http { access_log off; sendfile on; tcp_nopush on;
+  server { listen 127.0.0.1:$NPORT; location / { root $BLOBDIR; } } }
+NGINX
+nginx -c "$NGX/nginx.conf" -p "$NGX" &
+pids+=($!)
+for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$NPORT/$SHA" && break; sleep 0.1; done
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
+nginx_workers() { pgrep -f "nginx: worker process" | tr '\n' ' '; }
+cpu_per_gib() { # url pid...
+  local url=$1; shift; local before after
+  before=$(cpu_ticks "$@")
+  for _ in $(seq 40); do curl -sf -o /dev/null "$url"; done
+  after=$(cpu_ticks "$@")
+  "$PY" -c "import os; t=($after-$before)/os.sysconf('SC_CLK_TCK'); print(f'{t/(40*50/1024):.2f} s CPU per GiB')"
+}
+echo "  airlock: $(cpu_per_gib "$URL/files/big/$BIG" $APID)"
+echo "  nginx:   $(cpu_per_gib "http://127.0.0.1:$NPORT/$SHA" $(nginx_workers))"
+echo
+
+echo "## warm pages: validators and compression (pip and uv send Accept-Encoding: gzip)"
+ETAG=$(curl -sfI -H "Accept: $ACCEPT" "$URL/simple/popular/" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')
+echo "  page: $(curl -sf -o /dev/null -w '%{size_download}' -H "Accept: $ACCEPT" "$URL/simple/popular/") bytes; gzip: $(curl -sf -o /dev/null -w '%{size_download}' -H "Accept: $ACCEPT" -H 'Accept-Encoding: gzip' "$URL/simple/popular/") bytes"
+echo "  revalidation with If-None-Match: HTTP $(curl -s -o /dev/null -w '%{http_code}' -H "Accept: $ACCEPT" -H "If-None-Match: $ETAG" "$URL/simple/popular/")"
+wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Accept: $ACCEPT" -H "If-None-Match: $ETAG" "$URL/simple/popular/" > "$OUT/wrk-304.txt"
+echo "  warm 304s: $(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-304.txt") req/s, p50 $(awk '$1=="50%" {print $2}' "$OUT/wrk-304.txt")"
 echo
 
 echo "## attestation verification (go test -bench, sigstore-go v1.3.0, public-good root)"

@@ -39,6 +39,9 @@ type RenderedBody struct {
 	Body  []byte
 	Gen   uint64
 	Until time.Time
+	// ETag identifies Body; Gzip is Body compressed, made once.
+	ETag string
+	Gzip []byte
 }
 
 func (r *Rendered) clone() *Rendered {

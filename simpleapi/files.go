@@ -132,9 +132,16 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// ReadFrom keeps sendfile working for large blobs.
+// ReadFrom keeps sendfile working for large blobs: the copy goes to the
+// underlying writer's ReadFrom with the file reader unchanged.
 func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
-	n, err := io.Copy(c.ResponseWriter, r)
+	var n int64
+	var err error
+	if rf, ok := c.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(writerOnly{c.ResponseWriter}, r)
+	}
 	c.n += n
 	return n, err
 }

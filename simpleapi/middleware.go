@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -23,8 +24,10 @@ type reqInfo struct {
 	bytes  int64
 }
 
-// recorder captures the status and size of a response. It keeps
-// io.ReaderFrom and http.Flusher reachable through Unwrap.
+// recorder captures the status and size of a response. It passes
+// io.ReaderFrom through, so a file served from the store still goes out
+// with sendfile (net/http's writer does that only when it is called
+// directly); http.Flusher and the rest stay reachable through Unwrap.
 type recorder struct {
 	http.ResponseWriter
 	status int
@@ -46,6 +49,26 @@ func (rec *recorder) Write(b []byte) (int, error) {
 	rec.bytes += int64(n)
 	return n, err
 }
+
+// ReadFrom hands the copy to the underlying writer (sendfile for files).
+func (rec *recorder) ReadFrom(r io.Reader) (int64, error) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := rec.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(writerOnly{rec.ResponseWriter}, r)
+	}
+	rec.bytes += n
+	return n, err
+}
+
+// writerOnly hides every method but Write, so io.Copy cannot loop back
+// into ReadFrom.
+type writerOnly struct{ io.Writer }
 
 func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
 

@@ -1,7 +1,11 @@
 package simpleapi
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"sync"
@@ -18,7 +22,7 @@ import (
 // the page ends. The listing may wait on the network (signals, earlier
 // attestations), so it runs outside the entry's lock, once for all
 // concurrent requests of the same page, media type and generation.
-func (s *Server) render(ctx context.Context, e *gate.Entry, media string) ([]byte, error) {
+func (s *Server) render(ctx context.Context, e *gate.Entry, media string) (gate.RenderedBody, error) {
 	q := s.opt.Gate.Quarantine()
 	gen, now := q.Generation(), s.opt.Now()
 	rd := e.Rendered
@@ -26,19 +30,30 @@ func (s *Server) render(ctx context.Context, e *gate.Entry, media string) ([]byt
 	rp, ok := rd.Bodies[media]
 	rd.Mu.Unlock()
 	if ok && rp.Gen == gen && (rp.Until.IsZero() || now.Before(rp.Until)) {
-		return rp.Body, nil
+		return rp, nil
 	}
 	key := fmt.Sprintf("%s\x00%s\x00%d\x00%p", e.Cached.Page.Name, media, gen, rd)
 	v, err, _ := s.renders.Do(key, func() (any, error) {
 		return s.renderListing(context.WithoutCancel(ctx), e, media, gen) // shared: not cut short by one client
 	})
 	if err != nil {
-		return nil, err
+		return gate.RenderedBody{}, err
 	}
-	return v.([]byte), nil
+	return v.(gate.RenderedBody), nil
 }
 
-func (s *Server) renderListing(ctx context.Context, e *gate.Entry, media string, gen uint64) ([]byte, error) {
+// newRenderedBody computes a page body's validator and its gzip form once,
+// so warm requests only compare and write.
+func newRenderedBody(b []byte, gen uint64, until time.Time) gate.RenderedBody {
+	sum := sha256.Sum256(b)
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	zw.Write(b)
+	zw.Close()
+	return gate.RenderedBody{Body: b, Gen: gen, Until: until, ETag: `"` + hex.EncodeToString(sum[:12]) + `"`, Gzip: gz.Bytes()}
+}
+
+func (s *Server) renderListing(ctx context.Context, e *gate.Entry, media string, gen uint64) (gate.RenderedBody, error) {
 	page, until := s.opt.Gate.Listing(ctx, &e.Cached.Page, s.opt.HideHeld)
 	var b []byte
 	var err error
@@ -48,16 +63,17 @@ func (s *Server) renderListing(ctx context.Context, e *gate.Entry, media string,
 		b, err = index.RenderHTML(page, localURLs(page.Name))
 	}
 	if err != nil {
-		return nil, err
+		return gate.RenderedBody{}, err
 	}
+	rb := newRenderedBody(b, gen, until)
 	rd := e.Rendered
 	rd.Mu.Lock()
 	defer rd.Mu.Unlock()
 	if rd.Bodies == nil {
 		rd.Bodies = map[string]gate.RenderedBody{}
 	}
-	rd.Bodies[media] = gate.RenderedBody{Body: b, Gen: gen, Until: until}
-	return b, nil
+	rd.Bodies[media] = rb
+	return rb, nil
 }
 
 // localURLs rewrites every file, metadata and provenance URL to Airlock's
@@ -80,7 +96,7 @@ func localURLs(project string) index.Rewrite {
 type listEntry struct {
 	cl       storage.CachedList
 	mu       sync.Mutex
-	rendered map[string][]byte
+	rendered map[string]gate.RenderedBody
 }
 
 // getList returns the root list: from cache while fresh, else from the
@@ -142,7 +158,7 @@ func (s *Server) getList(ctx context.Context) (*listEntry, error) {
 	}
 }
 
-func (e *listEntry) render(media string) ([]byte, error) {
+func (e *listEntry) render(media string) (gate.RenderedBody, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if b, ok := e.rendered[media]; ok {
@@ -156,13 +172,14 @@ func (e *listEntry) render(media string) ([]byte, error) {
 		b, err = index.RenderProjectListHTML(e.cl.Names)
 	}
 	if err != nil {
-		return nil, err
+		return gate.RenderedBody{}, err
 	}
 	if e.rendered == nil {
-		e.rendered = map[string][]byte{}
+		e.rendered = map[string]gate.RenderedBody{}
 	}
-	e.rendered[media] = b
-	return b, nil
+	rb := newRenderedBody(b, 0, time.Time{})
+	e.rendered[media] = rb
+	return rb, nil
 }
 
 // fetchedAt is for the staleness header.

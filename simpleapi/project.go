@@ -3,9 +3,11 @@ package simpleapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gorilla/mux"
 
+	"airlock/gate"
 	"airlock/index"
 )
 
@@ -72,13 +74,52 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) {
 	writePage(w, r, media, body)
 }
 
-func writePage(w http.ResponseWriter, r *http.Request, media string, body []byte) {
+// writePage answers with a rendered page: 304 when the client's
+// If-None-Match names it, gzip when the client accepts it (pip and uv do).
+func writePage(w http.ResponseWriter, r *http.Request, media string, page gate.RenderedBody) {
 	h := w.Header()
 	h.Set("Content-Type", contentType(media))
-	h.Set("Vary", "Accept")
+	h.Set("Vary", "Accept, Accept-Encoding")
+	body, etag := page.Body, page.ETag
+	gz := acceptsGzip(r.Header.Get("Accept-Encoding")) && len(page.Gzip) > 0
+	if gz {
+		body, etag = page.Gzip, strings.TrimSuffix(page.ETag, `"`)+`-gz"`
+	}
+	h.Set("ETag", etag)
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if gz {
+		h.Set("Content-Encoding", "gzip")
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(body)
 	}
+}
+
+// acceptsGzip reads Accept-Encoding: gzip listed without q=0.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.TrimSpace(name) != "*" {
+			continue
+		}
+		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
+}
+
+// etagMatches implements If-None-Match's list (and *), weak or strong.
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || (t != "" && t == etag) {
+			return true
+		}
+	}
+	return false
 }

@@ -216,7 +216,7 @@ func TestProjectPageJSONAndHTML(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); ct != index.MediaJSON {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	if v := resp.Header.Get("Vary"); v != "Accept" {
+	if v := resp.Header.Get("Vary"); v != "Accept, Accept-Encoding" {
 		t.Errorf("Vary = %q", v)
 	}
 	files := filesOf(page)

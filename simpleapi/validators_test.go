@@ -1,0 +1,63 @@
+package simpleapi
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"testing"
+)
+
+// TestPageValidatorsAndCompression: pages carry an ETag; If-None-Match
+// gets a 304; a client that accepts gzip gets the same page compressed,
+// under its own validator.
+func TestPageValidatorsAndCompression(t *testing.T) {
+	h := newHarness(t)
+	do := func(header ...string) (*http.Response, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, h.http.URL+"/simple/alpha/", nil)
+		req.Header.Set("Accept", pipAccept)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		// A transport that leaves Accept-Encoding and the body alone.
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, plain := do()
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != 200 || etag == "" || resp.Header.Get("Content-Encoding") != "" {
+		t.Fatalf("plain page: %d etag %q encoding %q", resp.StatusCode, etag, resp.Header.Get("Content-Encoding"))
+	}
+	if resp, body := do("If-None-Match", etag); resp.StatusCode != http.StatusNotModified || len(body) != 0 {
+		t.Errorf("revalidation: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if resp, _ := do("If-None-Match", `"other"`); resp.StatusCode != 200 {
+		t.Errorf("other validator: %d", resp.StatusCode)
+	}
+	resp, gz := do("Accept-Encoding", "gzip, deflate")
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("ETag") == etag {
+		t.Fatalf("gzip: encoding %q etag %q", resp.Header.Get("Content-Encoding"), resp.Header.Get("ETag"))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, _ := io.ReadAll(zr)
+	if !bytes.Equal(unzipped, plain) {
+		t.Error("the gzip body is not the page")
+	}
+	if resp, _ := do("Accept-Encoding", "gzip", "If-None-Match", resp.Header.Get("ETag")); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("gzip revalidation: %d", resp.StatusCode)
+	}
+	if resp, _ := do("Accept-Encoding", "gzip;q=0"); resp.Header.Get("Content-Encoding") != "" {
+		t.Error("gzip sent to a client that refused it")
+	}
+	if v := resp.Header.Get("Vary"); v != "Accept, Accept-Encoding" {
+		t.Errorf("Vary: %q", v)
+	}
+}
