@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/quarantine"
+	"airlock/textsafe"
 )
 
 // Payload is what a webhook receives.
@@ -144,10 +145,13 @@ func payloadOf(e quarantine.Event) Payload {
 	if !r.Decision.Until.IsZero() {
 		p.Until = r.Decision.Until.UTC().Format(time.RFC3339)
 	}
+	// The chat line carries names and reasons from upstreams and archives:
+	// escaped, so they cannot ping a channel or disguise a link.
+	esc := textsafe.Slack
 	if e.Kind == "hold" {
-		p.Text = fmt.Sprintf(":lock: Airlock %s %s (%s %s): %s (review %s)", verbFor(r.State), r.Filename, r.Project, r.Version, r.Decision.Summary(), r.ReviewID)
+		p.Text = fmt.Sprintf(":lock: Airlock %s %s (%s %s): %s (review %s)", verbFor(r.State), esc(r.Filename), esc(r.Project), esc(r.Version), esc(r.Decision.Summary()), r.ReviewID)
 	} else {
-		p.Text = fmt.Sprintf(":unlock: Airlock released %s (%s %s), %s by %s: %s (review %s)", r.Filename, r.Project, r.Version, r.State, e.Actor, e.Reason, r.ReviewID)
+		p.Text = fmt.Sprintf(":unlock: Airlock released %s (%s %s), %s by %s: %s (review %s)", esc(r.Filename), esc(r.Project), esc(r.Version), r.State, esc(e.Actor), esc(e.Reason), r.ReviewID)
 	}
 	return p
 }

@@ -90,3 +90,18 @@ func TestFailingWebhookIsLoggedAndNeverBlocks(t *testing.T) {
 		t.Errorf("failures not logged:\n%.500s", logs.String())
 	}
 }
+
+// TestChatTextEscaped: a member named to ping the channel and show a
+// disguised link arrives as text.
+func TestChatTextEscaped(t *testing.T) {
+	e := holdEvent()
+	e.Record.Decision.Reasons[0].Message = "critical pth-exec in <!channel> <https://evil.example/approve|Click here to approve>.pth"
+	e.Record.Decision.Reasons[0].Check = "content"
+	p := payloadOf(e)
+	if strings.Contains(p.Text, "<!channel>") || strings.Contains(p.Text, "<https://") {
+		t.Errorf("chat text not escaped: %s", p.Text)
+	}
+	if !strings.Contains(p.Text, "&lt;!channel&gt; &lt;https://evil.example/approve|Click here to approve&gt;") {
+		t.Errorf("chat text: %s", p.Text)
+	}
+}

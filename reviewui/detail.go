@@ -94,7 +94,11 @@ func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, s *session, sha 
 	d.CanApprove = quarantine.CanApply(quarantine.Approve, st)
 	d.CanReject = quarantine.CanApply(quarantine.Reject, st)
 	d.CanReopen = quarantine.CanApply(quarantine.Reopen, st)
-	u.render(w, r, code, "detail", pageData{Title: v.Filename, SignedIn: true, CSRF: s.csrf, File: d, Error: errMsg, Notice: r.URL.Query().Get("notice")})
+	notice := ""
+	if r.URL.Query().Get("decided") == "1" && errMsg == "" {
+		notice = v.Filename + " is now " + v.State
+	}
+	u.render(w, r, code, "detail", pageData{Title: v.Filename, SignedIn: true, CSRF: s.csrf, File: d, Error: errMsg, Notice: notice})
 }
 
 // window is one period of the overview.

@@ -15,7 +15,6 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -279,7 +278,7 @@ func (u *UI) queue(w http.ResponseWriter, r *http.Request, s *session) {
 	checks := append([]string{policy.CheckCooldown, policy.CheckNotAfter, policy.CheckUploadTime, policy.CheckAttestation, policy.CheckAttestationInvalid,
 		policy.CheckSourceRelease, policy.CheckScore, policy.CheckContent, policy.CheckUnknown, policy.CheckNoRepository, policy.CheckError}, policy.Flags...)
 	u.render(w, r, http.StatusOK, "queue", pageData{Title: "Queue", SignedIn: true, CSRF: s.csrf, Files: files, Counts: cs, Filter: f,
-		States: []string{"held", "blocked", "released", "approved", "rejected", "allowed", "all"}, Checks: checks, Notice: q.Get("notice")})
+		States: []string{"held", "blocked", "released", "approved", "rejected", "allowed", "all"}, Checks: checks})
 }
 
 func (u *UI) decide(w http.ResponseWriter, r *http.Request, s *session) {
@@ -298,7 +297,9 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request, s *session) {
 		u.showDetail(w, r, s, vars["sha"], http.StatusConflict, err.Error())
 		return
 	}
-	http.Redirect(w, r, "/ui/file/"+v.SHA256+"?notice="+url.QueryEscape(v.Filename+" is now "+v.State), http.StatusSeeOther)
+	// The notice is the server's own: a flag, with the text made from the
+	// stored record, never text from the URL.
+	http.Redirect(w, r, "/ui/file/"+v.SHA256+"?decided=1", http.StatusSeeOther)
 }
 
 func (u *UI) audit(w http.ResponseWriter, r *http.Request, s *session) {

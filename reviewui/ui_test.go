@@ -124,3 +124,28 @@ func between(s, a, b string) string {
 	v, _, _ := strings.Cut(rest, b)
 	return v
 }
+
+// TestNoticeOnlyFromServer: the status box never shows text from the URL.
+func TestNoticeOnlyFromServer(t *testing.T) {
+	srv := server(t, "tok", false)
+	c := client(srv)
+	resp, _ := c.Get(srv.URL + "/ui/login")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := between(string(body), `name="csrf" value="`, `"`)
+	c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "csrf": {csrf}})
+	for _, path := range []string{"/ui/file/" + strings.Repeat("a", 64) + "?notice=Approved+by+security%2C+safe+to+install", "/ui/queue?notice=Approved+by+security%2C+safe+to+install"} {
+		resp, _ = c.Get(srv.URL + path)
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.Contains(string(body), "safe to install") {
+			t.Errorf("%s: %d, shows the URL's notice", path, resp.StatusCode)
+		}
+	}
+	resp, _ = c.Get(srv.URL + "/ui/file/" + strings.Repeat("a", 64) + "?decided=1")
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "p-1.tar.gz is now held") {
+		t.Errorf("server's own notice missing")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"airlock/policy"
 	"airlock/quarantine"
 	"airlock/storage"
+	"airlock/textsafe"
 )
 
 // decideAndServe serves a stored file the gate decided to serve, or
@@ -74,9 +75,9 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, v quarantine.Vie
 	h := w.Header()
 	h.Set("X-Airlock-Decision", action)
 	h.Set("X-Airlock-Review", v.ReviewID)
-	h.Set("X-Airlock-Reason", headerSafe(what))
+	h.Set("X-Airlock-Reason", textsafe.Header(what))
 	logFrom(r.Context()).Info().Str("file", v.Filename).Str("state", v.State).Str("reason", what).Msg("file refused")
-	writeWithReason(w, r, http.StatusForbidden, headerSafe(phrase), body.String())
+	writeWithReason(w, r, http.StatusForbidden, textsafe.Header(phrase), textsafe.Terminal(body.String()))
 }
 
 func pastTense(action string) string {
@@ -89,25 +90,6 @@ func pastTense(action string) string {
 		return "Rejected"
 	}
 	return "Refused"
-}
-
-// headerSafe keeps a value to printable ASCII on one line, at most 400 bytes.
-func headerSafe(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		switch {
-		case c == '\r' || c == '\n' || c == '\t':
-			b.WriteByte(' ')
-		case c < 0x20 || c > 0x7e:
-			b.WriteByte('?')
-		default:
-			b.WriteRune(c)
-		}
-		if b.Len() >= 400 {
-			break
-		}
-	}
-	return b.String()
 }
 
 // writeWithReason writes a response with a custom reason phrase. net/http

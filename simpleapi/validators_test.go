@@ -5,7 +5,10 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
+
+	"airlock/internal/fakepypi"
 )
 
 // TestPageValidatorsAndCompression: pages carry an ETag; If-None-Match
@@ -59,5 +62,23 @@ func TestPageValidatorsAndCompression(t *testing.T) {
 	}
 	if v := resp.Header.Get("Vary"); v != "Accept, Accept-Encoding" {
 		t.Errorf("Vary: %q", v)
+	}
+}
+
+// TestRefusalBodyEscaped: a 403's body (curl prints it) and reason phrase
+// carry archive names as visible escapes.
+func TestRefusalBodyEscaped(t *testing.T) {
+	h := newHarness(t)
+	d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "gamma", Version: "1.0", Extra: map[string]string{
+		"x\r\x1b[2K\x1b[32mAPPROVED OK\x1b[0m\u202e.pth": "import os\n"}}, uploaded)
+	resp, body := h.get(fileURL(d))
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("%s", resp.Status)
+	}
+	if bytes.ContainsAny(body, "\x1b\r\u202e") || strings.ContainsAny(resp.Status, "\x1b\r") {
+		t.Errorf("raw control characters in the refusal:\n%q\n%q", resp.Status, body)
+	}
+	if !bytes.Contains(body, []byte(`\x1b[32mAPPROVED OK`)) {
+		t.Errorf("body: %s", body)
 	}
 }

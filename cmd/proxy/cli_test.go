@@ -127,3 +127,30 @@ func TestCheckWhileServerRuns(t *testing.T) {
 		t.Errorf("check with a 30m cooldown: %d\n%s", code, out)
 	}
 }
+
+// TestTerminalOutputEscaped: a release whose archive names a member to
+// erase the "held" line and print a green "APPROVED OK" reaches the
+// reviewer's terminal as visible escapes, in `quarantine show`, `list`
+// and `check`.
+func TestTerminalOutputEscaped(t *testing.T) {
+	w := newCLIWorld(t)
+	evil := "x\r\x1b[2K\x1b[32mAPPROVED OK\x1b[0m\x07\u202e.pth"
+	d := w.fake.AddWheel(fakepypi.WheelSpec{Name: "gamma", Version: "1.0", Extra: map[string]string{evil: "import os\n"}}, time.Now().Add(-30*24*time.Hour))
+	if resp, err := http.Get(w.srv.URL + "/files/gamma/" + d.Filename); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("the file should be held: %v %v", resp, err)
+	}
+	for _, args := range [][]string{
+		{"quarantine", "show", "--server", w.srv.URL, d.SHA256()},
+		{"quarantine", "list", "--server", w.srv.URL},
+		{"quarantine", "show", "--server", w.srv.URL, "--json", d.SHA256()},
+		{"check", "gamma==1.0"},
+	} {
+		_, out := w.run(args...)
+		if strings.ContainsAny(out, "\x1b\r\x07\u202e") {
+			t.Errorf("%v printed raw control characters:\n%q", args, out)
+		}
+		if !strings.Contains(out, `\x1b[32mAPPROVED OK`) && !strings.Contains(out, `\u001b[32mAPPROVED OK`) {
+			t.Errorf("%v does not show the escaped name:\n%s", args, out)
+		}
+	}
+}

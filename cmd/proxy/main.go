@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"airlock/textsafe"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -39,6 +41,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	// What these commands print comes from upstreams and archives:
+	// nothing in it may drive the terminal.
+	stdout = textsafe.Writer{W: stdout}
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
