@@ -90,13 +90,15 @@ func (a *API) auth(next http.Handler) http.Handler {
 			return
 		}
 		remote := authlimit.Remote(r)
-		if a.limiter.Blocked(remote) {
-			w.Header().Set("Retry-After", "60")
-			writeError(w, http.StatusTooManyRequests, "too many failed attempts; wait a minute")
-			return
-		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
+			// Only wrong attempts are throttled: a correct token is never
+			// refused, so nobody can lock the admin out by guessing.
+			if a.limiter.Blocked(remote) {
+				w.Header().Set("Retry-After", "60")
+				writeError(w, http.StatusTooManyRequests, "too many failed attempts; wait a minute")
+				return
+			}
 			a.limiter.Fail(remote)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="airlock"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong admin token")

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -37,6 +38,10 @@ type Config struct {
 	Sigstore Sigstore `yaml:"sigstore"`
 	Signals  Signals  `yaml:"signals"`
 	Inspect  Inspect  `yaml:"inspect"`
+	// TrustedProxies are the addresses (IPs or CIDRs) of reverse proxies in
+	// front of Airlock whose X-Forwarded-For is believed for the client's
+	// address (the login throttle, the audit log, the logs).
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Background is the work queue that checks releases inside their
 	// cooldown before anyone needs them.
 	Background Background `yaml:"background"`
@@ -216,6 +221,17 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("config: listen: %q is not host:port", c.Listen)
 	}
+	if t := c.Admin.Token; t != "" && len(t) < MinAdminToken {
+		return fmt.Errorf("config: admin.token: %d characters; use at least %d (e.g. openssl rand -hex 32)", len(t), MinAdminToken)
+	}
+	if c.Admin.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+			return fmt.Errorf("config: admin.listen: %q is not host:port", c.Admin.Listen)
+		}
+	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		return err
+	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("config: tls: cert_file and key_file go together")
 	}
@@ -297,4 +313,23 @@ func (c Config) Validate() error {
 func (c Config) UpstreamURL() *url.URL {
 	u, _ := url.Parse(strings.TrimRight(c.Upstream.URL, "/"))
 	return u
+}
+
+// TrustedProxyPrefixes parses trusted_proxies (single addresses become /32
+// or /128 prefixes).
+func (c Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("config: trusted_proxies: %q is not an IP address or CIDR", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

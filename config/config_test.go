@@ -134,15 +134,15 @@ sigstore:
 index:
   held_files: hide
 admin:
-  token: from-file
+  token: from-file-0123456789abcdefghijklmn
 notify:
   webhooks: ["http://127.0.0.1:9/hook"]
 `)
-	cfg, err := Load(p, env(map[string]string{"AIRLOCK_ADMIN_TOKEN": "from-env", "AIRLOCK_POLICY_EXEMPT": "Setuptools,LiteLLM==1.82.6"}))
+	cfg, err := Load(p, env(map[string]string{"AIRLOCK_ADMIN_TOKEN": "from-env-0123456789abcdefghijklmno", "AIRLOCK_POLICY_EXEMPT": "Setuptools,LiteLLM==1.82.6"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Admin.Token != "from-env" || cfg.Index.HeldFiles != "hide" || len(cfg.Notify.Webhooks) != 1 {
+	if cfg.Admin.Token != "from-env-0123456789abcdefghijklmno" || cfg.Index.HeldFiles != "hide" || len(cfg.Notify.Webhooks) != 1 {
 		t.Errorf("sections: %+v", cfg)
 	}
 	r, err := cfg.Policy.Rules()
@@ -178,6 +178,9 @@ func TestPolicyErrorsNameTheKey(t *testing.T) {
 		"index:\n  held_files: shown\n":                            "index.held_files",
 		"notify:\n  webhooks: ['ftp://x']\n":                       "notify.webhooks",
 		"policy:\n  sweep_interval: 0s\n":                          "policy.sweep_interval",
+		"admin:\n  token: short\n":                                 "admin.token: 5 characters; use at least 32",
+		"admin:\n  listen: nowhere\n":                              "admin.listen",
+		"trusted_proxies: ['10.0.0.0/8', 'not-an-ip']\n":           "trusted_proxies",
 	} {
 		_, err := Load(write(t, body), env(nil))
 		if err == nil || !strings.Contains(err.Error(), want) {

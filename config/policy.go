@@ -118,8 +118,15 @@ type ProjectPolicy struct {
 // Admin is the `admin:` section.
 type Admin struct {
 	// Token is the bearer token of the admin API; empty turns the API off.
+	// At least 32 characters.
 	Token string `yaml:"token"`
+	// Listen serves the admin API and the review page on their own address
+	// (e.g. 127.0.0.1:3181) instead of the index's; empty shares it.
+	Listen string `yaml:"listen"`
 }
+
+// MinAdminToken is the shortest admin token accepted.
+const MinAdminToken = 32
 
 // Notify is the `notify:` section: webhooks on every new hold and release.
 type Notify struct {

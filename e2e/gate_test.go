@@ -18,7 +18,7 @@ func TestHeldReleaseWithRealClients(t *testing.T) {
 	fake := newUpstream(t)
 	fake.AddWheel(fakepypi.WheelSpec{Name: "gatepkg", Version: "1.0"}, uploaded)
 	fake.AddWheel(fakepypi.WheelSpec{Name: "gatepkg", Version: "1.1"}, time.Now().Add(-time.Hour))
-	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_ADMIN_TOKEN=e2e-token")...)
+	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_ADMIN_TOKEN=e2e-token-e2e-token-e2e-token-e2")...)
 	index := a.URL + "/simple/"
 
 	for _, c := range cls {
@@ -45,7 +45,7 @@ func TestHeldReleaseWithRealClients(t *testing.T) {
 	}
 
 	cmd := exec.Command(airlockBin, "quarantine", "approve", "--server", a.URL, "--reason", "reviewed in e2e", "gatepkg==1.1")
-	cmd.Env = append(cleanEnv(), "AIRLOCK_ADMIN_TOKEN=e2e-token")
+	cmd.Env = append(cleanEnv(), "AIRLOCK_ADMIN_TOKEN=e2e-token-e2e-token-e2e-token-e2")
 	out, err := run(t, cmd)
 	if err != nil || !strings.Contains(out, "held -> approved") {
 		t.Fatalf("approve with the CLI: %v\n%s", err, out)

@@ -42,7 +42,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string) {
 func TestTLSAndSecureCookie(t *testing.T) {
 	fake := newUpstream(t)
 	cert, key := selfSigned(t)
-	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_TLS_CERT_FILE="+cert, "AIRLOCK_TLS_KEY_FILE="+key, "AIRLOCK_ADMIN_TOKEN=tls-token")...)
+	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_TLS_CERT_FILE="+cert, "AIRLOCK_TLS_KEY_FILE="+key, "AIRLOCK_ADMIN_TOKEN=tls-token-0123456789abcdefghijklmno")...)
 	base := strings.Replace(a.URL, "http://", "https://", 1)
 	client := &http.Client{
 		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
@@ -65,7 +65,7 @@ func TestTLSAndSecureCookie(t *testing.T) {
 	if loginCSRF == nil || !loginCSRF.Secure || csrf == "" {
 		t.Fatalf("login page over TLS: cookie %+v", loginCSRF)
 	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/ui/login", strings.NewReader(url.Values{"token": {"tls-token"}, "csrf": {csrf}}.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, base+"/ui/login", strings.NewReader(url.Values{"token": {"tls-token-0123456789abcdefghijklmno"}, "csrf": {csrf}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: loginCSRF.Name, Value: loginCSRF.Value})
 	resp, err = client.Do(req)

@@ -48,7 +48,7 @@ func TestReviewPageInChromium(t *testing.T) {
 	fake.AddWheel(fakepypi.WheelSpec{Name: "rejpkg", Version: "1.0"}, uploaded)
 	other := fake.AddWheel(fakepypi.WheelSpec{Name: "rejpkg", Version: "2.0", Extra: map[string]string{
 		"rejpkg_init.pth": "import os; exec(__import__('base64').b64decode('cHJpbnQoMSk='))\n"}}, time.Now().Add(-2*time.Hour))
-	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_ADMIN_TOKEN=ui-token")...)
+	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_ADMIN_TOKEN=ui-token-0123456789abcdefghijklmnop")...)
 	// Listing the projects queues their releases in cooldown; the
 	// background checks decide them (content included).
 	for _, p := range []string{"gatepkg", "rejpkg"} {
@@ -95,7 +95,7 @@ func TestReviewPageInChromium(t *testing.T) {
 	}
 	// Keyboard only from here: the token field has focus; Enter submits.
 	run("sign in",
-		chromedp.SendKeys("#token", "ui-token"+kb.Enter, chromedp.ByID),
+		chromedp.SendKeys("#token", "ui-token-0123456789abcdefghijklmnop"+kb.Enter, chromedp.ByID),
 		chromedp.WaitVisible("table", chromedp.ByQuery),
 		chromedp.Location(&location),
 		chromedp.Text("main", &body, chromedp.ByQuery),

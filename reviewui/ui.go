@@ -187,11 +187,12 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, http.StatusForbidden, "message", pageData{Title: "Refused", Error: "Missing or wrong CSRF token: reload the sign-in page and try again."})
 		return
 	}
-	if u.limiter.Blocked(authlimit.Remote(r)) {
-		u.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Too many failed attempts; wait a minute."})
-		return
-	}
 	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("token")), []byte(u.token)) != 1 {
+		// Only wrong attempts are throttled; the right token always signs in.
+		if u.limiter.Blocked(authlimit.Remote(r)) {
+			u.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Too many failed attempts; wait a minute."})
+			return
+		}
 		u.limiter.Fail(authlimit.Remote(r))
 		zerolog.Ctx(r.Context()).Warn().Str("remote", authlimit.Remote(r)).Msg("review page sign-in with a wrong token")
 		u.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Wrong token."})

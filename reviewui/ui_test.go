@@ -149,3 +149,23 @@ func TestNoticeOnlyFromServer(t *testing.T) {
 		t.Errorf("server's own notice missing")
 	}
 }
+
+// TestRightTokenAfterGuessing: wrong sign-ins from one address are
+// throttled; the right token still signs in.
+func TestRightTokenAfterGuessing(t *testing.T) {
+	srv := server(t, "tok", false)
+	c := client(srv)
+	resp, _ := c.Get(srv.URL + "/ui/login")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := between(string(body), `name="csrf" value="`, `"`)
+	for i := 0; i < 10; i++ {
+		c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"guess"}, "csrf": {csrf}})
+	}
+	if resp, _ := c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"guess"}, "csrf": {csrf}}); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("eleventh wrong token: %d", resp.StatusCode)
+	}
+	if resp, _ := c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("right token after guessing: %d", resp.StatusCode)
+	}
+}

@@ -5,6 +5,7 @@ package simpleapi
 
 import (
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,9 @@ type Options struct {
 	Now         func() time.Time
 	// HideHeld leaves held files out of pages instead of marking them yanked.
 	HideHeld bool
+	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
+	// client; from anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the simple API. It is safe for concurrent use.
@@ -76,6 +80,21 @@ func (s *Server) Handler(mounts ...func(*mux.Router)) http.Handler {
 	r.HandleFunc(routeProjectNoSlash, s.projectRedirect).Methods(http.MethodGet, http.MethodHead).Name("project-redirect")
 	r.HandleFunc(routeFile, s.file).Methods(http.MethodGet, http.MethodHead).Name("file")
 	r.HandleFunc(routeProvenance, s.provenance).Methods(http.MethodGet, http.MethodHead).Name("provenance")
+	r.Use(nameRoute)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, http.StatusNotFound, "not found")
+	})
+	return s.accessLog(r)
+}
+
+// AdminHandler serves only the mounted routes (the admin API and the review
+// page) with the same request logging, for admin.listen.
+func (s *Server) AdminHandler(mounts ...func(*mux.Router)) http.Handler {
+	r := mux.NewRouter()
+	for _, m := range mounts {
+		m(r)
+	}
+	r.HandleFunc(routeHealthz, s.healthz).Methods(http.MethodGet, http.MethodHead).Name("healthz")
 	r.Use(nameRoute)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusNotFound, "not found")

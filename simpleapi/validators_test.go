@@ -5,8 +5,12 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 
 	"airlock/internal/fakepypi"
 )
@@ -81,4 +85,43 @@ func TestRefusalBodyEscaped(t *testing.T) {
 	if !bytes.Contains(body, []byte(`\x1b[32mAPPROVED OK`)) {
 		t.Errorf("body: %s", body)
 	}
+}
+
+// TestTrustedProxies: X-Forwarded-For names the client only when the peer
+// is a trusted proxy; the nearest untrusted hop is the client.
+func TestTrustedProxies(t *testing.T) {
+	h := newHarness(t)
+	srv := New(Options{Gate: h.gate, Store: h.config.Store, Upstream: h.config.Upstream, Metrics: h.config.Metrics,
+		Log: zerolog.New(h.logs), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	handler := srv.Handler()
+	remote := func(peer, xff string) string {
+		req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+		req.RemoteAddr = peer
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		before := len(h.logs.String())
+		handler.ServeHTTP(httptest.NewRecorder(), req)
+		line := h.logs.String()[before:]
+		return between(line, `"remote":"`, `"`)
+	}
+	for _, tt := range []struct{ peer, xff, want string }{
+		{"10.1.2.3:5000", "203.0.113.7", "203.0.113.7:0"},
+		{"10.1.2.3:5000", "198.51.100.1, 203.0.113.7, 10.9.9.9", "203.0.113.7:0"}, // two proxies; the client claimed a spoofed first hop
+		{"192.0.2.50:5000", "203.0.113.7", "192.0.2.50:5000"},                      // not a trusted proxy: header ignored
+		{"10.1.2.3:5000", "not-an-ip", "10.1.2.3:5000"},
+	} {
+		if got := remote(tt.peer, tt.xff); got != tt.want {
+			t.Errorf("peer %s, X-Forwarded-For %q: remote %q, want %q", tt.peer, tt.xff, got, tt.want)
+		}
+	}
+}
+
+func between(s, start, end string) string {
+	_, after, ok := strings.Cut(s, start)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(after, end)
+	return v
 }

@@ -34,7 +34,7 @@ func newCLIWorld(t *testing.T) *cliWorld {
 	w.young = fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "2.0"}, time.Now().Add(-time.Hour))
 	t.Setenv("AIRLOCK_UPSTREAM_URL", fake.Index.URL)
 	t.Setenv("AIRLOCK_UPSTREAM_FILE_HOSTS", fake.FileHost())
-	t.Setenv("AIRLOCK_ADMIN_TOKEN", "tok")
+	t.Setenv("AIRLOCK_ADMIN_TOKEN", "cli-test-token-0123456789abcdefghij")
 	t.Setenv("AIRLOCK_SIGNALS_PYPISTATS_URL", fake.Stats.URL)
 	t.Setenv("AIRLOCK_SIGNALS_GITHUB_API_URL", fake.GitHub.URL)
 	cfg, err := config.Load("", os.Getenv)
@@ -153,4 +153,49 @@ func TestTerminalOutputEscaped(t *testing.T) {
 			t.Errorf("%v does not show the escaped name:\n%s", args, out)
 		}
 	}
+}
+
+// TestAdminListenSeparatesAdmin: with admin.listen the public address
+// serves the index only; the admin API and review page answer on theirs.
+func TestAdminListenSeparatesAdmin(t *testing.T) {
+	w := newCLIWorld(t)
+	cfg, err := config.Load("", os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = filepath.Join(t.TempDir(), "data2")
+	cfg.Admin.Listen = "127.0.0.1:0"
+	a, err := App(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.cleanup()
+	public, admin := httptest.NewServer(a.handler), httptest.NewServer(a.adminHandler)
+	defer public.Close()
+	defer admin.Close()
+	get := func(base, path string) int {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+os.Getenv("AIRLOCK_ADMIN_TOKEN"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := get(public.URL, "/simple/beta/"); c != 200 {
+		t.Errorf("public index: %d", c)
+	}
+	for _, p := range []string{"/api/v1/quarantine", "/ui/login"} {
+		if c := get(public.URL, p); c != 404 {
+			t.Errorf("public %s: %d, want 404", p, c)
+		}
+		if c := get(admin.URL, p); c != 200 {
+			t.Errorf("admin %s: %d, want 200", p, c)
+		}
+	}
+	if c := get(admin.URL, "/simple/beta/"); c != 404 {
+		t.Errorf("admin address serves the index: %d", c)
+	}
+	_ = w
 }

@@ -81,12 +81,15 @@ func newLogger(level string, w io.Writer) zerolog.Logger {
 
 // app is the running server's parts.
 type app struct {
-	handler    http.Handler
-	server     *simpleapi.Server
-	gate       *gate.Gate
-	quarantine *quarantine.Service
-	sweepEvery time.Duration
-	cleanup    func()
+	handler http.Handler
+	// adminHandler serves the admin API and review page on admin.listen;
+	// nil when they share the index's address.
+	adminHandler http.Handler
+	server       *simpleapi.Server
+	gate         *gate.Gate
+	quarantine   *quarantine.Service
+	sweepEvery   time.Duration
+	cleanup      func()
 }
 
 // App wires the store, the policy engine, the quarantine, the upstream
@@ -146,29 +149,40 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		RetryBase:   time.Duration(cfg.Background.Retry),
 		RetryMax:    time.Duration(cfg.Background.RetryMax),
 	})
+	proxies, err := cfg.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
 	srv := simpleapi.New(simpleapi.Options{
-		Gate:        g,
-		Store:       store,
-		Upstream:    up,
-		Metrics:     m,
-		Log:         log,
-		PageTTL:     time.Duration(cfg.Index.TTL),
-		PageTimeout: 3 * time.Duration(cfg.Upstream.Timeout),
-		HideHeld:    cfg.Index.HeldFiles == "hide",
+		TrustedProxies: proxies,
+		Gate:           g,
+		Store:          store,
+		Upstream:       up,
+		Metrics:        m,
+		Log:            log,
+		PageTTL:        time.Duration(cfg.Index.TTL),
+		PageTimeout:    3 * time.Duration(cfg.Upstream.Timeout),
+		HideHeld:       cfg.Index.HeldFiles == "hide",
 	})
 	if cfg.Admin.Token == "" {
 		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")
 	}
 	admin := adminapi.New(q, g, cfg.Admin.Token)
 	ui := reviewui.New(q, g, cfg.Admin.Token, cfg.Upstream.URL, time.Now)
-	return &app{
+	a := &app{
 		handler:    srv.Handler(admin.Register, ui.Register),
 		server:     srv,
 		gate:       g,
 		quarantine: q,
 		sweepEvery: time.Duration(cfg.Policy.SweepInterval),
 		cleanup:    func() { hooks.Close(); store.Close() },
-	}, nil
+	}
+	if cfg.Admin.Listen != "" {
+		// The index stays public; the admin API and the review page only
+		// answer on their own address.
+		a.handler, a.adminHandler = srv.Handler(), srv.AdminHandler(admin.Register, ui.Register)
+	}
+	return a, nil
 }
 
 func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
@@ -197,14 +211,30 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) 
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return log.WithContext(context.Background()) },
 	}
-	errc := make(chan error, 1)
-	if cfg.TLS.CertFile != "" {
-		// The review page's session cookie is Secure over TLS.
-		go func() { errc <- httpSrv.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile) }()
-	} else {
-		go func() { errc <- httpSrv.Serve(ln) }()
+	errc := make(chan error, 2)
+	serve := func(s *http.Server, l net.Listener) {
+		if cfg.TLS.CertFile != "" {
+			// The review page's session cookie is Secure over TLS.
+			errc <- s.ServeTLS(l, cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		} else {
+			errc <- s.Serve(l)
+		}
 	}
-	log.Info().Str("listen", ln.Addr().String()).Bool("tls", cfg.TLS.CertFile != "").Str("upstream", cfg.Upstream.URL).
+	go serve(httpSrv, ln)
+	servers := []*http.Server{httpSrv}
+	adminAddr := ""
+	if app.adminHandler != nil {
+		aln, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			httpSrv.Close()
+			return fmt.Errorf("admin.listen: %w", err)
+		}
+		adminSrv := &http.Server{Handler: app.adminHandler, ReadHeaderTimeout: httpSrv.ReadHeaderTimeout, IdleTimeout: httpSrv.IdleTimeout, BaseContext: httpSrv.BaseContext}
+		servers = append(servers, adminSrv)
+		adminAddr = aln.Addr().String()
+		go serve(adminSrv, aln)
+	}
+	log.Info().Str("listen", ln.Addr().String()).Str("admin_listen", adminAddr).Bool("tls", cfg.TLS.CertFile != "").Str("upstream", cfg.Upstream.URL).
 		Str("data_dir", cfg.DataDir).Str("version", version).Msg("airlock serving")
 	select {
 	case err := <-errc:
@@ -215,8 +245,10 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) 
 	app.server.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	log.Info().Msg("stopped")
 	return nil
