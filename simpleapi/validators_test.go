@@ -108,7 +108,7 @@ func TestTrustedProxies(t *testing.T) {
 	for _, tt := range []struct{ peer, xff, want string }{
 		{"10.1.2.3:5000", "203.0.113.7", "203.0.113.7:0"},
 		{"10.1.2.3:5000", "198.51.100.1, 203.0.113.7, 10.9.9.9", "203.0.113.7:0"}, // two proxies; the client claimed a spoofed first hop
-		{"192.0.2.50:5000", "203.0.113.7", "192.0.2.50:5000"},                      // not a trusted proxy: header ignored
+		{"192.0.2.50:5000", "203.0.113.7", "192.0.2.50:5000"},                     // not a trusted proxy: header ignored
 		{"10.1.2.3:5000", "not-an-ip", "10.1.2.3:5000"},
 	} {
 		if got := remote(tt.peer, tt.xff); got != tt.want {
