@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"airlock/upstream"
 )
 
 // DefaultListen is the loopback address Airlock listens on when nothing else
@@ -246,8 +248,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: upstream.url: %q must not have a query or fragment", c.Upstream.URL)
 	}
 	for _, h := range c.Upstream.FileHosts {
-		if h == "" || strings.ContainsAny(h, "/ ") {
-			return fmt.Errorf("config: upstream.file_hosts: %q is not a host or host:port", h)
+		if _, err := upstream.ParseOrigin(h); err != nil {
+			return fmt.Errorf("config: upstream.file_hosts: %v", err)
 		}
 	}
 	for key, d := range map[string]Duration{

@@ -139,6 +139,14 @@ func (g *Gate) record(t Target) (storage.FileRecord, error) {
 		Project: t.Project, Version: version, Filename: t.Key, SHA256: t.SHA256, Size: info.Size(),
 		UploadTime: t.File.UploadTime, UpstreamURL: upstream.RedactURL(t.URL), FetchedAt: g.opt.Now().UTC(),
 	}
+	if old, err := g.opt.Store.GetFile(t.Project, t.Key); err == nil {
+		switch {
+		case old.SHA256 != t.SHA256:
+			rec.Replaces = old.SHA256 // kept as evidence: the name was reused
+		default:
+			rec.Replaces = old.Replaces
+		}
+	}
 	if err := g.opt.Store.PutFile(rec); err != nil {
 		return storage.FileRecord{}, err
 	}

@@ -22,6 +22,20 @@ func inputFor(project string, f index.File) policy.Input {
 	return in
 }
 
+// reusedFrom returns the sha256 of other bytes stored earlier under f's
+// name, if the upstream changed them (now, or at the download that
+// replaced them).
+func (g *Gate) reusedFrom(project string, f index.File) string {
+	rec, err := g.opt.Store.GetFile(project, f.Filename)
+	switch {
+	case err != nil:
+		return ""
+	case rec.SHA256 != f.SHA256():
+		return rec.SHA256
+	}
+	return rec.Replaces
+}
+
 // rulesFor are the project's policy rules.
 func (g *Gate) rulesFor(project string) policy.ProjectRules {
 	r, _ := g.opt.Quarantine.Engine().Rules().For(project)
@@ -36,6 +50,7 @@ func (g *Gate) rulesFor(project string) policy.ProjectRules {
 // until the retry time it is given.
 func (g *Gate) gather(ctx context.Context, page *index.Page, f index.File, stored bool) policy.Input {
 	in := inputFor(page.Name, f)
+	in.ReusedFilename = g.reusedFrom(page.Name, f)
 	if g.opt.Inspect {
 		if stored {
 			in.Content = g.contentFor(ctx, page, f)

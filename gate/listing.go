@@ -66,6 +66,7 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 // for releases they can affect.
 func (g *Gate) listingInput(ctx context.Context, page *index.Page, f index.File, sig func(version string) *policy.Signals) policy.Input {
 	in := inputFor(page.Name, f)
+	in.ReusedFilename = g.reusedFrom(page.Name, f)
 	if in.Version != "" && signalsMatter(g.rulesFor(page.Name), f, g.opt.Now()) {
 		in.Signals = sig(in.Version)
 	}

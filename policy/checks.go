@@ -86,3 +86,19 @@ func formatDays(d time.Duration) string {
 	}
 	return d.String()
 }
+
+// filenameReuseCheck holds a file whose name Airlock already stored with
+// other bytes: PyPI never reuses a filename, so new bytes under an old name
+// are a swapped file (a compromised mirror, an index that lies).
+type filenameReuseCheck struct{}
+
+func (filenameReuseCheck) Name() string { return CheckFilenameReused }
+
+func (filenameReuseCheck) Evaluate(rules ProjectRules, in Input, _ time.Time) ([]Reason, error) {
+	if in.ReusedFilename == "" || in.ReusedFilename == in.SHA256 {
+		return nil, nil
+	}
+	return []Reason{{Action: rules.action(CheckFilenameReused),
+		Message:  fmt.Sprintf("the upstream now lists different bytes for %s than Airlock stored before (sha256 %.12s…); PyPI never reuses a filename", in.Filename, in.ReusedFilename),
+		Evidence: map[string]any{"stored_sha256": in.ReusedFilename, "listed_sha256": in.SHA256}}}, nil
+}

@@ -27,7 +27,7 @@ func NewEngine(rules Rules, extra ...Check) (*Engine, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
-	checks := append([]Check{uploadTimeCheck{}, cooldownCheck{}, notAfterCheck{}, attestationCheck{}, signalsCheck{}, sourceReleaseCheck{}, contentCheck{}}, extra...)
+	checks := append([]Check{filenameReuseCheck{}, uploadTimeCheck{}, cooldownCheck{}, notAfterCheck{}, attestationCheck{}, signalsCheck{}, sourceReleaseCheck{}, contentCheck{}}, extra...)
 	return &Engine{rules: rules, version: rules.Version(), checks: checks}, nil
 }
 

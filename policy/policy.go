@@ -129,6 +129,9 @@ type Input struct {
 	Content *Content `json:"content,omitempty"`
 	// GatherErrors are failures while collecting inputs; each holds the file.
 	GatherErrors []string `json:"gather_errors,omitempty"`
+	// ReusedFilename is the sha256 of other bytes Airlock stored earlier
+	// under this file's name, when the upstream changed them.
+	ReusedFilename string `json:"reused_filename,omitempty"`
 	// RetryAt is when inputs that failed to gather are gathered again; a
 	// hold for a gather error ends then (and is decided anew).
 	RetryAt time.Time `json:"retry_at,omitzero"`

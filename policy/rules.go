@@ -32,6 +32,9 @@ const (
 	CheckUnknown       = "unknown"
 	// CheckContent acts on inspection findings by severity.
 	CheckContent = "content"
+	// CheckFilenameReused: the upstream lists different bytes under a
+	// filename Airlock stored before.
+	CheckFilenameReused = "filename_reused"
 )
 
 // DefaultContentActions map finding severities to actions.
@@ -104,6 +107,7 @@ type Override struct {
 
 // DefaultActions are each check's action when not configured.
 var DefaultActions = map[string]Action{
+	CheckFilenameReused:     Hold,
 	CheckCooldown:           Hold,
 	CheckNotAfter:           Hold,
 	CheckAttestation:        Hold,

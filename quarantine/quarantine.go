@@ -185,6 +185,9 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 	now := s.now()
 	d := s.engine.Evaluate(in, now)
 	if rec, err := s.store.GetDecision(in.SHA256); err == nil {
+		if rec.Project != "" && rec.Project != in.Project {
+			return s.viaOtherProject(rec, in, d)
+		}
 		// A warm request: decode the stored record once, and keep it when
 		// nothing that matters changed.
 		if st, changed := s.nextState(rec, d); !changed && st == State(rec.State) && rec.Policy == d.Policy {
@@ -249,6 +252,25 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 			Str("reason", d.Summary()).Msg(map[bool]string{true: "would " + string(d.Action) + " (audit mode)", false: "file " + rec.State}[s.Audit()])
 	}
 	return v, err
+}
+
+// viaOtherProject decides a file whose bytes a second project lists too.
+// The record belongs to the project that listed it first, so requests
+// through the other do not rewrite it (no flip-flop of its state, audit
+// entries or webhooks); they get the stricter of the stored state and
+// their own project's evaluation.
+func (s *Service) viaOtherProject(rec storage.DecisionRecord, in policy.Input, d policy.Decision) (View, error) {
+	v, err := s.view(rec)
+	if err != nil {
+		return View{}, err
+	}
+	if !v.Serve || d.Action.Serves() || s.Audit() {
+		return v, nil
+	}
+	out := View{DecisionRecord: rec, ReviewID: v.ReviewID, Decision: d, Inputs: in}
+	out.Project, out.Version, out.Filename = in.Project, in.Version, in.Filename
+	out.State = string(stateFor(d.Action))
+	return out, nil
 }
 
 // nextState is where an automatic evaluation moves a record. Person

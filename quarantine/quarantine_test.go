@@ -169,3 +169,35 @@ func TestNewEvidenceReopensApproval(t *testing.T) {
 		t.Errorf("after approving the finding: %s", v.State)
 	}
 }
+
+// TestSameBytesTwoProjects: two projects list the same file; requests
+// alternate between them. The stored decision does not flip, no audit
+// entries pile up, and each project still gets its own policy's answer.
+func TestSameBytesTwoProjects(t *testing.T) {
+	c := &clock{t0}
+	rules := policy.DefaultRules()
+	thirty := 30 * 24 * time.Hour
+	rules.Overrides = []policy.Override{{Pattern: "strict", Cooldown: &thirty}}
+	s, store := newService(t, rules, c)
+	sha := strings.Repeat("f", 64)
+	uploaded := t0.Add(-10 * 24 * time.Hour) // past 7 days, inside 30
+	a := policy.Input{Project: "lenient", Version: "1", Filename: "lenient-1.tar.gz", SHA256: sha, UploadTime: uploaded}
+	b := policy.Input{Project: "strict", Version: "1", Filename: "strict-1.tar.gz", SHA256: sha, UploadTime: uploaded}
+	for i := 0; i < 6; i++ {
+		va, err := s.Decide(a)
+		if err != nil || !va.Serve {
+			t.Fatalf("round %d: lenient: %v %+v", i, err, va.State)
+		}
+		vb, err := s.Decide(b)
+		if err != nil || vb.Serve || !strings.Contains(vb.Decision.Summary(), "cooldown") {
+			t.Fatalf("round %d: strict served or without its reason: %v %s", i, err, vb.Decision.Summary())
+		}
+	}
+	events, _ := store.Audit(0, nil)
+	if len(events) != 0 {
+		t.Errorf("audit entries from alternating projects: %+v", events)
+	}
+	if rec, _ := store.GetDecision(sha); rec.Project != "lenient" || rec.State != string(Allowed) {
+		t.Errorf("stored record moved: %s %s", rec.Project, rec.State)
+	}
+}

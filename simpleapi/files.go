@@ -74,10 +74,15 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 		s.decideAndServe(w, r, v, err, rec, isMeta)
 		return
 	}
-	if haveRec {
+	if haveRec && !isMeta {
 		logFrom(ctx).Error().Str("event", "security").Str("file", key).
 			Str("stored_sha256", rec.SHA256).Str("listed_sha256", t.SHA256).
 			Msg("upstream now lists a different sha256 for a stored file")
+		// Decide before downloading anything: the reuse alone holds it.
+		if v, err := g.Decide(ctx, page, t.File, false); err != nil || !v.Serve {
+			s.decideAndServe(w, r, v, err, rec, isMeta)
+			return
+		}
 	}
 	s.opt.Metrics.Cache.WithLabelValues(kindOf(isMeta), "miss").Inc()
 	rec, err = g.Fill(ctx, t)

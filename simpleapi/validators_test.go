@@ -2,6 +2,8 @@ package simpleapi
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"compress/gzip"
 	"io"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -124,4 +127,34 @@ func between(s, start, end string) string {
 	}
 	v, _, _ := strings.Cut(after, end)
 	return v
+}
+
+// TestReusedFilenameHeld: the upstream lists new bytes under a filename
+// Airlock stored; the file is held with a clear reason and a security
+// event, and stays held after the new bytes are fetched.
+func TestReusedFilenameHeld(t *testing.T) {
+	h := newHarness(t)
+	d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "gamma", Version: "1.0"}, uploaded)
+	if resp, _ := h.get(fileURL(d)); resp.StatusCode != 200 {
+		t.Fatal(resp.Status)
+	}
+	swapped := append([]byte(nil), d.Data...)
+	swapped[len(swapped)-100] ^= 1
+	h.fake.Replace(d.Filename, swapped)
+	h.advance(2 * time.Minute) // past index.ttl
+	resp, _ := h.get(fileURL(d))
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Status, "(filename_reused)") || !strings.Contains(resp.Status, "PyPI never reuses a filename") {
+		t.Fatalf("reused filename: %s", resp.Status)
+	}
+	if !strings.Contains(h.logs.String(), `"event":"security"`) {
+		t.Error("no security event")
+	}
+	h.gate.RunPending(context.Background()) // the background fetches the new bytes
+	if resp, _ := h.get(fileURL(d)); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("after the new bytes were stored: %s", resp.Status)
+	}
+	_, page := h.jsonPage("gamma")
+	if f := fileByName(page, d.Filename); f == nil || !strings.Contains(fmt.Sprint(f["yanked"]), "PyPI never reuses a filename") {
+		t.Errorf("page: %v", f)
+	}
 }

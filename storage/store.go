@@ -96,6 +96,9 @@ type FileRecord struct {
 	UploadTime  time.Time `json:"upload_time,omitzero"`
 	UpstreamURL string    `json:"upstream_url"`
 	FetchedAt   time.Time `json:"fetched_at"`
+	// Replaces is the sha256 of other bytes stored earlier under the same
+	// filename: the upstream reused a filename (PyPI never does).
+	Replaces string `json:"replaces,omitempty"`
 }
 
 // Open opens (creating if needed) the data directory. A second process on the

@@ -61,9 +61,11 @@ func New(opt Options) *Client {
 	tr.ResponseHeaderTimeout = opt.Timeout
 	tr.MaxIdleConnsPerHost = 32
 	c := &Client{opt: opt, allowed: map[string]bool{}}
-	c.allowed[strings.ToLower(opt.BaseURL.Host)] = true
+	c.allowed[originOf(opt.BaseURL)] = true
 	for _, h := range opt.FileHosts {
-		c.allowed[strings.ToLower(h)] = true
+		if o, err := ParseOrigin(h); err == nil {
+			c.allowed[o] = true
+		}
 	}
 	c.http = &http.Client{
 		Transport: tr,
@@ -80,16 +82,45 @@ func New(opt Options) *Client {
 	return c
 }
 
-// CheckHost reports whether Airlock may download from u.
+// CheckHost reports whether Airlock may download from u: its scheme, host
+// and port must be the upstream's own or a configured file host's. A bare
+// host name allows https on port 443 only, so an upstream page cannot send
+// Airlock to another port or scheme on an allowed host.
 func (c *Client) CheckHost(u *url.URL) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("%w: scheme %q", ErrHostNotAllowed, u.Scheme)
 	}
-	host := strings.ToLower(u.Host)
-	if c.allowed[host] || c.allowed[strings.ToLower(u.Hostname())] {
+	if c.allowed[originOf(u)] {
 		return nil
 	}
-	return fmt.Errorf("%w: %s", ErrHostNotAllowed, u.Host)
+	return fmt.Errorf("%w: %s://%s", ErrHostNotAllowed, u.Scheme, u.Host)
+}
+
+// ParseOrigin reads a file host entry: "host" (https on 443), "host:port"
+// (https on that port) or "scheme://host[:port]". It returns the canonical
+// origin "scheme://host:port".
+func ParseOrigin(entry string) (string, error) {
+	raw := strings.TrimSpace(entry)
+	if !strings.Contains(raw, "://") {
+		raw = "https://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil ||
+		(u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("%q is not a host, host:port or http(s)://host[:port]", entry)
+	}
+	return originOf(u), nil
+}
+
+func originOf(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }
 
 // Validators are the HTTP cache validators of an upstream answer, sent back

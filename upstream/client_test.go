@@ -103,3 +103,33 @@ func TestRedactDropsSecrets(t *testing.T) {
 		t.Errorf("error leaks credentials: %v", err)
 	}
 }
+
+// TestFileHostsMatchSchemeHostAndPort: with file_hosts [localhost], a page
+// cannot make Airlock fetch http://localhost:<any port>/internal-admin.
+func TestFileHostsMatchSchemeHostAndPort(t *testing.T) {
+	c := newClient(t, "https://pypi.example", "localhost", "files.example:8443", "http://127.0.0.1:9000")
+	for raw, ok := range map[string]bool{
+		"https://localhost/x.whl":              true,
+		"https://localhost:443/x.whl":          true,
+		"http://localhost/x.whl":               false, // wrong scheme
+		"https://localhost:8080/x.whl":         false, // wrong port
+		"http://localhost:6379/internal-admin": false,
+		"https://files.example:8443/x.whl":     true,
+		"https://files.example/x.whl":          false,
+		"http://127.0.0.1:9000/x.whl":          true,
+		"http://127.0.0.1:9001/x.whl":          false,
+		"https://pypi.example/x.whl":           true, // the upstream's own origin
+		"http://pypi.example/x.whl":            false,
+		"https://LOCALHOST/x.whl":              true,
+	} {
+		u, _ := url.Parse(raw)
+		if err := c.CheckHost(u); (err == nil) != ok {
+			t.Errorf("%s: allowed=%v, want %v", raw, err == nil, ok)
+		}
+	}
+	for _, bad := range []string{"", "ftp://x", "https://x/path", "https://user@x", "x y"} {
+		if _, err := ParseOrigin(bad); err == nil {
+			t.Errorf("ParseOrigin(%q) accepted", bad)
+		}
+	}
+}

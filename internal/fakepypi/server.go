@@ -113,8 +113,8 @@ func New() *Server {
 	return s
 }
 
-// FileHost is the host:port of the file server, for upstream.file_hosts.
-func (s *Server) FileHost() string { return s.Files.Listener.Addr().String() }
+// FileHost is the origin (http://host:port) of the file server, for upstream.file_hosts.
+func (s *Server) FileHost() string { return s.Files.URL }
 
 // Close stops both servers: the upstream is down from now on.
 func (s *Server) Close() {
