@@ -178,6 +178,8 @@ func TestPolicyErrorsNameTheKey(t *testing.T) {
 		"index:\n  held_files: shown\n":                            "index.held_files",
 		"notify:\n  webhooks: ['ftp://x']\n":                       "notify.webhooks",
 		"policy:\n  sweep_interval: 0s\n":                          "policy.sweep_interval",
+		"policy:\n  cooldown: 99999999999d\n":                      "too long (at most 36500d)",
+		"policy:\n  cooldown: P99999999D\n":                        "too long",
 		"admin:\n  token: short\n":                                 "admin.token: 5 characters; use at least 32",
 		"admin:\n  listen: nowhere\n":                              "admin.listen",
 		"trusted_proxies: ['10.0.0.0/8', 'not-an-ip']\n":           "trusted_proxies",

@@ -16,6 +16,10 @@ type Duration time.Duration
 
 var isoDuration = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`)
 
+// maxDays bounds durations well inside time.Duration (which ends after
+// about 106,751 days), so a typo cannot overflow into a negative value.
+const maxDays = 36500
+
 // ParseDuration parses the forms Duration accepts.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
@@ -26,6 +30,9 @@ func ParseDuration(s string) (time.Duration, error) {
 		n, err := strconv.ParseFloat(days, 64)
 		if err != nil || n < 0 {
 			return 0, fmt.Errorf("%q is not a duration (use 72h, 7d or P7D)", s)
+		}
+		if n > maxDays {
+			return 0, fmt.Errorf("%q is too long (at most %dd)", s, int(maxDays))
 		}
 		return time.Duration(n * float64(24*time.Hour)), nil
 	}
@@ -41,10 +48,13 @@ func ParseDuration(s string) (time.Duration, error) {
 				continue
 			}
 			n, err := strconv.ParseInt(m[i+1], 10, 32)
-			if err != nil {
-				return 0, fmt.Errorf("%q: %w", s, err)
+			if err != nil || time.Duration(n) > time.Duration(maxDays*24)*time.Hour/unit {
+				return 0, fmt.Errorf("%q is too long (at most %dd)", s, int(maxDays))
 			}
 			d += time.Duration(n) * unit
+			if d > time.Duration(maxDays*24)*time.Hour {
+				return 0, fmt.Errorf("%q is too long (at most %dd)", s, int(maxDays))
+			}
 		}
 		return d, nil
 	}

@@ -36,7 +36,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	dist := fs.Arg(0)
-	data, err := os.ReadFile(dist)
+	sha, err := hashFile(dist) // streamed: a distribution can be gigabytes
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock verify: %v\n", err)
 		return 2
@@ -53,7 +53,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	prov, err := os.ReadFile(*provPath)
+	prov, err := readCapped(*provPath, maxProvenanceBytes)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock verify: %v\n", err)
 		return 2
@@ -69,7 +69,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	rootJSON := verify.PublicGoodTrustedRoot()
 	if *rootPath != "" {
-		if rootJSON, err = os.ReadFile(*rootPath); err != nil {
+		if rootJSON, err = readCapped(*rootPath, maxProvenanceBytes); err != nil {
 			fmt.Fprintf(stderr, "airlock verify: %v\n", err)
 			return 2
 		}
@@ -79,8 +79,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "airlock verify: %v\n", err)
 		return 2
 	}
-	sum := sha256.Sum256(data)
-	sha, name := hex.EncodeToString(sum[:]), filepath.Base(dist)
+	name := filepath.Base(dist)
 
 	var shape struct {
 		Bundles  json.RawMessage `json:"attestation_bundles"`
@@ -118,4 +117,39 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "  log time:        %s\n", res.LogTime.Format(time.RFC3339))
 	fmt.Fprintf(stdout, "  certificate:     %s (issuer %s)\n", firstNonEmpty(res.Identity.BuildConfigURI, res.Identity.SubjectAltName), res.Identity.Issuer)
 	return 0
+}
+
+// maxProvenanceBytes caps a provenance file or trusted root read by verify
+// (the server caps provenance at 1 MiB; roots are tens of KiB).
+const maxProvenanceBytes = 4 << 20
+
+// readCapped reads a file of at most max bytes; more is an error, found
+// without reading past the cap (a path like /dev/zero never ends).
+func readCapped(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s: larger than %d MiB", path, max>>20)
+	}
+	return data, nil
+}
+
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

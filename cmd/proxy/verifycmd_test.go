@@ -37,6 +37,8 @@ func TestVerifyCommand(t *testing.T) {
 		{"provenance of another release", []string{"--provenance", abi + ".provenance", fixture("abi3info-2024.10.8-py3-none-any.whl")}, 1, "digest"},
 		{"bare attestation needs a publisher", []string{gitlab}, 2, "--publisher"},
 		{"bare attestation, GitLab", []string{"--publisher", "gitlab:facutuesca/gitlab-oidc-project:.gitlab-ci.yml", gitlab}, 0, "//.gitlab-ci.yml@"},
+		{"endless provenance is capped", []string{"--provenance", "/dev/zero", abi}, 2, "larger than 4 MiB"},
+		{"endless trusted root is capped", []string{"--trusted-root", "/dev/zero", abi}, 2, "larger than 4 MiB"},
 		{"staging against production", []string{"--publisher", "email:william@yossarian.net:https://github.com/login/oauth", staging}, 1, "FAIL"},
 		{"staging against staging", []string{"--trusted-root", fixture("trusted_root.staging.json"), "--publisher", "email:william@yossarian.net:https://github.com/login/oauth", staging}, 0, "OK"},
 		{"no such file", []string{"/nonexistent.whl"}, 2, "no such file"},
