@@ -40,6 +40,8 @@ type Config struct {
 	Sigstore Sigstore `yaml:"sigstore"`
 	Signals  Signals  `yaml:"signals"`
 	Inspect  Inspect  `yaml:"inspect"`
+	// Store is the `store:` section.
+	Store Store `yaml:"store"`
 	// TrustedProxies are the addresses (IPs or CIDRs) of reverse proxies in
 	// front of Airlock whose X-Forwarded-For is believed for the client's
 	// address (the login throttle, the audit log, the logs).
@@ -48,6 +50,14 @@ type Config struct {
 	// cooldown before anyone needs them.
 	Background Background `yaml:"background"`
 	Log        Log        `yaml:"log"`
+}
+
+// Store is the `store:` section.
+type Store struct {
+	// MinFreeBytes: /readyz fails (so a balancer sends clients elsewhere)
+	// when the data directory's file system has less free space; 0 turns
+	// the check off.
+	MinFreeBytes ByteSize `yaml:"min_free_bytes"`
 }
 
 // Background is the `background:` section.
@@ -172,6 +182,7 @@ func Default() Config {
 		Policy:  defaultPolicy(),
 		Notify:  Notify{Timeout: Duration(5 * time.Second), Retries: 3},
 		Inspect: Inspect{Enabled: true, MaxTotalBytes: 8 << 30, MaxMemberBytes: 4 << 30, RatioMinBytes: 64 << 20, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20},
+		Store:   Store{MinFreeBytes: 1 << 30},
 		Background: Background{Workers: 2, ProjectBytes: 256 << 20, TotalBytes: 4 << 30, SignalsWait: Duration(3 * time.Second),
 			Retry: Duration(time.Minute), RetryMax: Duration(time.Hour)},
 		Signals: Signals{Enabled: true, PyPIStatsURL: "https://pypistats.org", GitHubAPIURL: "https://api.github.com",

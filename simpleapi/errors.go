@@ -23,6 +23,8 @@ var (
 // gets. The log gets the full error. Unknown errors are a bare 500.
 func statusOf(err error) (int, string) {
 	switch {
+	case errors.Is(err, storage.ErrFull):
+		return http.StatusInsufficientStorage, "the store is full: Airlock cannot keep this file; try again when an operator has made room"
 	case errors.Is(err, errBadName):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, upstream.ErrNotFound), errors.Is(err, storage.ErrNotFound):

@@ -20,7 +20,7 @@ import (
 func (s *Server) decideAndServe(w http.ResponseWriter, r *http.Request, v quarantine.View, err error, rec storage.FileRecord, isMeta bool) {
 	if err != nil {
 		// Fail closed: no decision, no bytes.
-		s.fail(w, r, fmt.Errorf("%w: %v", errNoDecision, err))
+		s.fail(w, r, fmt.Errorf("%w: %w", errNoDecision, err))
 		return
 	}
 	if !v.Serve {

@@ -1,6 +1,9 @@
 package simpleapi
 
-import "net/http"
+import (
+	"fmt"
+	"net/http"
+)
 
 const (
 	routeHealthz = "/healthz"
@@ -22,6 +25,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.opt.Store.Ping(); err != nil {
 		writeText(w, http.StatusServiceUnavailable, "store unavailable")
 		return
+	}
+	if min := s.opt.MinFreeBytes; min > 0 {
+		if free, err := s.opt.Store.FreeBytes(); err == nil && free < min {
+			writeText(w, http.StatusServiceUnavailable, fmt.Sprintf("store nearly full: %d MiB free, below store.min_free_bytes (%d MiB)", free>>20, min>>20))
+			return
+		}
 	}
 	writeText(w, http.StatusOK, "ready")
 }

@@ -39,6 +39,9 @@ type Options struct {
 	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
 	// client; from anyone else the header is ignored.
 	TrustedProxies []netip.Prefix
+	// MinFreeBytes: /readyz fails when the data directory has less free
+	// space (0: not checked).
+	MinFreeBytes int64
 }
 
 // Server serves the simple API. It is safe for concurrent use.

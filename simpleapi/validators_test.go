@@ -2,9 +2,9 @@ package simpleapi
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
-	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"

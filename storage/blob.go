@@ -10,10 +10,22 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"syscall"
 )
 
 // ErrHashMismatch means downloaded bytes did not hash to the expected value.
 var ErrHashMismatch = errors.New("sha256 mismatch")
+
+// ErrFull means the data directory's file system has no room left.
+var ErrFull = errors.New("the store is full")
+
+// full marks out-of-space errors as ErrFull, keeping the cause.
+func full(err error) error {
+	if err != nil && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)) && !errors.Is(err, ErrFull) {
+		return fmt.Errorf("%w: %w", ErrFull, err)
+	}
+	return err
+}
 
 // ErrTooLarge means a download exceeded its size cap.
 var ErrTooLarge = errors.New("file exceeds size limit")
@@ -51,6 +63,7 @@ func (s *Store) HasBlob(sha string) bool {
 type Staged struct {
 	s    *Store
 	f    *os.File
+	w    io.Writer // f, or a fault in tests
 	h    hash.Hash
 	n    int64
 	max  int64
@@ -61,14 +74,14 @@ type Staged struct {
 func (s *Store) Stage(max int64) (*Staged, error) {
 	f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "fill-*")
 	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+		return nil, full(fmt.Errorf("storage: %w", err))
 	}
-	return &Staged{s: s, f: f, h: sha256.New(), max: max}, nil
+	return &Staged{s: s, f: f, w: f, h: sha256.New(), max: max}, nil
 }
 
 // ReadFrom copies r into the staged file, failing with ErrTooLarge past max.
 func (st *Staged) ReadFrom(r io.Reader) (int64, error) {
-	n, err := io.Copy(io.MultiWriter(st.f, st.h), io.LimitReader(r, st.max-st.n+1))
+	n, err := io.Copy(io.MultiWriter(fullWriter{st.w}, st.h), io.LimitReader(r, st.max-st.n+1))
 	st.n += n
 	if err != nil {
 		return n, err
@@ -93,14 +106,14 @@ func (st *Staged) Commit(want string) error {
 		return fmt.Errorf("%w: got %s, want %s", ErrHashMismatch, got, want)
 	}
 	if err := st.f.Sync(); err != nil {
-		return fmt.Errorf("storage: sync: %w", err)
+		return full(fmt.Errorf("storage: sync: %w", err))
 	}
 	if err := st.f.Close(); err != nil {
-		return fmt.Errorf("storage: close: %w", err)
+		return full(fmt.Errorf("storage: close: %w", err))
 	}
 	dst := st.s.blobPath(want)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return fmt.Errorf("storage: %w", err)
+		return full(fmt.Errorf("storage: %w", err))
 	}
 	if err := os.Rename(st.f.Name(), dst); err != nil {
 		return fmt.Errorf("storage: commit blob: %w", err)
@@ -127,3 +140,21 @@ func (st *Staged) Abort() {
 
 // BlobPath is where a blob with this digest lives.
 func (s *Store) BlobPath(sha string) string { return s.blobPath(sha) }
+
+// fullWriter marks the staged file's out-of-space write errors as ErrFull
+// (io.Copy cannot tell a write error from a read error otherwise).
+type fullWriter struct{ w io.Writer }
+
+func (f fullWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	return n, full(err)
+}
+
+// FreeBytes reports the space left for the data directory.
+func (s *Store) FreeBytes() (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.dir, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}

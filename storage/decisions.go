@@ -117,7 +117,7 @@ func (s *Store) UpdateDecision(sha string, fn func(rec *DecisionRecord, exists b
 		}
 		return nil
 	})
-	return out, err
+	return out, full(err)
 }
 
 func appendAuditTx(tx *bbolt.Tx, ev *AuditEvent) error {

@@ -231,6 +231,10 @@ func (s *Store) get(bucket, key []byte, v any) error {
 }
 
 func (s *Store) put(bucket, key []byte, v any) error {
+	return full(s.putRaw(bucket, key, v))
+}
+
+func (s *Store) putRaw(bucket, key []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err

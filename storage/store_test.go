@@ -7,6 +7,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -150,5 +152,34 @@ func TestStateIndexFollowsTransitions(t *testing.T) {
 	s.DecisionsInState("held", func(rec DecisionRecord) error { held = append(held, rec.SHA256); return nil })
 	if len(held) != 1 || held[0] != b {
 		t.Errorf("held: %v", held)
+	}
+}
+
+type failingWriter struct{ err error }
+
+func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
+
+// TestOutOfSpaceIsErrFull: a write that runs out of space is ErrFull, not
+// an upstream error, and the staged file is removed.
+func TestOutOfSpaceIsErrFull(t *testing.T) {
+	s, err := Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, err := s.Stage(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.w = failingWriter{&os.PathError{Op: "write", Path: st.f.Name(), Err: syscall.ENOSPC}}
+	if _, err := st.ReadFrom(strings.NewReader("some bytes")); !errors.Is(err, ErrFull) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("out of space: %v", err)
+	}
+	st.Abort()
+	if entries, _ := os.ReadDir(filepath.Join(s.Dir(), "tmp")); len(entries) != 0 {
+		t.Errorf("staged file left behind: %v", entries)
+	}
+	if free, err := s.FreeBytes(); err != nil || free <= 0 {
+		t.Errorf("free bytes: %d %v", free, err)
 	}
 }

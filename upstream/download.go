@@ -44,12 +44,28 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.ReaderFrom) (
 	case resp.StatusCode != http.StatusOK:
 		return fmt.Errorf("%w: %s answered %s", ErrUnavailable, u.Host, resp.Status)
 	}
-	if _, err := w.ReadFrom(resp.Body); err != nil {
-		var ne interface{ Timeout() bool }
-		if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || ctx.Err() != nil {
+	body := &readSide{r: resp.Body}
+	if _, err := w.ReadFrom(body); err != nil {
+		// Only a failure reading from the upstream is the upstream's; a
+		// failure writing (the store is full) is passed on as it is.
+		if body.err != nil && !errors.Is(body.err, io.EOF) || ctx.Err() != nil {
 			return fmt.Errorf("%w: download interrupted: %s", ErrUnavailable, redact(err))
 		}
 		return err
 	}
 	return nil
+}
+
+// readSide remembers the last error reading the upstream's body.
+type readSide struct {
+	r   io.Reader
+	err error
+}
+
+func (b *readSide) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil {
+		b.err = err
+	}
+	return n, err
 }

@@ -155,6 +155,7 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	}
 	srv := simpleapi.New(simpleapi.Options{
 		TrustedProxies: proxies,
+		MinFreeBytes:   int64(cfg.Store.MinFreeBytes),
 		Gate:           g,
 		Store:          store,
 		Upstream:       up,
