@@ -42,6 +42,8 @@ type Config struct {
 	Inspect  Inspect  `yaml:"inspect"`
 	// Store is the `store:` section.
 	Store Store `yaml:"store"`
+	// Server bounds what one client can hold.
+	Server Server `yaml:"server"`
 	// TrustedProxies are the addresses (IPs or CIDRs) of reverse proxies in
 	// front of Airlock whose X-Forwarded-For is believed for the client's
 	// address (the login throttle, the audit log, the logs).
@@ -50,6 +52,21 @@ type Config struct {
 	// cooldown before anyone needs them.
 	Background Background `yaml:"background"`
 	Log        Log        `yaml:"log"`
+}
+
+// Server is the `server:` section: what a slow or greedy client can hold.
+type Server struct {
+	// ReadTimeout bounds reading one request, headers and body.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds answering a page or API request (a file download
+	// gets its own deadline from MinDownloadRate).
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// MinDownloadRate: a file download may take as long as its size at
+	// this rate, plus write_timeout; a slower client is cut off.
+	MinDownloadRate ByteSize `yaml:"min_download_rate"`
+	// MaxConnsPerClient caps one address's open connections (0: no cap;
+	// trusted_proxies are not capped).
+	MaxConnsPerClient int `yaml:"max_conns_per_client"`
 }
 
 // Store is the `store:` section.
@@ -183,6 +200,8 @@ func Default() Config {
 		Notify:  Notify{Timeout: Duration(5 * time.Second), Retries: 3},
 		Inspect: Inspect{Enabled: true, MaxTotalBytes: 8 << 30, MaxMemberBytes: 4 << 30, RatioMinBytes: 64 << 20, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20},
 		Store:   Store{MinFreeBytes: 1 << 30},
+		Server: Server{ReadTimeout: Duration(30 * time.Second), WriteTimeout: Duration(2 * time.Minute),
+			MinDownloadRate: 16 << 10, MaxConnsPerClient: 128},
 		Background: Background{Workers: 2, ProjectBytes: 256 << 20, TotalBytes: 4 << 30, SignalsWait: Duration(3 * time.Second),
 			Retry: Duration(time.Minute), RetryMax: Duration(time.Hour)},
 		Signals: Signals{Enabled: true, PyPIStatsURL: "https://pypistats.org", GitHubAPIURL: "https://api.github.com",
@@ -244,6 +263,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.TrustedProxyPrefixes(); err != nil {
 		return err
+	}
+	if s := c.Server; s.ReadTimeout <= 0 || s.WriteTimeout <= 0 || s.MinDownloadRate <= 0 || s.MaxConnsPerClient < 0 {
+		return errors.New("config: server: read_timeout, write_timeout and min_download_rate must be positive, max_conns_per_client not negative")
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("config: tls: cert_file and key_file go together")

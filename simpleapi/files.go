@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -35,6 +36,11 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	g := s.opt.Gate
+	// A cold file waits for the upstream and the checks: longer than the
+	// server's write timeout for pages.
+	if s.opt.FillTimeout > 0 {
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opt.FillTimeout + s.opt.WriteTimeout))
+	}
 	rec, recErr := s.opt.Store.GetFile(project, key)
 	if recErr != nil && !errors.Is(recErr, storage.ErrNotFound) {
 		s.fail(w, r, recErr)
@@ -121,6 +127,14 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, rec storage.F
 	h.Set("ETag", `"`+rec.SHA256+`"`)
 	h.Set("X-Airlock-SHA256", rec.SHA256)
 	h.Set("Cache-Control", "max-age=31536000, immutable")
+	// A slow but progressing client may take size/MinDownloadRate; one
+	// that stops reading is cut off then, not held forever.
+	if s.opt.MinDownloadRate > 0 {
+		if info, err := f.Stat(); err == nil {
+			d := s.opt.WriteTimeout + time.Duration(info.Size()/s.opt.MinDownloadRate)*time.Second
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+		}
+	}
 	cw := &countingWriter{ResponseWriter: w}
 	http.ServeContent(cw, r, "", rec.FetchedAt, f)
 	s.opt.Metrics.BytesServed.Add(float64(cw.n))

@@ -39,6 +39,13 @@ type Options struct {
 	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
 	// client; from anyone else the header is ignored.
 	TrustedProxies []netip.Prefix
+	// WriteTimeout and MinDownloadRate set a file download's deadline:
+	// WriteTimeout plus its size at MinDownloadRate (0: none).
+	WriteTimeout    time.Duration
+	MinDownloadRate int64
+	// FillTimeout is how long a file request may wait for its download
+	// from the upstream and its checks.
+	FillTimeout time.Duration
 	// MinFreeBytes: /readyz fails when the data directory has less free
 	// space (0: not checked).
 	MinFreeBytes int64

@@ -19,6 +19,7 @@ import (
 	"airlock/adminapi"
 	"airlock/attest"
 	"airlock/config"
+	"airlock/connlimit"
 	"airlock/gate"
 	"airlock/inspect"
 	"airlock/metrics"
@@ -154,16 +155,19 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		return nil, err
 	}
 	srv := simpleapi.New(simpleapi.Options{
-		TrustedProxies: proxies,
-		MinFreeBytes:   int64(cfg.Store.MinFreeBytes),
-		Gate:           g,
-		Store:          store,
-		Upstream:       up,
-		Metrics:        m,
-		Log:            log,
-		PageTTL:        time.Duration(cfg.Index.TTL),
-		PageTimeout:    3 * time.Duration(cfg.Upstream.Timeout),
-		HideHeld:       cfg.Index.HeldFiles == "hide",
+		TrustedProxies:  proxies,
+		MinFreeBytes:    int64(cfg.Store.MinFreeBytes),
+		WriteTimeout:    time.Duration(cfg.Server.WriteTimeout),
+		MinDownloadRate: int64(cfg.Server.MinDownloadRate),
+		FillTimeout:     time.Duration(cfg.Upstream.FillTimeout),
+		Gate:            g,
+		Store:           store,
+		Upstream:        up,
+		Metrics:         m,
+		Log:             log,
+		PageTTL:         time.Duration(cfg.Index.TTL),
+		PageTimeout:     3 * time.Duration(cfg.Upstream.Timeout),
+		HideHeld:        cfg.Index.HeldFiles == "hide",
 	})
 	if cfg.Admin.Token == "" {
 		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")
@@ -186,6 +190,21 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	return a, nil
 }
 
+// newHTTPServer bounds what one connection can hold: reading a request
+// (headers and body) within read_timeout, writing a page within
+// write_timeout (a file download sets its own, longer deadline from its
+// size), idle keep-alives for two minutes.
+func newHTTPServer(h http.Handler, cfg config.Config, log zerolog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, time.Duration(cfg.Server.ReadTimeout)),
+		ReadTimeout:       time.Duration(cfg.Server.ReadTimeout),
+		WriteTimeout:      time.Duration(cfg.Server.WriteTimeout),
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return log.WithContext(context.Background()) },
+	}
+}
+
 func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	app, err := App(cfg, log)
 	if err != nil {
@@ -202,16 +221,13 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) 
 			return fmt.Errorf("tls: %w", err)
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	raw, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	httpSrv := &http.Server{
-		Handler:           app.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return log.WithContext(context.Background()) },
-	}
+	proxies, _ := cfg.TrustedProxyPrefixes()
+	ln := connlimit.New(raw, cfg.Server.MaxConnsPerClient, proxies)
+	httpSrv := newHTTPServer(app.handler, cfg, log)
 	errc := make(chan error, 2)
 	serve := func(s *http.Server, l net.Listener) {
 		if cfg.TLS.CertFile != "" {
@@ -230,7 +246,7 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) 
 			httpSrv.Close()
 			return fmt.Errorf("admin.listen: %w", err)
 		}
-		adminSrv := &http.Server{Handler: app.adminHandler, ReadHeaderTimeout: httpSrv.ReadHeaderTimeout, IdleTimeout: httpSrv.IdleTimeout, BaseContext: httpSrv.BaseContext}
+		adminSrv := newHTTPServer(app.adminHandler, cfg, log)
 		servers = append(servers, adminSrv)
 		adminAddr = aln.Addr().String()
 		go serve(adminSrv, aln)
