@@ -55,6 +55,8 @@ type Gatherer struct {
 	memo  map[string]*policy.Attestation
 	pages map[*index.Page]*pageIndex
 	order []*index.Page // oldest first, for eviction
+	// indexedFiles counts the files of the pages in order.
+	indexedFiles int
 }
 
 // pageIndex is a page's releases in PEP 440 order, built once per page and
@@ -62,6 +64,10 @@ type Gatherer struct {
 type pageIndex struct {
 	releases []release // ascending
 	priors   map[string]*policy.PriorAttestation
+	// withProv[i] is the nearest release at or before i with a file that
+	// may have provenance (-1: none), so walking back over a long history
+	// of unattested releases costs nothing per release.
+	withProv []int
 }
 
 type release struct {
@@ -71,6 +77,9 @@ type release struct {
 }
 
 const maxIndexedPages = 64
+
+// maxIndexedFiles bounds the files of the indexed pages together.
+const maxIndexedFiles = 100_000
 
 const memoMax = 8192
 
@@ -245,15 +254,30 @@ func (g *Gatherer) indexOf(page *index.Page) *pageIndex {
 		idx.releases = append(idx.releases, *r)
 	}
 	sort.Slice(idx.releases, func(i, j int) bool { return pep440.Compare(idx.releases[i].v, idx.releases[j].v) < 0 })
+	idx.withProv = make([]int, len(idx.releases))
+	last := -1
+	for i, r := range idx.releases {
+		for _, f := range r.files {
+			if !page.SaysNoProvenance(f) {
+				last = i
+				break
+			}
+		}
+		idx.withProv[i] = last
+	}
 	if g.pages == nil {
 		g.pages = map[*index.Page]*pageIndex{}
 	}
-	if len(g.order) >= maxIndexedPages {
+	// Bounded by pages and by the files they hold: an index keeps its page
+	// alive, and a few huge pages must not pin the process's memory.
+	for len(g.order) > 0 && (len(g.order) >= maxIndexedPages || g.indexedFiles+len(page.Files) > maxIndexedFiles) {
+		g.indexedFiles -= len(g.order[0].Files)
 		delete(g.pages, g.order[0])
 		g.order = g.order[1:]
 	}
 	g.pages[page] = idx
 	g.order = append(g.order, page)
+	g.indexedFiles += len(page.Files)
 	return idx
 }
 
@@ -262,6 +286,9 @@ func (g *Gatherer) walk(ctx context.Context, page *index.Page, idx *pageIndex, c
 	i := sort.Search(len(idx.releases), func(i int) bool { return pep440.Compare(idx.releases[i].v, cur) >= 0 })
 	lookups := 0
 	for i--; i >= 0; i-- {
+		if i = idx.withProv[i]; i < 0 {
+			break // no earlier release lists provenance
+		}
 		r := idx.releases[i]
 		for _, f := range r.files {
 			if page.SaysNoProvenance(f) {

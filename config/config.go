@@ -171,6 +171,9 @@ type Index struct {
 	// TTL is how long a fetched project page is fresh before it is
 	// revalidated with the upstream.
 	TTL Duration `yaml:"ttl"`
+	// PageCacheBytes bounds the decoded pages kept in memory (an estimate
+	// per file entry); the least recently used go first.
+	PageCacheBytes ByteSize `yaml:"page_cache_bytes"`
 	// HeldFiles is how pages show held files: "yank" keeps them listed,
 	// marked yanked with the reason; "hide" leaves them out.
 	HeldFiles string `yaml:"held_files"`
@@ -195,7 +198,7 @@ func Default() Config {
 			MaxPageBytes: 64 << 20,
 			MaxFileBytes: 8 << 30,
 		},
-		Index:   Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank"},
+		Index:   Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank", PageCacheBytes: 128 << 20},
 		Policy:  defaultPolicy(),
 		Notify:  Notify{Timeout: Duration(5 * time.Second), Retries: 3},
 		Inspect: Inspect{Enabled: true, MaxTotalBytes: 8 << 30, MaxMemberBytes: 4 << 30, RatioMinBytes: 64 << 20, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20},
@@ -263,6 +266,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.TrustedProxyPrefixes(); err != nil {
 		return err
+	}
+	if c.Index.PageCacheBytes <= 0 {
+		return errors.New("config: index.page_cache_bytes: must be positive")
 	}
 	if s := c.Server; s.ReadTimeout <= 0 || s.WriteTimeout <= 0 || s.MinDownloadRate <= 0 || s.MaxConnsPerClient < 0 {
 		return errors.New("config: server: read_timeout, write_timeout and min_download_rate must be positive, max_conns_per_client not negative")

@@ -41,16 +41,18 @@ import (
 
 // Options configure a Gate.
 type Options struct {
-	Store        *storage.Store
-	Upstream     *upstream.Client
-	Metrics      *metrics.Metrics
-	Log          zerolog.Logger
-	PageTTL      time.Duration
-	PageTimeout  time.Duration // bound for one shared page fetch
-	FillTimeout  time.Duration // bound for one shared file download
-	MaxFileBytes int64
-	MaxMetaBytes int64
-	Now          func() time.Time
+	Store    *storage.Store
+	Upstream *upstream.Client
+	Metrics  *metrics.Metrics
+	Log      zerolog.Logger
+	PageTTL  time.Duration
+	// PageCacheBytes bounds the decoded pages kept in memory.
+	PageCacheBytes int64
+	PageTimeout    time.Duration // bound for one shared page fetch
+	FillTimeout    time.Duration // bound for one shared file download
+	MaxFileBytes   int64
+	MaxMetaBytes   int64
+	Now            func() time.Time
 	// Quarantine stores decisions and applies the lifecycle.
 	Quarantine *quarantine.Service
 	// Attest gathers attestation inputs; nil leaves attestations unchecked.
@@ -109,7 +111,10 @@ func New(opt Options) *Gate {
 	if opt.SignalsWait <= 0 {
 		opt.SignalsWait = 3 * time.Second
 	}
-	g := &Gate{opt: opt, pages: newPageCache(4096), retries: map[string]int{}}
+	if opt.PageCacheBytes <= 0 {
+		opt.PageCacheBytes = 128 << 20
+	}
+	g := &Gate{opt: opt, pages: newPageCache(opt.PageCacheBytes), retries: map[string]int{}}
 	if opt.Signals != nil && opt.Signals.OnUnknown == nil {
 		opt.Signals.OnUnknown = g.signalSourceFailed
 	}

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"sync"
@@ -62,34 +63,74 @@ func newEntry(cp storage.CachedPage) *Entry {
 const upstreamRetryAfter = 30 * time.Second
 
 // pageCache keeps decoded pages in memory so that a warm page or file
-// request costs no decoding. bbolt stays the source of truth; the cache is
-// bounded and evicts an arbitrary entry when full.
+// request costs no decoding. bbolt stays the source of truth. The cache is
+// bounded by the memory its pages take (an estimate: a decoded file entry
+// with its rendered forms), evicting the least recently used page: a few
+// huge projects (200,000 files) must not hold the process's memory.
 type pageCache struct {
-	mu      sync.RWMutex
-	max     int
-	entries map[string]*Entry
+	mu      sync.Mutex
+	max     int64
+	used    int64
+	entries map[string]*list.Element // project -> element holding *cached
+	lru     *list.List               // front: most recently used
 }
 
-func newPageCache(max int) *pageCache {
-	return &pageCache{max: max, entries: map[string]*Entry{}}
+type cached struct {
+	e    *Entry
+	size int64
+}
+
+// bytesPerFile estimates what one file entry of a page costs in memory:
+// the decoded entry (strings, hashes map) and its share of the rendered
+// JSON, HTML and gzip bodies.
+const bytesPerFile = 1400
+
+func pageSize(e *Entry) int64 { return 4096 + bytesPerFile*int64(len(e.Cached.Page.Files)) }
+
+func newPageCache(maxBytes int64) *pageCache {
+	return &pageCache{max: maxBytes, entries: map[string]*list.Element{}, lru: list.New()}
 }
 
 func (c *pageCache) get(project string) *Entry {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.entries[project]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[project]
+	if !ok {
+		return nil
+	}
+	c.lru.MoveToFront(el)
+	return el.Value.(*cached).e
 }
 
 func (c *pageCache) put(e *Entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		for k := range c.entries {
-			delete(c.entries, k)
-			break
-		}
+	name := e.Cached.Page.Name
+	if el, ok := c.entries[name]; ok {
+		c.used -= el.Value.(*cached).size
+		c.lru.Remove(el)
+		delete(c.entries, name)
 	}
-	c.entries[e.Cached.Page.Name] = e
+	size := pageSize(e)
+	if size > c.max {
+		return // larger than the whole cache: decoded from the store each time
+	}
+	for c.used+size > c.max && c.lru.Len() > 0 {
+		old := c.lru.Back()
+		oc := old.Value.(*cached)
+		c.used -= oc.size
+		c.lru.Remove(old)
+		delete(c.entries, oc.e.Cached.Page.Name)
+	}
+	c.entries[name] = c.lru.PushFront(&cached{e: e, size: size})
+	c.used += size
+}
+
+// Bytes reports the cache's estimated size.
+func (c *pageCache) Bytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.used
 }
 
 // Page returns the project's page: from cache while fresh, revalidated

@@ -10,7 +10,7 @@
 // Buckets in airlock.db (flat, composite keys, JSON values):
 //
 //	meta   "schema_version" -> big-endian uint64
-//	pages  <project>                 -> CachedPage
+//	pages  <project>                 -> CachedPage (gzipped JSON; plain JSON from before is read too)
 //	files  <project> 0x00 <filename> -> FileRecord (".metadata" files included)
 //	lists  "root"                    -> CachedList
 //	decisions <sha256>               -> DecisionRecord (gate state per file)
@@ -28,6 +28,8 @@
 package storage
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -175,12 +177,51 @@ func fileKey(project, filename string) []byte {
 // GetPage returns the cached page of a project, or ErrNotFound.
 func (s *Store) GetPage(project string) (CachedPage, error) {
 	var cp CachedPage
-	return cp, s.get(bucketPages, []byte(project), &cp)
+	var raw []byte
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketPages).Get([]byte(project))
+		if v == nil {
+			return ErrNotFound
+		}
+		raw = bytes.Clone(v) // out of the mmap before the transaction ends
+		return nil
+	})
+	if err != nil {
+		return cp, err
+	}
+	if bytes.HasPrefix(raw, gzipMagic) {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return cp, fmt.Errorf("storage: corrupt page %q: %w", project, err)
+		}
+		defer zr.Close()
+		if err := json.NewDecoder(zr).Decode(&cp); err != nil {
+			return cp, fmt.Errorf("storage: corrupt page %q: %w", project, err)
+		}
+		return cp, nil
+	}
+	if err := json.Unmarshal(raw, &cp); err != nil { // stored before pages were compressed
+		return cp, fmt.Errorf("storage: corrupt page %q: %w", project, err)
+	}
+	return cp, nil
 }
 
-// PutPage stores a project page.
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// PutPage stores a project page, gzipped: a big project's page is tens of MB
+// of JSON that compresses several times over.
 func (s *Store) PutPage(cp CachedPage) error {
-	return s.put(bucketPages, []byte(cp.Page.Name), cp)
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err := json.NewEncoder(zw).Encode(cp); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return full(s.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketPages).Put([]byte(cp.Page.Name), buf.Bytes())
+	}))
 }
 
 // GetList returns the cached root project list, or ErrNotFound.

@@ -4,13 +4,19 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
+
+	"airlock/index"
 )
 
 func sum(b []byte) string {
@@ -181,5 +187,39 @@ func TestOutOfSpaceIsErrFull(t *testing.T) {
 	}
 	if free, err := s.FreeBytes(); err != nil || free <= 0 {
 		t.Errorf("free bytes: %d %v", free, err)
+	}
+}
+
+// TestPagesStoredCompressed: a page is kept gzipped; one stored as plain
+// JSON by an earlier version still reads.
+func TestPagesStoredCompressed(t *testing.T) {
+	s, err := Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var p index.Page
+	p.Name = "big"
+	for i := 0; i < 2000; i++ {
+		p.Files = append(p.Files, index.File{Filename: fmt.Sprintf("big-1.%d-py3-none-any.whl", i), URL: "https://files.example/packages/big-1.0.whl",
+			Hashes: map[string]string{"sha256": strings.Repeat("ab", 32)}, Size: 1234})
+	}
+	cp := CachedPage{Page: p, FetchedAt: time.Unix(1700000000, 0).UTC()}
+	if err := s.PutPage(cp); err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := json.Marshal(cp)
+	var stored []byte
+	s.db.View(func(tx *bbolt.Tx) error { stored = bytes.Clone(tx.Bucket(bucketPages).Get([]byte("big"))); return nil })
+	if len(stored)*4 > len(plain) {
+		t.Errorf("stored %d bytes for %d of JSON", len(stored), len(plain))
+	}
+	got, err := s.GetPage("big")
+	if err != nil || len(got.Page.Files) != 2000 || !got.FetchedAt.Equal(cp.FetchedAt) {
+		t.Fatalf("round trip: %v %d", err, len(got.Page.Files))
+	}
+	s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketPages).Put([]byte("old"), plain) })
+	if old, err := s.GetPage("old"); err != nil || len(old.Page.Files) != 2000 {
+		t.Errorf("plain record from before: %v", err)
 	}
 }

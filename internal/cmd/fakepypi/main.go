@@ -5,6 +5,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"flag"
 	"os"
 	"os/signal"
@@ -17,6 +18,8 @@ import (
 func main() {
 	bigMB := flag.Int("big-mb", 50, "size of the large wheel (project \"big\") in MiB")
 	wideFiles := flag.Int("wide-files", 200, "files of 1 MiB in the newest release of project \"wide\"")
+	hugeProjects := flag.Int("huge-projects", 0, "projects huge0, huge1, … with -huge-files files each (memory benchmark)")
+	hugeFiles := flag.Int("huge-files", 199000, "files per huge project")
 	flag.Parse()
 	fake := fakepypi.New()
 	t := time.Date(2024, 10, 8, 0, 0, 0, 0, time.UTC)
@@ -54,6 +57,14 @@ func main() {
 	}
 	for _, tag := range platformTags(*wideFiles) {
 		fake.AddWheel(fakepypi.WheelSpec{Name: "wide", Version: "2.0", Tag: tag, PayloadBytes: 1 << 20}, now.Add(-24*time.Hour))
+	}
+	for p := 0; p < *hugeProjects; p++ {
+		name := fmt.Sprintf("huge%d", p)
+		for i := 0; i < *hugeFiles; i++ {
+			v := fmt.Sprintf("1.%d.%d", i/20, i%20)
+			fake.Add(&fakepypi.Dist{Project: name, Version: v, Filename: fmt.Sprintf("%s-%s-cp312-cp312-manylinux_2_17_x86_64.whl", name, v),
+				Data: []byte(name + v), UploadTime: t})
+		}
 	}
 	json.NewEncoder(os.Stdout).Encode(map[string]string{
 		"index": fake.Index.URL, "file_host": fake.FileHost(), "big_file": big.Filename,
