@@ -23,7 +23,7 @@ INDEX=$(field index); FILEHOST=$(field file_host)
 DATA=$(mktemp -d)
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 AIRLOCK_UPSTREAM_URL=$INDEX AIRLOCK_UPSTREAM_FILE_HOSTS=$FILEHOST AIRLOCK_LOG_LEVEL=warn AIRLOCK_SIGNALS_ENABLED=false \
-  AIRLOCK_UPSTREAM_MAX_PAGE_BYTES=128MiB AIRLOCK_BACKGROUND_WORKERS=0 HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 \
+  AIRLOCK_UPSTREAM_MAX_PAGE_BYTES=128MiB AIRLOCK_BACKGROUND_WORKERS=0 GOMEMLIMIT=${GOMEMLIMIT:-} HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 \
   "$OUT/airlock" serve --listen 127.0.0.1:$PORT --data-dir "$DATA" 2> "$OUT/airlock-memory.log" &
 APID=$!
 pids+=($APID)

@@ -40,6 +40,11 @@ type Config struct {
 	Sigstore Sigstore `yaml:"sigstore"`
 	Signals  Signals  `yaml:"signals"`
 	Inspect  Inspect  `yaml:"inspect"`
+	// MemoryLimit is a soft limit for the Go runtime (debug.SetMemoryLimit):
+	// the collector works harder near it, so huge project pages do not
+	// leave the process holding a gigabyte. 0 leaves the runtime's default;
+	// the GOMEMLIMIT environment variable wins when set.
+	MemoryLimit ByteSize `yaml:"memory_limit"`
 	// Store is the `store:` section.
 	Store Store `yaml:"store"`
 	// Server bounds what one client can hold.
@@ -198,11 +203,12 @@ func Default() Config {
 			MaxPageBytes: 64 << 20,
 			MaxFileBytes: 8 << 30,
 		},
-		Index:   Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank", PageCacheBytes: 128 << 20},
-		Policy:  defaultPolicy(),
-		Notify:  Notify{Timeout: Duration(5 * time.Second), Retries: 3},
-		Inspect: Inspect{Enabled: true, MaxTotalBytes: 8 << 30, MaxMemberBytes: 4 << 30, RatioMinBytes: 64 << 20, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20},
-		Store:   Store{MinFreeBytes: 1 << 30},
+		Index:       Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank", PageCacheBytes: 128 << 20},
+		Policy:      defaultPolicy(),
+		Notify:      Notify{Timeout: Duration(5 * time.Second), Retries: 3},
+		Inspect:     Inspect{Enabled: true, MaxTotalBytes: 8 << 30, MaxMemberBytes: 4 << 30, RatioMinBytes: 64 << 20, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20},
+		Store:       Store{MinFreeBytes: 1 << 30},
+		MemoryLimit: 256 << 20,
 		Server: Server{ReadTimeout: Duration(30 * time.Second), WriteTimeout: Duration(2 * time.Minute),
 			MinDownloadRate: 16 << 10, MaxConnsPerClient: 128},
 		Background: Background{Workers: 2, ProjectBytes: 256 << 20, TotalBytes: 4 << 30, SignalsWait: Duration(3 * time.Second),
