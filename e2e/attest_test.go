@@ -16,17 +16,7 @@ import (
 func TestAttestationGateWithPip(t *testing.T) {
 	requireVenv(t)
 	pip := pipClient("pinned-pip", filepath.Join(venv, "bin", "python"))
-	fake := fakepypi.New()
-	t.Cleanup(fake.Close)
-	fx := fixturesDir()
-	old := filepath.Join(fx, "abi3info-2024.10.3-py3-none-any.whl")
-	attested, err := fake.AddFixture("abi3info", "2024.10.3", old, old+".provenance", uploaded)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fake.AddFixture("abi3info", "2024.10.8", filepath.Join(fx, "abi3info-2024.10.8-py3-none-any.whl"), "", uploaded); err != nil {
-		t.Fatal(err)
-	}
+	fake, attested := abi3infoUpstream(t)
 	a := startAirlock(t, t.TempDir(), airlockEnv(fake)...)
 	index := a.URL + "/simple/"
 
@@ -51,4 +41,22 @@ func TestAttestationGateWithPip(t *testing.T) {
 	if err == nil || !strings.Contains(out, "Blocked by Airlock (attestation_invalid)") {
 		t.Errorf("compromised mirror not caught (err %v):\n%s", err, out)
 	}
+}
+
+// abi3infoUpstream serves the real abi3info fixtures: 2024.10.3 with its
+// PEP 740 provenance, 2024.10.8 without.
+func abi3infoUpstream(t *testing.T) (*fakepypi.Server, *fakepypi.Dist) {
+	t.Helper()
+	fake := fakepypi.New()
+	t.Cleanup(fake.Close)
+	fx := fixturesDir()
+	old := filepath.Join(fx, "abi3info-2024.10.3-py3-none-any.whl")
+	attested, err := fake.AddFixture("abi3info", "2024.10.3", old, old+".provenance", uploaded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fake.AddFixture("abi3info", "2024.10.8", filepath.Join(fx, "abi3info-2024.10.8-py3-none-any.whl"), "", uploaded); err != nil {
+		t.Fatal(err)
+	}
+	return fake, attested
 }

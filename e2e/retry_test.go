@@ -21,17 +21,7 @@ import (
 func TestTransientErrorIsRetried(t *testing.T) {
 	requireVenv(t)
 	pip := pipClient("pinned-pip", filepath.Join(venv, "bin", "python"))
-	fake := fakepypi.New()
-	t.Cleanup(fake.Close)
-	fx := fixturesDir()
-	old := filepath.Join(fx, "abi3info-2024.10.3-py3-none-any.whl")
-	attested, err := fake.AddFixture("abi3info", "2024.10.3", old, old+".provenance", uploaded)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fake.AddFixture("abi3info", "2024.10.8", filepath.Join(fx, "abi3info-2024.10.8-py3-none-any.whl"), "", uploaded); err != nil {
-		t.Fatal(err)
-	}
+	fake, attested := abi3infoUpstream(t)
 	prov := "/integrity/abi3info/2024.10.3/" + attested.Filename + "/provenance"
 	fake.SetFault(prov, fakepypi.Fault{Status: 500})
 	fast := []string{"AIRLOCK_BACKGROUND_RETRY=1s", "AIRLOCK_BACKGROUND_RETRY_MAX=2s", "AIRLOCK_POLICY_SWEEP_INTERVAL=1s", "AIRLOCK_INDEX_TTL=1s"}

@@ -125,15 +125,23 @@ func between(s, a, b string) string {
 	return v
 }
 
-// TestNoticeOnlyFromServer: the status box never shows text from the URL.
-func TestNoticeOnlyFromServer(t *testing.T) {
+// signInPage starts a UI with token "tok" and loads its sign-in page: the
+// server, a client with the page's cookies, and the form's CSRF token.
+func signInPage(t *testing.T) (*httptest.Server, *http.Client, string) {
 	srv := server(t, "tok", false)
 	c := client(srv)
 	resp, _ := c.Get(srv.URL + "/ui/login")
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	csrf := between(string(body), `name="csrf" value="`, `"`)
+	return srv, c, between(string(body), `name="csrf" value="`, `"`)
+}
+
+// TestNoticeOnlyFromServer: the status box never shows text from the URL.
+func TestNoticeOnlyFromServer(t *testing.T) {
+	srv, c, csrf := signInPage(t)
 	c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "csrf": {csrf}})
+	var resp *http.Response
+	var body []byte
 	for _, path := range []string{"/ui/file/" + strings.Repeat("a", 64) + "?notice=Approved+by+security%2C+safe+to+install", "/ui/queue?notice=Approved+by+security%2C+safe+to+install"} {
 		resp, _ = c.Get(srv.URL + path)
 		body, _ = io.ReadAll(resp.Body)
@@ -153,12 +161,7 @@ func TestNoticeOnlyFromServer(t *testing.T) {
 // TestRightTokenAfterGuessing: wrong sign-ins from one address are
 // throttled; the right token still signs in.
 func TestRightTokenAfterGuessing(t *testing.T) {
-	srv := server(t, "tok", false)
-	c := client(srv)
-	resp, _ := c.Get(srv.URL + "/ui/login")
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	csrf := between(string(body), `name="csrf" value="`, `"`)
+	srv, c, csrf := signInPage(t)
 	for i := 0; i < 10; i++ {
 		c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"guess"}, "csrf": {csrf}})
 	}

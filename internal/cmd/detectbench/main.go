@@ -33,6 +33,7 @@ import (
 	"airlock/index"
 	"airlock/inspect"
 	"airlock/internal/malcorpus"
+	"airlock/internal/procstat"
 	"airlock/pep440"
 )
 
@@ -197,7 +198,7 @@ func falseHolds(names []string, cache, base string, maxRelease int64, workers in
 	fmt.Printf("  %d files (%d MiB on disk, %d MiB inflated) from %d projects: %d content holds, %d limit holds, %d projects held\n",
 		len(results), bytes>>20, inflated>>20, len(jobs), heldFiles, limitFiles, len(heldProjects))
 	fmt.Printf("  inspection: %.1f s, %.0f files/s, %.0f MiB/s inflated\n", secs, float64(len(results))/secs, float64(inflated)/(1<<20)/secs)
-	fmt.Printf("  peak RSS of the benchmark process: %s\n", peakRSS())
+	fmt.Printf("  peak RSS of the benchmark process: %s\n", procstat.PeakRSS())
 	slow := append([]fileResult(nil), results...)
 	sort.Slice(slow, func(a, b int) bool { return slow[a].secs > slow[b].secs })
 	for _, r := range slow[:min(3, len(slow))] {
@@ -435,19 +436,4 @@ func readLines(path string) ([]string, error) {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "detectbench:", err)
 	os.Exit(1)
-}
-
-func peakRSS() string {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), "%d", &kb)
-			return fmt.Sprintf("%.0f MiB", float64(kb)/1024)
-		}
-	}
-	return "unknown"
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"airlock/inspect"
+	"airlock/internal/procstat"
 )
 
 func main() {
@@ -39,7 +40,7 @@ func main() {
 
 	bst, _ := os.Stat(bomb)
 	_, secs, err := runErr(bomb, inspect.DefaultLimits())
-	fmt.Printf("  2 GiB bomb (%d KiB on disk), default limits: %v after %.3f s; peak RSS so far %s\n", bst.Size()>>10, err, secs, peakRSS())
+	fmt.Printf("  2 GiB bomb (%d KiB on disk), default limits: %v after %.3f s; peak RSS so far %s\n", bst.Size()>>10, err, secs, procstat.PeakRSS())
 	lifted := inspect.DefaultLimits()
 	lifted.MaxRatio, lifted.MaxTotalBytes = 1<<40, 8<<30
 	rep, secs, err = runErr(bomb, lifted)
@@ -47,7 +48,7 @@ func main() {
 		fail(err)
 	}
 	fmt.Printf("  2 GiB bomb, limits lifted: streamed %d MiB in %.1f s (%.0f MiB/s); peak RSS of the whole run %s\n",
-		rep.Bytes>>20, secs, float64(rep.Bytes)/(1<<20)/secs, peakRSS())
+		rep.Bytes>>20, secs, float64(rep.Bytes)/(1<<20)/secs, procstat.PeakRSS())
 }
 
 func run(path string, lim inspect.Limits) (*inspect.Report, float64) {
@@ -145,21 +146,6 @@ func writeBomb(path string, n int64) error {
 		}
 	}
 	return zw.Close()
-}
-
-func peakRSS() string {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), "%d", &kb)
-			return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
-		}
-	}
-	return "unknown"
 }
 
 func fail(err error) {
