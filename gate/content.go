@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -78,7 +79,11 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 	d := inspect.Compare(page.Name, version, rep, prevVersion, prev)
 	c := &policy.Content{PreviousVersion: d.PreviousVersion, FilesAdded: capList(d.Added), FilesRemoved: capList(d.Removed), Note: note}
 	for _, fi := range d.New {
-		c.New = append(c.New, toFinding(fi))
+		cf := toFinding(fi)
+		if prev != nil {
+			g.markNewLines(page.Name, version, prevVersion, prevFile, prev, &cf)
+		}
+		c.New = append(c.New, cf)
 	}
 	for _, ep := range d.EntryPointsNew {
 		if prev != nil {
@@ -93,6 +98,56 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 	}
 	g.content.put(f.SHA256(), c)
 	return c
+}
+
+// markNewLines tells a reviewer which lines of a new finding's code are new
+// since the baseline: the lines of the excerpt that the baseline's copy of
+// the file does not contain, or that the whole file is new.
+func (g *Gate) markNewLines(project, version, prevVersion string, prevFile index.File, prev *inspect.Report, cf *policy.ContentFinding) {
+	if cf.Line == 0 || cf.Evidence == "" || strings.Contains(cf.Path, "!/") {
+		return
+	}
+	want := inspect.NormalizePath(cf.Path, project, version)
+	member := ""
+	for _, p := range prev.Files {
+		if inspect.NormalizePath(p, project, prevVersion) == want {
+			member = p
+		}
+	}
+	if member == "" {
+		cf.Message += " (the file is new since " + prevVersion + ")"
+		return
+	}
+	f, err := g.opt.Store.OpenBlob(prevFile.SHA256())
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return
+	}
+	src, err := inspect.ReadMember(f, info.Size(), prevFile.Filename, member, g.opt.InspectLimits.MaxScanBytes)
+	if err != nil {
+		return
+	}
+	had := map[string]bool{}
+	for _, l := range strings.Split(string(src), "\n") {
+		had[strings.TrimSpace(l)] = true
+	}
+	var fresh []string
+	for _, l := range strings.Split(cf.Evidence, "\n") {
+		num, code, ok := strings.Cut(l, "| ")
+		n, err := strconv.Atoi(strings.TrimSpace(strings.TrimLeft(num, "> ")))
+		if !ok || err != nil || strings.TrimSpace(code) == "" || had[strings.TrimSpace(code)] {
+			continue
+		}
+		fresh = append(fresh, strconv.Itoa(n))
+		cf.NewLines = append(cf.NewLines, n)
+	}
+	if len(fresh) > 0 {
+		cf.Message += " (lines new since " + prevVersion + ": " + strings.Join(fresh, ", ") + ")"
+	}
 }
 
 // couldHold reports whether any finding in rep takes an action that keeps

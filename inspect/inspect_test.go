@@ -424,3 +424,17 @@ func TestWheelTestCodeInformational(t *testing.T) {
 		}
 	}
 }
+
+func TestReadMember(t *testing.T) {
+	fn, whl := wheel(t, fakepypi.WheelSpec{Name: "demo", Version: "1.0", Extra: map[string]string{"demo/x.py": "x = 1\n"}})
+	if b, err := ReadMember(bytes.NewReader(whl), int64(len(whl)), fn, "demo/x.py", 1<<20); err != nil || string(b) != "x = 1\n" {
+		t.Errorf("wheel member: %q %v", b, err)
+	}
+	tgz := tarGz(t, []tar.Header{{Name: "demo-1.0/x.py", Typeflag: tar.TypeReg}}, map[string]string{"demo-1.0/x.py": "y = 2\n"})
+	if b, err := ReadMember(bytes.NewReader(tgz), int64(len(tgz)), "demo-1.0.tar.gz", "demo-1.0/x.py", 3); err != nil || string(b) != "y =" {
+		t.Errorf("sdist member, capped: %q %v", b, err)
+	}
+	if _, err := ReadMember(bytes.NewReader(tgz), int64(len(tgz)), "demo-1.0.tar.gz", "nope", 10); !errors.Is(err, ErrNoMember) {
+		t.Errorf("missing member: %v", err)
+	}
+}

@@ -234,6 +234,9 @@ type ContentFinding struct {
 	Kind     string `json:"kind"`
 	Path     string `json:"path"`
 	Line     int    `json:"line,omitempty"`
+	// NewLines are the lines of Evidence the baseline's copy of the file
+	// does not have.
+	NewLines []int  `json:"new_lines,omitempty"`
 	Message  string `json:"message"`
 	Evidence string `json:"evidence,omitempty"`
 }

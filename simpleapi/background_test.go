@@ -275,3 +275,33 @@ func hasCheck(checks []gate.CheckStatus, check, status string) bool {
 	}
 	return false
 }
+
+// TestEvidenceSaysWhichLinesAreNew: a payload added to a module the
+// previous release already had is shown with the lines that are new since
+// then; a payload in a new file says the file is new.
+func TestEvidenceSaysWhichLinesAreNew(t *testing.T) {
+	h := newHarness(t)
+	base := "import base64\n\nVERSION = '1.0'\n\ndef helper():\n    return 1\n"
+	h.fake.AddWheel(fakepypi.WheelSpec{Name: "evo", Version: "1.0", Extra: map[string]string{"evo/util.py": base}}, uploaded)
+	changed := h.fake.AddWheel(fakepypi.WheelSpec{Name: "evo", Version: "1.1", Extra: map[string]string{
+		"evo/util.py":  base + "\nexec(base64.b64decode('cHJpbnQoMSk='))\n",
+		"evo/extra.py": "import base64\nexec(base64.b64decode('cHJpbnQoMSk='))\n",
+	}}, uploaded.Add(time.Hour))
+	if resp, _ := h.get(fileURL(changed)); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("%s", resp.Status)
+	}
+	v, _ := h.config.Quarantine.Get(changed.SHA256())
+	msgs := map[string]string{}
+	for _, f := range v.Inputs.Content.New {
+		msgs[f.Path] = f.Message
+		if f.Path == "evo/util.py" && (len(f.NewLines) != 1 || f.NewLines[0] != 8) {
+			t.Errorf("new lines of util.py: %v", f.NewLines)
+		}
+	}
+	if !strings.Contains(msgs["evo/util.py"], "(lines new since 1.0: 8)") {
+		t.Errorf("util.py: %q", msgs["evo/util.py"])
+	}
+	if !strings.Contains(msgs["evo/extra.py"], "(the file is new since 1.0)") {
+		t.Errorf("extra.py: %q", msgs["evo/extra.py"])
+	}
+}
