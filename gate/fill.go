@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/index"
+	"airlock/internal/flight"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -66,20 +67,9 @@ func (g *Gate) TargetFor(page *index.Page, distName string, isMeta bool) (Target
 // on a context detached from the callers' (bounded by FillTimeout), so a
 // client hanging up does not waste the fill for the others or the next.
 func (g *Gate) Fill(ctx context.Context, t Target) (storage.FileRecord, error) {
-	ch := g.fills.DoChan(t.SHA256+"/"+t.Key, func() (any, error) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.opt.FillTimeout)
-		defer cancel()
+	return flight.Do(ctx, &g.fills, t.SHA256+"/"+t.Key, g.opt.FillTimeout, func(fctx context.Context) (storage.FileRecord, error) {
 		return g.fill(fctx, t)
 	})
-	select {
-	case <-ctx.Done():
-		return storage.FileRecord{}, ctx.Err()
-	case res := <-ch:
-		if res.Err != nil {
-			return storage.FileRecord{}, res.Err
-		}
-		return res.Val.(storage.FileRecord), nil
-	}
 }
 
 // fill stages, verifies, commits and records one file.

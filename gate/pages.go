@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"airlock/internal/flight"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -158,20 +159,9 @@ func (g *Gate) Page(ctx context.Context, project string) (*Entry, error) {
 			return stale(cached), nil
 		}
 	}
-	ch := g.fetches.DoChan(project, func() (any, error) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.opt.PageTimeout)
-		defer cancel()
+	return flight.Do(ctx, &g.fetches, project, g.opt.PageTimeout, func(fctx context.Context) (*Entry, error) {
 		return g.refreshPage(fctx, project, cached)
 	})
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(*Entry), nil
-	}
 }
 
 // stale is the cached entry marked as served because the upstream failed.

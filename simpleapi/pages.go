@@ -13,6 +13,7 @@ import (
 
 	"airlock/gate"
 	"airlock/index"
+	"airlock/internal/flight"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -114,9 +115,7 @@ func (s *Server) getList(ctx context.Context) (*listEntry, error) {
 		s.opt.Metrics.Cache.WithLabelValues("list", "hit").Inc()
 		return cached, nil
 	}
-	ch := s.fetches.DoChan("\x00list", func() (any, error) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opt.PageTimeout)
-		defer cancel()
+	return flight.Do(ctx, &s.fetches, "list", s.opt.PageTimeout, func(fctx context.Context) (*listEntry, error) {
 		var v storage.Validators
 		if cached != nil {
 			v = cached.cl.Validators
@@ -147,15 +146,6 @@ func (s *Server) getList(ctx context.Context) (*listEntry, error) {
 		s.listMu.Unlock()
 		return e, nil
 	})
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(*listEntry), nil
-	}
 }
 
 func (e *listEntry) render(media string) (gate.RenderedBody, error) {
