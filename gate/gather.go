@@ -27,10 +27,15 @@ func inputFor(project string, f index.File) policy.Input {
 // replaced them).
 func (g *Gate) reusedFrom(project string, f index.File) string {
 	rec, err := g.opt.Store.GetFile(project, f.Filename)
-	switch {
-	case err != nil:
+	if err != nil {
 		return ""
-	case rec.SHA256 != f.SHA256():
+	}
+	return reusedIn(rec, f)
+}
+
+// reusedIn is reusedFrom for a record already read.
+func reusedIn(rec storage.FileRecord, f index.File) string {
+	if rec.SHA256 != f.SHA256() {
 		return rec.SHA256
 	}
 	return rec.Replaces
@@ -89,8 +94,9 @@ func (g *Gate) fillAttestation(ctx context.Context, page *index.Page, f index.Fi
 // needsPrior reports whether earlier releases' attestations matter to the
 // project's rules: with require: never and no pinned publisher they do
 // not, and a failure to read them must not hold anything.
-func (g *Gate) needsPrior(project string) bool {
-	r := g.rulesFor(project)
+func (g *Gate) needsPrior(project string) bool { return needsPrior(g.rulesFor(project)) }
+
+func needsPrior(r policy.ProjectRules) bool {
 	return r.RequireAttestation != policy.RequireNever || r.Publisher != ""
 }
 

@@ -7,6 +7,7 @@ import (
 	"airlock/index"
 	"airlock/policy"
 	"airlock/quarantine"
+	"airlock/storage"
 )
 
 // Listing applies the gate to a page before it is rendered, deciding every
@@ -25,9 +26,16 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 	sctx, cancel := context.WithTimeout(ctx, g.opt.SignalsWait)
 	defer cancel()
 	sig := g.listingSignals(sctx, p)
+	// Asked once per render, not per file: a page can list 200,000 files.
+	lc := listingContext{rules: g.rulesFor(p.Name), now: g.opt.Now()}
+	if recs, err := g.opt.Store.ProjectFiles(p.Name); err == nil {
+		lc.stored = recs
+	} else {
+		lc.storedErr = err
+	}
 	var cooling []index.File
 	for _, f := range p.Files {
-		in := g.listingInput(ctx, p, f, sig)
+		in := g.listingInput(ctx, p, f, sig, lc)
 		listed[in.Version] = true
 		l, err := g.opt.Quarantine.Listing(in)
 		if err != nil {
@@ -37,7 +45,7 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 		if !l.Until.IsZero() && (until.IsZero() || l.Until.Before(until)) {
 			until = l.Until
 		}
-		g.queueIfCooling(p, f, &cooling)
+		g.queueIfCooling(p, f, lc, &cooling)
 		if !l.Show || (l.Yank && hideHeld) {
 			continue
 		}
@@ -64,17 +72,21 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 // facts, a missing attestation where the page says so (and then the
 // earlier releases, when the rules use them), and the project's signals
 // for releases they can affect.
-func (g *Gate) listingInput(ctx context.Context, page *index.Page, f index.File, sig func(version string) *policy.Signals) policy.Input {
+func (g *Gate) listingInput(ctx context.Context, page *index.Page, f index.File, sig func(version string) *policy.Signals, lc listingContext) policy.Input {
 	in := inputFor(page.Name, f)
-	in.ReusedFilename = g.reusedFrom(page.Name, f)
-	if in.Version != "" && signalsMatter(g.rulesFor(page.Name), f, g.opt.Now()) {
+	if lc.storedErr != nil {
+		in.GatherErrors = append(in.GatherErrors, "stored files: "+lc.storedErr.Error())
+	} else if rec, ok := lc.stored[f.Filename]; ok {
+		in.ReusedFilename = reusedIn(rec, f)
+	}
+	if in.Version != "" && signalsMatter(lc.rules, f, lc.now) {
 		in.Signals = sig(in.Version)
 	}
 	if g.opt.Attest == nil || !page.SaysNoProvenance(f) || in.SHA256 == "" {
 		return in
 	}
 	in.Attestation = &policy.Attestation{Status: policy.AttestationMissing}
-	if !g.needsPrior(page.Name) {
+	if !needsPrior(lc.rules) {
 		return in
 	}
 	prior, err := g.opt.Attest.Prior(ctx, page, in.Version)
@@ -84,6 +96,15 @@ func (g *Gate) listingInput(ctx context.Context, page *index.Page, f index.File,
 	}
 	in.Prior = prior
 	return in
+}
+
+// listingContext is what one render asks once for all files: the project's
+// rules, the clock, and the file records Airlock stored for the project.
+type listingContext struct {
+	rules     policy.ProjectRules
+	now       time.Time
+	stored    map[string]storage.FileRecord
+	storedErr error
 }
 
 // signalsMatter reports whether behavioural signals can change a file's

@@ -71,16 +71,14 @@ func (q *queue) signal() {
 
 // queueIfCooling queues a listed file for the background checks when its
 // release is inside its cooldown and it has not been checked yet.
-func (g *Gate) queueIfCooling(p *index.Page, f index.File, pending *[]index.File) {
+func (g *Gate) queueIfCooling(p *index.Page, f index.File, lc listingContext, pending *[]index.File) {
 	if !g.queue.enabled() || f.SHA256() == "" || f.Yanked || f.UploadTime.IsZero() || f.Size < 0 {
 		return
 	}
-	r := g.rulesFor(p.Name)
-	window := max(r.Cooldown, r.CooldownBelow)
-	if g.opt.Now().Sub(f.UploadTime) >= window {
+	if lc.now.Sub(f.UploadTime) >= max(lc.rules.Cooldown, lc.rules.CooldownBelow) {
 		return
 	}
-	if _, stored := g.storedFile(p.Name, f); stored {
+	if rec, ok := lc.stored[f.Filename]; ok && rec.SHA256 == f.SHA256() && g.opt.Store.HasBlob(rec.SHA256) {
 		if _, err := g.opt.Store.GetDecision(f.SHA256()); err == nil {
 			return // downloaded and decided: checked
 		}

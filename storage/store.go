@@ -245,6 +245,25 @@ func (s *Store) PutFile(rec FileRecord) error {
 }
 
 // Files calls fn for every stored file record.
+// ProjectFiles returns a project's file records by filename, read in one
+// transaction (a page listing asks about every file).
+func (s *Store) ProjectFiles(project string) (map[string]FileRecord, error) {
+	out := map[string]FileRecord{}
+	prefix := fileKey(project, "")
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketFiles).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var rec FileRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("storage: corrupt file record %q: %w", k, err)
+			}
+			out[rec.Filename] = rec
+		}
+		return nil
+	})
+	return out, err
+}
+
 func (s *Store) Files(fn func(FileRecord) error) error {
 	return s.db.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketFiles).ForEach(func(_, v []byte) error {
