@@ -223,3 +223,34 @@ func TestPagesStoredCompressed(t *testing.T) {
 		t.Errorf("plain record from before: %v", err)
 	}
 }
+
+// TestWorkStats: depth counts every item; the oldest is found whether it
+// heads the lowest priority or was moved up to a higher one.
+func TestWorkStats(t *testing.T) {
+	s, err := Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	item := func(i int) WorkItem {
+		return WorkItem{SHA256: strings.Repeat(string(rune('a'+i)), 64), EnqueuedAt: t0.Add(time.Duration(i) * time.Minute)}
+	}
+	if d, o, err := s.WorkStats(); err != nil || d != 0 || !o.IsZero() {
+		t.Fatalf("empty: %d %v %v", d, o, err)
+	}
+	s.AddWork(1, []WorkItem{item(0), item(1), item(2)})
+	s.AddWork(0, []WorkItem{item(3)})
+	if d, o, _ := s.WorkStats(); d != 4 || !o.Equal(t0) {
+		t.Errorf("depth %d oldest %v", d, o)
+	}
+	s.AddWork(0, []WorkItem{item(0)}) // moved up, keeps its enqueue time
+	key, it, ok, _ := s.NextWork(t0.Add(time.Hour), func(string) bool { return false })
+	if !ok || it.SHA256 != item(3).SHA256 {
+		t.Fatalf("next: %+v", it)
+	}
+	s.FinishWork(key, it.SHA256)
+	if d, o, _ := s.WorkStats(); d != 3 || !o.Equal(t0) {
+		t.Errorf("after moving the oldest up: depth %d oldest %v", d, o)
+	}
+}

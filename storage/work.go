@@ -125,20 +125,34 @@ func (s *Store) RetryWork(key []byte, it WorkItem) error {
 	})
 }
 
-// WorkStats reports the queue's depth and its oldest item's enqueue time.
+// WorkStats reports the queue's depth and its oldest item's enqueue time,
+// without decoding the whole queue (it is read after every item): items of
+// one priority are in enqueue order, except those moved up to a higher
+// priority, which keep their first enqueue time — so the oldest is the
+// head of the lowest priority or one of the items above it.
 func (s *Store) WorkStats() (depth int, oldest time.Time, err error) {
 	err = s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketWork).ForEach(func(_, v []byte) error {
+		b := tx.Bucket(bucketWork)
+		depth = tx.Bucket(bucketWorkKeys).Stats().KeyN
+		c := b.Cursor()
+		last, _ := c.Last()
+		if last == nil {
+			return nil
+		}
+		lowest := last[0]
+		note := func(v []byte) {
 			var it WorkItem
-			if err := json.Unmarshal(v, &it); err != nil {
-				return nil
-			}
-			depth++
-			if oldest.IsZero() || it.EnqueuedAt.Before(oldest) {
+			if json.Unmarshal(v, &it) == nil && (oldest.IsZero() || it.EnqueuedAt.Before(oldest)) {
 				oldest = it.EnqueuedAt
 			}
-			return nil
-		})
+		}
+		for k, v := c.First(); k != nil && k[0] < lowest; k, v = c.Next() {
+			note(v) // moved-up items: few
+		}
+		if _, v := c.Seek([]byte{lowest}); v != nil {
+			note(v)
+		}
+		return nil
 	})
 	return depth, oldest, err
 }
