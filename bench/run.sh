@@ -124,8 +124,11 @@ events { worker_connections 64; }
 http { access_log off; sendfile on; tcp_nopush on;
   server { listen 127.0.0.1:$NPORT; location / { root $BLOBDIR; } } }
 NGINX
-nginx -c "$NGX/nginx.conf" -p "$NGX" &
-pids+=($!)
+# Inside this { } | tee block a background job must not hold the pipe
+# (tee would never end), and the trap cannot see its pid: nginx gets its own
+# output file and is stopped at the end of this section.
+nginx -c "$NGX/nginx.conf" -p "$NGX" > "$NGX/out.log" 2>&1 &
+NGPID=$!
 for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$NPORT/$SHA" && break; sleep 0.1; done
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
 nginx_workers() { pgrep -f "nginx: worker process" | tr '\n' ' '; }
@@ -138,6 +141,7 @@ cpu_per_gib() { # url pid...
 }
 echo "  airlock: $(cpu_per_gib "$URL/files/big/$BIG" $APID)"
 echo "  nginx:   $(cpu_per_gib "http://127.0.0.1:$NPORT/$SHA" $(nginx_workers))"
+kill "$NGPID"; wait "$NGPID" 2>/dev/null || true
 echo
 
 echo "## warm pages: validators and compression (pip and uv send Accept-Encoding: gzip)"
