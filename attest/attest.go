@@ -12,9 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"golang.org/x/sync/singleflight"
 
@@ -51,12 +54,13 @@ type Gatherer struct {
 
 	// Outcomes are immutable per sha256, and a prior lookup per page and
 	// version: memos spare warm requests the decoding.
-	mu    sync.Mutex
-	memo  map[string]*policy.Attestation
-	pages map[*index.Page]*pageIndex
-	order []*index.Page // oldest first, for eviction
-	// indexedFiles counts the files of the pages in order.
-	indexedFiles int
+	mu   sync.Mutex
+	memo map[string]*policy.Attestation
+	// pages holds each live page's release index. The keys are weak and an
+	// index is dropped when its page is collected, so an index never keeps
+	// a page alive: a 200,000-file page lives only as long as the page
+	// cache or a request holds it.
+	pages map[weak.Pointer[index.Page]]*pageIndex
 }
 
 // pageIndex is a page's releases in PEP 440 order, built once per page and
@@ -71,15 +75,12 @@ type pageIndex struct {
 }
 
 type release struct {
-	v     pep440.Version
-	raw   string
-	files []index.File
+	v   pep440.Version
+	raw string
+	// files are positions in the page's Files: copies would double what
+	// a huge page costs.
+	files []int32
 }
-
-const maxIndexedPages = 64
-
-// maxIndexedFiles bounds the files of the indexed pages together.
-const maxIndexedFiles = 100_000
 
 const memoMax = 8192
 
@@ -226,15 +227,43 @@ func (g *Gatherer) Prior(ctx context.Context, page *index.Page, version string) 
 	return p, nil
 }
 
-// indexOf returns the page's release index, building it once.
+// indexOf returns the page's release index, building it once per page.
 func (g *Gatherer) indexOf(page *index.Page) *pageIndex {
+	key := weak.Make(page)
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if idx, ok := g.pages[page]; ok {
+	idx, ok := g.pages[key]
+	g.mu.Unlock()
+	if ok {
 		return idx
 	}
+	idx = buildIndex(page)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if prev, ok := g.pages[key]; ok {
+		return prev // built concurrently
+	}
+	if g.pages == nil {
+		g.pages = map[weak.Pointer[index.Page]]*pageIndex{}
+	}
+	g.pages[key] = idx
+	runtime.AddCleanup(page, func(k weak.Pointer[index.Page]) {
+		g.mu.Lock()
+		delete(g.pages, k)
+		g.mu.Unlock()
+	}, key)
+	return idx
+}
+
+// indexedPages reports how many page indexes are alive (for tests).
+func (g *Gatherer) indexedPages() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.pages)
+}
+
+func buildIndex(page *index.Page) *pageIndex {
 	byVersion := map[string]*release{}
-	for _, f := range page.Files {
+	for i, f := range page.Files {
 		raw, ok := index.VersionFromFilename(page.Name, f.Filename)
 		if !ok || f.Yanked || f.SHA256() == "" {
 			continue
@@ -245,11 +274,11 @@ func (g *Gatherer) indexOf(page *index.Page) *pageIndex {
 		}
 		key := pv.String()
 		if byVersion[key] == nil {
-			byVersion[key] = &release{v: pv, raw: raw}
+			byVersion[key] = &release{v: pv, raw: strings.Clone(raw)}
 		}
-		byVersion[key].files = append(byVersion[key].files, f)
+		byVersion[key].files = append(byVersion[key].files, int32(i))
 	}
-	idx := &pageIndex{priors: map[string]*policy.PriorAttestation{}}
+	idx := &pageIndex{priors: map[string]*policy.PriorAttestation{}, releases: make([]release, 0, len(byVersion))}
 	for _, r := range byVersion {
 		idx.releases = append(idx.releases, *r)
 	}
@@ -257,27 +286,14 @@ func (g *Gatherer) indexOf(page *index.Page) *pageIndex {
 	idx.withProv = make([]int, len(idx.releases))
 	last := -1
 	for i, r := range idx.releases {
-		for _, f := range r.files {
-			if !page.SaysNoProvenance(f) {
+		for _, fi := range r.files {
+			if !page.SaysNoProvenance(page.Files[fi]) {
 				last = i
 				break
 			}
 		}
 		idx.withProv[i] = last
 	}
-	if g.pages == nil {
-		g.pages = map[*index.Page]*pageIndex{}
-	}
-	// Bounded by pages and by the files they hold: an index keeps its page
-	// alive, and a few huge pages must not pin the process's memory.
-	for len(g.order) > 0 && (len(g.order) >= maxIndexedPages || g.indexedFiles+len(page.Files) > maxIndexedFiles) {
-		g.indexedFiles -= len(g.order[0].Files)
-		delete(g.pages, g.order[0])
-		g.order = g.order[1:]
-	}
-	g.pages[page] = idx
-	g.order = append(g.order, page)
-	g.indexedFiles += len(page.Files)
 	return idx
 }
 
@@ -290,7 +306,8 @@ func (g *Gatherer) walk(ctx context.Context, page *index.Page, idx *pageIndex, c
 			break // no earlier release lists provenance
 		}
 		r := idx.releases[i]
-		for _, f := range r.files {
+		for _, fi := range r.files {
+			f := page.Files[fi]
 			if page.SaysNoProvenance(f) {
 				continue
 			}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -71,11 +72,11 @@ func world(t *testing.T, known bool) (*Gatherer, *fakeFetcher, *index.Page) {
 	provURL := "https://up.example/integrity/abi3info/2024.10.3/" + whl + "/provenance"
 	f := &fakeFetcher{docs: map[string][]byte{provURL: fixture(t, whl+".provenance")}, fail: map[string]error{}, calls: map[string]int{}}
 	page := &index.Page{Name: "abi3info", ProvenanceKnown: known, Files: []index.File{
-		{Filename: "abi3info-2024.9.0-py3-none-any.whl", Hashes: map[string]string{"sha256": strings.Repeat("1", 64)}},
-		{Filename: whl, Hashes: map[string]string{"sha256": hexsum(fixture(t, whl))}},
-		{Filename: "abi3info-2024.10.5-py3-none-any.whl", Hashes: map[string]string{"sha256": strings.Repeat("5", 64)}},
-		{Filename: "abi3info-2024.10.8-py3-none-any.whl", Hashes: map[string]string{"sha256": hexsum(fixture(t, "abi3info-2024.10.8-py3-none-any.whl"))}},
-		{Filename: "abi3info-2024.11.0rc1-py3-none-any.whl", Yanked: true, Hashes: map[string]string{"sha256": strings.Repeat("9", 64)}},
+		{Filename: "abi3info-2024.9.0-py3-none-any.whl", Hashes: index.Sha256(strings.Repeat("1", 64))},
+		{Filename: whl, Hashes: index.Sha256(hexsum(fixture(t, whl)))},
+		{Filename: "abi3info-2024.10.5-py3-none-any.whl", Hashes: index.Sha256(strings.Repeat("5", 64))},
+		{Filename: "abi3info-2024.10.8-py3-none-any.whl", Hashes: index.Sha256(hexsum(fixture(t, "abi3info-2024.10.8-py3-none-any.whl")))},
+		{Filename: "abi3info-2024.11.0rc1-py3-none-any.whl", Yanked: true, Hashes: index.Sha256(strings.Repeat("9", 64))},
 	}}
 	if known {
 		page.Files[1].Provenance = provURL
@@ -146,5 +147,35 @@ func TestForFile(t *testing.T) {
 	f4.fail[page4.Files[1].Provenance] = upstream.ErrTooLarge
 	if a, _ := g4.ForFile(ctx, page4, page4.Files[1]); a.Status != policy.AttestationInvalid {
 		t.Errorf("oversized: %+v", a)
+	}
+}
+
+// A page's release index lives as long as the page and never longer: it
+// must not keep a 200,000-file page alive after the page cache let it go.
+func TestPageIndexDiesWithItsPage(t *testing.T) {
+	g, _, page := world(t, true)
+	if _, err := g.Prior(context.Background(), page, "2024.10.8"); err != nil {
+		t.Fatal(err)
+	}
+	if n := g.indexedPages(); n != 1 {
+		t.Fatalf("%d indexes after one page, want 1", n)
+	}
+	copyOfPage := *page // a refreshed page is a new object with a new index
+	if _, err := g.Prior(context.Background(), &copyOfPage, "2024.10.8"); err != nil {
+		t.Fatal(err)
+	}
+	if n := g.indexedPages(); n != 2 {
+		t.Fatalf("%d indexes after two pages, want 2", n)
+	}
+	runtime.KeepAlive(page)
+	runtime.KeepAlive(&copyOfPage)
+	page = nil
+	// Cleanups run on their own goroutine after a collection.
+	for i := 0; i < 200 && g.indexedPages() > 0; i++ {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := g.indexedPages(); n != 0 {
+		t.Errorf("%d indexes alive after their pages were collected", n)
 	}
 }

@@ -30,16 +30,19 @@ pids+=($APID)
 URL=http://127.0.0.1:$PORT
 for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
 rss() { awk -v k="$1" '$1==k":" {printf "%.0f MiB", $2/1024}' /proc/$APID/status; }
+# RssFile is the database's memory map (pages the kernel can drop); RssAnon
+# is the process's own memory.
+rssall() { echo "$(rss VmRSS) (anon $(rss RssAnon), file $(rss RssFile))"; }
 ACCEPT='application/vnd.pypi.simple.v1+json'
 {
 echo "# Airlock memory under huge pages $(date -u +%Y-%m-%dT%H:%MZ): 6 projects x 199,000 files, index.page_cache_bytes default"
-echo "  at start: RSS $(rss VmRSS)"
+echo "  at start: RSS $(rssall)"
 for round in 1 2; do
   for p in 0 1 2 3 4 5; do
     s=$(date +%s.%N)
     bytes=$(curl -sf -o /dev/null -w '%{size_download}' -H "Accept: $ACCEPT" "$URL/simple/huge$p/")
     e=$(date +%s.%N)
-    echo "  round $round huge$p: $((bytes>>20)) MiB page in $("$PY" -c "print(f'{$e-$s:.1f}')") s; RSS $(rss VmRSS)"
+    echo "  round $round huge$p: $((bytes>>20)) MiB page in $("$PY" -c "print(f'{$e-$s:.1f}')") s; RSS $(rssall)"
   done
 done
 echo "  peak RSS (VmHWM): $(rss VmHWM)"

@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"net/url"
 	"os"
@@ -310,5 +311,25 @@ func TestSaysNoProvenance(t *testing.T) {
 	known, unknown := &Page{ProvenanceKnown: true}, &Page{}
 	if known.SaysNoProvenance(with) || !known.SaysNoProvenance(without) || unknown.SaysNoProvenance(without) {
 		t.Error("only an API 1.3+ page listing no provenance says there is none")
+	}
+}
+
+func TestReadJSONRejectsAmbiguousDocuments(t *testing.T) {
+	base, _ := url.Parse("https://up.example/simple/p/")
+	for name, body := range map[string]string{
+		"files twice":  `{"meta":{"api-version":"1.1"},"name":"p","files":[],"files":[]}`,
+		"trailing":     `{"meta":{"api-version":"1.1"},"name":"p","files":[]} {"files":[]}`,
+		"not a list":   `{"meta":{"api-version":"1.1"},"name":"p","files":{}}`,
+		"no version":   `{"name":"p","files":[]}`,
+		"cut in files": `{"meta":{"api-version":"1.1"},"name":"p","files":[{"filename":"p-1.tar.gz"`,
+	} {
+		if _, err := ReadJSON("p", strings.NewReader(body), base); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+	// Keys in any order: meta after files still decides provenance.
+	p, err := ReadJSON("p", strings.NewReader(`{"files":[{"filename":"p-1.tar.gz","url":"/p-1.tar.gz","hashes":{"SHA256":"`+strings.Repeat("A", 64)+`"}}],"name":"p","meta":{"api-version":"1.3"},"files-extra":null}`), base)
+	if err != nil || !p.ProvenanceKnown || p.Files[0].SHA256() != strings.Repeat("a", 64) || p.Files[0].URL != "https://up.example/p-1.tar.gz" {
+		t.Fatalf("reordered keys: %+v %v", p, err)
 	}
 }

@@ -31,7 +31,7 @@ type ProjectStatus struct {
 type File struct {
 	Filename       string            `json:"filename"`
 	URL            string            `json:"url"` // absolute upstream URL
-	Hashes         map[string]string `json:"hashes,omitempty"`
+	Hashes         Hashes            `json:"hashes,omitempty"`
 	RequiresPython string            `json:"requires_python,omitempty"`
 	// CoreMetadata is nil when the upstream offers no PEP 658 metadata file,
 	// and has empty Hashes when it offers one without a hash.
@@ -46,18 +46,18 @@ type File struct {
 
 // CoreMetadata describes a PEP 658 metadata file.
 type CoreMetadata struct {
-	Hashes map[string]string `json:"hashes,omitempty"`
+	Hashes Hashes `json:"hashes,omitempty"`
 }
 
 // SHA256 returns the file's listed sha256 in lower case, or "".
-func (f File) SHA256() string { return strings.ToLower(f.Hashes["sha256"]) }
+func (f File) SHA256() string { return strings.ToLower(f.Hashes.Get("sha256")) }
 
 // MetadataSHA256 returns the listed sha256 of the file's PEP 658 metadata, or "".
 func (f File) MetadataSHA256() string {
 	if f.CoreMetadata == nil {
 		return ""
 	}
-	return strings.ToLower(f.CoreMetadata.Hashes["sha256"])
+	return strings.ToLower(f.CoreMetadata.Hashes.Get("sha256"))
 }
 
 // SaysNoProvenance reports whether the page itself says a file has no PEP

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,15 +33,9 @@ const maxFiles = 200_000
 
 var hexSHA256 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
-type jsonPage struct {
-	Meta struct {
-		APIVersion string `json:"api-version"`
-	} `json:"meta"`
-	Name          string          `json:"name"`
-	Files         []jsonFile      `json:"files"`
-	Versions      []string        `json:"versions"`
-	ProjectStatus *ProjectStatus  `json:"project-status"`
-	Projects      json.RawMessage `json:"projects"`
+// jsonList is the root list in PEP 691 JSON.
+type jsonList struct {
+	Projects json.RawMessage `json:"projects"`
 }
 
 type jsonFile struct {
@@ -59,26 +54,115 @@ type jsonFile struct {
 // ParseJSON parses a PEP 691 project page fetched from base. Relative URLs
 // are resolved against base.
 func ParseJSON(project string, body []byte, base *url.URL) (*Page, error) {
-	var jp jsonPage
-	if err := json.Unmarshal(body, &jp); err != nil {
-		return nil, fmt.Errorf("%w: json: %v", ErrMalformed, err)
+	return ReadJSON(project, bytes.NewReader(body), base)
+}
+
+// ReadJSON parses a PEP 691 project page as it streams in, one file entry
+// at a time: a 200,000-file page never exists twice in memory (as the body
+// and as the decoded document). An error from r is returned wrapped.
+func ReadJSON(project string, r io.Reader, base *url.URL) (*Page, error) {
+	p, err := readJSON(project, json.NewDecoder(r), base)
+	if err != nil {
+		return nil, fmt.Errorf("%w: json: %w", ErrMalformed, err)
 	}
-	if !strings.HasPrefix(jp.Meta.APIVersion, "1.") {
-		return nil, fmt.Errorf("%w: unsupported api-version %q", ErrMalformed, jp.Meta.APIVersion)
+	return p, nil
+}
+
+func readJSON(project string, dec *json.Decoder, base *url.URL) (*Page, error) {
+	p := &Page{Name: project}
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, err
 	}
-	if len(jp.Files) > maxFiles {
-		return nil, fmt.Errorf("%w: more than %d files", ErrMalformed, maxFiles)
+	apiVersion, seen := "", map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return nil, fmt.Errorf("key %q given twice", key)
+		}
+		seen[key] = true
+		switch key {
+		case "meta":
+			var m struct {
+				APIVersion string `json:"api-version"`
+			}
+			err = dec.Decode(&m)
+			apiVersion = m.APIVersion
+		case "files":
+			err = readJSONFiles(dec, p, base)
+		case "versions":
+			err = dec.Decode(&p.Versions)
+		case "project-status":
+			err = dec.Decode(&p.Status)
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	p := &Page{Name: project, Versions: jp.Versions, Status: jp.ProjectStatus, ProvenanceKnown: atLeast(jp.Meta.APIVersion, 1, 3)}
-	for _, jf := range jp.Files {
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the page")
+	}
+	if !strings.HasPrefix(apiVersion, "1.") {
+		return nil, fmt.Errorf("unsupported api-version %q", apiVersion)
+	}
+	p.ProvenanceKnown = atLeast(apiVersion, 1, 3)
+	p.fillVersions()
+	return p, nil
+}
+
+func readJSONFiles(dec *json.Decoder, p *Page, base *url.URL) error {
+	tok, err := dec.Token()
+	if err != nil || tok == nil { // "files": null lists none
+		return err
+	}
+	if tok != json.Delim('[') {
+		return errors.New("files is not a list")
+	}
+	for dec.More() {
+		if len(p.Files) >= maxFiles {
+			return fmt.Errorf("more than %d files", maxFiles)
+		}
+		var jf jsonFile
+		if err := dec.Decode(&jf); err != nil {
+			return err
+		}
 		f, err := jf.toFile(base)
 		if err != nil {
-			return nil, fmt.Errorf("%w: file %q: %v", ErrMalformed, jf.Filename, err)
+			return fmt.Errorf("file %q: %v", jf.Filename, err)
 		}
 		p.Files = append(p.Files, f)
 	}
-	p.fillVersions()
-	return p, nil
+	p.Files = ClipFiles(p.Files)
+	return expectDelim(dec, ']')
+}
+
+// ClipFiles drops the spare capacity that appending left in a long file
+// list, which a kept page would otherwise carry (up to as much again).
+func ClipFiles(files []File) []File {
+	if cap(files)-len(files) > len(files)/8+64 {
+		return slices.Clone(files)
+	}
+	return files
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok != want {
+		return fmt.Errorf("expected %q, found %v", want, tok)
+	}
+	return nil
 }
 
 func (jf jsonFile) toFile(base *url.URL) (File, error) {
@@ -168,20 +252,15 @@ func parseJSONYanked(raw json.RawMessage) (bool, string, error) {
 
 // cleanHashes lower-cases hash names and drops none, but rejects a sha256
 // that is not 64 hex digits: such a value could never be verified.
-func cleanHashes(in map[string]string) (map[string]string, error) {
-	if len(in) == 0 {
-		return nil, nil
-	}
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		k = strings.ToLower(k)
-		if k == "sha256" {
-			if !hexSHA256.MatchString(v) {
-				return nil, fmt.Errorf("sha256 %q is not 64 hex digits", v)
+func cleanHashes(in map[string]string) (Hashes, error) {
+	out := hashesFrom(in)
+	for i, d := range out {
+		if d.Algo == "sha256" {
+			if !hexSHA256.MatchString(d.Value) {
+				return nil, fmt.Errorf("sha256 %q is not 64 hex digits", d.Value)
 			}
-			v = strings.ToLower(v)
+			out[i].Value = strings.ToLower(d.Value)
 		}
-		out[k] = v
 	}
 	return out, nil
 }
@@ -204,17 +283,22 @@ func resolve(base *url.URL, ref string) (string, error) {
 // ParseHTML parses a PEP 503 project page fetched from base. Anchors that do
 // not name a plausible file are dropped; hashes come from the URL fragment.
 func ParseHTML(project string, body []byte, base *url.URL) (*Page, error) {
+	return ReadHTML(project, bytes.NewReader(body), base)
+}
+
+// ReadHTML parses a PEP 503 project page as it streams in.
+func ReadHTML(project string, r io.Reader, base *url.URL) (*Page, error) {
 	p := &Page{Name: project}
 	var status ProjectStatus
 	var anchor *File
 	var text strings.Builder
-	z := html.NewTokenizer(bytes.NewReader(body))
+	z := html.NewTokenizer(r)
 	for {
 		tt := z.Next()
 		switch tt {
 		case html.ErrorToken:
 			if err := z.Err(); err != io.EOF {
-				return nil, fmt.Errorf("%w: html: %v", ErrMalformed, err)
+				return nil, fmt.Errorf("%w: html: %w", ErrMalformed, err)
 			}
 			if status.Status != "" {
 				p.Status = &status
@@ -322,7 +406,7 @@ func htmlFile(attrs map[string]string, base *url.URL) (File, error) {
 // the project names as the upstream wrote them.
 func ParseProjectList(contentType string, body []byte) ([]string, error) {
 	if contentType == MediaJSON {
-		var jp jsonPage
+		var jp jsonList
 		if err := json.Unmarshal(body, &jp); err != nil {
 			return nil, fmt.Errorf("%w: json: %v", ErrMalformed, err)
 		}

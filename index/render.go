@@ -27,23 +27,15 @@ func (p *Page) APIVersion() string {
 // uploadTimeFormat always writes microseconds, as PyPI does.
 const uploadTimeFormat = "2006-01-02T15:04:05.000000Z"
 
-type outJSONPage struct {
-	Meta          outMeta        `json:"meta"`
-	Name          string         `json:"name"`
-	Files         []outJSONFile  `json:"files"`
-	Versions      []string       `json:"versions"`
-	ProjectStatus *ProjectStatus `json:"project-status,omitempty"`
-}
-
 type outMeta struct {
 	APIVersion string `json:"api-version"`
 }
 
 type outJSONFile struct {
-	Filename       string            `json:"filename"`
-	URL            string            `json:"url"`
-	Hashes         map[string]string `json:"hashes"`
-	RequiresPython *string           `json:"requires-python,omitempty"`
+	Filename       string  `json:"filename"`
+	URL            string  `json:"url"`
+	Hashes         Hashes  `json:"hashes"`
+	RequiresPython *string `json:"requires-python,omitempty"`
 	// Never "dist-info-metadata": pip crashed on it (PEP 714).
 	CoreMetadata any     `json:"core-metadata,omitempty"`
 	Yanked       any     `json:"yanked,omitempty"`
@@ -52,54 +44,97 @@ type outJSONFile struct {
 	Provenance   *string `json:"provenance,omitempty"`
 }
 
-// RenderJSON writes the page in PEP 691 JSON.
+// estimatedFileBytes sizes a rendered page's buffer up front, so that a
+// 200,000-file page is not copied through doubling buffers.
+const estimatedFileBytes = 320
+
+// RenderJSON writes the page in PEP 691 JSON, one file entry at a time
+// into the output, with no intermediate document.
 func RenderJSON(p *Page, rw Rewrite) ([]byte, error) {
-	out := outJSONPage{
-		Meta:          outMeta{APIVersion: p.APIVersion()},
-		Name:          p.Name,
-		Files:         make([]outJSONFile, 0, len(p.Files)),
-		Versions:      p.Versions,
-		ProjectStatus: p.Status,
+	var buf bytes.Buffer
+	buf.Grow(512 + estimatedFileBytes*len(p.Files))
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	buf.WriteString(`{"meta":{"api-version":"` + p.APIVersion() + `"},"name":`)
+	if err := encodeCompact(enc, &buf, p.Name); err != nil {
+		return nil, err
 	}
-	if out.Versions == nil {
-		out.Versions = []string{}
+	buf.WriteString(`,"files":[`)
+	for i, f := range p.Files {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := encodeCompact(enc, &buf, jsonFileOut(f, rw)); err != nil {
+			return nil, err
+		}
 	}
-	for _, f := range p.Files {
-		fileURL, provURL := rw(f)
-		of := outJSONFile{Filename: f.Filename, URL: fileURL, Hashes: f.Hashes}
-		if of.Hashes == nil {
-			of.Hashes = map[string]string{}
-		}
-		if f.RequiresPython != "" {
-			rp := f.RequiresPython
-			of.RequiresPython = &rp
-		}
-		if h := f.MetadataSHA256(); h != "" {
-			of.CoreMetadata = map[string]string{"sha256": h}
-		}
-		if f.Yanked {
-			of.Yanked = true
-			if f.YankedReason != "" {
-				of.Yanked = f.YankedReason
-			}
-		}
-		if f.Size >= 0 {
-			size := f.Size
-			of.Size = &size
-		}
-		if !f.UploadTime.IsZero() {
-			ut := f.UploadTime.UTC().Format(uploadTimeFormat)
-			of.UploadTime = &ut
-		}
-		if provURL != "" {
-			of.Provenance = &provURL
-		}
-		out.Files = append(out.Files, of)
+	buf.WriteString(`],"versions":`)
+	versions := p.Versions
+	if versions == nil {
+		versions = []string{}
 	}
-	return marshal(out)
+	if err := encodeCompact(enc, &buf, versions); err != nil {
+		return nil, err
+	}
+	if p.Status != nil {
+		buf.WriteString(`,"project-status":`)
+		if err := encodeCompact(enc, &buf, p.Status); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteString("}\n")
+	return trimmed(buf.Bytes()), nil
 }
 
-var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+// trimmed drops a buffer's unused capacity when it is large: a rendered
+// page is kept for as long as its entry lives.
+func trimmed(b []byte) []byte {
+	if cap(b)-len(b) > len(b)/4+4096 {
+		return bytes.Clone(b)
+	}
+	return b
+}
+
+// encodeCompact appends v's JSON without the encoder's trailing newline.
+func encodeCompact(enc *json.Encoder, buf *bytes.Buffer, v any) error {
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	buf.Truncate(buf.Len() - 1)
+	return nil
+}
+
+func jsonFileOut(f File, rw Rewrite) outJSONFile {
+	fileURL, provURL := rw(f)
+	of := outJSONFile{Filename: f.Filename, URL: fileURL, Hashes: f.Hashes}
+	if f.RequiresPython != "" {
+		rp := f.RequiresPython
+		of.RequiresPython = &rp
+	}
+	if h := f.MetadataSHA256(); h != "" {
+		of.CoreMetadata = map[string]string{"sha256": h}
+	}
+	if f.Yanked {
+		of.Yanked = true
+		if f.YankedReason != "" {
+			of.Yanked = f.YankedReason
+		}
+	}
+	if f.Size >= 0 {
+		size := f.Size
+		of.Size = &size
+	}
+	if !f.UploadTime.IsZero() {
+		ut := f.UploadTime.UTC().Format(uploadTimeFormat)
+		of.UploadTime = &ut
+	}
+	if provURL != "" {
+		of.Provenance = &provURL
+	}
+	return of
+}
+
+var pageHeadTemplate = template.Must(template.New("head").Parse(`<!DOCTYPE html>
 <html>
   <head>
     <meta name="pypi:repository-version" content="{{.APIVersion}}">
@@ -112,17 +147,19 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
     <title>Links for {{.Name}}</title>
   </head>
   <body>
-    <h1>Links for {{.Name}}</h1>
-{{- range .Files}}
+    <h1>Links for {{.Name}}</h1>`))
+
+var pageFileTemplate = template.Must(template.New("file").Parse(`
     <a href="{{.Href}}"
 {{- with .RequiresPython}} data-requires-python="{{.}}"{{end}}
 {{- with .Metadata}} data-dist-info-metadata="sha256={{.}}" data-core-metadata="sha256={{.}}"{{end}}
 {{- if .Yanked}} data-yanked="{{.YankedReason}}"{{end}}
-{{- with .Provenance}} data-provenance="{{.}}"{{end}}>{{.Filename}}</a><br />
-{{- end}}
+{{- with .Provenance}} data-provenance="{{.}}"{{end}}>{{.Filename}}</a><br />`))
+
+const pageTail = `
   </body>
 </html>
-`))
+`
 
 type htmlFileView struct {
 	Href           string
@@ -134,33 +171,37 @@ type htmlFileView struct {
 	Provenance     string
 }
 
-// RenderHTML writes the page in PEP 503 HTML. A yanked file always carries
-// data-yanked="reason" or data-yanked="": pip reads a bare attribute as not
-// yanked.
+// RenderHTML writes the page in PEP 503 HTML, one anchor at a time. A
+// yanked file always carries data-yanked="reason" or data-yanked="": pip
+// reads a bare attribute as not yanked.
 func RenderHTML(p *Page, rw Rewrite) ([]byte, error) {
-	view := struct {
+	var buf bytes.Buffer
+	buf.Grow(512 + estimatedFileBytes*len(p.Files))
+	head := struct {
 		APIVersion string
 		Name       string
 		Status     *ProjectStatus
-		Files      []htmlFileView
 	}{APIVersion: p.APIVersion(), Name: p.Name, Status: p.Status}
+	if err := pageHeadTemplate.Execute(&buf, head); err != nil {
+		return nil, err
+	}
 	for _, f := range p.Files {
 		fileURL, provURL := rw(f)
 		href := fileURL
 		if h := f.SHA256(); h != "" {
 			href += "#sha256=" + h
 		}
-		view.Files = append(view.Files, htmlFileView{
+		view := htmlFileView{
 			Href: href, Filename: f.Filename, RequiresPython: f.RequiresPython,
 			Metadata: f.MetadataSHA256(), Yanked: f.Yanked, YankedReason: f.YankedReason,
 			Provenance: provURL,
-		})
+		}
+		if err := pageFileTemplate.Execute(&buf, view); err != nil {
+			return nil, err
+		}
 	}
-	var buf bytes.Buffer
-	if err := pageTemplate.Execute(&buf, view); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	buf.WriteString(pageTail)
+	return trimmed(buf.Bytes()), nil
 }
 
 // ProjectList is the root index: normalized names in order.

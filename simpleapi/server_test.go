@@ -586,8 +586,8 @@ func TestRestartKeepsCacheAndServesFromStore(t *testing.T) {
 
 func TestPageSizeCap(t *testing.T) {
 	h := newHarness(t)
-	for i := 0; i < 3000; i++ {
-		h.fake.Add(&fakepypi.Dist{Project: "huge", Version: "1", Filename: strings.Repeat("x", 200) + "-" + strings.Repeat("1", i%50+1) + ".tar.gz", Data: []byte{byte(i)}})
+	for i := 0; i < 4000; i++ { // valid filenames: the page is refused for its size alone
+		h.fake.Add(&fakepypi.Dist{Project: "huge", Version: "1", Filename: strings.Repeat("x", 180) + "-" + strings.Repeat("1", i%50+1) + ".tar.gz", Data: []byte{byte(i)}})
 	}
 	resp, body := h.get("/simple/huge/", "Accept", pipAccept)
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "too large") {

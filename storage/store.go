@@ -184,6 +184,7 @@ func (s *Store) GetPage(project string) (CachedPage, error) {
 			return ErrNotFound
 		}
 		raw = bytes.Clone(v) // out of the mmap before the transaction ends
+		releaseMapped(v)
 		return nil
 	})
 	if err != nil {
@@ -195,7 +196,7 @@ func (s *Store) GetPage(project string) (CachedPage, error) {
 			return cp, fmt.Errorf("storage: corrupt page %q: %w", project, err)
 		}
 		defer zr.Close()
-		if err := json.NewDecoder(zr).Decode(&cp); err != nil {
+		if cp, err = readPage(zr); err != nil {
 			return cp, fmt.Errorf("storage: corrupt page %q: %w", project, err)
 		}
 		return cp, nil
@@ -213,15 +214,30 @@ var gzipMagic = []byte{0x1f, 0x8b}
 func (s *Store) PutPage(cp CachedPage) error {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if err := json.NewEncoder(zw).Encode(cp); err != nil {
+	if err := writePage(zw, cp); err != nil {
 		return err
 	}
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	return full(s.db.Update(func(tx *bbolt.Tx) error {
+	err := full(s.db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketPages).Put([]byte(cp.Page.Name), buf.Bytes())
 	}))
+	if err == nil && buf.Len() >= releaseMinBytes {
+		s.releasePages()
+	}
+	return err
+}
+
+// releasePages drops the database's pages from the process's view of its
+// memory map after a large page was written: bbolt moves the values that
+// share a leaf by reading them through the map, and a few huge pages would
+// then stay resident for as long as the process runs.
+func (s *Store) releasePages() {
+	s.db.View(func(tx *bbolt.Tx) error {
+		releaseMap(s.db.Info().Data, tx.Size())
+		return nil
+	})
 }
 
 // GetList returns the cached root project list, or ErrNotFound.

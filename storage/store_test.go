@@ -202,7 +202,7 @@ func TestPagesStoredCompressed(t *testing.T) {
 	p.Name = "big"
 	for i := 0; i < 2000; i++ {
 		p.Files = append(p.Files, index.File{Filename: fmt.Sprintf("big-1.%d-py3-none-any.whl", i), URL: "https://files.example/packages/big-1.0.whl",
-			Hashes: map[string]string{"sha256": strings.Repeat("ab", 32)}, Size: 1234})
+			Hashes: index.Sha256(strings.Repeat("ab", 32)), Size: 1234})
 	}
 	cp := CachedPage{Page: p, FetchedAt: time.Unix(1700000000, 0).UTC()}
 	if err := s.PutPage(cp); err != nil {

@@ -144,21 +144,24 @@ type PageResult struct {
 func (c *Client) FetchProject(ctx context.Context, project string, v Validators) (*PageResult, error) {
 	u := c.opt.BaseURL.JoinPath("simple", project) // JoinPath drops the trailing slash
 	u.Path += "/"
-	res, body, ct, err := c.get(ctx, "page", u, v, accept)
+	var page *index.Page
+	// The page is parsed as it arrives, never held whole as a body: a
+	// 200,000-file page is 78 MB of JSON.
+	res, err := c.fetch(ctx, "page", u, v, accept, c.opt.MaxPageBytes, func(ct string, body io.Reader) (err error) {
+		switch ct {
+		case index.MediaJSON:
+			page, err = index.ReadJSON(project, body, u)
+		case index.MediaHTML, index.MediaTextHTML:
+			page, err = index.ReadHTML(project, body, u)
+		default:
+			err = fmt.Errorf("%w: unexpected content type %q", index.ErrMalformed, ct)
+		}
+		return err
+	})
 	if err != nil || res.NotModified {
 		return res, err
 	}
-	switch ct {
-	case index.MediaJSON:
-		res.Page, err = index.ParseJSON(project, body, u)
-	case index.MediaHTML, index.MediaTextHTML:
-		res.Page, err = index.ParseHTML(project, body, u)
-	default:
-		err = fmt.Errorf("%w: unexpected content type %q", index.ErrMalformed, ct)
-	}
-	if err != nil {
-		return nil, err
-	}
+	res.Page = page
 	return res, nil
 }
 
@@ -204,37 +207,54 @@ func (c *Client) FetchUploadTimes(ctx context.Context, project string) (map[stri
 	return index.ParseUploadTimes(body)
 }
 
-// get performs a capped GET with bounded retries for 429, 5xx and network
-// errors. It never retries a cancelled context.
+// get performs a capped GET of a whole body, with fetch's retries.
 func (c *Client) get(ctx context.Context, kind string, u *url.URL, v Validators, acceptHeader string) (*PageResult, []byte, string, error) {
 	return c.getCapped(ctx, kind, u, v, acceptHeader, c.opt.MaxPageBytes)
 }
 
 func (c *Client) getCapped(ctx context.Context, kind string, u *url.URL, v Validators, acceptHeader string, max int64) (*PageResult, []byte, string, error) {
+	var body []byte
+	var ct string
+	res, err := c.fetch(ctx, kind, u, v, acceptHeader, max, func(t string, r io.Reader) (err error) {
+		ct = t
+		body, err = io.ReadAll(r)
+		return err
+	})
+	return res, body, ct, err
+}
+
+// consumeFunc reads a 200 answer's body as it streams in; the reader fails
+// with ErrTooLarge past the cap and ErrUnavailable when the connection does.
+type consumeFunc func(contentType string, body io.Reader) error
+
+// fetch performs a GET with bounded retries for 429, 5xx and network
+// errors, including a body cut short. It never retries a cancelled
+// context. consume is not called for a 304.
+func (c *Client) fetch(ctx context.Context, kind string, u *url.URL, v Validators, acceptHeader string, max int64, consume consumeFunc) (*PageResult, error) {
 	var lastErr error
 	for attempt := 0; attempt <= c.opt.Retries; attempt++ {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
-				return nil, nil, "", fmt.Errorf("%w: %v", ErrUnavailable, ctx.Err())
+				return nil, fmt.Errorf("%w: %v", ErrUnavailable, ctx.Err())
 			case <-time.After(time.Duration(attempt*attempt) * 100 * time.Millisecond):
 			}
 		}
-		res, body, ct, err := c.getOnce(ctx, kind, u, v, acceptHeader, max)
+		res, err := c.fetchOnce(ctx, kind, u, v, acceptHeader, max, consume)
 		if err == nil || !errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
-			return res, body, ct, err
+			return res, err
 		}
 		lastErr = err
 	}
-	return nil, nil, "", lastErr
+	return nil, lastErr
 }
 
-func (c *Client) getOnce(ctx context.Context, kind string, u *url.URL, v Validators, acceptHeader string, max int64) (*PageResult, []byte, string, error) {
+func (c *Client) fetchOnce(ctx context.Context, kind string, u *url.URL, v Validators, acceptHeader string, max int64, consume consumeFunc) (*PageResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	req.Header.Set("Accept", acceptHeader)
 	req.Header.Set("User-Agent", c.opt.UserAgent)
@@ -249,9 +269,9 @@ func (c *Client) getOnce(ctx context.Context, kind string, u *url.URL, v Validat
 	defer func() { c.observe(kind, start, err) }()
 	if err != nil {
 		if errors.Is(err, ErrHostNotAllowed) {
-			return nil, nil, "", err
+			return nil, err
 		}
-		return nil, nil, "", fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
 	}
 	defer resp.Body.Close()
 	res := &PageResult{Validators: Validators{
@@ -261,27 +281,55 @@ func (c *Client) getOnce(ctx context.Context, kind string, u *url.URL, v Validat
 	case resp.StatusCode == http.StatusNotModified:
 		res.NotModified = true
 		res.Validators = v
-		return res, nil, "", nil
+		return res, nil
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return nil, nil, "", ErrNotFound
+		return nil, ErrNotFound
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		err = fmt.Errorf("%w: %s answered %s", ErrUnavailable, u.Host, resp.Status)
-		return nil, nil, "", err
+		return nil, err
 	case resp.StatusCode != http.StatusOK:
 		err = fmt.Errorf("%w: %s answered %s", ErrUnavailable, u.Host, resp.Status)
-		return nil, nil, "", err
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
-	if err != nil {
-		err = fmt.Errorf("%w: reading body: %s", ErrUnavailable, redact(err))
-		return nil, nil, "", err
-	}
-	if int64(len(body)) > max {
-		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
-		return nil, nil, "", err
+		return nil, err
 	}
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	return res, body, ct, nil
+	body := &cappedBody{r: resp.Body, left: max}
+	err = consume(ct, body)
+	if body.err != nil {
+		err = body.err // the transfer failed, not the parse
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// cappedBody reads at most a cap of bytes from a response body and
+// remembers why reading stopped, so a parse error caused by a cut
+// connection or an oversized body is reported as that.
+type cappedBody struct {
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	switch {
+	case b.left < 0:
+		b.err = fmt.Errorf("%w: more than the cap of bytes", ErrTooLarge)
+		return 0, b.err
+	case err != nil && err != io.EOF:
+		b.err = fmt.Errorf("%w: reading body: %s", ErrUnavailable, redact(err))
+		return n, b.err
+	}
+	return n, err
 }
 
 func (c *Client) observe(kind string, start time.Time, err error) {

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"airlock/index"
 	"context"
 	"errors"
 	"net/http"
@@ -131,5 +132,32 @@ func TestFileHostsMatchSchemeHostAndPort(t *testing.T) {
 		if _, err := ParseOrigin(bad); err == nil {
 			t.Errorf("ParseOrigin(%q) accepted", bad)
 		}
+	}
+}
+
+// A page is parsed as it streams in; a connection cut mid-page is an
+// upstream failure (retried), never a malformed page or a partial one.
+func TestPageCutShortIsRetriedNotMalformed(t *testing.T) {
+	var calls atomic.Int32
+	full := `{"meta":{"api-version":"1.1"},"name":"cut","files":[{"filename":"cut-1.0.tar.gz","url":"/f/cut-1.0.tar.gz","hashes":{"sha256":"` + strings.Repeat("a", 64) + `"}}]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
+		if calls.Add(1) < 3 {
+			w.Header().Set("Content-Length", "10000")
+			w.Write([]byte(full[:60])) // then the handler returns: the connection is cut
+			return
+		}
+		w.Write([]byte(full))
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL)
+	res, err := c.FetchProject(context.Background(), "cut", Validators{})
+	if err != nil || calls.Load() != 3 || len(res.Page.Files) != 1 {
+		t.Fatalf("after two cut answers: %v, %d calls", err, calls.Load())
+	}
+	calls.Store(-10) // every answer is cut from now on
+	_, err = c.FetchProject(context.Background(), "cut", Validators{})
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, index.ErrMalformed) {
+		t.Errorf("always cut: %v, want ErrUnavailable and not ErrMalformed", err)
 	}
 }
