@@ -29,10 +29,10 @@ type ProjectStatus struct {
 
 // File is one distribution file on a page.
 type File struct {
-	Filename       string            `json:"filename"`
-	URL            string            `json:"url"` // absolute upstream URL
-	Hashes         Hashes            `json:"hashes,omitempty"`
-	RequiresPython string            `json:"requires_python,omitempty"`
+	Filename       string `json:"filename"`
+	URL            string `json:"url"` // absolute upstream URL
+	Hashes         Hashes `json:"hashes,omitempty"`
+	RequiresPython string `json:"requires_python,omitempty"`
 	// CoreMetadata is nil when the upstream offers no PEP 658 metadata file,
 	// and has empty Hashes when it offers one without a hash.
 	CoreMetadata *CoreMetadata `json:"core_metadata,omitempty"`
