@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"airlock/upstream"
 )
@@ -246,6 +246,9 @@ func Load(path string, getenv func(string) string) (Config, error) {
 }
 
 func decodeYAML(data []byte, cfg *Config) error {
+	if err := checkKeys(data); err != nil {
+		return err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,14 +24,13 @@ import (
 // its reasons. Exit 0: all would be served; 1: any would be held or
 // blocked; 2: error.
 func check(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags(checkHelp, stderr)
 	cfgPath := fs.String("config", "", "YAML config `file` (optional)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(checkHelp, fs, args, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: airlock check [--config FILE] name==version")
+		usageError(stderr, checkHelp, "")
 		return 2
 	}
 	project, release, err := adminapi.ParseTarget(fs.Arg(0))

@@ -2,12 +2,7 @@
 // 503/691 simple index that pip and uv install through, serving only files
 // whose sha256 matched what the upstream index published.
 //
-//	airlock serve [--config FILE] [--listen ADDR] [--data-dir DIR]
-//	airlock check [--config FILE] name==version
-//	airlock quarantine list|show|approve|reject|reopen [--server URL] [--reason TEXT] TARGET
-//	airlock verify [--provenance FILE] [--trusted-root FILE] [--publisher SPEC] DIST
-//	airlock score [--config FILE] [--json] PROJECT
-//	airlock version
+// Each command's help (help.go) says what it does; airlock --help lists them.
 package main
 
 import (
@@ -25,20 +20,11 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage:
-  airlock serve [--config FILE] [--listen ADDR] [--data-dir DIR]
-  airlock check [--config FILE] name==version
-  airlock quarantine list|show|approve|reject|reopen [--server URL] [--reason TEXT] TARGET
-  airlock verify [--provenance FILE] [--trusted-root FILE] [--publisher SPEC] DIST
-  airlock score [--config FILE] [--json] PROJECT
-  airlock version
-`
-
 // run dispatches a subcommand and returns the process exit code:
 // 0 success, 1 failure, 2 bad usage.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		printTopHelp(stderr)
 		return 2
 	}
 	// What these commands print comes from upstreams and archives:
@@ -46,7 +32,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	stdout = textsafe.Writer{W: stdout}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], stderr)
+		return serve(args[1:], stdout, stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
 	case "score":
@@ -56,12 +42,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "quarantine":
 		return quarantineCmd(args[1:], stdout, stderr, os.Getenv)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "airlock %s\n", version)
-		return 0
+		return versionCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		if len(args) > 1 { // airlock help COMMAND
+			return run(append(args[1:2:2], "--help"), stdout, stderr)
+		}
+		printTopHelp(stdout)
 		return 0
 	}
-	fmt.Fprintf(stderr, "airlock: unknown command %q\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "airlock: unknown command %q\n\n", args[0])
+	printTopHelp(stderr)
 	return 2
 }

@@ -33,3 +33,66 @@ func TestRunExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// Every command and subcommand explains itself: --help prints what it does,
+// how it is called, its own flags and examples on stdout, and exits 0,
+// with no token or server needed.
+func TestHelpForEveryCommand(t *testing.T) {
+	t.Setenv("AIRLOCK_ADMIN_TOKEN", "")
+	cases := []struct {
+		args         []string
+		want, absent []string
+	}{
+		{[]string{"--help"}, []string{"serve", "quarantine", "check", "score", "verify", "version", "examples:"}, nil},
+		{[]string{"help"}, []string{"commands:"}, nil},
+		{[]string{"help", "serve"}, []string{"usage: airlock serve", "-data-dir"}, nil},
+		{[]string{"serve", "--help"}, []string{"Run the proxy", "-config", "-listen", "-data-dir", "examples:"}, nil},
+		{[]string{"check", "-h"}, []string{"NAME==VERSION", "-config", "examples:"}, []string{"-json"}},
+		{[]string{"score", "--help"}, []string{"-json", "-config", "examples:"}, nil},
+		{[]string{"verify", "--help"}, []string{"-provenance", "-trusted-root", "-publisher", "examples:"}, []string{"-config"}},
+		{[]string{"version", "--help"}, []string{"VCS revision"}, nil},
+		{[]string{"quarantine", "--help"}, []string{"list|show|approve|reject|reopen", "AIRLOCK_ADMIN_TOKEN", "examples:"}, nil},
+		{[]string{"quarantine", "list", "--help"}, []string{"-state", "-project", "-check", "-json", "-server"}, []string{"-reason"}},
+		{[]string{"quarantine", "show", "--help"}, []string{"-json", "-server", "TARGET"}, []string{"-reason", "-state", "-project", "-check"}},
+		{[]string{"quarantine", "approve", "--help"}, []string{"-reason", "-server"}, []string{"-json", "-state"}},
+		{[]string{"quarantine", "reject", "--help"}, []string{"-reason"}, []string{"-state"}},
+		{[]string{"quarantine", "reopen", "--help"}, []string{"-reason"}, []string{"-state"}},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		code := run(c.args, &out, &errb)
+		if code != 0 || errb.Len() != 0 {
+			t.Errorf("airlock %v: exit %d, stderr %q; want 0 and help on stdout", c.args, code, errb.String())
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("airlock %v: help lacks %q:\n%s", c.args, w, out.String())
+			}
+		}
+		for _, a := range c.absent {
+			if strings.Contains(out.String(), a+" ") || strings.Contains(out.String(), a+"\n") {
+				t.Errorf("airlock %v: help lists %q, which does not apply:\n%s", c.args, a, out.String())
+			}
+		}
+	}
+	// A bad invocation goes to stderr with exit 2 and says where help is.
+	for _, args := range [][]string{{"quarantine"}, {"quarantine", "frob"}, {"quarantine", "show"}, {"quarantine", "approve", "x==1"}, {"check"}, {"score", "--bogus"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--help") {
+			t.Errorf("airlock %v: exit %d, stderr %q; want 2 pointing at --help", args, code, errb.String())
+		}
+	}
+}
+
+func TestVersionNamesTheModules(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"version"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	// A test binary carries its dependencies' versions like the real one.
+	for _, want := range []string{"airlock dev", "built with go1.", "go.etcd.io/bbolt v1.", "github.com/sigstore/sigstore-go v1.3.0"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("version lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,19 +19,6 @@ import (
 	"airlock/config"
 	"airlock/quarantine"
 )
-
-const quarantineUsage = `usage:
-  airlock quarantine list    [--server URL] [--state STATE] [--project NAME] [--check CHECK] [--json]
-  airlock quarantine show    [--server URL] [--json] TARGET
-  airlock quarantine approve [--server URL] --reason TEXT TARGET
-  airlock quarantine reject  [--server URL] --reason TEXT TARGET
-  airlock quarantine reopen  [--server URL] --reason TEXT TARGET
-
-TARGET is a sha256, a 12-digit review id, or name==version (every file of
-that release in a state the action applies to). The admin token comes from
-AIRLOCK_ADMIN_TOKEN; the server from --server, AIRLOCK_SERVER or
-http://` + config.DefaultListen + `.
-`
 
 // adminClient calls the admin API.
 type adminClient struct {
@@ -88,54 +74,64 @@ func (c *adminClient) do(method, path string, body, out any) error {
 
 func quarantineCmd(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, quarantineUsage)
+		usageError(stderr, quarantineHelp, "which subcommand?")
 		return 2
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("quarantine "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	server := fs.String("server", firstNonEmpty(getenv("AIRLOCK_SERVER"), "http://"+config.DefaultListen), "airlock server `URL`")
-	reason := fs.String("reason", "", "why (required for approve, reject, reopen)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	state := fs.String("state", "held", "list files in this `state` (held, released, approved, rejected, blocked, allowed, all)")
-	project := fs.String("project", "", "list only this project")
-	check := fs.String("check", "", "list only files held by this check")
-	if err := fs.Parse(args[1:]); err != nil {
+	if sub == "-h" || sub == "--help" || sub == "help" {
+		printHelp(stdout, quarantineHelp, nil)
+		return 0
+	}
+	help, ok := quarantineSubs[sub]
+	if !ok {
+		usageError(stderr, quarantineHelp, fmt.Sprintf("unknown subcommand %q", sub))
+		return 2
+	}
+	// Each subcommand has only the flags that apply to it.
+	fs := newFlags(help, stderr)
+	server := fs.String("server", firstNonEmpty(getenv("AIRLOCK_SERVER"), "http://"+config.DefaultListen), "airlock server `URL` (or AIRLOCK_SERVER)")
+	var reason, state, project, check *string
+	var asJSON *bool
+	switch sub {
+	case "list":
+		state = fs.String("state", "held", "list files in this `state` (held, released, approved, rejected, blocked, allowed, all)")
+		project = fs.String("project", "", "list only this project")
+		check = fs.String("check", "", "list only files held by this check")
+		asJSON = fs.Bool("json", false, "print JSON")
+	case "show":
+		asJSON = fs.Bool("json", false, "print JSON")
+	default:
+		reason = fs.String("reason", "", "why (required; recorded in the audit log)")
+	}
+	if code, done := parseFlags(help, fs, args[1:], stdout, stderr); done {
+		return code
+	}
+	wantArgs := 1
+	if sub == "list" {
+		wantArgs = 0
+	}
+	if fs.NArg() != wantArgs {
+		usageError(stderr, help, "")
+		return 2
+	}
+	if reason != nil && strings.TrimSpace(*reason) == "" {
+		usageError(stderr, help, "--reason is required")
 		return 2
 	}
 	token := getenv("AIRLOCK_ADMIN_TOKEN")
 	if token == "" {
-		fmt.Fprintln(stderr, "airlock quarantine: set AIRLOCK_ADMIN_TOKEN to the server's admin token")
+		fmt.Fprintf(stderr, "airlock %s: set AIRLOCK_ADMIN_TOKEN to the server's admin token (admin.token in its config)\n", help.name)
 		return 2
 	}
 	c := &adminClient{base: *server, token: token, http: &http.Client{Timeout: 2 * time.Minute}}
 	var err error
 	switch sub {
 	case "list":
-		if fs.NArg() != 0 {
-			fmt.Fprint(stderr, quarantineUsage)
-			return 2
-		}
 		err = listCmd(c, stdout, *state, *project, *check, *asJSON)
 	case "show":
-		if fs.NArg() != 1 {
-			fmt.Fprint(stderr, quarantineUsage)
-			return 2
-		}
 		err = showCmd(c, stdout, fs.Arg(0), *asJSON)
-	case "approve", "reject", "reopen":
-		if fs.NArg() != 1 {
-			fmt.Fprint(stderr, quarantineUsage)
-			return 2
-		}
-		if strings.TrimSpace(*reason) == "" {
-			fmt.Fprintf(stderr, "airlock quarantine %s: --reason is required\n", sub)
-			return 2
-		}
-		err = decideCmd(c, stdout, quarantine.Transition(sub), fs.Arg(0), *reason)
 	default:
-		fmt.Fprintf(stderr, "airlock quarantine: unknown command %q\n%s", sub, quarantineUsage)
-		return 2
+		err = decideCmd(c, stdout, quarantine.Transition(sub), fs.Arg(0), *reason)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock quarantine %s: %v\n", sub, err)

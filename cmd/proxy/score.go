@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -57,15 +56,14 @@ type ScoreJSON struct {
 // score prints a project's commitment score with its breakdown, flags and
 // facts. It opens no data directory, so it works while a server runs.
 func score(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("score", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags(scoreHelp, stderr)
 	cfgPath := fs.String("config", "", "YAML config `file` (optional)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(scoreHelp, fs, args, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: airlock score [--config FILE] [--json] PROJECT")
+		usageError(stderr, scoreHelp, "")
 		return 2
 	}
 	project, err := index.Normalize(fs.Arg(0))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -33,17 +32,16 @@ import (
 	"airlock/upstream"
 )
 
-func serve(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags(serveHelp, stderr)
 	cfgPath := fs.String("config", "", "YAML config `file` (optional; embedded defaults otherwise)")
 	listen := fs.String("listen", "", "listen `address`, overrides the config's listen")
 	dataDir := fs.String("data-dir", "", "data `directory`, overrides the config's data_dir")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(serveHelp, fs, args, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "airlock serve: unexpected argument %q\n", fs.Arg(0))
+		usageError(stderr, serveHelp, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 		return 2
 	}
 	cfg, err := config.Load(*cfgPath, os.Getenv)

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,22 +16,19 @@ import (
 	"airlock/verify"
 )
 
-const verifyUsage = "usage: airlock verify [--provenance FILE] [--trusted-root FILE] [--publisher SPEC] DIST\n"
-
 // verifyCmd verifies a local distribution against a PEP 740 Provenance
 // object or a bare Attestation. Exit 0: verified; 1: not (with the reason);
 // 2: bad usage.
 func verifyCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags(verifyHelp, stderr)
 	provPath := fs.String("provenance", "", "Provenance object or bare Attestation `file` (default: DIST.provenance, then DIST.publish.attestation)")
 	rootPath := fs.String("trusted-root", "", "trusted_root.json `file` (default: the embedded Sigstore public-good root)")
 	pubSpec := fs.String("publisher", "", "expected publisher `SPEC`: github:OWNER/REPO:WORKFLOW, gitlab:PATH:WORKFLOW_FILEPATH, google:EMAIL or email:ADDRESS:ISSUER (required for a bare attestation)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(verifyHelp, fs, args, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprint(stderr, verifyUsage)
+		usageError(stderr, verifyHelp, "")
 		return 2
 	}
 	dist := fs.Arg(0)
