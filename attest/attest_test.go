@@ -43,7 +43,7 @@ func (f *fakeFetcher) FetchProvenance(_ context.Context, u string, _ int64) ([]b
 }
 
 func fixture(t *testing.T, name string) []byte {
-	dir := os.Getenv("AIRLOCK_FIXTURES_DIR")
+	dir := os.Getenv("PEP740_FIXTURES_DIR")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "shared", "fixtures", "pep740")
 	}

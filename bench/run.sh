@@ -26,7 +26,7 @@ if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
   echo "installing wrk and nginx (Debian packages)" >&2
   (apt-get update -qq && apt-get install -y -qq wrk nginx-light) >/dev/null
 fi
-VENV=${AIRLOCK_E2E_VENV:-$PWD/.venv-e2e}
+VENV=${E2E_VENV:-$PWD/.venv-e2e}
 bash scripts/setup-clients.sh "$VENV" >/dev/null
 PY="$VENV/bin/python"
 

@@ -220,6 +220,15 @@ func Default() Config {
 	}
 }
 
+// LoadProcess is Load with this process's environment, which it first
+// checks for AIRLOCK_* variables that name no key.
+func LoadProcess(path string) (Config, error) {
+	if err := CheckEnvironment(os.Environ()); err != nil {
+		return Config{}, err
+	}
+	return Load(path, os.Getenv)
+}
+
 // Load builds a Config from the defaults, the YAML file at path (skipped when
 // path is empty) and the environment, then validates it.
 func Load(path string, getenv func(string) string) (Config, error) {

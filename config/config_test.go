@@ -205,3 +205,49 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// A config error names the key by its full path and line, and the key that
+// was probably meant; never a Go type name.
+func TestUnknownKeysAreNamedWithTheirPathAndLine(t *testing.T) {
+	for body, want := range map[string]string{
+		"listen: 127.0.0.1:3180\npolcy:\n  cooldown: 24h\n":   "unknown key polcy (line 2); did you mean policy?",
+		"policy:\n  cooldown: 24h\n  cooldwn: 24h\n":          "unknown key policy.cooldwn (line 3); did you mean cooldown?",
+		"upstream:\n  urll: https://pypi.org\n":               "unknown key upstream.urll (line 2); did you mean url?",
+		"signals:\n  weights:\n    agee: 3\n":                 "unknown key signals.weights.agee (line 3); did you mean age?",
+		"zzzzzzzz: 1\n":                                       "unknown key zzzzzzzz (line 1)",
+		"policy: 3\n":                                         "policy (line 1): expected a mapping",
+		"notify:\n  webhooks:\n    - url: http://x.example\n": "notify.webhooks[0] (line 3): expected a single value",
+	} {
+		_, err := Load(write(t, body), env(nil))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want it to contain %q", body, err, want)
+			continue
+		}
+		if strings.Contains(err.Error(), "config.") && !strings.Contains(err.Error(), "config ") || strings.Contains(err.Error(), "type ") {
+			t.Errorf("%q: error %q shows Go internals", body, err)
+		}
+	}
+	if _, err := Load(write(t, "zzzzzzzz: 1\n"), env(nil)); strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("a key near nothing got a suggestion: %v", err)
+	}
+}
+
+func TestUnknownEnvironmentVariableIsAnError(t *testing.T) {
+	err := CheckEnvironment([]string{"PATH=/bin", "AIRLOCK_UPSTREAM_URL=https://x.example", "AIRLOCK_POLICY_COOLDOWNN=1h"})
+	if err == nil || !strings.Contains(err.Error(), "AIRLOCK_POLICY_COOLDOWNN; did you mean AIRLOCK_POLICY_COOLDOWN?") {
+		t.Errorf("misspelt variable: %v", err)
+	}
+	// Every key's variable, and the commands' own, are accepted.
+	var all []string
+	for _, n := range EnvNames() {
+		all = append(all, n+"=x")
+	}
+	if err := CheckEnvironment(all); err != nil {
+		t.Errorf("known variables refused: %v", err)
+	}
+	for _, want := range []string{"AIRLOCK_POLICY_COOLDOWN", "AIRLOCK_SERVER_READ_TIMEOUT", "AIRLOCK_ADMIN_TOKEN", "AIRLOCK_SERVER", "AIRLOCK_GITHUB_TOKEN", "AIRLOCK_SIGNALS_WEIGHTS_AGE"} {
+		if err := CheckEnvironment([]string{want + "=1"}); err != nil {
+			t.Errorf("%s refused: %v", want, err)
+		}
+	}
+}

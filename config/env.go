@@ -3,9 +3,60 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 )
+
+// otherVariables are read by Airlock's commands without being config
+// keys: the quarantine client's server, and the signals' GitHub token.
+var otherVariables = []string{"AIRLOCK_SERVER", "AIRLOCK_GITHUB_TOKEN"}
+
+// EnvNames lists every AIRLOCK_* variable Airlock reads, sorted.
+func EnvNames() []string {
+	names := append([]string(nil), otherVariables...)
+	collectEnvNames(reflect.TypeOf(Config{}), "AIRLOCK", &names)
+	sort.Strings(names)
+	return names
+}
+
+func collectEnvNames(t reflect.Type, prefix string, out *[]string) {
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		env := prefix + "_" + strings.ToUpper(tag)
+		if t.Field(i).Type.Kind() == reflect.Struct {
+			collectEnvNames(t.Field(i).Type, env, out)
+			continue
+		}
+		*out = append(*out, env)
+	}
+}
+
+// CheckEnvironment fails on the first AIRLOCK_* variable in environ
+// (KEY=VALUE entries, as os.Environ gives) that Airlock does not read: a
+// misspelt override must not be silently ignored.
+func CheckEnvironment(environ []string) error {
+	known := EnvNames()
+	var unknown []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "AIRLOCK_") {
+			continue
+		}
+		if i := sort.SearchStrings(known, k); i == len(known) || known[i] != k {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return fmt.Errorf("config: unknown environment variable %s%s (every AIRLOCK_* variable must name a config key; see config.example.yaml)",
+		unknown[0], suggestion(unknown[0], known))
+}
 
 // applyEnv overrides scalar keys from the environment. The variable for a key
 // is AIRLOCK_ followed by its path in upper case, dots as underscores:

@@ -49,7 +49,7 @@ func newUpstream(t *testing.T) *fakepypi.Server {
 	for _, v := range []string{"2024.10.3", "2024.10.8"} {
 		wheel := filepath.Join(fx, "abi3info-"+v+"-py3-none-any.whl")
 		if _, err := fake.AddFixture("abi3info", v, wheel, wheel+".provenance", uploaded); err != nil {
-			t.Fatalf("fixture: %v (set AIRLOCK_FIXTURES_DIR or keep shared/ beside the repo)", err)
+			t.Fatalf("fixture: %v (set PEP740_FIXTURES_DIR or keep shared/ beside the repo)", err)
 		}
 	}
 	return fake

@@ -1,6 +1,6 @@
 // Package e2e drives real pip and uv through a running airlock binary in
 // front of a local fake PyPI. It needs the client virtual environment that
-// scripts/test.sh creates (AIRLOCK_E2E_VENV); without it the tests fail and
+// scripts/test.sh creates (E2E_VENV); without it the tests fail and
 // say how to create it, rather than skip.
 package e2e
 
@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e: building airlock:", err)
 		os.Exit(1)
 	}
-	venv = os.Getenv("AIRLOCK_E2E_VENV")
+	venv = os.Getenv("E2E_VENV")
 	if venv == "" {
 		venv = filepath.Join(repoRoot, ".venv-e2e")
 	}
@@ -62,7 +62,7 @@ func requireVenv(t *testing.T) {
 }
 
 func fixturesDir() string {
-	if d := os.Getenv("AIRLOCK_FIXTURES_DIR"); d != "" {
+	if d := os.Getenv("PEP740_FIXTURES_DIR"); d != "" {
 		return d
 	}
 	return filepath.Join(repoRoot, "..", "shared", "fixtures", "pep740")

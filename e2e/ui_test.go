@@ -21,7 +21,7 @@ import (
 // chromium finds Debian's chromium (scripts/test.sh installs it); the test
 // fails, never skips, without it.
 func chromium(t *testing.T) string {
-	for _, p := range []string{os.Getenv("AIRLOCK_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+	for _, p := range []string{os.Getenv("E2E_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
 		if p != "" {
 			if _, err := os.Stat(p); err == nil {
 				return p
@@ -31,7 +31,7 @@ func chromium(t *testing.T) string {
 	if p, err := exec.LookPath("chromium"); err == nil {
 		return p
 	}
-	t.Fatal("chromium not found: run `bash scripts/test.sh` (it installs Debian's chromium) or set AIRLOCK_CHROMIUM")
+	t.Fatal("chromium not found: run `bash scripts/test.sh` (it installs Debian's chromium) or set E2E_CHROMIUM")
 	return ""
 }
 

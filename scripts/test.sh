@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
-export AIRLOCK_E2E_VENV=${AIRLOCK_E2E_VENV:-$PWD/.venv-e2e}
-bash scripts/setup-clients.sh "$AIRLOCK_E2E_VENV"
+export E2E_VENV=${E2E_VENV:-$PWD/.venv-e2e}
+bash scripts/setup-clients.sh "$E2E_VENV"
 # The review page is tested in Debian's headless Chromium.
 if ! command -v chromium >/dev/null 2>&1; then
   echo "installing chromium (Debian package) for the browser tests"

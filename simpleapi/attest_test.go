@@ -23,7 +23,7 @@ var (
 )
 
 func fixtureDir() string {
-	if d := os.Getenv("AIRLOCK_FIXTURES_DIR"); d != "" {
+	if d := os.Getenv("PEP740_FIXTURES_DIR"); d != "" {
 		return d
 	}
 	return filepath.Join("..", "..", "shared", "fixtures", "pep740")

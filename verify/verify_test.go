@@ -15,11 +15,11 @@ import (
 )
 
 // fixtures is ../shared/fixtures/pep740 beside the repository (or
-// AIRLOCK_FIXTURES_DIR): real distributions and attestations, used as they
+// PEP740_FIXTURES_DIR): real distributions and attestations, used as they
 // are.
 func fixtures(t *testing.T, name string) []byte {
 	t.Helper()
-	dir := os.Getenv("AIRLOCK_FIXTURES_DIR")
+	dir := os.Getenv("PEP740_FIXTURES_DIR")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "shared", "fixtures", "pep740")
 	}
@@ -303,7 +303,7 @@ func TestConcurrentUse(t *testing.T) {
 // verifier returns an error or a result, never a panic, and a changed
 // statement never verifies for the original file.
 func FuzzVerifyAttestation(f *testing.F) {
-	dir := os.Getenv("AIRLOCK_FIXTURES_DIR")
+	dir := os.Getenv("PEP740_FIXTURES_DIR")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "shared", "fixtures", "pep740")
 	}

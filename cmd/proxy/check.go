@@ -38,7 +38,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "airlock check: %v\n", err)
 		return 2
 	}
-	cfg, err := config.Load(*cfgPath, os.Getenv)
+	cfg, err := config.LoadProcess(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock: %v\n", err)
 		return 2

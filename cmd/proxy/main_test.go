@@ -96,3 +96,13 @@ func TestVersionNamesTheModules(t *testing.T) {
 		}
 	}
 }
+
+func TestMisspeltEnvironmentVariableStopsServe(t *testing.T) {
+	t.Setenv("AIRLOCK_POLICY_COOLDOWNN", "1h")
+	for _, args := range [][]string{{"serve", "--data-dir", t.TempDir()}, {"score", "requests"}, {"check", "requests==1.0"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "did you mean AIRLOCK_POLICY_COOLDOWN?") {
+			t.Errorf("airlock %v: exit %d, %q", args, code, errb.String())
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -71,7 +70,7 @@ func score(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "airlock score: %q is not a project name\n", fs.Arg(0))
 		return 2
 	}
-	cfg, err := config.Load(*cfgPath, os.Getenv)
+	cfg, err := config.LoadProcess(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock: %v\n", err)
 		return 2

@@ -44,7 +44,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		usageError(stderr, serveHelp, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 		return 2
 	}
-	cfg, err := config.Load(*cfgPath, os.Getenv)
+	cfg, err := config.LoadProcess(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock: %v\n", err)
 		return 2

@@ -13,7 +13,7 @@ import (
 )
 
 func fixture(name string) string {
-	dir := os.Getenv("AIRLOCK_FIXTURES_DIR")
+	dir := os.Getenv("PEP740_FIXTURES_DIR")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "..", "shared", "fixtures", "pep740")
 	}
