@@ -72,6 +72,10 @@ type Server struct {
 	// MaxConnsPerClient caps one address's open connections (0: no cap;
 	// trusted_proxies are not capped).
 	MaxConnsPerClient int `yaml:"max_conns_per_client"`
+	// PublicURL is the address clients reach Airlock at (behind a proxy or
+	// a load balancer, its URL there). It is shown on the landing page and
+	// at start, and a 403 links to the file's review page under it.
+	PublicURL string `yaml:"public_url"`
 }
 
 // Store is the `store:` section.
@@ -290,6 +294,12 @@ func (c Config) Validate() error {
 	}
 	if s := c.Server; s.ReadTimeout <= 0 || s.WriteTimeout <= 0 || s.MinDownloadRate <= 0 || s.MaxConnsPerClient < 0 {
 		return errors.New("config: server: read_timeout, write_timeout and min_download_rate must be positive, max_conns_per_client not negative")
+	}
+	if p := c.Server.PublicURL; p != "" {
+		u, err := url.Parse(p)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("config: server.public_url: %q is not an http(s) URL without query (e.g. https://pypi.example.com)", p)
+		}
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("config: tls: cert_file and key_file go together")

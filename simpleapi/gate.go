@@ -71,6 +71,9 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, v quarantine.Vie
 		w.Header().Set("X-Airlock-Release-At", v.Decision.Until.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(&body, "Review id: %s (airlock quarantine show %s)\n", v.ReviewID, v.ReviewID)
+	if s.opt.PublicURL != "" {
+		fmt.Fprintf(&body, "Review page: %s/ui/file/%s\n", strings.TrimRight(s.opt.PublicURL, "/"), v.SHA256)
+	}
 
 	h := w.Header()
 	h.Set("X-Airlock-Decision", action)

@@ -49,6 +49,12 @@ type Options struct {
 	// MinFreeBytes: /readyz fails when the data directory has less free
 	// space (0: not checked).
 	MinFreeBytes int64
+	// PublicURL is where clients reach Airlock (server.public_url); empty:
+	// the landing page uses the request's host and a 403 has no link.
+	PublicURL string
+	// ReviewOnAdmin is set when the review page answers on admin.listen
+	// only, so the landing page does not link to it.
+	ReviewOnAdmin bool
 }
 
 // Server serves the simple API. It is safe for concurrent use.
@@ -82,6 +88,7 @@ func (s *Server) Handler(mounts ...func(*mux.Router)) http.Handler {
 		m(r)
 	}
 	r.Handle(routeMetrics, promhttp.HandlerFor(s.opt.Metrics.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet).Name("metrics")
+	r.HandleFunc(routeLanding, s.landing).Methods(http.MethodGet, http.MethodHead).Name("landing")
 	r.HandleFunc(routeHealthz, s.healthz).Methods(http.MethodGet, http.MethodHead).Name("healthz")
 	r.HandleFunc(routeReadyz, s.readyz).Methods(http.MethodGet, http.MethodHead).Name("readyz")
 	r.HandleFunc(routeSimpleNoSlash, redirectTo("/simple/")).Methods(http.MethodGet, http.MethodHead).Name("simple-redirect")

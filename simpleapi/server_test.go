@@ -43,6 +43,8 @@ type harness struct {
 	gate   *gate.Gate
 	// hideHeld is index.held_files: hide.
 	hideHeld bool
+	// publicURL is server.public_url.
+	publicURL string
 	rules    policy.Rules
 	hooks    *recordingNotifier
 }
@@ -147,7 +149,7 @@ func (h *harness) open(tweak ...func(*gate.Options, *fakepypi.Server)) {
 func (h *harness) rebuild() {
 	h.gate = gate.New(h.config)
 	h.srv = New(Options{Gate: h.gate, Store: h.config.Store, Upstream: h.config.Upstream, Metrics: h.config.Metrics,
-		Log: h.config.Log, PageTTL: h.config.PageTTL, PageTimeout: h.config.PageTimeout, Now: h.config.Now, HideHeld: h.hideHeld})
+		Log: h.config.Log, PageTTL: h.config.PageTTL, PageTimeout: h.config.PageTimeout, Now: h.config.Now, HideHeld: h.hideHeld, PublicURL: h.publicURL})
 	if h.http != nil {
 		h.http.Config.Handler = h.srv.Handler()
 	}

@@ -365,3 +365,6 @@ func redact(err error) string {
 	}
 	return err.Error()
 }
+
+// BaseURL is the upstream's base, with credentials removed, for display.
+func (c *Client) BaseURL() string { return RedactURL(c.opt.BaseURL.String()) }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"airlock/config"
 	"bytes"
 	"os"
 	"path/filepath"
@@ -104,5 +105,32 @@ func TestMisspeltEnvironmentVariableStopsServe(t *testing.T) {
 		if code := run(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "did you mean AIRLOCK_POLICY_COOLDOWN?") {
 			t.Errorf("airlock %v: exit %d, %q", args, code, errb.String())
 		}
+	}
+}
+
+func TestWelcomeTellsWhereAndHow(t *testing.T) {
+	cfg, err := config.Load("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	welcome(&b, "127.0.0.1:3180", cfg)
+	for _, want := range []string{"http://127.0.0.1:3180/simple/", "index-url = http://127.0.0.1:3180/simple/",
+		`url = "http://127.0.0.1:3180/simple/"`, "AIRLOCK_ADMIN_TOKEN", "https://pypi.org"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("welcome lacks %q:\n%s", want, b.String())
+		}
+	}
+	cfg.Server.PublicURL = "https://pypi.corp.example/"
+	if got := indexURL("0.0.0.0:3180", cfg); got != "https://pypi.corp.example" {
+		t.Errorf("public_url: %s", got)
+	}
+	cfg.Server.PublicURL = ""
+	if got := indexURL("0.0.0.0:3180", cfg); strings.Contains(got, "0.0.0.0") {
+		t.Errorf("an address that listens everywhere is not one to give clients: %s", got)
+	}
+	// Not a terminal: no welcome (the log is for machines).
+	if isTerminal(&b) {
+		t.Error("a buffer is not a terminal")
 	}
 }

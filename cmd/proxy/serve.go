@@ -65,7 +65,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := serveUntilDone(ctx, cfg, log); err != nil {
+	var tell io.Writer
+	if isTerminal(stderr) {
+		tell = stderr
+	}
+	if err := serveUntilDone(ctx, cfg, log, tell); err != nil {
 		log.Error().Err(err).Msg("airlock stopped")
 		fmt.Fprintf(stderr, "airlock: %v\n", err)
 		return 1
@@ -171,6 +175,8 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		PageTTL:         time.Duration(cfg.Index.TTL),
 		PageTimeout:     3 * time.Duration(cfg.Upstream.Timeout),
 		HideHeld:        cfg.Index.HeldFiles == "hide",
+		PublicURL:       cfg.Server.PublicURL,
+		ReviewOnAdmin:   cfg.Admin.Listen != "",
 	})
 	if cfg.Admin.Token == "" {
 		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")
@@ -208,7 +214,9 @@ func newHTTPServer(h http.Handler, cfg config.Config, log zerolog.Logger) *http.
 	}
 }
 
-func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
+// serveUntilDone runs the server until ctx ends. tell, when not nil (a
+// terminal), gets a plain-words welcome once the server listens.
+func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger, tell io.Writer) error {
 	app, err := App(cfg, log)
 	if err != nil {
 		return err
@@ -256,6 +264,9 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger) 
 	}
 	log.Info().Str("listen", ln.Addr().String()).Str("admin_listen", adminAddr).Bool("tls", cfg.TLS.CertFile != "").Str("upstream", cfg.Upstream.URL).
 		Str("data_dir", cfg.DataDir).Str("version", version).Msg("airlock serving")
+	if tell != nil {
+		welcome(tell, ln.Addr().String(), cfg)
+	}
 	select {
 	case err := <-errc:
 		return err

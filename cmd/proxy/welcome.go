@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+
+	"airlock/config"
+)
+
+// welcome tells a person who started serve in a terminal, in plain words,
+// where Airlock listens and the lines that point pip and uv at it. The JSON
+// log follows for machines.
+func welcome(w io.Writer, addr string, cfg config.Config) {
+	index := indexURL(addr, cfg) + "/simple/"
+	ui := indexURL(addr, cfg) + "/ui/"
+	if cfg.Admin.Listen != "" {
+		ui = "http://" + cfg.Admin.Listen + "/ui/"
+	}
+	review := "review held files at " + ui
+	if cfg.Admin.Token == "" {
+		review = "set AIRLOCK_ADMIN_TOKEN (32+ characters) to review held files at " + ui
+	}
+	fmt.Fprintf(w, `
+Airlock is serving %s through %s
+(data in %s)
+
+Point pip at it, in ~/.config/pip/pip.conf:
+    [global]
+    index-url = %s
+
+Point uv at it, in ~/.config/uv/uv.toml:
+    [[index]]
+    url = "%s"
+    default = true
+
+Or for one command:  PIP_INDEX_URL=%s pip install requests
+
+Then %s, or run: airlock quarantine list
+Stop with Ctrl-C. Log lines (JSON) follow.
+
+`, cfg.Upstream.URL, index, cfg.DataDir, index, index, index, review)
+}
+
+// indexURL is how clients reach the server: server.public_url when set,
+// else the listen address, with this machine's name for an address that
+// listens everywhere.
+func indexURL(addr string, cfg config.Config) string {
+	if cfg.Server.PublicURL != "" {
+		return strings.TrimRight(cfg.Server.PublicURL, "/")
+	}
+	scheme := "http"
+	if cfg.TLS.CertFile != "" {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return scheme + "://" + addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if name, err := os.Hostname(); err == nil {
+			host = name
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
