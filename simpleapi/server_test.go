@@ -45,8 +45,8 @@ type harness struct {
 	hideHeld bool
 	// publicURL is server.public_url.
 	publicURL string
-	rules    policy.Rules
-	hooks    *recordingNotifier
+	rules     policy.Rules
+	hooks     *recordingNotifier
 }
 
 // recordingNotifier keeps the events the quarantine sends.
