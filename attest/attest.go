@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"weak"
 
@@ -61,6 +62,9 @@ type Gatherer struct {
 	// a page alive: a 200,000-file page lives only as long as the page
 	// cache or a request holds it.
 	pages map[weak.Pointer[index.Page]]*pageIndex
+	// answered counts provenance documents the upstream served: proof
+	// that it publishes PEP 740 provenance at all.
+	answered atomic.Int64
 }
 
 // pageIndex is a page's releases in PEP 440 order, built once per page and
@@ -161,6 +165,9 @@ func (g *Gatherer) fetchAndVerify(ctx context.Context, project string, f index.F
 	}
 	rec := storage.ProvenanceRecord{SHA256: f.SHA256(), SourceURL: src, CheckedAt: g.now().UTC()}
 	raw, err := g.fetch.FetchProvenance(ctx, src, verify.MaxProvenanceBytes)
+	if err == nil {
+		g.answered.Add(1)
+	}
 	switch {
 	case errors.Is(err, upstream.ErrNotFound):
 		rec.Status = policy.AttestationMissing
@@ -253,6 +260,10 @@ func (g *Gatherer) indexOf(page *index.Page) *pageIndex {
 	}, key)
 	return idx
 }
+
+// ProvenanceServed reports how many provenance documents the upstream has
+// served since start.
+func (g *Gatherer) ProvenanceServed() int64 { return g.answered.Load() }
 
 // indexedPages reports how many page indexes are alive (for tests).
 func (g *Gatherer) indexedPages() int {

@@ -82,6 +82,23 @@ func TestReviewPageInChromium(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
+	// A person who opens Airlock's address lands on a page that says what
+	// it is and how to point pip and uv at it.
+	run("landing page",
+		chromedp.Navigate(a.URL+"/"),
+		chromedp.WaitVisible("h1", chromedp.ByQuery),
+		chromedp.Text("body", &body, chromedp.ByQuery),
+		chromedp.Evaluate(`document.documentElement.scrollWidth <= window.innerWidth`, &fits),
+		chromedp.FullScreenshot(&png, 100))
+	os.WriteFile(filepath.Join(artifacts, "landing.png"), png, 0o644)
+	for _, want := range []string{"Airlock", "index-url = " + a.URL + "/simple/", "UV_DEFAULT_INDEX=" + a.URL + "/simple/", "review page"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("landing page lacks %q", want)
+		}
+	}
+	if !fits {
+		t.Error("the landing page scrolls horizontally at 1280 px")
+	}
 	run("wrong token",
 		chromedp.Navigate(a.URL+"/ui/"),
 		chromedp.WaitVisible("#token", chromedp.ByID),

@@ -94,7 +94,7 @@ type Gate struct {
 	retryMu sync.Mutex
 	retries map[string]int // sha256 -> consecutive gather failures
 
-	warned sourceWarnings
+	health health
 }
 
 // New builds a Gate. Run starts its background work.
@@ -115,8 +115,8 @@ func New(opt Options) *Gate {
 		opt.PageCacheBytes = 128 << 20
 	}
 	g := &Gate{opt: opt, pages: newPageCache(opt.PageCacheBytes), retries: map[string]int{}}
-	if opt.Signals != nil && opt.Signals.OnUnknown == nil {
-		opt.Signals.OnUnknown = g.signalSourceFailed
+	if opt.Signals != nil && opt.Signals.OnGathered == nil {
+		opt.Signals.OnGathered = g.sourcesGathered
 	}
 	g.queue = newQueue(g)
 	opt.Quarantine.SetRefresher(g.refresh)
@@ -133,6 +133,8 @@ func (g *Gate) Attest() *attest.Gatherer { return g.opt.Attest }
 // until ctx ends.
 func (g *Gate) Run(ctx context.Context, sweepEvery time.Duration) {
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); g.reportWarningsEvery(ctx, time.Minute) }()
 	for i := 0; i < g.opt.Background.Workers; i++ {
 		wg.Add(1)
 		go func() { defer wg.Done(); g.queue.work(ctx) }()

@@ -2,7 +2,6 @@ package gate
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"airlock/index"
@@ -155,27 +154,3 @@ func (g *Gate) storedFile(project string, f index.File) (storage.FileRecord, boo
 	return rec, true
 }
 
-// sourceWarnings logs a failing signal source at most once per interval and
-// counts every failure.
-type sourceWarnings struct {
-	mu   sync.Mutex
-	last map[string]time.Time
-}
-
-const sourceWarnEvery = 10 * time.Minute
-
-func (g *Gate) signalSourceFailed(source, why string) {
-	g.opt.Metrics.SignalErrors.WithLabelValues(source).Inc()
-	g.warned.mu.Lock()
-	defer g.warned.mu.Unlock()
-	now := g.opt.Now()
-	if g.warned.last == nil {
-		g.warned.last = map[string]time.Time{}
-	}
-	if t, ok := g.warned.last[source]; ok && now.Sub(t) < sourceWarnEvery {
-		return
-	}
-	g.warned.last[source] = now
-	g.opt.Log.Warn().Str("source", source).Str("error", why).
-		Msg("signal source failing: its score components are unknown (warned once per 10 minutes)")
-}

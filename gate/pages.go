@@ -143,6 +143,7 @@ func (g *Gate) Page(ctx context.Context, project string) (*Entry, error) {
 	cached := g.pages.get(project)
 	if cached == nil {
 		if cp, err := g.opt.Store.GetPage(project); err == nil {
+			g.sawPage(&cp.Page)
 			cached = newEntry(cp)
 			g.pages.put(cached)
 		} else if !errors.Is(err, storage.ErrNotFound) {
@@ -199,6 +200,7 @@ func (g *Gate) refreshPage(ctx context.Context, project string, cached *Entry) (
 	} else {
 		g.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
 		cp = storage.CachedPage{Page: *res.Page}
+		g.sawPage(&cp.Page)
 		g.addUploadTimes(ctx, &cp.Page)
 	}
 	cp.Validators = storage.Validators(res.Validators)

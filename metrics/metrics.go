@@ -26,6 +26,9 @@ type Metrics struct {
 	QueueOldest     prometheus.Gauge       // age in seconds of the oldest queued item
 	QueueDone       *prometheus.CounterVec // outcome (done, failed, skipped)
 	SignalErrors    *prometheus.CounterVec // source
+	// CheckInert is 1 for a check that cannot act (check, reason), e.g.
+	// attestation/no_provenance_upstream or signals/source_github.
+	CheckInert *prometheus.GaugeVec
 }
 
 // New registers Airlock's collectors and the Go runtime's on a fresh registry.
@@ -76,6 +79,10 @@ func New() *Metrics {
 			Name: "airlock_signal_source_errors_total", Help: "Failed reads of a behavioural signal source.",
 		}, []string{"source"}),
 	}
+	m.CheckInert = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "airlock_check_inert", Help: "1 while a check cannot act, by check and reason (see /readyz and the logs).",
+	}, []string{"check", "reason"})
+	m.Registry.MustRegister(m.CheckInert)
 	m.Registry.MustRegister(m.UpstreamBytes, m.BackgroundBytes, m.QueueDepth, m.QueueOldest, m.QueueDone, m.SignalErrors)
 	m.Registry.MustRegister(m.Requests, m.Cache, m.UpstreamLatency, m.UpstreamErrors,
 		m.BytesServed, m.HashMismatches, m.RefusedHosts, m.Gate,

@@ -19,6 +19,9 @@ type detailView struct {
 	quarantine.View
 	Reasons     []reasonView
 	Checks      []gate.CheckStatus
+	// AttestationUnavailable: the upstream publishes no provenance, so
+	// "missing" says nothing about this file.
+	AttestationUnavailable bool
 	UploadTime  time.Time
 	CooldownEnd time.Time
 	Attestation *policy.Attestation
@@ -60,6 +63,9 @@ func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, s *session, sha 
 	}
 	d := &detailView{View: v, UploadTime: v.Inputs.UploadTime, Attestation: v.Inputs.Attestation, Prior: v.Inputs.Prior,
 		Signals: v.Inputs.Signals, Content: v.Inputs.Content, Checks: u.gate.Checks(v)}
+	for _, w := range u.gate.Warnings() {
+		d.AttestationUnavailable = d.AttestationUnavailable || w.Reason == gate.ReasonNoProvenance
+	}
 	for _, reason := range v.Decision.Reasons {
 		rv := reasonView{Reason: reason}
 		keys := make([]string, 0, len(reason.Evidence))

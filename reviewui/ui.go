@@ -46,6 +46,8 @@ const (
 type Reviewer interface {
 	Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error)
 	Checks(v quarantine.View) []gate.CheckStatus
+	// Warnings are the checks that cannot act (shown as a banner).
+	Warnings() []gate.Warning
 }
 
 var _ Reviewer = (*gate.Gate)(nil)
@@ -230,6 +232,8 @@ type pageData struct {
 	Error    string
 	Message  string
 	Notice   string
+	// Warnings are checks that cannot act, on every signed-in page.
+	Warnings []gate.Warning
 
 	Files   []quarantine.View
 	Counts  []stateCount
@@ -255,6 +259,9 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, page strin
 	// Nothing from other hosts, no scripts, forms post only here.
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(code)
+	if d.SignedIn {
+		d.Warnings = u.gate.Warnings()
+	}
 	if err := u.templates[page].Execute(w, d); err != nil {
 		zerolog.Ctx(r.Context()).Error().Err(err).Str("page", page).Msg("render")
 	}

@@ -30,6 +30,11 @@ func (a applier) Review(_ context.Context, sha string, t quarantine.Transition, 
 
 func (applier) Checks(quarantine.View) []gate.CheckStatus { return nil }
 
+// warnings is what the stand-in gate reports as checks that cannot act.
+var warnings []gate.Warning
+
+func (applier) Warnings() []gate.Warning { return warnings }
+
 func server(t *testing.T, token string, useTLS bool) *httptest.Server {
 	store, err := storage.Open(t.TempDir(), time.Second)
 	if err != nil {
@@ -39,6 +44,8 @@ func server(t *testing.T, token string, useTLS bool) *httptest.Server {
 	e, _ := policy.NewEngine(policy.DefaultRules())
 	q := quarantine.New(store, e, nil, nil, zerolog.Nop())
 	q.Decide(policy.Input{Project: "p", Version: "1", Filename: "p-1.tar.gz", SHA256: strings.Repeat("a", 64), UploadTime: time.Now()})
+	q.Decide(policy.Input{Project: "q", Version: "1", Filename: "q-1.tar.gz", SHA256: strings.Repeat("b", 64), UploadTime: time.Now().Add(-30 * 24 * time.Hour),
+		Attestation: &policy.Attestation{Status: policy.AttestationMissing}})
 	r := mux.NewRouter()
 	New(q, applier{q}, token, "https://pypi.org", nil).Register(r)
 	var srv *httptest.Server
@@ -170,5 +177,39 @@ func TestRightTokenAfterGuessing(t *testing.T) {
 	}
 	if resp, _ := c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("right token after guessing: %d", resp.StatusCode)
+	}
+}
+
+// When the upstream publishes no provenance, every page says the check
+// cannot act, and a file's attestation reads "not available from this
+// upstream" rather than "missing", which would suggest it was checked.
+func TestInertCheckBannerAndAttestationPanel(t *testing.T) {
+	srv, c, csrf := signInPage(t)
+	c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "csrf": {csrf}})
+	get := func(path string) string {
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	detail := "/ui/file/" + strings.Repeat("b", 64)
+	if body := get(detail); !strings.Contains(body, ">missing<") || strings.Contains(body, "cannot act") {
+		t.Errorf("with provenance available: want status missing and no banner")
+	}
+	warnings = []gate.Warning{{Check: "attestation", Reason: gate.ReasonNoProvenance, Since: time.Now(),
+		Message: "PEP 740 attestation checks cannot act: the upstream publishes no provenance"}}
+	defer func() { warnings = nil }()
+	for _, path := range []string{"/ui/queue", "/ui/overview", detail} {
+		if body := get(path); !strings.Contains(body, `class="warning"`) || !strings.Contains(body, "attestation checks cannot act") {
+			t.Errorf("%s: no banner", path)
+		}
+	}
+	body := get(detail)
+	if !strings.Contains(body, "not available from this upstream") || strings.Contains(body, ">missing<") ||
+		strings.Contains(body, "No earlier release of the project was attested") {
+		t.Errorf("attestation panel still reads as checked:\n%s", between(body, "<h2>Attestation</h2>", "<h2>Behaviour</h2>"))
 	}
 }

@@ -17,10 +17,11 @@ type Assessor struct {
 	Client     *Client
 	Weights    Weights
 	Thresholds Thresholds
-	// OnUnknown, if set, is told about every source that could not be
-	// read when the sources are asked (not when a memoized report is
-	// reused), so failing sources show in logs and metrics.
-	OnUnknown func(source, why string)
+	// OnGathered, if set, is told which sources were asked and which of
+	// them could not be read (source -> why), each time the sources are
+	// asked (not when a memoized report is reused), so failing sources
+	// show in logs, metrics and readiness.
+	OnGathered func(asked []string, unknown map[string]string)
 
 	mu   sync.Mutex
 	memo map[string]memoReport
@@ -54,10 +55,8 @@ func (a *Assessor) Report(ctx context.Context, project string) Report {
 		return m.r
 	}
 	f := a.Client.Gather(ctx, project)
-	if a.OnUnknown != nil {
-		for src, why := range f.Unknown {
-			a.OnUnknown(src, why)
-		}
+	if a.OnGathered != nil {
+		a.OnGathered(f.Asked, f.Unknown)
 	}
 	if f.Repo != nil && f.Repo.Exists {
 		a.observe(f)

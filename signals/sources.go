@@ -90,6 +90,8 @@ type Facts struct {
 	Repo     *Repo  `json:"repo,omitempty"`
 	// Unknown maps a source that could not be read to why.
 	Unknown map[string]string `json:"unknown,omitempty"`
+	// Asked lists the sources asked (GitHub only when a repository is linked).
+	Asked []string `json:"-"`
 }
 
 // PyPI is what PyPI's JSON API says.
@@ -131,7 +133,7 @@ type Tag struct {
 
 // Gather asks every source; one that fails is recorded in Unknown.
 func (c *Client) Gather(ctx context.Context, project string) *Facts {
-	f := &Facts{Project: project, CheckedAt: c.opt.Now().UTC(), Unknown: map[string]string{}}
+	f := &Facts{Project: project, CheckedAt: c.opt.Now().UTC(), Unknown: map[string]string{}, Asked: []string{SourcePyPI, SourcePyPIStats}}
 	if p, err := c.pypi(ctx, project); err != nil {
 		f.Unknown[SourcePyPI] = err.Error()
 	} else {
@@ -144,6 +146,7 @@ func (c *Client) Gather(ctx context.Context, project string) *Facts {
 		f.Downloads = d
 	}
 	if f.RepoLink != "" {
+		f.Asked = append(f.Asked, SourceGitHub)
 		if r, err := c.repo(ctx, f.RepoLink); err != nil {
 			f.Unknown[SourceGitHub] = err.Error()
 		} else {

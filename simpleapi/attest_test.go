@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"airlock/attest"
 	"airlock/gate"
@@ -149,5 +150,49 @@ func TestIntegrityAPIFallback(t *testing.T) {
 	_, page := h.jsonPage("abi3info")
 	if f := fileByName(page, bare.Filename); f == nil || !strings.Contains(f["yanked"].(string), "attestation missing") {
 		t.Errorf("held file not marked after its decision: %v", f)
+	}
+}
+
+// An upstream that publishes no provenance (HTML pages of API 1.0, an
+// Integrity API that has nothing) leaves the attestation checks with
+// nothing to act on: Airlock says so in /readyz and /metrics, and stops
+// saying so once the upstream serves provenance.
+func TestUpstreamWithoutProvenanceIsReported(t *testing.T) {
+	h, attested, bare := newAttestHarness(t, nil)
+	h.fake.SetHTMLOnly(true)
+	prov := attested.Provenance
+	h.fake.SetProvenance(attested, nil) // a mirror that never copied provenance
+	if resp, _ := h.get(fileURL(bare)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("file from a provenance-less upstream: %s", resp.Status)
+	}
+	const warning = "warning: PEP 740 attestation checks cannot act: the upstream publishes no provenance"
+	if _, body := h.get("/readyz"); !strings.Contains(string(body), warning) {
+		t.Errorf("readyz does not say the check is inert:\n%s", body)
+	}
+	h.gate.ReportWarnings()
+	if m := h.metrics(); !strings.Contains(m, `airlock_check_inert{check="attestation",reason="no_provenance_upstream"} 1`) {
+		t.Errorf("metrics lack the inert check")
+	}
+	if n := strings.Count(h.logs.String(), "attestation checks cannot act"); n != 1 {
+		t.Errorf("warned %d times, want once", n)
+	}
+	h.gate.ReportWarnings()
+	if n := strings.Count(h.logs.String(), "attestation checks cannot act"); n != 1 {
+		t.Errorf("warned %d times after a second report within the hour, want once", n)
+	}
+
+	// An upstream whose pages speak PEP 740 clears the warning.
+	h.fake.SetHTMLOnly(false)
+	h.fake.SetProvenance(attested, prov)
+	h.advance(2 * time.Minute) // past the page's TTL
+	if resp, _ := h.get("/simple/abi3info/"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("page: %s", resp.Status)
+	}
+	if _, body := h.get("/readyz"); strings.Contains(string(body), "warning:") {
+		t.Errorf("warning outlived the provenance:\n%s", body)
+	}
+	h.gate.ReportWarnings()
+	if m := h.metrics(); strings.Contains(m, `reason="no_provenance_upstream"} 1`) {
+		t.Errorf("gauge still set")
 	}
 }

@@ -190,8 +190,15 @@ func TestMissingSourcesDoNotLengthenCooldown(t *testing.T) {
 	if !strings.Contains(m, `airlock_signal_source_errors_total{source="pypistats"}`) {
 		t.Error("failing source not counted")
 	}
-	if n := strings.Count(h.logs.String(), `"source":"pypistats"`); n != 1 {
+	if n := strings.Count(h.logs.String(), `"reason":"source_pypistats"`); n != 1 {
 		t.Errorf("pypistats warned %d times, want once", n)
+	}
+	// The check that cannot act says so where an operator looks.
+	if !strings.Contains(m, `airlock_check_inert{check="signals",reason="source_pypistats"} 1`) {
+		t.Error("failing source not in airlock_check_inert")
+	}
+	if resp, body := h.get("/readyz"); resp.StatusCode != 200 || !strings.Contains(string(body), "warning: signal source pypistats is failing") {
+		t.Errorf("readyz: %d %s", resp.StatusCode, body)
 	}
 }
 

@@ -3,6 +3,9 @@ package simpleapi
 import (
 	"fmt"
 	"net/http"
+	"time"
+
+	"airlock/textsafe"
 )
 
 const (
@@ -32,5 +35,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeText(w, http.StatusOK, "ready")
+	// Ready, but say which checks cannot act: they are not protecting anyone.
+	msg := "ready"
+	for _, warn := range s.opt.Gate.Warnings() {
+		msg += "\nwarning: " + warn.Message + " (since " + warn.Since.UTC().Format(time.RFC3339) + ")"
+	}
+	writeText(w, http.StatusOK, textsafe.Terminal(msg))
 }

@@ -135,6 +135,13 @@ func (s *Server) SetHTMLOnly(v bool) {
 	s.htmlOnly = v
 }
 
+// SetProvenance replaces what the Integrity API serves for d (nil: none).
+func (s *Server) SetProvenance(d *Dist, provenance []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d.Provenance = provenance
+}
+
 // SetFault injects f on requests to path ("*" for every path); a zero Fault
 // clears it.
 func (s *Server) SetFault(path string, f Fault) {

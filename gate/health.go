@@ -1,0 +1,167 @@
+package gate
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"airlock/index"
+)
+
+// ReasonNoProvenance is the warning reason of an upstream without PEP 740.
+const ReasonNoProvenance = "no_provenance_upstream"
+
+// Warning is a check that cannot act, said in plain words: an operator
+// must not believe a check protects them when it has nothing to work on.
+type Warning struct {
+	Check   string    `json:"check"`  // the check that cannot act
+	Reason  string    `json:"reason"` // a stable word for metrics
+	Message string    `json:"message"`
+	Since   time.Time `json:"since"`
+}
+
+// health tracks what the checks depend on from outside: whether the
+// upstream publishes PEP 740 provenance, and which signal sources fail.
+type health struct {
+	mu sync.Mutex
+	// Pages seen since start, and how many spoke PEP 740 (API 1.3+).
+	pages, pagesWithProvenance int
+	firstPage                  time.Time
+	sources                    map[string]*sourceState
+	logged                     map[string]time.Time // warning key -> last logged
+}
+
+type sourceState struct {
+	failingSince time.Time // zero while the source answers
+	lastError    string
+}
+
+// warnLogEvery is how often a standing warning is logged again.
+const warnLogEvery = time.Hour
+
+// sawPage records a page as it is used, from the upstream or the store.
+func (g *Gate) sawPage(p *index.Page) {
+	h := &g.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.pages == 0 {
+		h.firstPage = g.opt.Now()
+	}
+	h.pages++
+	if p.ProvenanceKnown {
+		h.pagesWithProvenance++
+	}
+}
+
+// sourcesGathered records which signal sources answered.
+func (g *Gate) sourcesGathered(asked []string, unknown map[string]string) {
+	h := &g.health
+	h.mu.Lock()
+	if h.sources == nil {
+		h.sources = map[string]*sourceState{}
+	}
+	now := g.opt.Now()
+	for _, src := range asked {
+		st := h.sources[src]
+		if st == nil {
+			st = &sourceState{}
+			h.sources[src] = st
+		}
+		why, failed := unknown[src]
+		switch {
+		case !failed:
+			st.failingSince, st.lastError = time.Time{}, ""
+		case st.failingSince.IsZero():
+			st.failingSince, st.lastError = now, why
+		default:
+			st.lastError = why
+		}
+	}
+	h.mu.Unlock()
+	for src := range unknown {
+		g.opt.Metrics.SignalErrors.WithLabelValues(src).Inc()
+	}
+	g.ReportWarnings()
+}
+
+// Warnings lists the checks that cannot act now, in a stable order.
+func (g *Gate) Warnings() []Warning {
+	h := &g.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Warning
+	provenanceServed := int64(0)
+	if g.opt.Attest != nil {
+		provenanceServed = g.opt.Attest.ProvenanceServed()
+	}
+	if g.opt.Attest != nil && h.pages > 0 && h.pagesWithProvenance == 0 && provenanceServed == 0 {
+		out = append(out, Warning{Check: "attestation", Reason: ReasonNoProvenance, Since: h.firstPage,
+			Message: fmt.Sprintf("PEP 740 attestation checks cannot act: the upstream publishes no provenance "+
+				"(none of the %d pages read since start speaks PEP 740, and its Integrity API has served nothing)", h.pages)})
+	}
+	names := make([]string, 0, len(h.sources))
+	for src := range h.sources {
+		names = append(names, src)
+	}
+	sort.Strings(names)
+	for _, src := range names {
+		st := h.sources[src]
+		if st.failingSince.IsZero() {
+			continue
+		}
+		out = append(out, Warning{Check: "signals", Reason: "source_" + src, Since: st.failingSince,
+			Message: fmt.Sprintf("signal source %s is failing (%s): the score components it feeds are unknown", src, st.lastError)})
+	}
+	return out
+}
+
+// AttestationUnavailable reports whether the upstream has shown no sign of
+// publishing PEP 740 provenance, so a "missing" attestation means nothing.
+func (g *Gate) AttestationUnavailable() bool {
+	for _, w := range g.Warnings() {
+		if w.Reason == ReasonNoProvenance {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Gate) reportWarningsEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			g.ReportWarnings()
+		}
+	}
+}
+
+// ReportWarnings sets the inert-check gauges and logs each standing
+// warning once per warnLogEvery.
+func (g *Gate) ReportWarnings() {
+	ws := g.Warnings()
+	g.opt.Metrics.CheckInert.Reset()
+	now := g.opt.Now()
+	h := &g.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.logged == nil {
+		h.logged = map[string]time.Time{}
+	}
+	for _, w := range ws {
+		g.opt.Metrics.CheckInert.WithLabelValues(w.Check, w.Reason).Set(1)
+		key := w.Check + "/" + w.Reason
+		if t, ok := h.logged[key]; ok && now.Sub(t) < warnLogEvery {
+			continue
+		}
+		h.logged[key] = now
+		g.opt.Log.Warn().Str("check", w.Check).Str("reason", w.Reason).Time("since", w.Since).
+			Msg(w.Message + " (logged once an hour while it lasts)")
+	}
+}
+
