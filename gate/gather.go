@@ -153,4 +153,3 @@ func (g *Gate) storedFile(project string, f index.File) (storage.FileRecord, boo
 	}
 	return rec, true
 }
-

@@ -17,24 +17,24 @@ import (
 // detailView is one held file with everything a reviewer needs.
 type detailView struct {
 	quarantine.View
-	Reasons     []reasonView
-	Checks      []gate.CheckStatus
+	Reasons []reasonView
+	Checks  []gate.CheckStatus
 	// AttestationUnavailable: the upstream publishes no provenance, so
 	// "missing" says nothing about this file.
 	AttestationUnavailable bool
-	UploadTime  time.Time
-	CooldownEnd time.Time
-	Attestation *policy.Attestation
-	Prior       *policy.PriorAttestation
-	Signals     *policy.Signals
-	Breakdown   []kv
-	Content     *policy.Content
-	ProjectURL  string
-	SimpleURL   string
-	Events      []storage.AuditEvent
-	CanApprove  bool
-	CanReject   bool
-	CanReopen   bool
+	UploadTime             time.Time
+	CooldownEnd            time.Time
+	Attestation            *policy.Attestation
+	Prior                  *policy.PriorAttestation
+	Signals                *policy.Signals
+	Breakdown              []kv
+	Content                *policy.Content
+	ProjectURL             string
+	SimpleURL              string
+	Events                 []storage.AuditEvent
+	CanApprove             bool
+	CanReject              bool
+	CanReopen              bool
 }
 
 type reasonView struct {
