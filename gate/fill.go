@@ -107,7 +107,7 @@ func (g *Gate) fill(ctx context.Context, t Target) (storage.FileRecord, error) {
 		return storage.FileRecord{}, err
 	}
 	g.opt.Metrics.UpstreamBytes.Add(float64(st.Size()))
-	log.Info().Int64("size", st.Size()).Dur("duration", time.Since(start)).Str("sha256", t.SHA256).Msg("file verified and stored")
+	log.Info().Int64("size", st.Size()).Float64("duration_ms", ms(time.Since(start))).Str("sha256", t.SHA256).Msg("file verified and stored")
 	return g.record(t)
 }
 
@@ -171,3 +171,6 @@ func (g *Gate) addUploadTimes(ctx context.Context, p *index.Page) {
 	}
 	p.AddUploadTimes(times)
 }
+
+// ms is a duration in milliseconds, for log fields named *_ms.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

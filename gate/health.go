@@ -10,6 +10,10 @@ import (
 	"airlock/index"
 )
 
+// DownloadsServed counts whole files served to clients since a time (by
+// the hour), for the overview.
+func (g *Gate) DownloadsServed(since time.Time) (int, error) { return g.opt.Store.DownloadsServed(since) }
+
 // ReasonNoProvenance is the warning reason of an upstream without PEP 740.
 const ReasonNoProvenance = "no_provenance_upstream"
 

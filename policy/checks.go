@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"airlock/humantime"
 	"fmt"
 	"time"
 )
@@ -43,10 +44,12 @@ func (cooldownCheck) Evaluate(rules ProjectRules, in Input, now time.Time) ([]Re
 		Action:  rules.action(CheckCooldown),
 		Message: fmt.Sprintf("cooldown until %s (%s cooldown)", until.UTC().Format(TimeFormat), formatDays(rules.Cooldown)),
 		Evidence: map[string]any{
-			"upload_time": in.UploadTime.UTC().Format(time.RFC3339),
-			"age":         age.Round(time.Second).String(),
-			"cooldown":    rules.Cooldown.String(),
-			"until":       until.UTC().Format(time.RFC3339),
+			"upload_time":      in.UploadTime.UTC().Format(time.RFC3339),
+			"age":              humantime.Duration(age),
+			"age_seconds":      int64(age.Seconds()),
+			"cooldown":         humantime.Duration(rules.Cooldown),
+			"cooldown_seconds": int64(rules.Cooldown.Seconds()),
+			"until":            until.UTC().Format(time.RFC3339),
 		},
 	}
 	if adaptive {
@@ -79,13 +82,8 @@ func (notAfterCheck) Evaluate(rules ProjectRules, in Input, _ time.Time) ([]Reas
 	}}, nil
 }
 
-// formatDays writes whole days as "7d", anything else as Go does.
-func formatDays(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.String()
-}
+// formatDays writes a duration for people: "7d", "1d 12h".
+func formatDays(d time.Duration) string { return humantime.Duration(d) }
 
 // filenameReuseCheck holds a file whose name Airlock already stored with
 // other bytes: PyPI never reuses a filename, so new bytes under an old name

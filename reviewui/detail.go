@@ -109,10 +109,14 @@ func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, s *session, sha 
 
 // window is one period of the overview.
 type window struct {
-	Name   string
-	Served int
-	Held   int
-	Checks []kv
+	Name string
+	// Downloads counts whole files served to clients in the period;
+	// Decided the files first decided in it, by their state now.
+	Downloads int
+	Decided   int
+	Serving   int
+	Held      int
+	Checks    []kv
 }
 
 func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
@@ -132,9 +136,10 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
 			if now.Sub(rec.CreatedAt) > win.d {
 				continue
 			}
+			out[i].Decided++
 			switch {
 			case quarantine.State(rec.State).Serves():
-				out[i].Served++
+				out[i].Serving++
 			default:
 				out[i].Held++
 				checks := rec.Checks
@@ -152,7 +157,11 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read the decisions."})
 		return
 	}
-	for i := range out {
+	for i, win := range wins {
+		if out[i].Downloads, err = u.gate.DownloadsServed(now.Add(-win.d)); err != nil {
+			u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read the download counts."})
+			return
+		}
 		keys := make([]string, 0, len(byCheck[i]))
 		for k := range byCheck[i] {
 			keys = append(keys, k)

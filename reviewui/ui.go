@@ -48,6 +48,8 @@ type Reviewer interface {
 	Checks(v quarantine.View) []gate.CheckStatus
 	// Warnings are the checks that cannot act (shown as a banner).
 	Warnings() []gate.Warning
+	// DownloadsServed counts whole files served since a time.
+	DownloadsServed(since time.Time) (int, error)
 }
 
 var _ Reviewer = (*gate.Gate)(nil)

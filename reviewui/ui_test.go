@@ -35,6 +35,8 @@ var warnings []gate.Warning
 
 func (applier) Warnings() []gate.Warning { return warnings }
 
+func (applier) DownloadsServed(time.Time) (int, error) { return 42, nil }
+
 func server(t *testing.T, token string, useTLS bool) *httptest.Server {
 	store, err := storage.Open(t.TempDir(), time.Second)
 	if err != nil {
@@ -211,5 +213,22 @@ func TestInertCheckBannerAndAttestationPanel(t *testing.T) {
 	if !strings.Contains(body, "not available from this upstream") || strings.Contains(body, ">missing<") ||
 		strings.Contains(body, "No earlier release of the project was attested") {
 		t.Errorf("attestation panel still reads as checked:\n%s", between(body, "<h2>Attestation</h2>", "<h2>Behaviour</h2>"))
+	}
+}
+
+// The overview counts downloads served, and labels files decided as such.
+func TestOverviewCountsDownloads(t *testing.T) {
+	srv, c, csrf := signInPage(t)
+	c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "csrf": {csrf}})
+	resp, err := c.Get(srv.URL + "/ui/overview")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"<strong>42</strong> downloads served", "Files decided: 2"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("overview lacks %q", want)
+		}
 	}
 }

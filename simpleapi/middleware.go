@@ -103,7 +103,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			Str("route", info.route).
 			Int("status", rec.status).
 			Int64("bytes", rec.bytes).
-			Dur("duration", time.Since(start)).
+			Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).
 			Str("remote", r.RemoteAddr).
 			Str("user_agent", r.UserAgent()).
 			Msg("request")

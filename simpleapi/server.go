@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
 
+	"airlock/downloads"
 	"airlock/gate"
 	"airlock/metrics"
 	"airlock/storage"
@@ -49,6 +50,8 @@ type Options struct {
 	// MinFreeBytes: /readyz fails when the data directory has less free
 	// space (0: not checked).
 	MinFreeBytes int64
+	// Downloads records every file served (nil: not recorded).
+	Downloads *downloads.Recorder
 	// PublicURL is where clients reach Airlock (server.public_url); empty:
 	// the landing page uses the request's host and a 403 has no link.
 	PublicURL string

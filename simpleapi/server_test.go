@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"airlock/downloads"
 	"airlock/gate"
 	"airlock/index"
 	"airlock/inspect"
@@ -45,6 +46,7 @@ type harness struct {
 	hideHeld bool
 	// publicURL is server.public_url.
 	publicURL string
+	downloads *downloads.Recorder
 	rules     policy.Rules
 	hooks     *recordingNotifier
 }
@@ -140,6 +142,8 @@ func (h *harness) open(tweak ...func(*gate.Options, *fakepypi.Server)) {
 	}
 	h.config = opt
 	h.store = store
+	h.downloads = downloads.New(store, zerolog.New(h.logs))
+	t.Cleanup(h.downloads.Close) // before the store closes
 	h.rebuild()
 	h.http = httptest.NewServer(h.srv.Handler())
 	t.Cleanup(h.http.Close)
@@ -149,7 +153,7 @@ func (h *harness) open(tweak ...func(*gate.Options, *fakepypi.Server)) {
 func (h *harness) rebuild() {
 	h.gate = gate.New(h.config)
 	h.srv = New(Options{Gate: h.gate, Store: h.config.Store, Upstream: h.config.Upstream, Metrics: h.config.Metrics,
-		Log: h.config.Log, PageTTL: h.config.PageTTL, PageTimeout: h.config.PageTimeout, Now: h.config.Now, HideHeld: h.hideHeld, PublicURL: h.publicURL})
+		Log: h.config.Log, PageTTL: h.config.PageTTL, PageTimeout: h.config.PageTimeout, Now: h.config.Now, HideHeld: h.hideHeld, PublicURL: h.publicURL, Downloads: h.downloads})
 	if h.http != nil {
 		h.http.Config.Handler = h.srv.Handler()
 	}

@@ -134,7 +134,8 @@ func Open(dir string, lockTimeout time.Duration) (*Store, error) {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance, bucketSignals, bucketInspections, bucketStates, bucketWork, bucketWorkKeys} {
+		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance, bucketSignals, bucketInspections, bucketStates, bucketWork, bucketWorkKeys,
+			bucketDownloads, bucketDownloadsBySHA, bucketDownloadHours} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -112,8 +114,22 @@ func printSignals(w io.Writer, s *policy.Signals) {
 func printReasons(w io.Writer, reasons []policy.Reason) {
 	for _, r := range reasons {
 		fmt.Fprintf(w, "      %s [%s]: %s\n", r.Check, r.Action, r.Message)
-		for k, v := range r.Evidence {
-			fmt.Fprintf(w, "        %s: %v\n", k, v)
+		keys := make([]string, 0, len(r.Evidence))
+		for k := range r.Evidence {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "        %s: %s\n", k, evidenceValue(r.Evidence[k]))
 		}
 	}
+}
+
+// evidenceValue writes a number that came through JSON as people write it
+// (1209600, not 1.2096e+06).
+func evidenceValue(v any) string {
+	if f, ok := v.(float64); ok {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,10 @@ func TestQuarantineCLI(t *testing.T) {
 	code, out = w.run("quarantine", "show", "--server", w.srv.URL, w.young.SHA256()[:12])
 	if code != 0 || !strings.Contains(out, "cooldown [hold]") || !strings.Contains(out, "upload_time:") {
 		t.Errorf("show: %d\n%s", code, out)
+	}
+	// Durations for people, not Go's 271h50m0s.
+	if goDuration := regexp.MustCompile(`\d+h\d+m\d+(\.\d+)?s`); goDuration.MatchString(out) || !regexp.MustCompile(`cooldown: \d+d\n`).MatchString(out) || !strings.Contains(out, "age: 1h\n") {
+		t.Errorf("show prints Go durations or lacks a human one:\n%s", out)
 	}
 	if code, out = w.run("quarantine", "approve", "--server", w.srv.URL, "beta==2.0"); code != 2 || !strings.Contains(out, "--reason is required") {
 		t.Errorf("approve without reason: %d %s", code, out)

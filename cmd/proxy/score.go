@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"airlock/config"
+	"airlock/humantime"
 	"airlock/index"
 	"airlock/signals"
 )
@@ -48,8 +49,25 @@ type ScoreJSON struct {
 	DownloadsLastDay *int64             `json:"downloads_last_day"`
 	DownloadsLastMo  *int64             `json:"downloads_last_month"`
 	Repository       string             `json:"repository"`
-	Cadence          *signals.Cadence   `json:"cadence,omitempty"`
+	Cadence          *CadenceJSON       `json:"cadence,omitempty"`
 	Unknown          map[string]string  `json:"unknown,omitempty"`
+}
+
+// CadenceJSON is the release rhythm with its intervals in seconds.
+type CadenceJSON struct {
+	Last30                int   `json:"last_30_days"`
+	Last90                int   `json:"last_90_days"`
+	MedianIntervalSeconds int64 `json:"median_interval_seconds"`
+	MaxIn24h              int   `json:"max_in_24h"`
+	LatestGapSeconds      int64 `json:"latest_gap_seconds"`
+}
+
+func cadenceJSON(c *signals.Cadence) *CadenceJSON {
+	if c == nil {
+		return nil
+	}
+	return &CadenceJSON{Last30: c.Last30, Last90: c.Last90, MedianIntervalSeconds: int64(c.MedianInterval.Seconds()),
+		MaxIn24h: c.MaxIn24h, LatestGapSeconds: int64(c.LatestGap.Seconds())}
 }
 
 // score prints a project's commitment score with its breakdown, flags and
@@ -85,7 +103,7 @@ func score(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "airlock score: %s\n", f.Unknown[signals.SourcePyPI])
 		return 2
 	}
-	out := ScoreJSON{Project: project, Score: r.Score, Breakdown: r.Breakdown, Flags: r.Flags, Repository: f.RepoLink, Cadence: r.Cadence, Unknown: f.Unknown}
+	out := ScoreJSON{Project: project, Score: r.Score, Breakdown: r.Breakdown, Flags: r.Flags, Repository: f.RepoLink, Cadence: cadenceJSON(r.Cadence), Unknown: f.Unknown}
 	if out.Flags == nil {
 		out.Flags = []string{}
 	}
@@ -114,24 +132,40 @@ func printScore(w io.Writer, s ScoreJSON, cfg config.Config) {
 	fmt.Fprintf(w, "%s: commitment score %s\n\n", s.Project, score)
 	weights := map[string]float64{"age": cfg.Signals.Weights.Age, "cadence": cfg.Signals.Weights.Cadence, "maintainers": cfg.Signals.Weights.Maintainers,
 		"organization": cfg.Signals.Weights.Organization, "downloads": cfg.Signals.Weights.Downloads, "repository": cfg.Signals.Weights.Repository}
+	names := []string{"age", "cadence", "maintainers", "organization", "downloads", "repository"}
+	var known, all float64
+	for _, n := range names {
+		all += weights[n]
+		if _, ok := s.Breakdown[n]; ok {
+			known += weights[n]
+		}
+	}
+	// A component whose source did not answer is left out, and the
+	// others' weights grow to fill 100: the table shows the weights used,
+	// so the points add up to the score.
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tVALUE\tWEIGHT\tPOINTS")
-	names := []string{"age", "cadence", "maintainers", "organization", "downloads", "repository"}
-	var total float64
-	for _, n := range names {
-		if _, ok := s.Breakdown[n]; ok {
-			total += weights[n]
-		}
-	}
+	var sum float64
 	for _, n := range names {
 		v, ok := s.Breakdown[n]
-		if !ok {
-			fmt.Fprintf(tw, "%s\tunknown\t%g\t-\n", n, weights[n])
+		if !ok || known == 0 {
+			fmt.Fprintf(tw, "%s\tunknown\t0 (of %g)\t-\n", n, weights[n])
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%g\t%.1f\n", n, v, weights[n], 100*v*weights[n]/total)
+		weight := 100 * weights[n] / known
+		points := v * weight
+		sum += points
+		if known == all {
+			fmt.Fprintf(tw, "%s\t%.2f\t%.0f\t%.1f\n", n, v, weight, points)
+		} else {
+			fmt.Fprintf(tw, "%s\t%.2f\t%.1f (of %g)\t%.1f\n", n, v, weight, weights[n], points)
+		}
 	}
+	fmt.Fprintf(tw, "total\t\t100\t%.1f = %s\n", sum, score)
 	tw.Flush()
+	if known < all && known > 0 {
+		fmt.Fprintf(w, "(unknown components' weight is shared out among the known ones: %.0f of %.0f weight known)\n", known, all)
+	}
 	fmt.Fprintf(w, "\nflags: %s\n", strings.Join(append([]string{}, s.Flags...), ", "))
 	facts := []string{}
 	add := func(k string, v any) { facts = append(facts, fmt.Sprintf("  %-20s %v", k+":", v)) }
@@ -143,7 +177,7 @@ func printScore(w io.Writer, s ScoreJSON, cfg config.Config) {
 	}
 	if c := s.Cadence; c != nil {
 		add("releases 30d / 90d", fmt.Sprintf("%d / %d", c.Last30, c.Last90))
-		add("median interval", c.MedianInterval.Round(time.Hour))
+		add("median interval", humantime.Duration(time.Duration(c.MedianIntervalSeconds)*time.Second))
 		add("largest 24h burst", c.MaxIn24h)
 	}
 	if s.DownloadsLastDay != nil {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -39,16 +41,25 @@ func TestScoreCommand(t *testing.T) {
 	if !strings.Contains(strings.Join(toStrings(s["flags"]), ","), "single-maintainer") {
 		t.Errorf("flags: %v", s["flags"])
 	}
+	// Intervals in JSON are seconds, never Go's nanoseconds.
+	cad, _ := s["cadence"].(map[string]any)
+	if secs, ok := cad["median_interval_seconds"].(float64); !ok || secs <= 0 || secs > 10*365*24*3600 || cad["median_interval"] != nil {
+		t.Errorf("cadence: %v", s["cadence"])
+	}
 	code, out = w.run("score", "beta")
 	if code != 0 || !strings.Contains(out, "commitment score") || !strings.Contains(out, "COMPONENT") || !strings.Contains(out, "maintainers:") {
 		t.Errorf("table: %d\n%s", code, out)
 	}
+	pointsAddUp(t, out, int(score))
 	w.fake.SetFault("/api/packages/beta/recent", fakepypi.Fault{Status: 500})
 	w.fake.SetFault("/repos/acme/beta", fakepypi.Fault{Status: 500})
 	code, out = w.run("score", "beta")
 	if code != 0 || !strings.Contains(out, "downloads     unknown") || !strings.Contains(out, "unknown (left out of the score)") {
 		t.Errorf("unknown sources: %d\n%s", code, out)
 	}
+	var partial int
+	fmt.Sscanf(out[strings.Index(out, "commitment score ")+len("commitment score "):], "%d", &partial)
+	pointsAddUp(t, out, partial)
 	if code, out := w.run("score", "nosuch"); code != 2 {
 		t.Errorf("unknown project: %d %s", code, out)
 	}
@@ -81,5 +92,30 @@ func TestCheckInspectsContent(t *testing.T) {
 	}
 	if code, out := w.run("check", "litellm==1.82.7"); code != 0 {
 		t.Errorf("clean release: %d\n%s", code, out)
+	}
+}
+
+// pointsAddUp checks that the score table's points sum to the score.
+func pointsAddUp(t *testing.T, out string, score int) {
+	t.Helper()
+	var sum float64
+	rows := 0
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] == "COMPONENT" || f[0] == "total" || f[len(f)-1] == "-" {
+			continue
+		}
+		var p float64
+		if _, err := fmt.Sscanf(f[len(f)-1], "%g", &p); err != nil || !strings.Contains(line, ".") {
+			continue
+		}
+		if _, ok := map[string]bool{"age": true, "cadence": true, "maintainers": true, "organization": true, "downloads": true, "repository": true}[f[0]]; !ok {
+			continue
+		}
+		sum += p
+		rows++
+	}
+	if rows == 0 || math.Abs(sum-float64(score)) > 0.5+0.05*float64(rows) {
+		t.Errorf("points add up to %.1f over %d rows, score is %d:\n%s", sum, rows, score, out)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"airlock/attest"
 	"airlock/config"
 	"airlock/connlimit"
+	"airlock/downloads"
 	"airlock/gate"
 	"airlock/inspect"
 	"airlock/metrics"
@@ -161,7 +162,9 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	served := downloads.New(store, log)
 	srv := simpleapi.New(simpleapi.Options{
+		Downloads:       served,
 		TrustedProxies:  proxies,
 		MinFreeBytes:    int64(cfg.Store.MinFreeBytes),
 		WriteTimeout:    time.Duration(cfg.Server.WriteTimeout),
@@ -189,7 +192,7 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		gate:       g,
 		quarantine: q,
 		sweepEvery: time.Duration(cfg.Policy.SweepInterval),
-		cleanup:    func() { hooks.Close(); store.Close() },
+		cleanup:    func() { hooks.Close(); served.Close(); store.Close() },
 	}
 	if cfg.Admin.Listen != "" {
 		// The index stays public; the admin API and the review page only

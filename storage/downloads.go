@@ -1,0 +1,116 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+var (
+	// bucketDownloads holds every download, keyed by time (big-endian unix
+	// nanoseconds) and a sequence number, so a period is a range scan.
+	bucketDownloads = []byte("downloads")
+	// bucketDownloadsBySHA indexes them by sha256 (sha256 + time key).
+	bucketDownloadsBySHA = []byte("downloads_by_sha")
+	// bucketDownloadHours counts full downloads per hour ("2006010215"),
+	// so the overview never scans the records.
+	bucketDownloadHours = []byte("download_hours")
+)
+
+// DownloadRecord is one file served to a client.
+type DownloadRecord struct {
+	Time     time.Time `json:"time"`
+	SHA256   string    `json:"sha256"`
+	Project  string    `json:"project"`
+	Filename string    `json:"filename"`
+	// Client is the client's address (from a trusted proxy's
+	// X-Forwarded-For when there is one).
+	Client    string `json:"client"`
+	UserAgent string `json:"user_agent,omitempty"`
+	// Identity is the authenticated client, when there is one.
+	Identity string `json:"identity,omitempty"`
+	// Status is 200 for a whole file, 206 for a part of it.
+	Status int   `json:"status"`
+	Bytes  int64 `json:"bytes"`
+}
+
+const hourKey = "2006010215"
+
+// PutDownloads records downloads in one transaction.
+func (s *Store) PutDownloads(recs []DownloadRecord) error {
+	return full(s.db.Update(func(tx *bbolt.Tx) error {
+		all, bySHA, hours := tx.Bucket(bucketDownloads), tx.Bucket(bucketDownloadsBySHA), tx.Bucket(bucketDownloadHours)
+		for _, r := range recs {
+			seq, err := all.NextSequence()
+			if err != nil {
+				return err
+			}
+			key := binary.BigEndian.AppendUint64(nil, uint64(r.Time.UnixNano()))
+			key = binary.BigEndian.AppendUint64(key, seq)
+			v, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := all.Put(key, v); err != nil {
+				return err
+			}
+			if err := bySHA.Put(append([]byte(r.SHA256), key...), nil); err != nil {
+				return err
+			}
+			if r.Status != 200 {
+				continue
+			}
+			h := []byte(r.Time.UTC().Format(hourKey))
+			n := uint64(0)
+			if old := hours.Get(h); len(old) == 8 {
+				n = binary.BigEndian.Uint64(old)
+			}
+			if err := hours.Put(h, binary.BigEndian.AppendUint64(nil, n+1)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// DownloadsServed counts whole files served in the hours from since (its
+// hour included) until now.
+func (s *Store) DownloadsServed(since time.Time) (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketDownloadHours).Cursor()
+		for k, v := c.Seek([]byte(since.UTC().Format(hourKey))); k != nil; k, v = c.Next() {
+			if len(v) == 8 {
+				n += int(binary.BigEndian.Uint64(v))
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// DownloadsOf lists the downloads of a file, oldest first.
+func (s *Store) DownloadsOf(sha string) ([]DownloadRecord, error) {
+	var out []DownloadRecord
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		all := tx.Bucket(bucketDownloads)
+		c := tx.Bucket(bucketDownloadsBySHA).Cursor()
+		prefix := []byte(sha)
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			v := all.Get(k[len(prefix):])
+			if v == nil {
+				continue // pruned
+			}
+			var r DownloadRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
