@@ -12,7 +12,9 @@ import (
 
 // DownloadsServed counts whole files served to clients since a time (by
 // the hour), for the overview.
-func (g *Gate) DownloadsServed(since time.Time) (int, error) { return g.opt.Store.DownloadsServed(since) }
+func (g *Gate) DownloadsServed(since time.Time) (int, error) {
+	return g.opt.Store.DownloadsServed(since)
+}
 
 // ReasonNoProvenance is the warning reason of an upstream without PEP 740.
 const ReasonNoProvenance = "no_provenance_upstream"
@@ -168,4 +170,3 @@ func (g *Gate) ReportWarnings() {
 			Msg(w.Message + " (logged once an hour while it lasts)")
 	}
 }
-
