@@ -3,6 +3,8 @@ package main
 import (
 	"airlock/config"
 	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,6 +54,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 		{[]string{"score", "--help"}, []string{"-json", "-config", "examples:"}, nil},
 		{[]string{"verify", "--help"}, []string{"-provenance", "-trusted-root", "-publisher", "examples:"}, []string{"-config"}},
 		{[]string{"version", "--help"}, []string{"VCS revision"}, nil},
+		{[]string{"health", "--help"}, []string{"-url", "/readyz", "examples:"}, nil},
 		{[]string{"quarantine", "--help"}, []string{"list|show|approve|reject|reopen", "AIRLOCK_ADMIN_TOKEN", "examples:"}, nil},
 		{[]string{"quarantine", "list", "--help"}, []string{"-state", "-project", "-check", "-json", "-server"}, []string{"-reason"}},
 		{[]string{"quarantine", "show", "--help"}, []string{"-json", "-server", "TARGET"}, []string{"-reason", "-state", "-project", "-check"}},
@@ -132,5 +135,31 @@ func TestWelcomeTellsWhereAndHow(t *testing.T) {
 	// Not a terminal: no welcome (the log is for machines).
 	if isTerminal(&b) {
 		t.Error("a buffer is not a terminal")
+	}
+}
+
+func TestHealthCommand(t *testing.T) {
+	ready := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		w.Write([]byte("ready\n"))
+	}))
+	defer ready.Close()
+	var out, errb bytes.Buffer
+	if code := run([]string{"health", "--url", ready.URL + "/readyz"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "ready") {
+		t.Errorf("ready server: exit %d %q %q", code, out.String(), errb.String())
+	}
+	if code := run([]string{"health", "--url", ready.URL + "/other"}, &out, &errb); code != 1 {
+		t.Errorf("unready server: exit %d", code)
+	}
+	if code := run([]string{"health", "--url", "http://127.0.0.1:9/readyz"}, &out, &errb); code != 1 {
+		t.Errorf("no server: exit %d", code)
+	}
+	for listen, want := range map[string]string{"": "http://127.0.0.1:3180/readyz", "0.0.0.0:8080": "http://127.0.0.1:8080/readyz",
+		"[::]:81": "http://127.0.0.1:81/readyz", "10.1.2.3:9": "http://10.1.2.3:9/readyz", ":7": "http://127.0.0.1:7/readyz"} {
+		if got := readyzURL(listen); got != want {
+			t.Errorf("readyzURL(%q) = %s, want %s", listen, got, want)
+		}
 	}
 }
