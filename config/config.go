@@ -56,7 +56,29 @@ type Config struct {
 	// Background is the work queue that checks releases inside their
 	// cooldown before anyone needs them.
 	Background Background `yaml:"background"`
-	Log        Log        `yaml:"log"`
+	// Indexes are private upstreams, each answering alone for the
+	// projects it owns (no dependency confusion).
+	Indexes []PrivateIndex `yaml:"indexes"`
+	// Auth is who may use the index.
+	Auth Auth `yaml:"auth"`
+	Log  Log  `yaml:"log"`
+}
+
+// Auth is the `auth:` section.
+type Auth struct {
+	Clients ClientAuth `yaml:"clients"`
+}
+
+// ClientAuth makes the index (pages, files, the JSON API) answer only
+// authenticated clients when either file is set. Both files are read again
+// when they change.
+type ClientAuth struct {
+	// UsersFile holds HTTP basic users, one "name:bcrypt-hash" per line
+	// (htpasswd -B format).
+	UsersFile string `yaml:"users_file"`
+	// TokensFile holds bearer tokens, one "name:sha256-hex-of-token" per
+	// line.
+	TokensFile string `yaml:"tokens_file"`
 }
 
 // Server is the `server:` section: what a slow or greedy client can hold.
@@ -300,6 +322,9 @@ func (c Config) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("config: server.public_url: %q is not an http(s) URL without query (e.g. https://pypi.example.com)", p)
 		}
+	}
+	if err := c.validateIndexes(); err != nil {
+		return err
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("config: tls: cert_file and key_file go together")

@@ -49,6 +49,8 @@ type Policy struct {
 	// Content maps inspection finding severities (critical, high, medium,
 	// low, info) to actions.
 	Content map[string]string `yaml:"content"`
+	// Indexes turns checks back on for a private index's files.
+	Indexes map[string]IndexPolicy `yaml:"indexes"`
 }
 
 // ScorePolicy is `policy.score:`.
@@ -153,6 +155,12 @@ func (p Policy) Rules() (policy.Rules, error) {
 		CooldownBelowScore: p.Score.CooldownBelow.Score, CooldownBelow: time.Duration(p.Score.CooldownBelow.Cooldown),
 		CooldownMinConfidence: p.Score.MinConfidence,
 	}}
+	for name, ip := range p.Indexes {
+		if r.Indexes == nil {
+			r.Indexes = map[string]policy.IndexChecks{}
+		}
+		r.Indexes[name] = policy.IndexChecks{Cooldown: ip.Cooldown, MissingUploadTime: ip.MissingUploadTime, Attestations: ip.Attestations, Behaviour: ip.Behaviour}
+	}
 	if r.Mode != policy.Enforce && r.Mode != policy.Audit {
 		return r, fmt.Errorf("config: policy.mode: %q is not enforce or audit", p.Mode)
 	}

@@ -55,7 +55,7 @@ func (e *Engine) Evaluate(in Input, now time.Time) (d Decision) {
 		d.finish()
 		return d
 	}
-	rules, pattern := e.rules.For(in.Project)
+	rules, pattern := e.rules.ForIndex(in.Project, in.Index)
 	for _, c := range e.checks {
 		reasons, err := c.Evaluate(rules, in, now)
 		if err != nil {

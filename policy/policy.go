@@ -110,7 +110,10 @@ func (d Decision) Checks() []string {
 // Input is everything the engine knows about one file. Fields are plain
 // values; a field that could not be gathered is reported in GatherErrors.
 type Input struct {
-	Project  string `json:"project"` // normalized
+	Project string `json:"project"` // normalized
+	// Index names the private index the file comes from; "" is the public
+	// upstream.
+	Index    string `json:"index,omitempty"`
 	Version  string `json:"version"`
 	Filename string `json:"filename"`
 	SHA256   string `json:"sha256"`

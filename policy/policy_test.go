@@ -212,3 +212,44 @@ func TestValidate(t *testing.T) {
 		t.Error("bad glob accepted")
 	}
 }
+
+// A private index's files skip the cooldown, the upload-time rule, the
+// attestation and behaviour checks unless policy.indexes turns them on;
+// content and filename reuse still apply.
+func TestPrivateIndexChecks(t *testing.T) {
+	r := DefaultRules()
+	r.Default.Cooldown = 7 * 24 * time.Hour
+	r.Default.RequireAttestation = RequireAlways
+	e, err := NewEngine(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	score := 5
+	young := Input{Project: "torchtriton", Version: "2.0", Filename: "torchtriton-2.0.tar.gz", SHA256: strings.Repeat("a", 64),
+		UploadTime: now.Add(-time.Hour), Attestation: &Attestation{Status: AttestationMissing},
+		Signals: &Signals{Score: &score, Flags: []string{"single-maintainer"}}}
+	if d := e.Evaluate(young, now); d.Action != Hold {
+		t.Fatalf("public file: %s, want hold", d.Action)
+	}
+	private := young
+	private.Index = "internal"
+	if d := e.Evaluate(private, now); d.Action != Allow {
+		t.Errorf("private file: %s %+v, want allow", d.Action, d.Reasons)
+	}
+	noTime := private
+	noTime.UploadTime = time.Time{}
+	if d := e.Evaluate(noTime, now); d.Action != Allow {
+		t.Errorf("private file without an upload time: %s", d.Action)
+	}
+	bad := private
+	bad.Content = &Content{New: []ContentFinding{{Kind: "pth-exec", Severity: "critical", Path: "x.pth", Message: "runs code"}}}
+	if d := e.Evaluate(bad, now); d.Action != Hold {
+		t.Errorf("private file with a new .pth: %s, want hold (content always applies)", d.Action)
+	}
+	r.Indexes = map[string]IndexChecks{"internal": {Cooldown: true}}
+	e, _ = NewEngine(r)
+	if d := e.Evaluate(private, now); d.Action != Hold || d.Checks()[0] != CheckCooldown {
+		t.Errorf("cooldown turned back on: %s %v", d.Action, d.Checks())
+	}
+}

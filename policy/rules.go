@@ -60,6 +60,44 @@ type Rules struct {
 	// Exempt lists normalized names and "name==version" pins that are
 	// allowed without checks.
 	Exempt []string
+	// Indexes are the checks turned back on for a private index's files,
+	// by index name. A private index missing here gets none of them.
+	Indexes map[string]IndexChecks
+}
+
+// IndexChecks are the families of checks that apply to a private index's
+// files besides the hash check and content inspection, which always do.
+type IndexChecks struct {
+	Cooldown          bool // cooldown, risk-adaptive cooldown, not_after
+	MissingUploadTime bool
+	Attestations      bool
+	Behaviour         bool // score, flags, source release, unknown sources
+}
+
+// ForIndex is For with the private index's rules applied: the families of
+// checks it does not turn on are off. index "" is the public upstream.
+func (r Rules) ForIndex(project, index string) (ProjectRules, string) {
+	pr, pattern := r.For(project)
+	if index == "" {
+		return pr, pattern
+	}
+	on := r.Indexes[index]
+	if !on.Cooldown {
+		pr.Cooldown, pr.CooldownBelowScore, pr.NotAfter = 0, 0, time.Time{}
+	}
+	if !on.MissingUploadTime {
+		pr.OnMissingUploadTime = Allow
+	}
+	if !on.Attestations {
+		pr.RequireAttestation, pr.Publisher = RequireNever, ""
+		pr.Actions[CheckAttestation] = Allow
+	}
+	if !on.Behaviour {
+		for _, c := range BehaviourChecks() {
+			pr.Actions[c] = Allow
+		}
+	}
+	return pr, pattern
 }
 
 // ProjectRules are the settings that can differ per project.

@@ -102,3 +102,14 @@ func (sourceReleaseCheck) Evaluate(rules ProjectRules, in Input, now time.Time) 
 	}
 	return []Reason{{Check: CheckSourceRelease, Action: Allow, Evidence: ev, Message: fmt.Sprintf("tag %s in %s matches", s.Tag.Name, s.Repository)}}, nil
 }
+
+// BehaviourChecks names every check that acts on the project's behaviour:
+// the score, unknown sources, the source release and each flag.
+func BehaviourChecks() []string {
+	out := []string{CheckScore, CheckUnknown, CheckSourceRelease, CheckNoRepository}
+	for f := range flagText {
+		out = append(out, f)
+	}
+	sort.Strings(out[4:])
+	return out
+}
