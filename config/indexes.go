@@ -125,9 +125,14 @@ func (c Config) validateIndexes() error {
 			return fmt.Errorf("%s.list_refresh: at least 1s", key)
 		}
 	}
-	for name := range c.Policy.Indexes {
+	for name, ip := range c.Policy.Indexes {
 		if !seen[name] {
 			return fmt.Errorf("config: policy.indexes.%s: no index of that name in indexes", name)
+		}
+		// Their inputs would come from public sources (PyPI's Integrity
+		// API, pypistats, GitHub), which must not learn private names.
+		if ip.Attestations || ip.Behaviour {
+			return fmt.Errorf("config: policy.indexes.%s: attestations and behaviour cannot be turned on for a private index yet (only cooldown and missing_upload_time)", name)
 		}
 	}
 	return nil

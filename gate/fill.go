@@ -37,6 +37,8 @@ type Target struct {
 	Size     int64  // published size, -1 if unknown
 	Max      int64
 	Metadata bool
+	// Source is the private index the file is listed on ("" public).
+	Source string
 }
 
 // TargetFor finds what to download for a request, refusing files that cannot
@@ -46,13 +48,13 @@ func (g *Gate) TargetFor(page *index.Page, distName string, isMeta bool) (Target
 	if !ok {
 		return Target{}, ErrNotListed
 	}
-	t := Target{Project: page.Name, Key: distName, File: f, URL: f.URL, SHA256: f.SHA256(), Size: f.Size, Max: g.opt.MaxFileBytes}
+	t := Target{Project: page.Name, Key: distName, File: f, URL: f.URL, SHA256: f.SHA256(), Size: f.Size, Max: g.opt.MaxFileBytes, Source: page.Source}
 	if isMeta {
 		if f.MetadataSHA256() == "" {
 			return Target{}, ErrNoMetadata
 		}
 		t = Target{Project: page.Name, Key: distName + MetadataSuffix, File: f, URL: f.URL + MetadataSuffix,
-			SHA256: f.MetadataSHA256(), Size: -1, Max: g.opt.MaxMetaBytes, Metadata: true}
+			SHA256: f.MetadataSHA256(), Size: -1, Max: g.opt.MaxMetaBytes, Metadata: true, Source: page.Source}
 	}
 	if t.SHA256 == "" {
 		return Target{}, ErrNoSHA256
@@ -85,7 +87,7 @@ func (g *Gate) fill(ctx context.Context, t Target) (storage.FileRecord, error) {
 	}
 	defer st.Abort()
 	start := time.Now()
-	if err := g.opt.Upstream.Download(ctx, t.URL, st); err != nil {
+	if err := g.clientFor(t.Source).Download(ctx, t.URL, st); err != nil {
 		if errors.Is(err, upstream.ErrHostNotAllowed) {
 			g.opt.Metrics.RefusedHosts.Inc()
 			log.Error().Str("event", "security").Str("upstream_url", upstream.RedactURL(t.URL)).Err(err).
@@ -127,7 +129,7 @@ func (g *Gate) record(t Target) (storage.FileRecord, error) {
 	version, _ := index.VersionFromFilename(t.Project, t.File.Filename)
 	rec := storage.FileRecord{
 		Project: t.Project, Version: version, Filename: t.Key, SHA256: t.SHA256, Size: info.Size(),
-		UploadTime: t.File.UploadTime, UpstreamURL: upstream.RedactURL(t.URL), FetchedAt: g.opt.Now().UTC(),
+		UploadTime: t.File.UploadTime, UpstreamURL: upstream.RedactURL(t.URL), FetchedAt: g.opt.Now().UTC(), Index: t.Source,
 	}
 	if old, err := g.opt.Store.GetFile(t.Project, t.Key); err == nil {
 		switch {
@@ -164,7 +166,7 @@ func (g *Gate) addUploadTimes(ctx context.Context, p *index.Page) {
 	if !p.MissingUploadTimes() {
 		return
 	}
-	times, err := g.opt.Upstream.FetchUploadTimes(ctx, p.Name)
+	times, err := g.clientFor(p.Source).FetchUploadTimes(ctx, p.Name)
 	if err != nil {
 		logFrom(ctx).Info().Err(err).Str("project", p.Name).Msg("page lacks upload times and the JSON API did not give them")
 		return

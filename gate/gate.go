@@ -32,6 +32,7 @@ import (
 
 	"airlock/attest"
 	"airlock/inspect"
+	"airlock/indexes"
 	"airlock/metrics"
 	"airlock/quarantine"
 	"airlock/signals"
@@ -41,8 +42,11 @@ import (
 
 // Options configure a Gate.
 type Options struct {
-	Store    *storage.Store
+	Store *storage.Store
+	// Upstream is the public upstream; Indexes (optional) routes the
+	// projects private indexes own to them.
 	Upstream *upstream.Client
+	Indexes  *indexes.Router
 	Metrics  *metrics.Metrics
 	Log      zerolog.Logger
 	PageTTL  time.Duration
@@ -95,6 +99,9 @@ type Gate struct {
 	retries map[string]int // sha256 -> consecutive gather failures
 
 	health health
+
+	confusionMu      sync.Mutex
+	confusionChecked map[string]time.Time // project -> last time the public upstream was asked
 }
 
 // New builds a Gate. Run starts its background work.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"airlock/attest"
 	"airlock/index"
 	"airlock/policy"
 	"airlock/signals"
@@ -11,8 +12,8 @@ import (
 )
 
 // inputFor is what the page itself says about a file.
-func inputFor(project string, f index.File) policy.Input {
-	in := policy.Input{Project: project, Filename: f.Filename, SHA256: f.SHA256(), UploadTime: f.UploadTime}
+func inputFor(project, source string, f index.File) policy.Input {
+	in := policy.Input{Project: project, Index: source, Filename: f.Filename, SHA256: f.SHA256(), UploadTime: f.UploadTime}
 	if v, ok := index.VersionFromFilename(project, f.Filename); ok {
 		in.Version = v
 	} else {
@@ -53,7 +54,7 @@ func (g *Gate) rulesFor(project string) policy.ProjectRules {
 // behaviour. A failure is recorded in the input, where it holds the file
 // until the retry time it is given.
 func (g *Gate) gather(ctx context.Context, page *index.Page, f index.File, stored bool) policy.Input {
-	in := inputFor(page.Name, f)
+	in := inputFor(page.Name, page.Source, f)
 	in.ReusedFilename = g.reusedFrom(page.Name, f)
 	if g.opt.Inspect {
 		if stored {
@@ -63,8 +64,8 @@ func (g *Gate) gather(ctx context.Context, page *index.Page, f index.File, store
 		}
 	}
 	g.fillAttestation(ctx, page, f, &in)
-	if g.opt.Signals != nil && in.Version != "" {
-		in.Signals = g.opt.Signals.ForRelease(ctx, page.Name, in.Version)
+	if s := g.signalsFor(page.Source); s != nil && in.Version != "" {
+		in.Signals = s.ForRelease(ctx, page.Name, in.Version)
 	}
 	return in
 }
@@ -72,10 +73,11 @@ func (g *Gate) gather(ctx context.Context, page *index.Page, f index.File, store
 // fillAttestation adds the file's attestation and, when the rules can use
 // it, the newest earlier attested release.
 func (g *Gate) fillAttestation(ctx context.Context, page *index.Page, f index.File, in *policy.Input) {
-	if g.opt.Attest == nil {
+	a := g.attestFor(page.Source)
+	if a == nil {
 		return
 	}
-	att, err := g.opt.Attest.ForFile(ctx, page, f)
+	att, err := a.ForFile(ctx, page, f)
 	if err != nil {
 		in.GatherErrors = append(in.GatherErrors, "attestation: "+err.Error())
 	}
@@ -83,11 +85,30 @@ func (g *Gate) fillAttestation(ctx context.Context, page *index.Page, f index.Fi
 	if !g.needsPrior(page.Name) {
 		return
 	}
-	prior, err := g.opt.Attest.Prior(ctx, page, in.Version)
+	prior, err := a.Prior(ctx, page, in.Version)
 	if err != nil {
 		in.GatherErrors = append(in.GatherErrors, "earlier attestations: "+err.Error())
 	}
 	in.Prior = prior
+}
+
+// attestFor is the attestation gatherer for files from a source: the
+// public upstream's, or none for a private index (its names are never sent
+// to the public Integrity API).
+func (g *Gate) attestFor(source string) *attest.Gatherer {
+	if source != "" {
+		return nil
+	}
+	return g.opt.Attest
+}
+
+// signalsFor is the behavioural assessor for a source: none for a private
+// index (public signal sources are never asked about its names).
+func (g *Gate) signalsFor(source string) *signals.Assessor {
+	if source != "" {
+		return nil
+	}
+	return g.opt.Signals
 }
 
 // needsPrior reports whether earlier releases' attestations matter to the
@@ -139,8 +160,8 @@ func (g *Gate) refresh(in policy.Input) policy.Input {
 		_, stored := g.storedFile(page.Name, f)
 		return g.withRetry(g.gather(signals.Fresh(ctx), page, f, stored))
 	}
-	if in.Signals != nil && in.Version != "" && g.opt.Signals != nil {
-		in.Signals = g.opt.Signals.ForRelease(signals.Fresh(ctx), in.Project, in.Version)
+	if s := g.signalsFor(in.Index); in.Signals != nil && in.Version != "" && s != nil {
+		in.Signals = s.ForRelease(signals.Fresh(ctx), in.Project, in.Version)
 	}
 	return in
 }

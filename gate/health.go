@@ -52,6 +52,9 @@ func (g *Gate) sawPage(p *index.Page) {
 	h := &g.health
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if p.Source != "" {
+		return // a private index's provenance is not what the warning is about
+	}
 	if h.pages == 0 {
 		h.firstPage = g.opt.Now()
 	}

@@ -73,7 +73,7 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 // earlier releases, when the rules use them), and the project's signals
 // for releases they can affect.
 func (g *Gate) listingInput(ctx context.Context, page *index.Page, f index.File, sig func(version string) *policy.Signals, lc listingContext) policy.Input {
-	in := inputFor(page.Name, f)
+	in := inputFor(page.Name, page.Source, f)
 	if lc.storedErr != nil {
 		in.GatherErrors = append(in.GatherErrors, "stored files: "+lc.storedErr.Error())
 	} else if rec, ok := lc.stored[f.Filename]; ok {
@@ -82,14 +82,15 @@ func (g *Gate) listingInput(ctx context.Context, page *index.Page, f index.File,
 	if in.Version != "" && signalsMatter(lc.rules, f, lc.now) {
 		in.Signals = sig(in.Version)
 	}
-	if g.opt.Attest == nil || !page.SaysNoProvenance(f) || in.SHA256 == "" {
+	a := g.attestFor(page.Source)
+	if a == nil || !page.SaysNoProvenance(f) || in.SHA256 == "" {
 		return in
 	}
 	in.Attestation = &policy.Attestation{Status: policy.AttestationMissing}
 	if !needsPrior(lc.rules) {
 		return in
 	}
-	prior, err := g.opt.Attest.Prior(ctx, page, in.Version)
+	prior, err := a.Prior(ctx, page, in.Version)
 	if err != nil {
 		in.GatherErrors = append(in.GatherErrors, "earlier attestations: "+err.Error())
 		in.RetryAt = g.opt.Now().Add(g.opt.RetryBase).UTC().Truncate(time.Second)
@@ -126,13 +127,14 @@ func signalsMatter(r policy.ProjectRules, f index.File, now time.Time) bool {
 func (g *Gate) listingSignals(ctx context.Context, p *index.Page) func(string) *policy.Signals {
 	memo := map[string]*policy.Signals{}
 	return func(version string) *policy.Signals {
-		if g.opt.Signals == nil {
+		assessor := g.signalsFor(p.Source)
+		if assessor == nil {
 			return nil
 		}
 		if s, ok := memo[version]; ok {
 			return s
 		}
-		s := g.opt.Signals.ForRelease(ctx, p.Name, version)
+		s := assessor.ForRelease(ctx, p.Name, version)
 		memo[version] = s
 		return s
 	}

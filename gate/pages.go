@@ -127,6 +127,17 @@ func (c *pageCache) put(e *Entry) {
 	c.used += size
 }
 
+// drop forgets a project's page.
+func (c *pageCache) drop(project string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[project]; ok {
+		c.used -= el.Value.(*cached).size
+		c.lru.Remove(el)
+		delete(c.entries, project)
+	}
+}
+
 // Bytes reports the cache's estimated size.
 func (c *pageCache) Bytes() int64 {
 	c.mu.Lock()
@@ -140,6 +151,9 @@ func (c *pageCache) Bytes() int64 {
 // when one of them hangs up.
 func (g *Gate) Page(ctx context.Context, project string) (*Entry, error) {
 	now := g.opt.Now()
+	if source := g.sourceOf(project); source != "" {
+		g.checkConfusion(project, source)
+	}
 	cached := g.pages.get(project)
 	if cached == nil {
 		if cp, err := g.opt.Store.GetPage(project); err == nil {
@@ -149,6 +163,12 @@ func (g *Gate) Page(ctx context.Context, project string) (*Entry, error) {
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return nil, err
 		}
+	}
+	if cached != nil && cached.Cached.Page.Source != g.sourceOf(project) {
+		// The project changed hands (a private index now owns the name):
+		// nothing the other upstream said may be served for it.
+		g.pages.drop(project)
+		cached = nil
 	}
 	if cached != nil && now.Sub(cached.Cached.FetchedAt) < g.opt.PageTTL {
 		g.opt.Metrics.Cache.WithLabelValues("page", "hit").Inc()
@@ -177,7 +197,8 @@ func (g *Gate) refreshPage(ctx context.Context, project string, cached *Entry) (
 	if cached != nil {
 		v = cached.Cached.Validators
 	}
-	res, err := g.opt.Upstream.FetchProject(ctx, project, upstream.Validators(v))
+	source := g.sourceOf(project)
+	res, err := g.clientFor(source).FetchProject(ctx, project, upstream.Validators(v))
 	switch {
 	case errors.Is(err, upstream.ErrNotFound):
 		g.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
@@ -200,6 +221,7 @@ func (g *Gate) refreshPage(ctx context.Context, project string, cached *Entry) (
 	} else {
 		g.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
 		cp = storage.CachedPage{Page: *res.Page}
+		cp.Page.Source = source
 		g.sawPage(&cp.Page)
 		g.addUploadTimes(ctx, &cp.Page)
 	}

@@ -42,8 +42,8 @@ func (g *Gate) Review(ctx context.Context, sha string, t quarantine.Transition, 
 // failed.
 func (g *Gate) incomplete(v quarantine.View) bool {
 	in := v.Inputs
-	return (g.opt.Inspect && in.Content == nil) || (g.opt.Attest != nil && in.Attestation == nil) ||
-		(g.opt.Signals != nil && in.Signals == nil) || len(in.GatherErrors) > 0
+	return (g.opt.Inspect && in.Content == nil) || (g.attestFor(in.Index) != nil && in.Attestation == nil) ||
+		(g.signalsFor(in.Index) != nil && in.Signals == nil) || len(in.GatherErrors) > 0
 }
 
 // complete runs every check for a decided file, downloading it if needed.
@@ -95,12 +95,12 @@ func (g *Gate) Checks(v quarantine.View) []CheckStatus {
 		status("upload_time", true, ""),
 		status("not_after", true, ""),
 	}
-	if g.opt.Attest != nil {
+	if g.attestFor(in.Index) != nil {
 		out = append(out, status("attestation", in.Attestation != nil, "provenance not fetched yet"))
 	} else {
 		out = append(out, CheckStatus{Check: "attestation", Status: "off"})
 	}
-	if g.opt.Signals != nil {
+	if g.signalsFor(in.Index) != nil {
 		out = append(out, status("source_release", in.Signals != nil, "signal sources not read yet"),
 			status("score", in.Signals != nil, "signal sources not read yet"))
 	} else {

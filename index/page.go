@@ -19,6 +19,9 @@ type Page struct {
 	// ProvenanceKnown is set when the upstream speaks API 1.3 or later, so
 	// a file without a provenance URL has none (PEP 740).
 	ProvenanceKnown bool `json:"provenance_known,omitempty"`
+	// Source names the private index the page came from; "" is the
+	// public upstream.
+	Source string `json:"source,omitempty"`
 }
 
 // ProjectStatus is a PEP 792 status marker.

@@ -36,6 +36,8 @@ type Payload struct {
 	Actor    string          `json:"actor"`
 	Note     string          `json:"note"`
 	Time     string          `json:"time"`
+	// Details describe an event about a project (dependency_confusion).
+	Details map[string]any `json:"details,omitempty"`
 }
 
 type reasonPayload struct {
@@ -148,6 +150,12 @@ func payloadOf(e quarantine.Event) Payload {
 	// The chat line carries names and reasons from upstreams and archives:
 	// escaped, so they cannot ping a channel or disguise a link.
 	esc := textsafe.Slack
+	if e.Details != nil {
+		p.Details = e.Details
+		msg, _ := e.Details["message"].(string)
+		p.Text = fmt.Sprintf(":warning: Airlock %s: %s", esc(e.Kind), esc(msg))
+		return p
+	}
 	if e.Kind == "hold" {
 		p.Text = fmt.Sprintf(":lock: Airlock %s %s (%s %s): %s (review %s)", verbFor(r.State), esc(r.Filename), esc(r.Project), esc(r.Version), esc(r.Decision.Summary()), r.ReviewID)
 	} else {

@@ -56,10 +56,23 @@ type Notifier interface {
 
 // Event is a notification.
 type Event struct {
-	Kind   string // "hold" or "release"
+	Kind   string // "hold", "release", or an event about a project (dependency_confusion)
 	Record View
 	Actor  string
 	Reason string
+	// Details describe a project event (Record then names only the project).
+	Details map[string]any
+}
+
+// NotifyEvent sends an event about a project rather than a file, such as
+// a dependency confusion, to the webhooks.
+func (s *Service) NotifyEvent(kind, project string, details map[string]any) {
+	if s.notify == nil {
+		return
+	}
+	e := Event{Kind: kind, Details: details}
+	e.Record.Project = project
+	s.notify.Notify(e)
 }
 
 // View is a decoded record, as the admin API and the server use it.

@@ -101,6 +101,8 @@ type FileRecord struct {
 	// Replaces is the sha256 of other bytes stored earlier under the same
 	// filename: the upstream reused a filename (PyPI never does).
 	Replaces string `json:"replaces,omitempty"`
+	// Index names the private index the file came from ("" public).
+	Index string `json:"index,omitempty"`
 }
 
 // Open opens (creating if needed) the data directory. A second process on the
@@ -323,3 +325,16 @@ func (s *Store) putRaw(bucket, key []byte, v any) error {
 
 // Dir is the data directory.
 func (s *Store) Dir() string { return s.dir }
+
+func indexListKey(name string) []byte { return []byte("index:" + name) }
+
+// GetIndexList returns the last list read from a private index.
+func (s *Store) GetIndexList(name string) (CachedList, error) {
+	var cl CachedList
+	return cl, s.get(bucketLists, indexListKey(name), &cl)
+}
+
+// PutIndexList stores the list read from a private index.
+func (s *Store) PutIndexList(name string, cl CachedList) error {
+	return s.put(bucketLists, indexListKey(name), cl)
+}

@@ -40,6 +40,10 @@ type Options struct {
 	Retries      int // extra tries for a page on 429, 5xx or a network error
 	Metrics      *metrics.Metrics
 	UserAgent    string
+	// Username and Password (basic auth) or Token (bearer) authenticate
+	// to the upstream. They go only to the upstream's own origin, never to
+	// a file host, and never into a log.
+	Username, Password, Token string
 }
 
 // Client is safe for concurrent use.
@@ -67,8 +71,12 @@ func New(opt Options) *Client {
 			c.allowed[o] = true
 		}
 	}
+	var rt http.RoundTripper = tr
+	if opt.Username != "" || opt.Token != "" {
+		rt = &authTransport{base: tr, origin: originOf(opt.BaseURL), user: opt.Username, password: opt.Password, token: opt.Token}
+	}
 	c.http = &http.Client{
-		Transport: tr,
+		Transport: rt,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
 				return errors.New("too many redirects")
@@ -368,3 +376,24 @@ func redact(err error) string {
 
 // BaseURL is the upstream's base, with credentials removed, for display.
 func (c *Client) BaseURL() string { return RedactURL(c.opt.BaseURL.String()) }
+
+// authTransport adds the upstream's credentials to requests for its own
+// origin only.
+type authTransport struct {
+	base                  http.RoundTripper
+	origin                string
+	user, password, token string
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if originOf(req.URL) != t.origin {
+		return t.base.RoundTrip(req)
+	}
+	req = req.Clone(req.Context())
+	if t.token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	} else {
+		req.SetBasicAuth(t.user, t.password)
+	}
+	return t.base.RoundTrip(req)
+}

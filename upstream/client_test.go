@@ -4,6 +4,7 @@ import (
 	"airlock/index"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -160,4 +161,49 @@ func TestPageCutShortIsRetriedNotMalformed(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || errors.Is(err, index.ErrMalformed) {
 		t.Errorf("always cut: %v, want ErrUnavailable and not ErrMalformed", err)
 	}
+}
+
+// Credentials go to the index's own origin only: a file host (a CDN, or a
+// host an upstream page names) never sees them.
+func TestCredentialsOnlyToTheIndex(t *testing.T) {
+	var fileAuth atomic.Value
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fileAuth.Store(r.Header.Get("Authorization"))
+		w.Write([]byte("bytes"))
+	}))
+	defer files.Close()
+	idx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != "s3cret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte(`<a href="` + files.URL + `/f/x-1.0.tar.gz#sha256=` + strings.Repeat("a", 64) + `">x-1.0.tar.gz</a>`))
+	}))
+	defer idx.Close()
+	u, _ := url.Parse(idx.URL)
+	c := New(Options{BaseURL: u, FileHosts: []string{files.URL}, Timeout: time.Second, MaxPageBytes: 1 << 16, Username: "ci", Password: "s3cret"})
+	res, err := c.FetchProject(context.Background(), "x", Validators{})
+	if err != nil || len(res.Page.Files) != 1 {
+		t.Fatalf("authenticated page: %v", err)
+	}
+	var sink bytesSink
+	if err := c.Download(context.Background(), res.Page.Files[0].URL, &sink); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := fileAuth.Load().(string); a != "" {
+		t.Errorf("the file host got the index's credentials: %q", a)
+	}
+	anon := New(Options{BaseURL: u, Timeout: time.Second, MaxPageBytes: 1 << 16})
+	if _, err := anon.FetchProject(context.Background(), "x", Validators{}); err == nil {
+		t.Error("no credentials, yet the page was read")
+	}
+}
+
+type bytesSink struct{ b []byte }
+
+func (s *bytesSink) ReadFrom(r io.Reader) (int64, error) {
+	b, err := io.ReadAll(r)
+	s.b = b
+	return int64(len(b)), err
 }

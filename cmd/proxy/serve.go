@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 	"airlock/connlimit"
 	"airlock/downloads"
 	"airlock/gate"
+	"airlock/index"
+	"airlock/indexes"
 	"airlock/inspect"
 	"airlock/metrics"
 	"airlock/notify"
@@ -97,6 +100,7 @@ type app struct {
 	gate         *gate.Gate
 	quarantine   *quarantine.Service
 	sweepEvery   time.Duration
+	router       *indexes.Router
 	cleanup      func()
 }
 
@@ -134,7 +138,13 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		Metrics:      m,
 		UserAgent:    "airlock/" + version,
 	})
+	router, err := newRouter(cfg, up, store, m, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	g := gate.New(gate.Options{
+		Indexes:        router,
 		Store:          store,
 		Upstream:       up,
 		Metrics:        m,
@@ -187,6 +197,7 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	admin := adminapi.New(q, g, cfg.Admin.Token)
 	ui := reviewui.New(q, g, cfg.Admin.Token, cfg.Upstream.URL, time.Now)
 	a := &app{
+		router:     router,
 		handler:    srv.Handler(admin.Register, ui.Register),
 		server:     srv,
 		gate:       g,
@@ -230,6 +241,7 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger, 
 	ran := make(chan struct{})
 	go func() { app.gate.Run(runCtx, app.sweepEvery); close(ran) }()
 	defer func() { stopRun(); <-ran }()
+	go app.router.Run(runCtx)
 	if cfg.TLS.CertFile != "" {
 		if _, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
 			return fmt.Errorf("tls: %w", err)
@@ -286,4 +298,32 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger, 
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// newRouter builds the index router: the public upstream and each private
+// index with its credentials (read once here, never logged).
+func newRouter(cfg config.Config, public *upstream.Client, store *storage.Store, m *metrics.Metrics, log zerolog.Logger) (*indexes.Router, error) {
+	var private []*indexes.Index
+	for _, ixc := range cfg.Indexes {
+		user, password, token, err := ixc.Credentials(os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		client := upstream.New(upstream.Options{
+			BaseURL: ixc.BaseURL(), FileHosts: ixc.FileHosts, Timeout: time.Duration(cfg.Upstream.Timeout),
+			MaxPageBytes: int64(cfg.Upstream.MaxPageBytes), Metrics: m, UserAgent: "airlock/" + version,
+			Username: user, Password: password, Token: token,
+		})
+		var patterns []string
+		for _, p := range ixc.Projects {
+			if n, err := index.Normalize(p); err == nil {
+				p = n // a plain name, normalized; globs are kept as written
+			}
+			patterns = append(patterns, strings.ToLower(p))
+		}
+		private = append(private, &indexes.Index{Name: ixc.Name, Client: client, Patterns: patterns, ListEvery: time.Duration(ixc.ListRefresh)})
+		log.Info().Str("index", ixc.Name).Str("url", upstream.RedactURL(ixc.URL)).Strs("projects", patterns).
+			Bool("authenticated", user != "" || token != "").Msg("private index")
+	}
+	return indexes.NewRouter(&indexes.Index{Client: public}, private, store, log), nil
 }
