@@ -31,8 +31,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"airlock/attest"
-	"airlock/inspect"
 	"airlock/indexes"
+	"airlock/inspect"
 	"airlock/metrics"
 	"airlock/quarantine"
 	"airlock/signals"
