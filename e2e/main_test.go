@@ -97,8 +97,11 @@ func startAirlock(t *testing.T, dataDir string, env ...string) *proc {
 	return p
 }
 
-func launch(dataDir string, env ...string) (*proc, error) {
-	cmd := exec.Command(airlockBin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+func launch(dataDir string, env ...string) (*proc, error) { return launchArgs(dataDir, nil, env...) }
+
+// launchArgs starts airlock serve with extra arguments (a --config).
+func launchArgs(dataDir string, args []string, env ...string) (*proc, error) {
+	cmd := exec.Command(airlockBin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, _ := cmd.StderrPipe()
 	p := &proc{cmd: cmd, dataDir: dataDir, done: make(chan struct{})}

@@ -160,7 +160,8 @@ func (r *Router) refresh(ctx context.Context, ix *Index) {
 	ix.setLearned(cl.Names)
 }
 
-// Run refreshes each private index's list on its interval until ctx ends.
+// Run refreshes each private index's list on its interval until ctx ends
+// (the first time after one interval: serve refreshes before it listens).
 func (r *Router) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, ix := range r.private {
@@ -171,7 +172,6 @@ func (r *Router) Run(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.refresh(ctx, ix)
 			t := time.NewTicker(every)
 			defer t.Stop()
 			for {

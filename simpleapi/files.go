@@ -141,7 +141,7 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, rec storage.F
 	s.opt.Metrics.BytesServed.Add(float64(cw.n))
 	if s.opt.Downloads != nil && !isMeta && r.Method == http.MethodGet && (cw.status == http.StatusOK || cw.status == http.StatusPartialContent) {
 		s.opt.Downloads.Record(storage.DownloadRecord{Time: s.opt.Now().UTC(), SHA256: rec.SHA256, Project: rec.Project,
-			Filename: rec.Filename, Client: authlimit.Remote(r), UserAgent: r.UserAgent(), Status: cw.status, Bytes: cw.n})
+			Filename: rec.Filename, Client: authlimit.Remote(r), UserAgent: r.UserAgent(), Identity: identityOf(r), Status: cw.status, Bytes: cw.n})
 	}
 }
 

@@ -24,6 +24,8 @@ type reqInfo struct {
 	// (custom reason phrases), which the recorder cannot see.
 	status int
 	bytes  int64
+	// identity is the authenticated client, when auth.clients is on.
+	identity string
 }
 
 // recorder captures the status and size of a response. It passes
@@ -106,6 +108,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).
 			Str("remote", r.RemoteAddr).
 			Str("user_agent", r.UserAgent()).
+			Str("client", info.identity).
 			Msg("request")
 	})
 }

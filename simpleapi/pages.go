@@ -134,7 +134,15 @@ func (s *Server) getList(ctx context.Context) (*listEntry, error) {
 		if res.NotModified && cached != nil {
 			cl.Names = cached.cl.Names
 		} else {
-			cl.Names = index.NormalizeList(res.Names)
+			names := res.Names
+			// The private indexes' projects are listed too: Airlock is
+			// the one index a client needs.
+			if s.opt.Indexes != nil {
+				for _, ix := range s.opt.Indexes.Private() {
+					names = append(names, ix.Names()...)
+				}
+			}
+			cl.Names = index.NormalizeList(names)
 		}
 		s.opt.Metrics.Cache.WithLabelValues("list", "miss").Inc()
 		if err := s.opt.Store.PutList(cl); err != nil {

@@ -15,8 +15,10 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
 
+	"airlock/clientauth"
 	"airlock/downloads"
 	"airlock/gate"
+	"airlock/indexes"
 	"airlock/metrics"
 	"airlock/storage"
 	"airlock/upstream"
@@ -50,6 +52,11 @@ type Options struct {
 	// MinFreeBytes: /readyz fails when the data directory has less free
 	// space (0: not checked).
 	MinFreeBytes int64
+	// Indexes routes projects to private indexes (nil: public only).
+	Indexes *indexes.Router
+	// ClientAuth, when set, makes the index answer only authenticated
+	// clients (auth.clients).
+	ClientAuth *clientauth.Authenticator
 	// Downloads records every file served (nil: not recorded).
 	Downloads *downloads.Recorder
 	// PublicURL is where clients reach Airlock (server.public_url); empty:
@@ -94,12 +101,15 @@ func (s *Server) Handler(mounts ...func(*mux.Router)) http.Handler {
 	r.HandleFunc(routeLanding, s.landing).Methods(http.MethodGet, http.MethodHead).Name("landing")
 	r.HandleFunc(routeHealthz, s.healthz).Methods(http.MethodGet, http.MethodHead).Name("healthz")
 	r.HandleFunc(routeReadyz, s.readyz).Methods(http.MethodGet, http.MethodHead).Name("readyz")
-	r.HandleFunc(routeSimpleNoSlash, redirectTo("/simple/")).Methods(http.MethodGet, http.MethodHead).Name("simple-redirect")
-	r.HandleFunc(routeProjectList, s.projectList).Methods(http.MethodGet, http.MethodHead).Name("project-list")
-	r.HandleFunc(routeProjectPage, s.projectPage).Methods(http.MethodGet, http.MethodHead).Name("project-page")
-	r.HandleFunc(routeProjectNoSlash, s.projectRedirect).Methods(http.MethodGet, http.MethodHead).Name("project-redirect")
-	r.HandleFunc(routeFile, s.file).Methods(http.MethodGet, http.MethodHead).Name("file")
-	r.HandleFunc(routeProvenance, s.provenance).Methods(http.MethodGet, http.MethodHead).Name("provenance")
+	// The index itself answers only authenticated clients when
+	// auth.clients is set.
+	client := s.requireClient
+	r.HandleFunc(routeSimpleNoSlash, client(redirectTo("/simple/"))).Methods(http.MethodGet, http.MethodHead).Name("simple-redirect")
+	r.HandleFunc(routeProjectList, client(s.projectList)).Methods(http.MethodGet, http.MethodHead).Name("project-list")
+	r.HandleFunc(routeProjectPage, client(s.projectPage)).Methods(http.MethodGet, http.MethodHead).Name("project-page")
+	r.HandleFunc(routeProjectNoSlash, client(s.projectRedirect)).Methods(http.MethodGet, http.MethodHead).Name("project-redirect")
+	r.HandleFunc(routeFile, client(s.file)).Methods(http.MethodGet, http.MethodHead).Name("file")
+	r.HandleFunc(routeProvenance, client(s.provenance)).Methods(http.MethodGet, http.MethodHead).Name("provenance")
 	r.Use(nameRoute)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusNotFound, "not found")

@@ -19,6 +19,7 @@ import (
 
 	"airlock/adminapi"
 	"airlock/attest"
+	"airlock/clientauth"
 	"airlock/config"
 	"airlock/connlimit"
 	"airlock/downloads"
@@ -172,9 +173,23 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	var clients *clientauth.Authenticator
+	if c := cfg.Auth.Clients; c.UsersFile != "" || c.TokensFile != "" {
+		if clients, err = clientauth.New(c.UsersFile, c.TokensFile); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("auth.clients: %w", err)
+		}
+		clients.OnReloadError = func(err error) {
+			log.Error().Err(err).Msg("auth.clients: a changed file could not be read; the credentials read before stay in force")
+		}
+	} else if host, _, _ := net.SplitHostPort(cfg.Listen); !isLoopback(host) {
+		log.Warn().Str("listen", cfg.Listen).Msg("the index is open to anyone who can reach this address: set auth.clients to require credentials")
+	}
 	served := downloads.New(store, log)
 	srv := simpleapi.New(simpleapi.Options{
 		Downloads:       served,
+		ClientAuth:      clients,
+		Indexes:         router,
 		TrustedProxies:  proxies,
 		MinFreeBytes:    int64(cfg.Store.MinFreeBytes),
 		WriteTimeout:    time.Duration(cfg.Server.WriteTimeout),
@@ -241,6 +256,11 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger, 
 	ran := make(chan struct{})
 	go func() { app.gate.Run(runCtx, app.sweepEvery); close(ran) }()
 	defer func() { stopRun(); <-ran }()
+	// Learn the private indexes' names before the first client asks, so
+	// that none of them is sent to the public upstream meanwhile.
+	rctx, cancelRefresh := context.WithTimeout(runCtx, time.Duration(cfg.Upstream.Timeout))
+	app.router.Refresh(rctx)
+	cancelRefresh()
 	go app.router.Run(runCtx)
 	if cfg.TLS.CertFile != "" {
 		if _, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
@@ -326,4 +346,13 @@ func newRouter(cfg config.Config, public *upstream.Client, store *storage.Store,
 			Bool("authenticated", user != "" || token != "").Msg("private index")
 	}
 	return indexes.NewRouter(&indexes.Index{Client: public}, private, store, log), nil
+}
+
+// isLoopback reports whether a listen host only answers this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

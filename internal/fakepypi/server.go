@@ -98,6 +98,9 @@ type Server struct {
 	hits     map[string]int
 	htmlOnly bool
 	stopped  bool
+	// user and password, when set, are required on the index (basic auth).
+	user, password string
+	noJSONAPI      bool
 
 	meta      map[string]ProjectMeta
 	downloads map[string][3]int64
@@ -107,7 +110,7 @@ type Server struct {
 // New starts both servers on loopback.
 func New() *Server {
 	s := &Server{dists: map[string][]*Dist{}, faults: map[string]Fault{}, hits: map[string]int{}}
-	s.Index = httptest.NewServer(s.handler(s.serveIndex))
+	s.Index = httptest.NewServer(s.handler(s.authenticated(s.serveIndex)))
 	s.Files = httptest.NewServer(s.handler(s.serveFile))
 	s.startSources()
 	return s
@@ -140,6 +143,22 @@ func (s *Server) SetProvenance(d *Dist, provenance []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d.Provenance = provenance
+}
+
+// SetBasicAuth makes the index (not the file host) require these
+// credentials, as a private index does.
+func (s *Server) SetBasicAuth(user, password string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.user, s.password = user, password
+}
+
+// SetNoJSONAPI makes /pypi/<project>/json answer 404, as many private
+// indexes do: their pages then carry no upload times at all.
+func (s *Server) SetNoJSONAPI(v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noJSONAPI = v
 }
 
 // SetFault injects f on requests to path ("*" for every path); a zero Fault
@@ -351,7 +370,7 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveProject(w, r, name)
-	case strings.HasPrefix(p, "/pypi/") && strings.HasSuffix(p, "/json"):
+	case strings.HasPrefix(p, "/pypi/") && strings.HasSuffix(p, "/json") && s.jsonAPI():
 		s.serveJSONAPI(w, r, strings.TrimSuffix(strings.TrimPrefix(p, "/pypi/"), "/json"))
 	case strings.HasPrefix(p, "/integrity/") && strings.HasSuffix(p, "/provenance"):
 		parts := strings.Split(strings.TrimPrefix(p, "/integrity/"), "/")
@@ -369,6 +388,29 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 	default:
 		http.NotFound(w, r)
+	}
+}
+
+func (s *Server) jsonAPI() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.noJSONAPI
+}
+
+// authenticated requires the basic-auth credentials, when set.
+func (s *Server) authenticated(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		user, password := s.user, s.password
+		s.mu.Unlock()
+		if user != "" {
+			if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+				w.Header().Set("WWW-Authenticate", `Basic realm="private"`)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+		}
+		next(w, r)
 	}
 }
 
