@@ -124,6 +124,20 @@ notify:
 	if strings.Contains(p.Logs(), "index-pass") || strings.Contains(p.Logs(), "ci-pass") {
 		t.Error("a password reached the log")
 	}
+	// The JSON API answers for both kinds of project, from their owner.
+	for project, want := range map[string]string{"privateonly": "privateonly-1.0", "torchtriton": "torchtriton-2.0", "publiconly": "publiconly-1.0"} {
+		req, _ := http.NewRequest(http.MethodGet, p.URL+"/pypi/"+project+"/json", nil)
+		req.SetBasicAuth("ci", "ci-pass")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), p.URL+"/files/"+project+"/"+want) || strings.Contains(string(body), "torchtriton-3.0") {
+			t.Errorf("JSON API of %s: %d %s", project, resp.StatusCode, body)
+		}
+	}
 	resp, err := http.Get(p.URL + "/simple/privateonly/")
 	if err == nil {
 		body, _ := io.ReadAll(resp.Body)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"airlock/index"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -85,3 +86,9 @@ func (g *Gate) recordConfusion(project, source string, versions []string) {
 
 // Confusions lists the privately owned names the public upstream lists.
 func (g *Gate) Confusions() ([]storage.Confusion, error) { return g.opt.Store.Confusions() }
+
+// ProjectJSON is the JSON API document of a project (or one release) from
+// the upstream that served its page.
+func (g *Gate) ProjectJSON(ctx context.Context, page *index.Page, version string) ([]byte, error) {
+	return g.clientFor(page.Source).FetchProjectJSON(ctx, page.Name, version)
+}

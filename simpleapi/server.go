@@ -110,6 +110,8 @@ func (s *Server) Handler(mounts ...func(*mux.Router)) http.Handler {
 	r.HandleFunc(routeProjectNoSlash, client(s.projectRedirect)).Methods(http.MethodGet, http.MethodHead).Name("project-redirect")
 	r.HandleFunc(routeFile, client(s.file)).Methods(http.MethodGet, http.MethodHead).Name("file")
 	r.HandleFunc(routeProvenance, client(s.provenance)).Methods(http.MethodGet, http.MethodHead).Name("provenance")
+	r.HandleFunc(routeJSONProject, client(s.jsonAPI)).Methods(http.MethodGet, http.MethodHead).Name("json-project")
+	r.HandleFunc(routeJSONRelease, client(s.jsonAPI)).Methods(http.MethodGet, http.MethodHead).Name("json-release")
 	r.Use(nameRoute)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusNotFound, "not found")

@@ -397,3 +397,14 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return t.base.RoundTrip(req)
 }
+
+// FetchProjectJSON fetches the upstream's JSON API document of a project
+// (/pypi/<project>/json) or of one release (/pypi/<project>/<version>/json).
+func (c *Client) FetchProjectJSON(ctx context.Context, project, version string) ([]byte, error) {
+	u := c.opt.BaseURL.JoinPath("pypi", project, "json")
+	if version != "" {
+		u = c.opt.BaseURL.JoinPath("pypi", project, version, "json")
+	}
+	_, body, _, err := c.get(ctx, "json", u, Validators{}, "application/json")
+	return body, err
+}

@@ -588,6 +588,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveJSONAPI(w http.ResponseWriter, r *http.Request, name string) {
+	name, version, _ := strings.Cut(name, "/") // /pypi/<project>/<version>/json
 	dists := s.project(name)
 	if len(dists) == 0 {
 		http.NotFound(w, r)
@@ -640,7 +641,15 @@ func (s *Server) serveJSONAPI(w http.ResponseWriter, r *http.Request, name strin
 	out := map[string]any{
 		"info":      map[string]any{"name": name, "version": latest, "project_urls": urls},
 		"releases":  releases,
+		"urls":      releases[latest],
 		"ownership": map[string]any{"roles": roles, "organization": org},
+	}
+	if version != "" {
+		if _, ok := releases[version]; !ok {
+			http.NotFound(w, r)
+			return
+		}
+		out = map[string]any{"info": map[string]any{"name": name, "version": version}, "urls": releases[version]}
 	}
 	body, _ := json.Marshal(out)
 	writeConditional(w, r, "application/json", body)
