@@ -176,5 +176,10 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
 			out[i].Checks = append(out[i].Checks, kv{k, byCheck[i][k]})
 		}
 	}
-	u.render(w, r, http.StatusOK, "overview", pageData{Title: "Overview", SignedIn: true, CSRF: s.csrf, Windows: out})
+	confusions, err := u.gate.Confusions()
+	if err != nil {
+		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read the dependency confusion records."})
+		return
+	}
+	u.render(w, r, http.StatusOK, "overview", pageData{Title: "Overview", SignedIn: true, CSRF: s.csrf, Windows: out, Confusions: confusions})
 }

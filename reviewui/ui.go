@@ -50,6 +50,8 @@ type Reviewer interface {
 	Warnings() []gate.Warning
 	// DownloadsServed counts whole files served since a time.
 	DownloadsServed(since time.Time) (int, error)
+	// Confusions are privately owned names the public upstream lists.
+	Confusions() ([]storage.Confusion, error)
 }
 
 var _ Reviewer = (*gate.Gate)(nil)
@@ -245,6 +247,8 @@ type pageData struct {
 	File    *detailView
 	Events  []storage.AuditEvent
 	Windows []window
+	// Confusions are shown on the overview.
+	Confusions []storage.Confusion
 }
 
 type stateCount struct {

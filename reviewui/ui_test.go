@@ -37,6 +37,10 @@ func (applier) Warnings() []gate.Warning { return warnings }
 
 func (applier) DownloadsServed(time.Time) (int, error) { return 42, nil }
 
+func (applier) Confusions() ([]storage.Confusion, error) {
+	return []storage.Confusion{{Project: "torchtriton", Index: "internal", PublicVersions: []string{"3.0"}, FirstSeen: time.Now(), LastSeen: time.Now()}}, nil
+}
+
 func server(t *testing.T, token string, useTLS bool) *httptest.Server {
 	store, err := storage.Open(t.TempDir(), time.Second)
 	if err != nil {
@@ -226,7 +230,7 @@ func TestOverviewCountsDownloads(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"<strong>42</strong> downloads served", "Files decided: 2"} {
+	for _, want := range []string{"<strong>42</strong> downloads served", "Files decided: 2", "Dependency confusion", "<td>torchtriton</td><td>internal</td><td>3.0</td>"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("overview lacks %q", want)
 		}
