@@ -84,6 +84,16 @@ notify:
 				t.Fatalf("install: %v\n%s", err, out)
 			}
 			assertInstalled(t, target, map[string]string{"torchtriton": "2.0", "privateonly": "1.0", "publiconly": "1.0"})
+			// The credentials in ~/.netrc instead of the URL.
+			home := t.TempDir()
+			host := strings.TrimPrefix(p.URL, "http://")
+			host = host[:strings.LastIndex(host, ":")]
+			os.WriteFile(filepath.Join(home, ".netrc"), []byte("machine "+host+" login ci password ci-pass\n"), 0o600)
+			cmd := c.install(p.URL+"/simple/", t.TempDir(), "privateonly")
+			cmd.Env = append(cmd.Env, "HOME="+home, "NETRC="+filepath.Join(home, ".netrc"))
+			if out, err := run(t, cmd); err != nil {
+				t.Errorf("install with credentials in .netrc: %v\n%s", err, out)
+			}
 			// Without the right credentials the install fails at once, with
 			// no prompt (PIP_NO_INPUT): uv prints the 401; pip, which hides it,
 			// finds nothing. Airlock logs each refusal.
