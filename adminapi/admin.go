@@ -31,11 +31,13 @@ const Prefix = "/api/v1/"
 
 // Routes, relative to Prefix.
 const (
-	routeList     = "/quarantine"
-	routeShow     = "/quarantine/{id}"
-	routeDecide   = "/quarantine/{id}/{action:approve|reject|reopen}"
-	routeAudit    = "/audit"
-	routeEvaluate = "/evaluate"
+	routeList         = "/quarantine"
+	routeShow         = "/quarantine/{id}"
+	routeDecide       = "/quarantine/{id}/{action:approve|reject|reopen|override}"
+	routeDownloads    = "/downloads"
+	routeFeedsRefresh = "/feeds/refresh"
+	routeAudit        = "/audit"
+	routeEvaluate     = "/evaluate"
 )
 
 // Evaluator is the gate as the API uses it: evaluating a release now, a
@@ -45,6 +47,8 @@ type Evaluator interface {
 	Evaluate(ctx context.Context, project, version string) ([]quarantine.View, error)
 	Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error)
 	Checks(v quarantine.View) []gate.CheckStatus
+	DownloadsFor(target string, since time.Time) ([]storage.DownloadRecord, error)
+	RefreshAdvisories(ctx context.Context) (int, []error)
 }
 
 var _ Evaluator = (*gate.Gate)(nil)
@@ -77,6 +81,8 @@ func (a *API) Register(r *mux.Router) {
 	sub.HandleFunc(routeShow, a.show).Methods(http.MethodGet).Name("admin-show")
 	sub.HandleFunc(routeAudit, a.audit).Methods(http.MethodGet).Name("admin-audit")
 	sub.HandleFunc(routeEvaluate, a.evaluate).Methods(http.MethodPost).Name("admin-evaluate")
+	sub.HandleFunc(routeDownloads, a.downloads).Methods(http.MethodGet).Name("admin-downloads")
+	sub.HandleFunc(routeFeedsRefresh, a.refreshFeeds).Methods(http.MethodPost).Name("admin-feeds-refresh")
 	sub.NotFoundHandler = a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such admin endpoint")
 	}))
@@ -263,8 +269,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		code, msg = http.StatusNotFound, err.Error()
 	case errors.Is(err, quarantine.ErrAmbiguous), errors.Is(err, quarantine.ErrReasonRequired):
 		code, msg = http.StatusBadRequest, err.Error()
-	case errors.Is(err, quarantine.ErrTransition):
+	case errors.Is(err, quarantine.ErrTransition), errors.Is(err, quarantine.ErrOverrideRequired):
 		code, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, gate.ErrUnknownTarget):
+		code, msg = http.StatusNotFound, err.Error()
 	case errors.Is(err, upstream.ErrNotFound):
 		code, msg = http.StatusNotFound, "not found upstream"
 	case errors.Is(err, upstream.ErrUnavailable), errors.Is(err, upstream.ErrTooLarge), errors.Is(err, index.ErrMalformed):
@@ -289,4 +297,56 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// DownloadsResponse is the answer of GET /api/v1/downloads.
+type DownloadsResponse struct {
+	Target    string                   `json:"target"`
+	Downloads []storage.DownloadRecord `json:"downloads"`
+	// Clients counts the distinct addresses.
+	Clients int `json:"clients"`
+}
+
+// downloads lists who downloaded a target (?target=sha256, name==version
+// or an advisory ID; ?since=RFC 3339 time).
+func (a *API) downloads(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	target := q.Get("target")
+	if target == "" {
+		writeError(w, http.StatusBadRequest, "target is required: a sha256, name==version or an advisory ID")
+		return
+	}
+	var since time.Time
+	if s := q.Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "since must be an RFC 3339 time, e.g. 2026-03-24T00:00:00Z")
+			return
+		}
+		since = t
+	}
+	recs, err := a.eval.DownloadsFor(target, since)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	clients := map[string]bool{}
+	for _, d := range recs {
+		clients[d.Client] = true
+	}
+	if recs == nil {
+		recs = []storage.DownloadRecord{}
+	}
+	writeJSON(w, http.StatusOK, DownloadsResponse{Target: target, Downloads: recs, Clients: len(clients)})
+}
+
+// refreshFeeds reads the advisory sources now; files they name are
+// re-decided at once.
+func (a *API) refreshFeeds(w http.ResponseWriter, r *http.Request) {
+	records, errs := a.eval.RefreshAdvisories(r.Context())
+	var msgs []string
+	for _, err := range errs {
+		msgs = append(msgs, err.Error())
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"records": records, "errors": msgs})
 }

@@ -178,3 +178,12 @@ func TestReviewFlow(t *testing.T) {
 		t.Errorf("audit of a: %+v", audit.Events)
 	}
 }
+
+func (f fakeEvaluator) DownloadsFor(target string, since time.Time) ([]storage.DownloadRecord, error) {
+	if target != "x==1" {
+		return nil, gate.ErrUnknownTarget
+	}
+	return []storage.DownloadRecord{{Time: since.Add(time.Hour), SHA256: "s", Client: "10.0.0.1"}, {Time: since.Add(2 * time.Hour), SHA256: "s", Client: "10.0.0.2"}}, nil
+}
+
+func (f fakeEvaluator) RefreshAdvisories(context.Context) (int, []error) { return 0, nil }

@@ -37,8 +37,10 @@ type Feed struct {
 	mu       sync.Mutex
 	lastGood map[string][]*Advisory
 	status   map[string]SourceStatus
-	// OnChange is called after a refresh that changed the data.
-	OnChange func()
+	// OnChange is called after a refresh that changed the data;
+	// AfterRefresh after every refresh (for metrics).
+	OnChange     func()
+	AfterRefresh func(db *DB, sources []SourceStatus)
 }
 
 // SourceStatus is what the last refresh of a source found.
@@ -102,6 +104,9 @@ func (f *Feed) Refresh(ctx context.Context) []error {
 	f.db.Store(db)
 	if f.OnChange != nil && (db.Records != old.Records || len(errs) < len(f.sources)) {
 		f.OnChange()
+	}
+	if f.AfterRefresh != nil {
+		f.AfterRefresh(db, f.Status())
 	}
 	return errs
 }

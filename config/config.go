@@ -61,7 +61,27 @@ type Config struct {
 	Indexes []PrivateIndex `yaml:"indexes"`
 	// Auth is who may use the index.
 	Auth Auth `yaml:"auth"`
+	// Feeds are the sources of advisories.
+	Feeds Feeds `yaml:"feeds"`
+	// Downloads is the record of files served.
+	Downloads Downloads `yaml:"downloads"`
 	Log  Log  `yaml:"log"`
+}
+
+// Feeds is the `feeds:` section.
+type Feeds struct {
+	// OSV lists sources of OSV records for PyPI: directories (the layout
+	// of OpenSSF's malicious-packages repository), zip files, or http(s)
+	// URLs of zips.
+	OSV []string `yaml:"osv"`
+	// Interval is how often they are read again.
+	Interval Duration `yaml:"interval"`
+}
+
+// Downloads is the `downloads:` section.
+type Downloads struct {
+	// Retention is how long download records are kept.
+	Retention Duration `yaml:"retention"`
 }
 
 // Auth is the `auth:` section.
@@ -237,6 +257,8 @@ func Default() Config {
 		MemoryLimit: 256 << 20,
 		Server: Server{ReadTimeout: Duration(30 * time.Second), WriteTimeout: Duration(2 * time.Minute),
 			MinDownloadRate: 16 << 10, MaxConnsPerClient: 128},
+		Feeds:      Feeds{Interval: Duration(time.Hour)},
+		Downloads:  Downloads{Retention: Duration(90 * 24 * time.Hour)},
 		Background: Background{Workers: 2, ProjectBytes: 256 << 20, TotalBytes: 4 << 30, SignalsWait: Duration(3 * time.Second),
 			Retry: Duration(time.Minute), RetryMax: Duration(time.Hour)},
 		Signals: Signals{Enabled: true, PyPIStatsURL: "https://pypistats.org", GitHubAPIURL: "https://api.github.com",
@@ -325,6 +347,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.validateIndexes(); err != nil {
 		return err
+	}
+	if c.Feeds.Interval < Duration(time.Minute) || c.Downloads.Retention < Duration(24*time.Hour) {
+		return errors.New("config: feeds.interval must be at least 1m and downloads.retention at least 1d")
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("config: tls: cert_file and key_file go together")

@@ -51,6 +51,12 @@ type Policy struct {
 	Content map[string]string `yaml:"content"`
 	// Indexes turns checks back on for a private index's files.
 	Indexes map[string]IndexPolicy `yaml:"indexes"`
+	// Vulnerabilities maps an advisory's severity (critical, high, medium,
+	// low, unknown) to the action of the vulnerability check.
+	Vulnerabilities map[string]string `yaml:"vulnerabilities"`
+	// OnUpstreamRemoved is block (a stored file the upstream no longer
+	// lists is not served) or keep (it is, from the store).
+	OnUpstreamRemoved string `yaml:"on_upstream_removed"`
 }
 
 // ScorePolicy is `policy.score:`.
@@ -142,7 +148,7 @@ func defaultPolicy() Policy {
 		SweepInterval: Duration(time.Minute), Attestations: Attestations{Require: "if-previously-attested"},
 		Score:         ScorePolicy{Min: 40, Action: "warn", CooldownBelow: CooldownBelow{Score: 50, Cooldown: Duration(14 * 24 * time.Hour)}, MinConfidence: 0.8},
 		SourceRelease: SourceReleasePolicy{Action: "hold", Grace: Duration(time.Hour), OnNoRepository: "warn"},
-		OnUnknown:     "warn", NewReleaseWindow: Duration(30 * 24 * time.Hour)}
+		OnUnknown:     "warn", NewReleaseWindow: Duration(30 * 24 * time.Hour), OnUpstreamRemoved: "block"}
 }
 
 // Rules converts the section into the policy engine's rules, naming the key
@@ -197,6 +203,29 @@ func (p Policy) Rules() (policy.Rules, error) {
 			return r, fmt.Errorf("config: policy.flags.%s: %w", flag, err)
 		}
 		r.Default.Actions[flag] = act
+	}
+	switch p.OnUpstreamRemoved {
+	case "block":
+		if _, set := r.Default.Actions[policy.CheckUpstreamRemoved]; !set {
+			r.Default.Actions[policy.CheckUpstreamRemoved] = policy.Block
+		}
+	case "keep":
+		r.Default.Actions[policy.CheckUpstreamRemoved] = policy.Allow
+	default:
+		return r, fmt.Errorf("config: policy.on_upstream_removed: %q is not block or keep", p.OnUpstreamRemoved)
+	}
+	for sev, value := range p.Vulnerabilities {
+		if !slices.Contains([]string{"critical", "high", "medium", "low", "unknown"}, sev) {
+			return r, fmt.Errorf("config: policy.vulnerabilities.%s: not a severity (critical, high, medium, low, unknown)", sev)
+		}
+		act, err := policy.ParseAction(value)
+		if err != nil {
+			return r, fmt.Errorf("config: policy.vulnerabilities.%s: %w", sev, err)
+		}
+		if r.Default.VulnerabilityActions == nil {
+			r.Default.VulnerabilityActions = map[string]policy.Action{}
+		}
+		r.Default.VulnerabilityActions[sev] = act
 	}
 	r.Default.ContentActions = map[string]policy.Action{}
 	for sev, value := range p.Content {

@@ -81,3 +81,28 @@ func TestRefusedRecordsAreRetriedNotLost(t *testing.T) {
 		t.Errorf("stored %d of 10 records after the store recovered", len(sink.got))
 	}
 }
+
+func TestOldRecordsArePruned(t *testing.T) {
+	s, err := storage.Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	old, recent := now.Add(-100*24*time.Hour), now.Add(-time.Hour)
+	sha := fmt.Sprintf("%064d", 7)
+	if err := s.PutDownloads([]storage.DownloadRecord{{Time: old, SHA256: sha, Status: 200}, {Time: recent, SHA256: sha, Status: 200}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PruneDownloads(now.Add(-90 * 24 * time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+	recs, _ := s.DownloadsOf(sha)
+	if len(recs) != 1 || !recs[0].Time.Equal(recent) {
+		t.Errorf("left: %+v", recs)
+	}
+	if served, _ := s.DownloadsServed(old.Add(-time.Hour)); served != 1 {
+		t.Errorf("served count after pruning: %d, want 1", served)
+	}
+}

@@ -220,7 +220,7 @@ func (g *Gate) cleared(page *index.Page, f index.File) bool {
 	if v, err := g.opt.Quarantine.Get(f.SHA256()); err == nil {
 		return quarantine.State(v.State).Serves()
 	}
-	l, err := g.opt.Quarantine.Listing(inputFor(page.Name, page.Source, f))
+	l, err := g.opt.Quarantine.Listing(g.inputFor(page.Name, page.Source, f))
 	return err == nil && l.Show && !l.Yank
 }
 

@@ -30,7 +30,7 @@ func (g *Gate) DecideFromRecord(rec storage.FileRecord) (quarantine.View, error)
 	if v, err := g.opt.Quarantine.Get(rec.SHA256); err == nil {
 		return g.opt.Quarantine.Decide(v.Inputs)
 	}
-	in := inputFor(rec.Project, rec.Index, index.File{Filename: rec.Filename, Hashes: index.Sha256(rec.SHA256), UploadTime: rec.UploadTime})
+	in := g.inputFor(rec.Project, rec.Index, index.File{Filename: rec.Filename, Hashes: index.Sha256(rec.SHA256), UploadTime: rec.UploadTime})
 	if g.attestFor(rec.Index) != nil {
 		in.GatherErrors = append(in.GatherErrors, "upstream: unavailable, attestation unknown")
 		in = g.withRetry(in)

@@ -30,6 +30,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
 
+	"airlock/advisories"
 	"airlock/attest"
 	"airlock/indexes"
 	"airlock/inspect"
@@ -47,6 +48,8 @@ type Options struct {
 	// projects private indexes own to them.
 	Upstream *upstream.Client
 	Indexes  *indexes.Router
+	// Advisories are the OSV records in force (nil: none).
+	Advisories *advisories.Feed
 	Metrics  *metrics.Metrics
 	Log      zerolog.Logger
 	PageTTL  time.Duration

@@ -22,6 +22,29 @@ func inputFor(project, source string, f index.File) policy.Input {
 	return in
 }
 
+// inputFor is inputFor with the advisories that name the file. A private
+// index's file is matched by its sha256 only: a public advisory about the
+// same name describes other bytes.
+func (g *Gate) inputFor(project, source string, f index.File) policy.Input {
+	in := inputFor(project, source, f)
+	in.Advisories = g.advisoriesFor(project, source, in.Version, in.SHA256)
+	return in
+}
+
+func (g *Gate) advisoriesFor(project, source, version, sha string) []policy.Advisory {
+	if g.opt.Advisories == nil {
+		return nil
+	}
+	if source != "" {
+		project, version = "", ""
+	}
+	var out []policy.Advisory
+	for _, a := range g.opt.Advisories.DB().Match(project, version, sha) {
+		out = append(out, policy.Advisory{ID: a.ID, Summary: a.Summary, Link: a.Link, Published: a.Published, Malicious: a.Malicious, Severity: a.Severity})
+	}
+	return out
+}
+
 // reusedFrom returns the sha256 of other bytes stored earlier under f's
 // name, if the upstream changed them (now, or at the download that
 // replaced them).
@@ -54,7 +77,7 @@ func (g *Gate) rulesFor(project string) policy.ProjectRules {
 // behaviour. A failure is recorded in the input, where it holds the file
 // until the retry time it is given.
 func (g *Gate) gather(ctx context.Context, page *index.Page, f index.File, stored bool) policy.Input {
-	in := inputFor(page.Name, page.Source, f)
+	in := g.inputFor(page.Name, page.Source, f)
 	in.ReusedFilename = g.reusedFrom(page.Name, f)
 	if g.opt.Inspect {
 		if stored {

@@ -73,7 +73,7 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 // earlier releases, when the rules use them), and the project's signals
 // for releases they can affect.
 func (g *Gate) listingInput(ctx context.Context, page *index.Page, f index.File, sig func(version string) *policy.Signals, lc listingContext) policy.Input {
-	in := inputFor(page.Name, page.Source, f)
+	in := g.inputFor(page.Name, page.Source, f)
 	if lc.storedErr != nil {
 		in.GatherErrors = append(in.GatherErrors, "stored files: "+lc.storedErr.Error())
 	} else if rec, ok := lc.stored[f.Filename]; ok {

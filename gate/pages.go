@@ -230,6 +230,9 @@ func (g *Gate) refreshPage(ctx context.Context, project string, cached *Entry) (
 	if err := g.opt.Store.PutPage(cp); err != nil {
 		return nil, err
 	}
+	if !res.NotModified {
+		g.noteRemovals(ctx, &cp.Page)
+	}
 	e := newEntry(cp)
 	if res.NotModified && cached != nil {
 		e.Rendered = cached.Rendered.clone()

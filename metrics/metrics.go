@@ -29,6 +29,12 @@ type Metrics struct {
 	// CheckInert is 1 for a check that cannot act (check, reason), e.g.
 	// attestation/no_provenance_upstream or signals/source_github.
 	CheckInert *prometheus.GaugeVec
+	// AdvisoryRecords counts the advisories in force; AdvisoryRefreshed
+	// is each source's last successful read (unix seconds) and
+	// AdvisoryFailing 1 while its last read failed.
+	AdvisoryRecords   prometheus.Gauge
+	AdvisoryRefreshed *prometheus.GaugeVec
+	AdvisoryFailing   *prometheus.GaugeVec
 }
 
 // New registers Airlock's collectors and the Go runtime's on a fresh registry.
@@ -82,7 +88,14 @@ func New() *Metrics {
 	m.CheckInert = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "airlock_check_inert", Help: "1 while a check cannot act, by check and reason (see /readyz and the logs).",
 	}, []string{"check", "reason"})
-	m.Registry.MustRegister(m.CheckInert)
+	m.AdvisoryRecords = prometheus.NewGauge(prometheus.GaugeOpts{Name: "airlock_advisories_records", Help: "OSV advisories in force."})
+	m.AdvisoryRefreshed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "airlock_advisories_last_refresh_timestamp_seconds", Help: "When each advisory source was last read successfully.",
+	}, []string{"source"})
+	m.AdvisoryFailing = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "airlock_advisories_source_failing", Help: "1 while an advisory source's last read failed (its last good records stay in force).",
+	}, []string{"source"})
+	m.Registry.MustRegister(m.CheckInert, m.AdvisoryRecords, m.AdvisoryRefreshed, m.AdvisoryFailing)
 	m.Registry.MustRegister(m.UpstreamBytes, m.BackgroundBytes, m.QueueDepth, m.QueueOldest, m.QueueDone, m.SignalErrors)
 	m.Registry.MustRegister(m.Requests, m.Cache, m.UpstreamLatency, m.UpstreamErrors,
 		m.BytesServed, m.HashMismatches, m.RefusedHosts, m.Gate,

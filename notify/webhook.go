@@ -38,6 +38,10 @@ type Payload struct {
 	Time     string          `json:"time"`
 	// Details describe an event about a project (dependency_confusion).
 	Details map[string]any `json:"details,omitempty"`
+	// Downloads and DownloadClients: how often, and to how many addresses,
+	// a file now blocked was served before.
+	Downloads       int `json:"downloads,omitempty"`
+	DownloadClients int `json:"download_clients,omitempty"`
 }
 
 type reasonPayload struct {
@@ -156,8 +160,12 @@ func payloadOf(e quarantine.Event) Payload {
 		p.Text = fmt.Sprintf(":warning: Airlock %s: %s", esc(e.Kind), esc(msg))
 		return p
 	}
+	p.Downloads, p.DownloadClients = e.Downloads, e.DownloadClients
 	if e.Kind == "hold" {
 		p.Text = fmt.Sprintf(":lock: Airlock %s %s (%s %s): %s (review %s)", verbFor(r.State), esc(r.Filename), esc(r.Project), esc(r.Version), esc(r.Decision.Summary()), r.ReviewID)
+		if e.Downloads > 0 {
+			p.Text += fmt.Sprintf(". It was downloaded %d times by %d addresses before: see airlock downloads %s", e.Downloads, e.DownloadClients, r.ReviewID)
+		}
 	} else {
 		p.Text = fmt.Sprintf(":unlock: Airlock released %s (%s %s), %s by %s: %s (review %s)", esc(r.Filename), esc(r.Project), esc(r.Version), r.State, esc(e.Actor), esc(e.Reason), r.ReviewID)
 	}

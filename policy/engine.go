@@ -27,7 +27,7 @@ func NewEngine(rules Rules, extra ...Check) (*Engine, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
-	checks := append([]Check{filenameReuseCheck{}, uploadTimeCheck{}, cooldownCheck{}, notAfterCheck{}, attestationCheck{}, signalsCheck{}, sourceReleaseCheck{}, contentCheck{}}, extra...)
+	checks := append([]Check{advisoryCheck{}, upstreamRemovedCheck{}, filenameReuseCheck{}, uploadTimeCheck{}, cooldownCheck{}, notAfterCheck{}, attestationCheck{}, signalsCheck{}, sourceReleaseCheck{}, contentCheck{}}, extra...)
 	return &Engine{rules: rules, version: rules.Version(), checks: checks}, nil
 }
 
@@ -52,6 +52,13 @@ func (e *Engine) Evaluate(in Input, now time.Time) (d Decision) {
 	}
 	if entry := e.rules.exempt(in.Project, in.Version); entry != "" && len(in.GatherErrors) == 0 {
 		d.Reasons = append(d.Reasons, Reason{Check: CheckExempt, Action: Allow, Message: "exempt by policy (" + entry + ")"})
+		// An exemption does not cover a known-malicious file.
+		rules, _ := e.rules.ForIndex(in.Project, in.Index)
+		for _, r := range advisoryReasons(rules, in) {
+			if r.Check == CheckMalicious {
+				d.Reasons = append(d.Reasons, r)
+			}
+		}
 		d.finish()
 		return d
 	}

@@ -138,6 +138,21 @@ type Input struct {
 	// RetryAt is when inputs that failed to gather are gathered again; a
 	// hold for a gather error ends then (and is decided anew).
 	RetryAt time.Time `json:"retry_at,omitzero"`
+	// Advisories are the OSV records that name the file.
+	Advisories []Advisory `json:"advisories,omitempty"`
+	// RemovedUpstream is when Airlock found the upstream no longer lists
+	// the stored file (zero while it does). A yank is not a removal.
+	RemovedUpstream time.Time `json:"removed_upstream,omitzero"`
+}
+
+// Advisory is an OSV record that names a file, as evidence.
+type Advisory struct {
+	ID        string    `json:"id"`
+	Summary   string    `json:"summary"`
+	Link      string    `json:"link"`
+	Published time.Time `json:"published,omitzero"`
+	Malicious bool      `json:"malicious"`
+	Severity  string    `json:"severity,omitempty"`
 }
 
 // Signals are the behavioural facts about a project that checks act on.

@@ -253,3 +253,48 @@ func TestPrivateIndexChecks(t *testing.T) {
 		t.Errorf("cooldown turned back on: %s %v", d.Action, d.Checks())
 	}
 }
+
+func TestAdvisoriesAndRemoval(t *testing.T) {
+	r := DefaultRules()
+	r.Default.Cooldown = 0
+	r.Exempt = []string{"exempted"}
+	r.Default.VulnerabilityActions = map[string]Action{"critical": Hold}
+	e, err := NewEngine(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	base := Input{Project: "litellm", Version: "1.82.8", Filename: "litellm-1.82.8-py3-none-any.whl", SHA256: strings.Repeat("a", 64), UploadTime: now.Add(-30 * 24 * time.Hour)}
+	mal := Advisory{ID: "MAL-2026-1", Summary: "Malicious code in litellm", Link: "https://osv.dev/vulnerability/MAL-2026-1", Malicious: true}
+	for name, c := range map[string]struct {
+		mod   func(*Input)
+		want  Action
+		check string
+	}{
+		"malicious":            {func(in *Input) { in.Advisories = []Advisory{mal} }, Block, CheckMalicious},
+		"malicious, exempt":    {func(in *Input) { in.Project, in.Advisories = "exempted", []Advisory{mal} }, Block, CheckMalicious},
+		"malicious, private":   {func(in *Input) { in.Index, in.Advisories = "internal", []Advisory{mal} }, Block, CheckMalicious},
+		"vulnerability":        {func(in *Input) { in.Advisories = []Advisory{{ID: "GHSA-1", Severity: "high"}} }, Warn, CheckVulnerability},
+		"critical vuln":        {func(in *Input) { in.Advisories = []Advisory{{ID: "GHSA-2", Severity: "critical"}} }, Hold, CheckVulnerability},
+		"removed upstream":     {func(in *Input) { in.RemovedUpstream = now }, Block, CheckUpstreamRemoved},
+		"nothing":              {func(in *Input) {}, Allow, ""},
+		"exempt, nothing else": {func(in *Input) { in.Project = "exempted" }, Allow, CheckExempt},
+	} {
+		in := base
+		c.mod(&in)
+		d := e.Evaluate(in, now)
+		if d.Action != c.want || (c.check != "" && !strings.Contains(strings.Join(d.Checks(), ",")+","+d.Reasons[len(d.Reasons)-1].Check, c.check)) {
+			t.Errorf("%s: %s %v, want %s by %s", name, d.Action, d.Reasons, c.want, c.check)
+		}
+		if c.check == CheckMalicious && !strings.Contains(d.Summary(), "MAL-2026-1") {
+			t.Errorf("%s: summary %q does not name the advisory", name, d.Summary())
+		}
+	}
+	r.Default.Actions = map[string]Action{CheckUpstreamRemoved: Allow} // on_upstream_removed: keep
+	e, _ = NewEngine(r)
+	in := base
+	in.RemovedUpstream = now
+	if d := e.Evaluate(in, now); d.Action != Allow {
+		t.Errorf("keep: %s", d.Action)
+	}
+}

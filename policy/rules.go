@@ -35,6 +35,13 @@ const (
 	// CheckFilenameReused: the upstream lists different bytes under a
 	// filename Airlock stored before.
 	CheckFilenameReused = "filename_reused"
+	// CheckMalicious blocks a file named by a known-malicious advisory
+	// (OSV MAL-…); CheckVulnerability acts on other advisories by severity.
+	CheckMalicious     = "malicious"
+	CheckVulnerability = "vulnerability"
+	// CheckUpstreamRemoved acts on a stored file the upstream no longer
+	// lists (block, or allow to keep serving it).
+	CheckUpstreamRemoved = "upstream_removed"
 )
 
 // DefaultContentActions map finding severities to actions.
@@ -129,6 +136,10 @@ type ProjectRules struct {
 	// ContentActions maps an inspection finding's severity to an action;
 	// missing severities take DefaultContentActions.
 	ContentActions map[string]Action
+	// VulnerabilityActions maps an advisory's severity (critical, high,
+	// medium, low, unknown) to an action; missing ones take the
+	// vulnerability check's action (warn).
+	VulnerabilityActions map[string]Action
 }
 
 // Override is a per-project change to the default rules. Nil fields keep
@@ -145,6 +156,9 @@ type Override struct {
 
 // DefaultActions are each check's action when not configured.
 var DefaultActions = map[string]Action{
+	CheckMalicious:          Block,
+	CheckVulnerability:      Warn,
+	CheckUpstreamRemoved:    Block,
 	CheckFilenameReused:     Hold,
 	CheckCooldown:           Hold,
 	CheckNotAfter:           Hold,

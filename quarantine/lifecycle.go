@@ -18,6 +18,9 @@ const (
 	Approve Transition = "approve"
 	Reject  Transition = "reject"
 	Reopen  Transition = "reopen"
+	// Override approves a file a known-malicious advisory blocks: a plain
+	// approval cannot, so that no one waves one through by habit.
+	Override Transition = "override"
 )
 
 // allowedFrom lists the states each transition starts from, and where it
@@ -28,7 +31,8 @@ var transitions = map[Transition]struct {
 }{
 	Approve: {[]State{Held, Blocked}, Approved},
 	Reject:  {[]State{Held, Blocked, Allowed, Released}, Rejected},
-	Reopen:  {[]State{Approved, Rejected, Released, Allowed}, Held},
+	Reopen:   {[]State{Approved, Rejected, Released, Allowed}, Held},
+	Override: {[]State{Blocked}, Approved},
 }
 
 // CanApply reports whether a person may take transition t on a file in
@@ -63,9 +67,18 @@ func (s *Service) Apply(sha string, t Transition, actor, remote, reason string) 
 		if !CanApply(t, from) {
 			return false, nil, fmt.Errorf("%w: cannot %s a file that is %s", ErrTransition, t, from)
 		}
-		rec.State, rec.DecidedBy, rec.Note, rec.UpdatedAt = string(spec.to), actor, reason, s.now().UTC()
 		var d policy.Decision
 		json.Unmarshal(rec.Decision, &d)
+		advisories := maliciousIDs(d)
+		switch {
+		case t == Approve && len(advisories) > 0:
+			return false, nil, fmt.Errorf("%w: blocked by the known-malicious advisory %s; only an explicit override approves it (airlock quarantine override), and it is audited", ErrOverrideRequired, strings.Join(advisories, ", "))
+		case t == Override && len(advisories) == 0:
+			return false, nil, fmt.Errorf("%w: no malicious advisory blocks this file; use approve", ErrTransition)
+		case t == Override:
+			reason = "OVERRIDE of advisory " + strings.Join(advisories, ", ") + ": " + reason
+		}
+		rec.State, rec.DecidedBy, rec.Note, rec.UpdatedAt = string(spec.to), actor, reason, s.now().UTC()
 		rec.Approved = nil
 		if spec.to == Approved {
 			rec.Approved = Evidence(d) // what this approval covers

@@ -44,6 +44,8 @@ var (
 	ErrAmbiguous      = errors.New("review id matches more than one file; use the full sha256")
 	ErrReasonRequired = errors.New("a reason is required")
 	ErrTransition     = errors.New("transition not allowed")
+	// ErrOverrideRequired: a known-malicious advisory blocks the file.
+	ErrOverrideRequired = errors.New("override required")
 )
 
 // Actor names automatic transitions in the audit log.
@@ -62,7 +64,20 @@ type Event struct {
 	Reason string
 	// Details describe a project event (Record then names only the project).
 	Details map[string]any
+	// Downloads and DownloadClients say how often, and to how many
+	// addresses, a file that is now blocked was served before.
+	Downloads, DownloadClients int
 }
+
+// SetDownloadCounter tells the service how to count a file's downloads,
+// for the events of files blocked after they were served.
+func (s *Service) SetDownloadCounter(count func(sha string) (downloads, clients int)) {
+	s.countDownloads = count
+}
+
+// Invalidate makes every rendered page stale: what the pages depend on
+// changed outside a decision (new advisories).
+func (s *Service) Invalidate() { s.gen.Add(1) }
 
 // NotifyEvent sends an event about a project rather than a file, such as
 // a dependency confusion, to the webhooks.
@@ -104,6 +119,8 @@ type Service struct {
 	// refresh re-gathers the inputs of a due record before the sweep
 	// re-evaluates it; nil re-evaluates the stored inputs.
 	refresh func(policy.Input) policy.Input
+	// countDownloads counts a file's downloads (nil: not counted).
+	countDownloads func(sha string) (downloads, clients int)
 
 	recheckMu sync.Mutex
 	rechecked map[string]time.Time // sha256 -> the sweep's last re-read
@@ -146,10 +163,26 @@ func (s *Service) Listing(in policy.Input) (Listing, error) {
 		return Listing{Show: true}, nil
 	}
 	rec, err := s.store.GetDecision(in.SHA256)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return Listing{}, err
+	}
+	// A known-malicious advisory hides the file from pages at once,
+	// whatever its record says, unless an override covers it.
+	for _, a := range in.Advisories {
+		if !a.Malicious {
+			continue
+		}
+		d := s.engine.Evaluate(in, s.now())
+		if err == nil && State(rec.State) == Approved && len(NewEvidence(rec.Approved, d)) == 0 {
+			break
+		}
+		if len(maliciousIDs(d)) > 0 {
+			return Listing{}, nil
+		}
+		break
+	}
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-	case err != nil:
-		return Listing{}, err
 	case State(rec.State) == Approved:
 		return Listing{Show: true}, nil
 	case State(rec.State) == Rejected:
@@ -237,11 +270,20 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 			reason = "reopened: evidence the approval did not cover: " + strings.Join(NewEvidence(approved, d), "; ")
 			rec.DecidedBy, rec.Note, rec.Approved = "", "", nil
 		}
+		if to == Blocked && rec.DecidedBy != "" {
+			// A person's earlier decision does not stand against a
+			// known-malicious advisory; the audit entry keeps it.
+			reason = "blocked after a person's decision (" + rec.DecidedBy + "): " + d.Summary()
+			rec.DecidedBy, rec.Note, rec.Approved = "", "", nil
+		}
 		if d.Action.Serves() {
 			reason = "re-evaluated: the policy now allows it"
 		}
 		ev := s.auditEvent(*rec, Actor, "", from, to, reason)
 		e := s.event(from, to, *rec, d, Actor, reason)
+		if to == Blocked && s.countDownloads != nil {
+			e.Downloads, e.DownloadClients = s.countDownloads(rec.SHA256)
+		}
 		if (e.Kind == "hold" && cooldownOnly(rec.Checks)) || (e.Kind == "release" && cooldownOnly(fromChecks)) {
 			e.Kind = "" // a cooldown starting or ending is routine: audited, not announced
 		}
@@ -291,6 +333,14 @@ func (s *Service) viaOtherProject(rec storage.DecisionRecord, in policy.Input, d
 // approval is reopened by evidence it did not cover.
 func (s *Service) nextState(rec storage.DecisionRecord, d policy.Decision) (State, bool) {
 	cur := State(rec.State)
+	// A known-malicious advisory blocks the file whatever was decided
+	// before, unless an override covers exactly these advisories.
+	if len(maliciousIDs(d)) > 0 && cur != Rejected {
+		if cur == Approved && len(NewEvidence(rec.Approved, d)) == 0 {
+			return cur, false
+		}
+		return Blocked, cur != Blocked
+	}
 	if cur == Approved && len(NewEvidence(rec.Approved, d)) > 0 {
 		return Held, true
 	}
@@ -502,7 +552,20 @@ func (s *Service) Counts() (map[State]int, error) {
 // itself; time rules (cooldown, not_after) and errors are not, so they
 // never reopen an approval.
 var evidenceChecks = map[string]bool{policy.CheckContent: true, policy.CheckAttestation: true,
-	policy.CheckAttestationInvalid: true, policy.CheckSourceRelease: true}
+	policy.CheckAttestationInvalid: true, policy.CheckSourceRelease: true, policy.CheckMalicious: true,
+	policy.CheckUpstreamRemoved: true}
+
+// maliciousIDs lists the known-malicious advisories that block a decision.
+func maliciousIDs(d policy.Decision) []string {
+	var out []string
+	for _, r := range d.Reasons {
+		if r.Check == policy.CheckMalicious && r.Action == policy.Block {
+			id, _ := r.Evidence["advisory"].(string)
+			out = append(out, id)
+		}
+	}
+	return out
+}
 
 // Evidence lists a decision's holding reasons from the evidence checks.
 func Evidence(d policy.Decision) []string {

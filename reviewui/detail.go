@@ -22,6 +22,10 @@ type detailView struct {
 	// AttestationUnavailable: the upstream publishes no provenance, so
 	// "missing" says nothing about this file.
 	AttestationUnavailable bool
+	// Downloads are the file's recorded downloads (newest last, at most
+	// the last 50); DownloadCount and DownloadClients count all of them.
+	Downloads                      []storage.DownloadRecord
+	DownloadCount, DownloadClients int
 	UploadTime             time.Time
 	CooldownEnd            time.Time
 	Attestation            *policy.Attestation
@@ -65,6 +69,14 @@ func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, s *session, sha 
 		Signals: v.Inputs.Signals, Content: v.Inputs.Content, Checks: u.gate.Checks(v)}
 	for _, w := range u.gate.Warnings() {
 		d.AttestationUnavailable = d.AttestationUnavailable || w.Reason == gate.ReasonNoProvenance
+	}
+	if recs, err := u.gate.DownloadsFor(v.SHA256, time.Time{}); err == nil {
+		clients := map[string]bool{}
+		for _, rec := range recs {
+			clients[rec.Client] = true
+		}
+		d.DownloadCount, d.DownloadClients = len(recs), len(clients)
+		d.Downloads = recs[max(0, len(recs)-50):]
 	}
 	for _, reason := range v.Decision.Reasons {
 		rv := reasonView{Reason: reason}
@@ -181,5 +193,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read the dependency confusion records."})
 		return
 	}
-	u.render(w, r, http.StatusOK, "overview", pageData{Title: "Overview", SignedIn: true, CSRF: s.csrf, Windows: out, Confusions: confusions})
+	records, sources := u.gate.AdvisoryStatus()
+	u.render(w, r, http.StatusOK, "overview", pageData{Title: "Overview", SignedIn: true, CSRF: s.csrf, Windows: out, Confusions: confusions,
+		AdvisoryRecords: records, AdvisorySources: sources})
 }

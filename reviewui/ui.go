@@ -24,6 +24,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
 
+	"airlock/advisories"
 	"airlock/authlimit"
 	"airlock/gate"
 	"airlock/policy"
@@ -52,6 +53,10 @@ type Reviewer interface {
 	DownloadsServed(since time.Time) (int, error)
 	// Confusions are privately owned names the public upstream lists.
 	Confusions() ([]storage.Confusion, error)
+	// DownloadsFor lists a target's downloads (a sha256 here).
+	DownloadsFor(target string, since time.Time) ([]storage.DownloadRecord, error)
+	// AdvisoryStatus is the advisory feed's record count and sources.
+	AdvisoryStatus() (records int, sources []advisories.SourceStatus)
 }
 
 var _ Reviewer = (*gate.Gate)(nil)
@@ -249,6 +254,9 @@ type pageData struct {
 	Windows []window
 	// Confusions are shown on the overview.
 	Confusions []storage.Confusion
+	// AdvisoryRecords and AdvisorySources are the feed's state (overview).
+	AdvisoryRecords int
+	AdvisorySources []advisories.SourceStatus
 }
 
 type stateCount struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
 
+	"airlock/advisories"
 	"airlock/gate"
 	"airlock/policy"
 	"airlock/quarantine"
@@ -36,6 +37,14 @@ var warnings []gate.Warning
 func (applier) Warnings() []gate.Warning { return warnings }
 
 func (applier) DownloadsServed(time.Time) (int, error) { return 42, nil }
+
+func (applier) DownloadsFor(target string, _ time.Time) ([]storage.DownloadRecord, error) {
+	return []storage.DownloadRecord{{Time: time.Now(), SHA256: target, Client: "10.1.2.3", UserAgent: "pip/26.3", Filename: "p-1.tar.gz", Status: 200}}, nil
+}
+
+func (applier) AdvisoryStatus() (int, []advisories.SourceStatus) {
+	return 15000, []advisories.SourceStatus{{Source: "/srv/malicious-packages", Records: 15000, LastOK: time.Now()}}
+}
 
 func (applier) Confusions() ([]storage.Confusion, error) {
 	return []storage.Confusion{{Project: "torchtriton", Index: "internal", PublicVersions: []string{"3.0"}, FirstSeen: time.Now(), LastSeen: time.Now()}}, nil
@@ -230,7 +239,8 @@ func TestOverviewCountsDownloads(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"<strong>42</strong> downloads served", "Files decided: 2", "Dependency confusion", "<td>torchtriton</td><td>internal</td><td>3.0</td>"} {
+	for _, want := range []string{"<strong>42</strong> downloads served", "Files decided: 2", "Dependency confusion", "<td>torchtriton</td><td>internal</td><td>3.0</td>",
+		"15000 OSV records in force", "/srv/malicious-packages"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("overview lacks %q", want)
 		}

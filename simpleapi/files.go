@@ -71,6 +71,13 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	}
 	page := &entry.Cached.Page
 	t, err := g.TargetFor(page, distName, isMeta)
+	if errors.Is(err, gate.ErrNotListed) && haveRec && !isMeta {
+		// Stored, but the upstream no longer lists it: removed upstream
+		// (policy.on_upstream_removed decides whether it is still served).
+		v, err := g.DecideRemoved(rec)
+		s.decideAndServe(w, r, v, err, rec, isMeta)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

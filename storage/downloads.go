@@ -114,3 +114,78 @@ func (s *Store) DownloadsOf(sha string) ([]DownloadRecord, error) {
 	})
 	return out, err
 }
+
+// DownloadCounts counts a file's recorded downloads and the distinct
+// client addresses they went to.
+func (s *Store) DownloadCounts(sha string) (downloads, clients int) {
+	recs, err := s.DownloadsOf(sha)
+	if err != nil {
+		return 0, 0
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		seen[r.Client] = true
+	}
+	return len(recs), len(seen)
+}
+
+// pruneBatch bounds one pruning transaction, so a long backlog does not
+// hold the writer.
+const pruneBatch = 10_000
+
+// PruneDownloads deletes the download records (and hour counts) older
+// than before. It returns how many records it deleted.
+func (s *Store) PruneDownloads(before time.Time) (int, error) {
+	total := 0
+	limit := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
+	for {
+		n := 0
+		err := s.db.Update(func(tx *bbolt.Tx) error {
+			all, bySHA := tx.Bucket(bucketDownloads), tx.Bucket(bucketDownloadsBySHA)
+			c := all.Cursor()
+			for k, v := c.First(); k != nil && bytes.Compare(k[:8], limit) < 0 && n < pruneBatch; k, v = c.Next() {
+				var r DownloadRecord
+				if json.Unmarshal(v, &r) == nil {
+					bySHA.Delete(append([]byte(r.SHA256), k...))
+				}
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+			hours := tx.Bucket(bucketDownloadHours).Cursor()
+			cut := []byte(before.UTC().Format(hourKey))
+			for k, _ := hours.First(); k != nil && bytes.Compare(k, cut) < 0; k, _ = hours.Next() {
+				if err := hours.Delete(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		total += n
+		if err != nil || n < pruneBatch {
+			return total, err
+		}
+	}
+}
+
+// Downloads lists the download records from since on, oldest first (at
+// most limit; 0: all).
+func (s *Store) Downloads(since time.Time, limit int) ([]DownloadRecord, error) {
+	var out []DownloadRecord
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketDownloads).Cursor()
+		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(since.UnixNano()))); k != nil; k, v = c.Next() {
+			var r DownloadRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			out = append(out, r)
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}

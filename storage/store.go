@@ -103,6 +103,9 @@ type FileRecord struct {
 	Replaces string `json:"replaces,omitempty"`
 	// Index names the private index the file came from ("" public).
 	Index string `json:"index,omitempty"`
+	// RemovedAt is when Airlock found that the upstream no longer lists
+	// the file; the bytes are kept for investigation.
+	RemovedAt time.Time `json:"removed_at,omitzero"`
 }
 
 // Open opens (creating if needed) the data directory. A second process on the

@@ -50,7 +50,7 @@ var (
 	versionHelp = &command{name: "version", summary: "Print Airlock's version, VCS revision and the versions of the modules it was built with.",
 		usage: "airlock version", examples: []string{"airlock version"}}
 	quarantineHelp = &command{name: "quarantine", summary: "Review held files on a running server: list, show, approve, reject, reopen.",
-		usage: "airlock quarantine list|show|approve|reject|reopen [flags] [TARGET]",
+		usage: "airlock quarantine list|show|approve|reject|reopen|override [flags] [TARGET]",
 		details: "TARGET is a sha256, a 12-digit review id, or NAME==VERSION (every file of that release " +
 			"in a state the action applies to). The admin token comes from AIRLOCK_ADMIN_TOKEN; the " +
 			"server from --server, AIRLOCK_SERVER or http://127.0.0.1:3180. " +
@@ -75,12 +75,15 @@ var (
 		"reject": {name: "quarantine reject", summary: "Reject files: they are never served and leave the client's pages.",
 			usage:    "airlock quarantine reject [--server URL] --reason TEXT TARGET",
 			examples: []string{`airlock quarantine reject --reason "credential stealer in .pth" litellm==1.82.8`}},
+		"override": {name: "quarantine override", summary: "Approve files a known-malicious advisory blocks (audited; a plain approve refuses them).",
+			usage:    "airlock quarantine override [--server URL] --reason TEXT TARGET",
+			examples: []string{`airlock quarantine override --reason "MAL-2026-1234 is a false report, confirmed with OSV" pkg==1.0`}},
 		"reopen": {name: "quarantine reopen", summary: "Reopen a decision: the files are held for review again.",
 			usage:    "airlock quarantine reopen [--server URL] --reason TEXT TARGET",
 			examples: []string{`airlock quarantine reopen --reason "maintainer account compromised" pkg==1.2.3`}},
 	}
 	// topCommands is the order of the top-level help.
-	topCommands = []*command{serveHelp, quarantineHelp, checkHelp, scoreHelp, verifyHelp, healthHelp, versionHelp}
+	topCommands = []*command{serveHelp, quarantineHelp, downloadsHelp, checkHelp, scoreHelp, verifyHelp, healthHelp, versionHelp}
 )
 
 // printTopHelp writes what airlock is and what each command does.

@@ -41,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return verifyCmd(args[1:], stdout, stderr)
 	case "quarantine":
 		return quarantineCmd(args[1:], stdout, stderr, os.Getenv)
+	case "downloads":
+		return downloadsCmd(args[1:], stdout, stderr, os.Getenv)
 	case "health":
 		return healthCmd(args[1:], stdout, stderr)
 	case "version", "--version":

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/adminapi"
+	"airlock/advisories"
 	"airlock/attest"
 	"airlock/clientauth"
 	"airlock/config"
@@ -102,6 +103,8 @@ type app struct {
 	quarantine   *quarantine.Service
 	sweepEvery   time.Duration
 	router       *indexes.Router
+	feed         *advisories.Feed
+	store        *storage.Store
 	cleanup      func()
 }
 
@@ -144,7 +147,9 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		store.Close()
 		return nil, err
 	}
+	feed := newFeed(cfg, m, log)
 	g := gate.New(gate.Options{
+		Advisories:     feed,
 		Indexes:        router,
 		Store:          store,
 		Upstream:       up,
@@ -185,6 +190,8 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	} else if host, _, _ := net.SplitHostPort(cfg.Listen); !isLoopback(host) {
 		log.Warn().Str("listen", cfg.Listen).Msg("the index is open to anyone who can reach this address: set auth.clients to require credentials")
 	}
+	q.SetDownloadCounter(store.DownloadCounts)
+	feed.OnChange = g.AdvisoriesChanged
 	served := downloads.New(store, log)
 	srv := simpleapi.New(simpleapi.Options{
 		Downloads:       served,
@@ -212,6 +219,8 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	admin := adminapi.New(q, g, cfg.Admin.Token)
 	ui := reviewui.New(q, g, cfg.Admin.Token, cfg.Upstream.URL, time.Now)
 	a := &app{
+		feed:       feed,
+		store:      store,
 		router:     router,
 		handler:    srv.Handler(admin.Register, ui.Register),
 		server:     srv,
@@ -262,6 +271,11 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger, 
 	app.router.Refresh(rctx)
 	cancelRefresh()
 	go app.router.Run(runCtx)
+	if len(cfg.Feeds.OSV) > 0 {
+		go app.gate.AdvisoriesChanged() // files decided before this start, under older advisories
+		go app.feed.Run(runCtx, time.Duration(cfg.Feeds.Interval))
+	}
+	go pruneDownloads(runCtx, app.store, time.Duration(cfg.Downloads.Retention), log)
 	if cfg.TLS.CertFile != "" {
 		if _, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
 			return fmt.Errorf("tls: %w", err)
@@ -355,4 +369,49 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// newFeed reads the advisory sources once (a block must be in force before
+// the first client asks) and reports each refresh in the metrics.
+func newFeed(cfg config.Config, m *metrics.Metrics, log zerolog.Logger) *advisories.Feed {
+	feed := advisories.NewFeed(cfg.Feeds.OSV, log)
+	feed.AfterRefresh = func(db *advisories.DB, sources []advisories.SourceStatus) {
+		m.AdvisoryRecords.Set(float64(db.Records))
+		for _, st := range sources {
+			if !st.LastOK.IsZero() {
+				m.AdvisoryRefreshed.WithLabelValues(st.Source).Set(float64(st.LastOK.Unix()))
+			}
+			failing := 0.0
+			if st.LastError != "" {
+				failing = 1
+			}
+			m.AdvisoryFailing.WithLabelValues(st.Source).Set(failing)
+		}
+		log.Info().Int("records", db.Records).Msg("advisories read")
+	}
+	if len(cfg.Feeds.OSV) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		feed.Refresh(ctx)
+		cancel()
+	}
+	return feed
+}
+
+// pruneDownloads deletes download records older than the retention, once
+// an hour.
+func pruneDownloads(ctx context.Context, store *storage.Store, retention time.Duration, log zerolog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := store.PruneDownloads(time.Now().Add(-retention)); err != nil {
+			log.Error().Err(err).Msg("pruning download records")
+		} else if n > 0 {
+			log.Info().Int("records", n).Msg("old download records pruned")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -194,6 +194,27 @@ func (s *Server) Add(d *Dist) {
 	s.dists[d.Project] = append(s.dists[d.Project], d)
 }
 
+// SetYanked yanks a file with a reason ("-": none), as a maintainer does.
+func (s *Server) SetYanked(d *Dist, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d.Yanked = reason
+}
+
+// Remove deletes a file from the index (and the file host), as PyPI does
+// with a malicious release.
+func (s *Server) Remove(d *Dist) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	files := s.dists[d.Project]
+	for i, x := range files {
+		if x == d {
+			s.dists[d.Project] = append(files[:i:i], files[i+1:]...)
+			return
+		}
+	}
+}
+
 // Replace swaps the bytes of a listed file (index hash updated too), as a
 // compromised mirror would.
 func (s *Server) Replace(filename string, data []byte) {
