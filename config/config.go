@@ -65,7 +65,7 @@ type Config struct {
 	Feeds Feeds `yaml:"feeds"`
 	// Downloads is the record of files served.
 	Downloads Downloads `yaml:"downloads"`
-	Log  Log  `yaml:"log"`
+	Log       Log       `yaml:"log"`
 }
 
 // Feeds is the `feeds:` section.
@@ -257,8 +257,8 @@ func Default() Config {
 		MemoryLimit: 256 << 20,
 		Server: Server{ReadTimeout: Duration(30 * time.Second), WriteTimeout: Duration(2 * time.Minute),
 			MinDownloadRate: 16 << 10, MaxConnsPerClient: 128},
-		Feeds:      Feeds{Interval: Duration(time.Hour)},
-		Downloads:  Downloads{Retention: Duration(90 * 24 * time.Hour)},
+		Feeds:     Feeds{Interval: Duration(time.Hour)},
+		Downloads: Downloads{Retention: Duration(90 * 24 * time.Hour)},
 		Background: Background{Workers: 2, ProjectBytes: 256 << 20, TotalBytes: 4 << 30, SignalsWait: Duration(3 * time.Second),
 			Retry: Duration(time.Minute), RetryMax: Duration(time.Hour)},
 		Signals: Signals{Enabled: true, PyPIStatsURL: "https://pypistats.org", GitHubAPIURL: "https://api.github.com",

@@ -50,9 +50,9 @@ type Options struct {
 	Indexes  *indexes.Router
 	// Advisories are the OSV records in force (nil: none).
 	Advisories *advisories.Feed
-	Metrics  *metrics.Metrics
-	Log      zerolog.Logger
-	PageTTL  time.Duration
+	Metrics    *metrics.Metrics
+	Log        zerolog.Logger
+	PageTTL    time.Duration
 	// PageCacheBytes bounds the decoded pages kept in memory.
 	PageCacheBytes int64
 	PageTimeout    time.Duration // bound for one shared page fetch

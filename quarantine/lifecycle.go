@@ -29,8 +29,8 @@ var transitions = map[Transition]struct {
 	from []State
 	to   State
 }{
-	Approve: {[]State{Held, Blocked}, Approved},
-	Reject:  {[]State{Held, Blocked, Allowed, Released}, Rejected},
+	Approve:  {[]State{Held, Blocked}, Approved},
+	Reject:   {[]State{Held, Blocked, Allowed, Released}, Rejected},
 	Reopen:   {[]State{Approved, Rejected, Released, Allowed}, Held},
 	Override: {[]State{Blocked}, Approved},
 }

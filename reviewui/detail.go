@@ -26,19 +26,19 @@ type detailView struct {
 	// the last 50); DownloadCount and DownloadClients count all of them.
 	Downloads                      []storage.DownloadRecord
 	DownloadCount, DownloadClients int
-	UploadTime             time.Time
-	CooldownEnd            time.Time
-	Attestation            *policy.Attestation
-	Prior                  *policy.PriorAttestation
-	Signals                *policy.Signals
-	Breakdown              []kv
-	Content                *policy.Content
-	ProjectURL             string
-	SimpleURL              string
-	Events                 []storage.AuditEvent
-	CanApprove             bool
-	CanReject              bool
-	CanReopen              bool
+	UploadTime                     time.Time
+	CooldownEnd                    time.Time
+	Attestation                    *policy.Attestation
+	Prior                          *policy.PriorAttestation
+	Signals                        *policy.Signals
+	Breakdown                      []kv
+	Content                        *policy.Content
+	ProjectURL                     string
+	SimpleURL                      string
+	Events                         []storage.AuditEvent
+	CanApprove                     bool
+	CanReject                      bool
+	CanReopen                      bool
 }
 
 type reasonView struct {
