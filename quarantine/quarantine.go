@@ -166,8 +166,10 @@ func (s *Service) Listing(in policy.Input) (Listing, error) {
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return Listing{}, err
 	}
-	// A known-malicious advisory hides the file from pages at once,
-	// whatever its record says, unless an override covers it.
+	// A file a known-malicious advisory names is marked yanked on pages at
+	// once, whatever its record says (unless an override covers it): an
+	// unpinned install skips it, and a pinned one (a lock file) asks for it
+	// and is refused with the advisory's ID instead of "no such version".
 	for _, a := range in.Advisories {
 		if !a.Malicious {
 			continue
@@ -177,7 +179,7 @@ func (s *Service) Listing(in policy.Input) (Listing, error) {
 			break
 		}
 		if len(maliciousIDs(d)) > 0 {
-			return Listing{}, nil
+			return Listing{Show: true, Yank: true, Reason: HoldMessage(d, in.SHA256)}, nil
 		}
 		break
 	}
