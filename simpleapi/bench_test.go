@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/rs/zerolog"
+
+	"airlock/advisories"
 	"airlock/gate"
 	"airlock/internal/fakepypi"
 )
@@ -67,5 +72,46 @@ func BenchmarkRenderBigPage(b *testing.B) {
 		if _, err := h.srv.render(context.Background(), e, "application/vnd.pypi.simple.v1+json"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkWarmFileAdvisories is a warm file request (stored, decided)
+// without a feed and with 15,000 OSV records loaded, none naming the file:
+// what matching costs on the warm path.
+func BenchmarkWarmFileAdvisories(b *testing.B) {
+	for _, records := range []int{0, 15000} {
+		b.Run(fmt.Sprintf("records=%d", records), func(b *testing.B) {
+			h := newHarness(b)
+			if records > 0 {
+				dir := b.TempDir()
+				for i := 0; i < records; i++ {
+					p := filepath.Join(dir, fmt.Sprintf("pkg%d", i/3), fmt.Sprintf("MAL-2026-%d.json", i))
+					os.MkdirAll(filepath.Dir(p), 0o755)
+					os.WriteFile(p, []byte(fmt.Sprintf(`{"id":"MAL-2026-%d","affected":[{"package":{"ecosystem":"PyPI","name":"pkg%d"},"versions":["1.0"],
+"database_specific":{"indicators":{"package_integrity":[{"filename":"f","hashes":{"sha256":"%064x"}}]}}}]}`, i, i/3, i)), 0o644)
+				}
+				feed := advisories.NewFeed([]string{dir}, zerolog.Nop())
+				if errs := feed.Refresh(context.Background()); len(errs) > 0 || feed.DB().Records != records {
+					b.Fatal(errs)
+				}
+				h.config.Advisories = feed
+				h.rebuild()
+			}
+			d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "alpha", Version: "1.0"}, uploaded)
+			url := h.http.URL + fileURL(d)
+			warm := func() {
+				resp, err := http.Get(url)
+				if err != nil || resp.StatusCode != 200 {
+					b.Fatalf("%v %v", resp, err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			warm()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				warm()
+			}
+		})
 	}
 }
