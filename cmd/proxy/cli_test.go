@@ -204,3 +204,36 @@ func TestAdminListenSeparatesAdmin(t *testing.T) {
 	}
 	_ = w
 }
+
+func TestDownloadsCommand(t *testing.T) {
+	w := newCLIWorld(t)
+	req, _ := http.NewRequest(http.MethodGet, w.srv.URL+"/files/beta/"+w.old.Filename, nil)
+	req.Header.Set("User-Agent", `pip/26.3 {"ci":true}`)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("download: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	var out string
+	// Records are written off the request path: give the writer a moment.
+	for i := 0; i < 100; i++ {
+		var code int
+		code, out = w.run("downloads", "--server", w.srv.URL, "beta==1.0")
+		if code == 0 && strings.Contains(out, "1 downloads by 1 addresses") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(out, "1 downloads by 1 addresses") || !strings.Contains(out, "pip/26.3 (CI)") || !strings.Contains(out, w.old.Filename) {
+		t.Errorf("downloads beta==1.0:\n%s", out)
+	}
+	if code, out := w.run("downloads", "--server", w.srv.URL, "--json", "--since", "1h", w.old.SHA256()); code != 0 || !strings.Contains(out, `"user_agent"`) {
+		t.Errorf("downloads --json --since: %d %s", code, out)
+	}
+	if code, out := w.run("downloads", "--server", w.srv.URL, "MAL-0000-nope"); code != 1 || !strings.Contains(out, "404") {
+		t.Errorf("unknown advisory: %d %s", code, out)
+	}
+	if code, out := w.run("downloads", "--since", "yesterday", "x==1"); code != 2 || !strings.Contains(out, "--since") {
+		t.Errorf("bad --since: %d %s", code, out)
+	}
+}

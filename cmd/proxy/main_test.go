@@ -55,6 +55,8 @@ func TestHelpForEveryCommand(t *testing.T) {
 		{[]string{"verify", "--help"}, []string{"-provenance", "-trusted-root", "-publisher", "examples:"}, []string{"-config"}},
 		{[]string{"version", "--help"}, []string{"VCS revision"}, nil},
 		{[]string{"health", "--help"}, []string{"-url", "/readyz", "examples:"}, nil},
+		{[]string{"downloads", "--help"}, []string{"-since", "-json", "-server", "MAL-", "examples:"}, []string{"-reason"}},
+		{[]string{"quarantine", "override", "--help"}, []string{"-reason", "audited"}, []string{"-state"}},
 		{[]string{"quarantine", "--help"}, []string{"list|show|approve|reject|reopen", "AIRLOCK_ADMIN_TOKEN", "examples:"}, nil},
 		{[]string{"quarantine", "list", "--help"}, []string{"-state", "-project", "-check", "-json", "-server"}, []string{"-reason"}},
 		{[]string{"quarantine", "show", "--help"}, []string{"-json", "-server", "TARGET"}, []string{"-reason", "-state", "-project", "-check"}},
