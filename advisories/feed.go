@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"airlock/internal/every"
 )
 
 // maxFeedBytes bounds a downloaded or read zip of records.
@@ -113,17 +115,8 @@ func (f *Feed) Refresh(ctx context.Context) []error {
 
 // Run refreshes every interval until ctx ends (the first refresh is the
 // caller's).
-func (f *Feed) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f.Refresh(ctx)
-		}
-	}
+func (f *Feed) Run(ctx context.Context, interval time.Duration) {
+	every.Run(ctx, interval, func() { f.Refresh(ctx) })
 }
 
 func (f *Feed) read(ctx context.Context, src string) ([]*Advisory, error) {

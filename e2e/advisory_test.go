@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,16 +42,7 @@ func TestAdvisoryBlocksWhatWasServed(t *testing.T) {
 	hashed := fake.AddWheel(fakepypi.WheelSpec{Name: "hashed", Version: "1.0"}, uploaded)
 	fake.AddWheel(fakepypi.WheelSpec{Name: "vulnpkg", Version: "1.0"}, uploaded)
 
-	var mu sync.Mutex
-	var hooks []map[string]any
-	hookSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p map[string]any
-		json.NewDecoder(r.Body).Decode(&p)
-		mu.Lock()
-		hooks = append(hooks, p)
-		mu.Unlock()
-	}))
-	t.Cleanup(hookSrv.Close)
+	hookURL, hooks := webhookRecorder(t)
 
 	dir := t.TempDir()
 	feed := filepath.Join(dir, "malicious-packages")
@@ -67,7 +56,7 @@ func TestAdvisoryBlocksWhatWasServed(t *testing.T) {
 	write("malicious/pypi/unrelated/MAL-2026-100.json", malRecord("MAL-2026-100", "unrelated", "1.0", ""))
 	const token = "advisory-token-0123456789abcdefghij"
 	a := startAirlock(t, filepath.Join(dir, "data"), airlockEnv(fake, "AIRLOCK_FEEDS_OSV="+feed, "AIRLOCK_ADMIN_TOKEN="+token,
-		"AIRLOCK_NOTIFY_WEBHOOKS="+hookSrv.URL, "AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_INDEX_TTL=1ms")...)
+		"AIRLOCK_NOTIFY_WEBHOOKS="+hookURL, "AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_INDEX_TTL=1ms")...)
 	admin := func(method, path string) map[string]any {
 		req, _ := http.NewRequest(method, a.URL+"/api/v1"+path, bytes.NewReader(nil))
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -128,13 +117,11 @@ func TestAdvisoryBlocksWhatWasServed(t *testing.T) {
 	// The webhook said so.
 	var blocked map[string]any
 	for deadline := time.Now().Add(10 * time.Second); blocked == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		mu.Lock()
-		for _, h := range hooks {
+		for _, h := range hooks() {
 			if h["sha256"] == victim.SHA256() && h["state"] == "blocked" {
 				blocked = h
 			}
 		}
-		mu.Unlock()
 	}
 	if blocked == nil || blocked["downloads"] != 1.0 || !strings.Contains(blocked["text"].(string), "downloaded 1 times") {
 		t.Errorf("webhook for the blocked file: %v", blocked)

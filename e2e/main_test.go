@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,4 +231,24 @@ func run(t *testing.T, cmd *exec.Cmd) (string, error) {
 func readAll(r io.Reader) string {
 	b, _ := io.ReadAll(r)
 	return string(b)
+}
+
+// webhookRecorder is a local webhook receiver; got returns what it has
+// received so far.
+func webhookRecorder(t *testing.T) (url string, got func() []map[string]any) {
+	var mu sync.Mutex
+	var hooks []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p map[string]any
+		json.NewDecoder(r.Body).Decode(&p)
+		mu.Lock()
+		hooks = append(hooks, p)
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, func() []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]map[string]any(nil), hooks...)
+	}
 }

@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,16 +37,7 @@ func TestPrivateIndexWithoutDependencyConfusion(t *testing.T) {
 	private.AddWheel(fakepypi.WheelSpec{Name: "torchtriton", Version: "2.0"}, now)
 	private.AddWheel(fakepypi.WheelSpec{Name: "privateonly", Version: "1.0"}, now)
 
-	var hooksMu sync.Mutex
-	var hooks []map[string]any
-	hookSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p map[string]any
-		json.NewDecoder(r.Body).Decode(&p)
-		hooksMu.Lock()
-		hooks = append(hooks, p)
-		hooksMu.Unlock()
-	}))
-	t.Cleanup(hookSrv.Close)
+	hookURL, hooks := webhookRecorder(t)
 
 	dir := t.TempDir()
 	hash, _ := bcrypt.GenerateFromPassword([]byte("ci-pass"), bcrypt.MinCost)
@@ -67,7 +55,7 @@ auth:
   clients:
     users_file: `+users+`
 notify:
-  webhooks: [`+hookSrv.URL+`]
+  webhooks: [`+hookURL+`]
 `), 0o600)
 	p, err := launchArgs(filepath.Join(dir, "data"), []string{"--config", cfg},
 		append(airlockEnv(public, "AIRLOCK_SIGNALS_ENABLED=false"), "INTERNAL_INDEX_PASSWORD=index-pass")...)
@@ -116,13 +104,11 @@ notify:
 	deadline := time.Now().Add(10 * time.Second)
 	var confusion map[string]any
 	for confusion == nil && time.Now().Before(deadline) {
-		hooksMu.Lock()
-		for _, h := range hooks {
+		for _, h := range hooks() {
 			if h["event"] == "dependency_confusion" {
 				confusion = h
 			}
 		}
-		hooksMu.Unlock()
 		time.Sleep(50 * time.Millisecond)
 	}
 	if confusion == nil || confusion["project"] != "torchtriton" || !strings.Contains(confusion["text"].(string), "internal") {

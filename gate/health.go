@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"airlock/index"
+	"airlock/internal/every"
 )
 
 // DownloadsServed counts whole files served to clients since a time (by
@@ -137,17 +138,8 @@ func (g *Gate) AttestationUnavailable() bool {
 	return false
 }
 
-func (g *Gate) reportWarningsEvery(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			g.ReportWarnings()
-		}
-	}
+func (g *Gate) reportWarningsEvery(ctx context.Context, interval time.Duration) {
+	every.Run(ctx, interval, g.ReportWarnings)
 }
 
 // ReportWarnings sets the inert-check gauges and logs each standing

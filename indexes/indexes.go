@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/index"
+	"airlock/internal/every"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -165,23 +166,14 @@ func (r *Router) refresh(ctx context.Context, ix *Index) {
 func (r *Router) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, ix := range r.private {
-		every := ix.ListEvery
-		if every <= 0 {
-			every = 5 * time.Minute
+		interval := ix.ListEvery
+		if interval <= 0 {
+			interval = 5 * time.Minute
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t := time.NewTicker(every)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					r.refresh(ctx, ix)
-				}
-			}
+			every.Run(ctx, interval, func() { r.refresh(ctx, ix) })
 		}()
 	}
 	wg.Wait()
