@@ -18,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"airlock/storage"
 	"airlock/upstream"
 )
 
@@ -65,7 +66,21 @@ type Config struct {
 	Feeds Feeds `yaml:"feeds"`
 	// Downloads is the record of files served.
 	Downloads Downloads `yaml:"downloads"`
+	// Blobs is where verified files are kept.
+	Blobs Blobs `yaml:"blobs"`
 	Log       Log       `yaml:"log"`
+}
+
+// Blobs is the `blobs:` section: where verified files are kept. Empty URL:
+// data_dir/blobs. s3://BUCKET/PREFIX: an S3-compatible bucket, with
+// credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the shared
+// credentials file.
+type Blobs struct {
+	URL string `yaml:"url"`
+	// Endpoint is the S3 server, e.g. http://127.0.0.1:7070; empty: AWS.
+	Endpoint  string `yaml:"endpoint"`
+	Region    string `yaml:"region"`
+	PathStyle bool   `yaml:"path_style"`
 }
 
 // Feeds is the `feeds:` section.
@@ -347,6 +362,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.validateIndexes(); err != nil {
 		return err
+	}
+	if c.Blobs.URL != "" {
+		if _, _, err := storage.ParseS3URL(c.Blobs.URL); err != nil {
+			return fmt.Errorf("config: blobs.url: %v (or empty for data_dir/blobs)", err)
+		}
 	}
 	if c.Feeds.Interval < Duration(time.Minute) || c.Downloads.Retention < Duration(24*time.Hour) {
 		return errors.New("config: feeds.interval must be at least 1m and downloads.retention at least 1d")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -113,7 +112,7 @@ func (g *Gate) fill(ctx context.Context, t Target) (storage.FileRecord, error) {
 	return g.record(t)
 }
 
-func (g *Gate) mismatch(log zerolog.Logger, t Target, st *storage.Staged, err error) error {
+func (g *Gate) mismatch(log zerolog.Logger, t Target, st storage.Staged, err error) error {
 	g.opt.Metrics.HashMismatches.Inc()
 	log.Error().Str("event", "security").Str("listed_sha256", t.SHA256).Str("got_sha256", st.SHA256()).
 		Int64("got_size", st.Size()).Str("upstream_url", upstream.RedactURL(t.URL)).Err(err).
@@ -122,13 +121,13 @@ func (g *Gate) mismatch(log zerolog.Logger, t Target, st *storage.Staged, err er
 }
 
 func (g *Gate) record(t Target) (storage.FileRecord, error) {
-	info, err := os.Stat(g.opt.Store.BlobPath(t.SHA256))
+	size, err := g.opt.Store.BlobSize(t.SHA256)
 	if err != nil {
 		return storage.FileRecord{}, err
 	}
 	version, _ := index.VersionFromFilename(t.Project, t.File.Filename)
 	rec := storage.FileRecord{
-		Project: t.Project, Version: version, Filename: t.Key, SHA256: t.SHA256, Size: info.Size(),
+		Project: t.Project, Version: version, Filename: t.Key, SHA256: t.SHA256, Size: size,
 		UploadTime: t.File.UploadTime, UpstreamURL: upstream.RedactURL(t.URL), FetchedAt: g.opt.Now().UTC(), Index: t.Source,
 	}
 	if old, err := g.opt.Store.GetFile(t.Project, t.Key); err == nil {

@@ -15,6 +15,13 @@ if ! command -v chromium >/dev/null 2>&1; then
   $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
+# A real S3-compatible server for the blob store's tests: versitygw.
+export VERSITYGW=${VERSITYGW:-$(go env GOPATH)/bin/versitygw}
+if [ ! -x "$VERSITYGW" ]; then
+  echo "installing versitygw v1.8.0 (go install) for the S3 tests"
+  GOBIN=$(dirname "$VERSITYGW") go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
+
 unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.venv*'))
 if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
 go vet ./...

@@ -1,12 +1,14 @@
 package storage
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -32,55 +34,151 @@ var ErrTooLarge = errors.New("file exceeds size limit")
 
 var validSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-func (s *Store) blobPath(sha string) string {
-	return filepath.Join(s.dir, "blobs", "sha256", sha[:2], sha)
+// Blob is a stored file's bytes, readable and seekable (http.ServeContent
+// answers Range requests from it). The folder's are *os.File, so the
+// kernel sends them (sendfile).
+type Blob interface {
+	io.ReadSeekCloser
+	io.ReaderAt
+	Stat() (fs.FileInfo, error)
+}
+
+// Staged is a download in progress: nothing of it is visible to readers
+// until Commit has checked its sha256.
+type Staged interface {
+	io.ReaderFrom
+	// Size and SHA256 describe the bytes staged so far.
+	Size() int64
+	SHA256() string
+	// Commit checks the bytes against want and makes them the blob want;
+	// on a mismatch nothing is stored.
+	Commit(want string) error
+	// Abort discards the staged bytes (safe after Commit, and twice).
+	Abort()
+}
+
+// Blobs is where verified bytes live, by sha256: a folder in the data
+// directory (the default) or an S3-compatible bucket.
+type Blobs interface {
+	Has(ctx context.Context, sha string) (bool, error)
+	// Open returns ErrNotFound for a blob that is not stored.
+	Open(ctx context.Context, sha string) (Blob, error)
+	// Stage starts a download of at most max bytes.
+	Stage(ctx context.Context, max int64) (Staged, error)
 }
 
 // OpenBlob opens a stored blob for reading.
-func (s *Store) OpenBlob(sha string) (*os.File, error) {
+func (s *Store) OpenBlob(sha string) (Blob, error) {
 	if !validSHA256.MatchString(sha) {
 		return nil, fmt.Errorf("storage: bad sha256 %q", sha)
 	}
-	f, err := os.Open(s.blobPath(sha))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNotFound
-	}
-	return f, err
+	return s.blobs.Open(context.Background(), sha)
 }
 
-// HasBlob reports whether a blob is stored.
+// HasBlob reports whether a blob is stored (false when that cannot be
+// told: the caller then fetches, verifies and stores it again).
 func (s *Store) HasBlob(sha string) bool {
 	if !validSHA256.MatchString(sha) {
 		return false
 	}
-	_, err := os.Stat(s.blobPath(sha))
-	return err == nil
-}
-
-// Staged is a download in progress: bytes written to it go to a temp file in
-// the data directory and through sha256. Nothing is visible to readers until
-// Commit has checked the hash, synced and renamed it.
-type Staged struct {
-	s    *Store
-	f    *os.File
-	w    io.Writer // f, or a fault in tests
-	h    hash.Hash
-	n    int64
-	max  int64
-	done bool
+	ok, err := s.blobs.Has(context.Background(), sha)
+	return err == nil && ok
 }
 
 // Stage starts a download of at most max bytes.
-func (s *Store) Stage(max int64) (*Staged, error) {
-	f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "fill-*")
+func (s *Store) Stage(max int64) (Staged, error) { return s.blobs.Stage(context.Background(), max) }
+
+// BlobSize is a stored blob's size.
+func (s *Store) BlobSize(sha string) (int64, error) {
+	b, err := s.OpenBlob(sha)
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	info, err := b.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return info.Size(), nil
+}
+
+// Folder keeps blobs in a directory, as dir/sha256/ab/abcdef…, staging
+// them in tmp (the same file system, so a commit is a rename).
+type Folder struct {
+	Dir, Tmp string
+}
+
+func (b Folder) path(sha string) string { return filepath.Join(b.Dir, "sha256", sha[:2], sha) }
+
+// Has reports whether the blob exists.
+func (b Folder) Has(_ context.Context, sha string) (bool, error) {
+	_, err := os.Stat(b.path(sha))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Open opens the blob's file.
+func (b Folder) Open(_ context.Context, sha string) (Blob, error) {
+	f, err := os.Open(b.path(sha))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Stage starts a temp file that Commit syncs and renames into place.
+func (b Folder) Stage(_ context.Context, max int64) (Staged, error) {
+	return newFileStaged(b.Tmp, max, func(f *os.File, sha string) error {
+		if err := f.Sync(); err != nil {
+			return full(fmt.Errorf("storage: sync: %w", err))
+		}
+		if err := f.Close(); err != nil {
+			return full(fmt.Errorf("storage: close: %w", err))
+		}
+		dst := b.path(sha)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return full(fmt.Errorf("storage: %w", err))
+		}
+		if err := os.Rename(f.Name(), dst); err != nil {
+			return fmt.Errorf("storage: commit blob: %w", err)
+		}
+		// Sync the directory so the rename survives a crash before the
+		// record that points at it is written.
+		if d, err := os.Open(filepath.Dir(dst)); err == nil {
+			d.Sync()
+			d.Close()
+		}
+		return nil
+	})
+}
+
+// fileStaged stages bytes in a temp file, hashing them on the way; commit
+// moves a verified file to its place (and owns the file from then on).
+type fileStaged struct {
+	f      *os.File
+	w      io.Writer // f, or a fault in tests
+	h      hash.Hash
+	n      int64
+	max    int64
+	done   bool
+	commit func(f *os.File, sha string) error
+}
+
+func newFileStaged(tmp string, max int64, commit func(*os.File, string) error) (*fileStaged, error) {
+	f, err := os.CreateTemp(tmp, "fill-*")
 	if err != nil {
 		return nil, full(fmt.Errorf("storage: %w", err))
 	}
-	return &Staged{s: s, f: f, w: f, h: sha256.New(), max: max}, nil
+	return &fileStaged{f: f, w: f, h: sha256.New(), max: max, commit: commit}, nil
 }
 
 // ReadFrom copies r into the staged file, failing with ErrTooLarge past max.
-func (st *Staged) ReadFrom(r io.Reader) (int64, error) {
+func (st *fileStaged) ReadFrom(r io.Reader) (int64, error) {
 	n, err := io.Copy(io.MultiWriter(fullWriter{st.w}, st.h), io.LimitReader(r, st.max-st.n+1))
 	st.n += n
 	if err != nil {
@@ -92,44 +190,22 @@ func (st *Staged) ReadFrom(r io.Reader) (int64, error) {
 	return n, nil
 }
 
-// Size returns the number of bytes staged so far.
-func (st *Staged) Size() int64 { return st.n }
+func (st *fileStaged) Size() int64    { return st.n }
+func (st *fileStaged) SHA256() string { return hex.EncodeToString(st.h.Sum(nil)) }
 
-// SHA256 returns the hex digest of the bytes staged so far.
-func (st *Staged) SHA256() string { return hex.EncodeToString(st.h.Sum(nil)) }
-
-// Commit checks the staged bytes against want, syncs them and moves them to
-// their content address. On a mismatch nothing is stored.
-func (st *Staged) Commit(want string) error {
+func (st *fileStaged) Commit(want string) error {
 	defer st.Abort()
 	if got := st.SHA256(); got != want {
 		return fmt.Errorf("%w: got %s, want %s", ErrHashMismatch, got, want)
 	}
-	if err := st.f.Sync(); err != nil {
-		return full(fmt.Errorf("storage: sync: %w", err))
-	}
-	if err := st.f.Close(); err != nil {
-		return full(fmt.Errorf("storage: close: %w", err))
-	}
-	dst := st.s.blobPath(want)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return full(fmt.Errorf("storage: %w", err))
-	}
-	if err := os.Rename(st.f.Name(), dst); err != nil {
-		return fmt.Errorf("storage: commit blob: %w", err)
+	if err := st.commit(st.f, want); err != nil {
+		return err
 	}
 	st.done = true
-	// Sync the directory so the rename survives a crash before the record
-	// that points at it is written.
-	if d, err := os.Open(filepath.Dir(dst)); err == nil {
-		d.Sync()
-		d.Close()
-	}
 	return nil
 }
 
-// Abort removes the temp file unless it was committed. Safe to call twice.
-func (st *Staged) Abort() {
+func (st *fileStaged) Abort() {
 	if st.done {
 		return
 	}
@@ -137,9 +213,6 @@ func (st *Staged) Abort() {
 	st.f.Close()
 	os.Remove(st.f.Name())
 }
-
-// BlobPath is where a blob with this digest lives.
-func (s *Store) BlobPath(sha string) string { return s.blobPath(sha) }
 
 // fullWriter marks the staged file's out-of-space write errors as ErrFull
 // (io.Copy cannot tell a write error from a read error otherwise).
@@ -157,4 +230,11 @@ func (s *Store) FreeBytes() (int64, error) {
 		return 0, err
 	}
 	return int64(st.Bavail) * int64(st.Bsize), nil
+}
+
+// Ensure creates the folder's directories.
+func (b Folder) Ensure() Folder {
+	os.MkdirAll(filepath.Join(b.Dir, "sha256"), 0o755)
+	os.MkdirAll(b.Tmp, 0o755)
+	return b
 }

@@ -64,8 +64,9 @@ var ErrNotFound = errors.New("not found")
 
 // Store is the data directory. It is safe for concurrent use.
 type Store struct {
-	dir string
-	db  *bbolt.DB
+	dir   string
+	db    *bbolt.DB
+	blobs Blobs
 }
 
 // Validators are the HTTP cache validators of an upstream response.
@@ -111,6 +112,20 @@ type FileRecord struct {
 // Open opens (creating if needed) the data directory. A second process on the
 // same directory gets ErrInUse after lockTimeout.
 func Open(dir string, lockTimeout time.Duration) (*Store, error) {
+	return OpenWith(dir, lockTimeout, nil)
+}
+
+// LocalBlobs is the default blob store of a data directory.
+func LocalBlobs(dir string) Folder {
+	return Folder{Dir: filepath.Join(dir, "blobs"), Tmp: filepath.Join(dir, "tmp")}
+}
+
+// OpenWith is Open with another blob store (nil: the data directory's
+// folder).
+func OpenWith(dir string, lockTimeout time.Duration, blobs Blobs) (*Store, error) {
+	if blobs == nil {
+		blobs = LocalBlobs(dir)
+	}
 	for _, d := range []string{dir, filepath.Join(dir, "blobs", "sha256"), filepath.Join(dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("storage: %w", err)
@@ -123,7 +138,7 @@ func Open(dir string, lockTimeout time.Duration) (*Store, error) {
 		}
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, db: db}
+	s := &Store{dir: dir, db: db, blobs: blobs}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err

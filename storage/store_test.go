@@ -173,10 +173,11 @@ func TestOutOfSpaceIsErrFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	st, err := s.Stage(1 << 20)
+	staged, err := s.Stage(1 << 20)
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := staged.(*fileStaged)
 	st.w = failingWriter{&os.PathError{Op: "write", Path: st.f.Name(), Err: syscall.ENOSPC}}
 	if _, err := st.ReadFrom(strings.NewReader("some bytes")); !errors.Is(err, ErrFull) || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("out of space: %v", err)

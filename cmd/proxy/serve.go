@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"runtime/debug"
 	"strings"
@@ -127,7 +128,11 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := storage.Open(cfg.DataDir, time.Second)
+	blobs, err := newBlobs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := storage.OpenWith(cfg.DataDir, time.Second, blobs)
 	if err != nil {
 		return nil, err
 	}
@@ -414,4 +419,16 @@ func pruneDownloads(ctx context.Context, store *storage.Store, retention time.Du
 		case <-t.C:
 		}
 	}
+}
+
+// newBlobs is the blob store the config names: nil (data_dir/blobs) or an
+// S3-compatible bucket, checked to exist.
+func newBlobs(cfg config.Config) (storage.Blobs, error) {
+	if cfg.Blobs.URL == "" {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return storage.NewS3(ctx, storage.S3Options{URL: cfg.Blobs.URL, Endpoint: cfg.Blobs.Endpoint, Region: cfg.Blobs.Region,
+		PathStyle: cfg.Blobs.PathStyle, Tmp: filepath.Join(cfg.DataDir, "tmp")})
 }
