@@ -68,7 +68,7 @@ type Config struct {
 	Downloads Downloads `yaml:"downloads"`
 	// Blobs is where verified files are kept.
 	Blobs Blobs `yaml:"blobs"`
-	Log       Log       `yaml:"log"`
+	Log   Log   `yaml:"log"`
 }
 
 // Blobs is the `blobs:` section: where verified files are kept. Empty URL:
