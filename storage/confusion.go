@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 
-	"go.etcd.io/bbolt"
 	"time"
 )
 
@@ -23,11 +22,8 @@ type Confusion struct {
 
 // PutConfusion records a sighting; first reports whether it is new.
 func (s *Store) PutConfusion(c Confusion) (first bool, err error) {
-	err = full(s.db.Update(func(tx *bbolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketConfusions)
-		if err != nil {
-			return err
-		}
+	err = full(s.db.Update(func(tx kvTx) error {
+		b := tx.Bucket(bucketConfusions)
 		c.FirstSeen = c.LastSeen
 		if old := b.Get([]byte(c.Project)); old != nil {
 			var prev Confusion
@@ -49,7 +45,7 @@ func (s *Store) PutConfusion(c Confusion) (first bool, err error) {
 // Confusions lists every recorded confusion, by project.
 func (s *Store) Confusions() ([]Confusion, error) {
 	var out []Confusion
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(func(tx kvTx) error {
 		b := tx.Bucket(bucketConfusions)
 		if b == nil {
 			return nil

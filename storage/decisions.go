@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"go.etcd.io/bbolt"
 )
 
 // DecisionRecord is the stored gate state of one file, keyed by its sha256.
@@ -75,7 +73,7 @@ func (s *Store) GetDecision(sha string) (DecisionRecord, error) {
 // never apart. fn returning write=false leaves everything as it was.
 func (s *Store) UpdateDecision(sha string, fn func(rec *DecisionRecord, exists bool) (write bool, ev *AuditEvent, err error)) (DecisionRecord, error) {
 	var out DecisionRecord
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.db.Update(func(tx kvTx) error {
 		b := tx.Bucket(bucketDecisions)
 		var rec DecisionRecord
 		raw := b.Get([]byte(sha))
@@ -120,7 +118,7 @@ func (s *Store) UpdateDecision(sha string, fn func(rec *DecisionRecord, exists b
 	return out, full(err)
 }
 
-func appendAuditTx(tx *bbolt.Tx, ev *AuditEvent) error {
+func appendAuditTx(tx kvTx, ev *AuditEvent) error {
 	b := tx.Bucket(bucketAudit)
 	seq, err := b.NextSequence()
 	if err != nil {
@@ -136,7 +134,7 @@ func appendAuditTx(tx *bbolt.Tx, ev *AuditEvent) error {
 
 // Decisions calls fn for every decision record.
 func (s *Store) Decisions(fn func(DecisionRecord) error) error {
-	return s.db.View(func(tx *bbolt.Tx) error {
+	return s.db.View(func(tx kvTx) error {
 		return tx.Bucket(bucketDecisions).ForEach(func(_, v []byte) error {
 			var rec DecisionRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
@@ -150,7 +148,7 @@ func (s *Store) Decisions(fn func(DecisionRecord) error) error {
 // DecisionsInState calls fn for every decision record in a state, using
 // the state index instead of reading every record.
 func (s *Store) DecisionsInState(state string, fn func(DecisionRecord) error) error {
-	return s.db.View(func(tx *bbolt.Tx) error {
+	return s.db.View(func(tx kvTx) error {
 		decisions := tx.Bucket(bucketDecisions)
 		prefix := stateKey(state, "")
 		c := tx.Bucket(bucketStates).Cursor()
@@ -174,7 +172,7 @@ func (s *Store) DecisionsInState(state string, fn func(DecisionRecord) error) er
 // CountByState counts decision records per state from the index.
 func (s *Store) CountByState() (map[string]int, error) {
 	counts := map[string]int{}
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(func(tx kvTx) error {
 		return tx.Bucket(bucketStates).ForEach(func(k, _ []byte) error {
 			if i := bytes.IndexByte(k, 0); i >= 0 {
 				counts[string(k[:i])]++
@@ -189,7 +187,7 @@ func (s *Store) CountByState() (map[string]int, error) {
 // most limit of them (0: all).
 func (s *Store) Audit(limit int, keep func(AuditEvent) bool) ([]AuditEvent, error) {
 	var out []AuditEvent
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(func(tx kvTx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
 			var ev AuditEvent

@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"time"
-
-	"go.etcd.io/bbolt"
 )
 
 var (
@@ -41,7 +39,7 @@ const hourKey = "2006010215"
 
 // PutDownloads records downloads in one transaction.
 func (s *Store) PutDownloads(recs []DownloadRecord) error {
-	return full(s.db.Update(func(tx *bbolt.Tx) error {
+	return full(s.db.Update(func(tx kvTx) error {
 		all, bySHA, hours := tx.Bucket(bucketDownloads), tx.Bucket(bucketDownloadsBySHA), tx.Bucket(bucketDownloadHours)
 		for _, r := range recs {
 			seq, err := all.NextSequence()
@@ -80,7 +78,7 @@ func (s *Store) PutDownloads(recs []DownloadRecord) error {
 // hour included) until now.
 func (s *Store) DownloadsServed(since time.Time) (int, error) {
 	n := 0
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(func(tx kvTx) error {
 		c := tx.Bucket(bucketDownloadHours).Cursor()
 		for k, v := c.Seek([]byte(since.UTC().Format(hourKey))); k != nil; k, v = c.Next() {
 			if len(v) == 8 {
@@ -95,7 +93,7 @@ func (s *Store) DownloadsServed(since time.Time) (int, error) {
 // DownloadsOf lists the downloads of a file, oldest first.
 func (s *Store) DownloadsOf(sha string) ([]DownloadRecord, error) {
 	var out []DownloadRecord
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(func(tx kvTx) error {
 		all := tx.Bucket(bucketDownloads)
 		c := tx.Bucket(bucketDownloadsBySHA).Cursor()
 		prefix := []byte(sha)
@@ -140,7 +138,7 @@ func (s *Store) PruneDownloads(before time.Time) (int, error) {
 	limit := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
 	for {
 		n := 0
-		err := s.db.Update(func(tx *bbolt.Tx) error {
+		err := s.db.Update(func(tx kvTx) error {
 			all, bySHA := tx.Bucket(bucketDownloads), tx.Bucket(bucketDownloadsBySHA)
 			c := all.Cursor()
 			for k, v := c.First(); k != nil && bytes.Compare(k[:8], limit) < 0 && n < pruneBatch; k, v = c.Next() {
@@ -173,7 +171,7 @@ func (s *Store) PruneDownloads(before time.Time) (int, error) {
 // most limit; 0: all).
 func (s *Store) Downloads(since time.Time, limit int) ([]DownloadRecord, error) {
 	var out []DownloadRecord
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(func(tx kvTx) error {
 		c := tx.Bucket(bucketDownloads).Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(since.UnixNano()))); k != nil; k, v = c.Next() {
 			var r DownloadRecord

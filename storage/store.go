@@ -65,7 +65,8 @@ var ErrNotFound = errors.New("not found")
 // Store is the data directory. It is safe for concurrent use.
 type Store struct {
 	dir   string
-	db    *bbolt.DB
+	db    kvDB
+	bolt  *bbolt.DB // the embedded database; nil on PostgreSQL
 	blobs Blobs
 }
 
@@ -138,7 +139,7 @@ func OpenWith(dir string, lockTimeout time.Duration, blobs Blobs) (*Store, error
 		}
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, db: db, blobs: blobs}
+	s := &Store{dir: dir, db: boltDB{db}, bolt: db, blobs: blobs}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
@@ -152,14 +153,26 @@ func OpenWith(dir string, lockTimeout time.Duration, blobs Blobs) (*Store, error
 	return s, nil
 }
 
+// allBuckets are every bucket the store uses.
+var allBuckets = [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance,
+	bucketSignals, bucketInspections, bucketStates, bucketWork, bucketWorkKeys, bucketDownloads, bucketDownloadsBySHA,
+	bucketDownloadHours, bucketConfusions}
+
 func (s *Store) init() error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance, bucketSignals, bucketInspections, bucketStates, bucketWork, bucketWorkKeys,
-			bucketDownloads, bucketDownloadsBySHA, bucketDownloadHours} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
+	if s.bolt != nil {
+		err := s.bolt.Update(func(tx *bbolt.Tx) error {
+			for _, b := range allBuckets {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
+	}
+	return s.db.Update(func(tx kvTx) error {
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(keySchema); v != nil {
 			if got := binary.BigEndian.Uint64(v); got != schemaVersion {
@@ -189,7 +202,7 @@ func (s *Store) removeTemps() error {
 func (s *Store) Close() error { return s.db.Close() }
 
 // Ping checks that the database answers (for readiness).
-func (s *Store) Ping() error { return s.db.View(func(*bbolt.Tx) error { return nil }) }
+func (s *Store) Ping() error { return s.db.View(func(kvTx) error { return nil }) }
 
 func fileKey(project, filename string) []byte {
 	return append(append([]byte(project), 0), filename...)
@@ -199,13 +212,15 @@ func fileKey(project, filename string) []byte {
 func (s *Store) GetPage(project string) (CachedPage, error) {
 	var cp CachedPage
 	var raw []byte
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(func(tx kvTx) error {
 		v := tx.Bucket(bucketPages).Get([]byte(project))
 		if v == nil {
 			return ErrNotFound
 		}
 		raw = bytes.Clone(v) // out of the mmap before the transaction ends
-		releaseMapped(v)
+		if s.bolt != nil {
+			releaseMapped(v) // v is bbolt's memory map here, never the heap
+		}
 		return nil
 	})
 	if err != nil {
@@ -241,7 +256,7 @@ func (s *Store) PutPage(cp CachedPage) error {
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	err := full(s.db.Update(func(tx *bbolt.Tx) error {
+	err := full(s.db.Update(func(tx kvTx) error {
 		return tx.Bucket(bucketPages).Put([]byte(cp.Page.Name), buf.Bytes())
 	}))
 	if err == nil && buf.Len() >= releaseMinBytes {
@@ -255,8 +270,11 @@ func (s *Store) PutPage(cp CachedPage) error {
 // share a leaf by reading them through the map, and a few huge pages would
 // then stay resident for as long as the process runs.
 func (s *Store) releasePages() {
-	s.db.View(func(tx *bbolt.Tx) error {
-		releaseMap(s.db.Info().Data, tx.Size())
+	if s.bolt == nil {
+		return
+	}
+	s.bolt.View(func(tx *bbolt.Tx) error {
+		releaseMap(s.bolt.Info().Data, tx.Size())
 		return nil
 	})
 }
@@ -287,7 +305,7 @@ func (s *Store) PutFile(rec FileRecord) error {
 func (s *Store) ProjectFiles(project string) (map[string]FileRecord, error) {
 	out := map[string]FileRecord{}
 	prefix := fileKey(project, "")
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(func(tx kvTx) error {
 		c := tx.Bucket(bucketFiles).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var rec FileRecord
@@ -302,7 +320,7 @@ func (s *Store) ProjectFiles(project string) (map[string]FileRecord, error) {
 }
 
 func (s *Store) Files(fn func(FileRecord) error) error {
-	return s.db.View(func(tx *bbolt.Tx) error {
+	return s.db.View(func(tx kvTx) error {
 		return tx.Bucket(bucketFiles).ForEach(func(_, v []byte) error {
 			var rec FileRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
@@ -314,7 +332,7 @@ func (s *Store) Files(fn func(FileRecord) error) error {
 }
 
 func (s *Store) get(bucket, key []byte, v any) error {
-	return s.db.View(func(tx *bbolt.Tx) error {
+	return s.db.View(func(tx kvTx) error {
 		raw := tx.Bucket(bucket).Get(key)
 		if raw == nil {
 			return ErrNotFound
@@ -336,7 +354,7 @@ func (s *Store) putRaw(bucket, key []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.db.Update(func(tx kvTx) error {
 		return tx.Bucket(bucket).Put(key, raw)
 	})
 }

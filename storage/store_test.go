@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
 
 	"airlock/index"
 )
@@ -211,7 +210,7 @@ func TestPagesStoredCompressed(t *testing.T) {
 	}
 	plain, _ := json.Marshal(cp)
 	var stored []byte
-	s.db.View(func(tx *bbolt.Tx) error { stored = bytes.Clone(tx.Bucket(bucketPages).Get([]byte("big"))); return nil })
+	s.db.View(func(tx kvTx) error { stored = bytes.Clone(tx.Bucket(bucketPages).Get([]byte("big"))); return nil })
 	if len(stored)*4 > len(plain) {
 		t.Errorf("stored %d bytes for %d of JSON", len(stored), len(plain))
 	}
@@ -219,7 +218,7 @@ func TestPagesStoredCompressed(t *testing.T) {
 	if err != nil || len(got.Page.Files) != 2000 || !got.FetchedAt.Equal(cp.FetchedAt) {
 		t.Fatalf("round trip: %v %d", err, len(got.Page.Files))
 	}
-	s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketPages).Put([]byte("old"), plain) })
+	s.db.Update(func(tx kvTx) error { return tx.Bucket(bucketPages).Put([]byte("old"), plain) })
 	if old, err := s.GetPage("old"); err != nil || len(old.Page.Files) != 2000 {
 		t.Errorf("plain record from before: %v", err)
 	}

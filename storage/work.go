@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"go.etcd.io/bbolt"
 )
 
 // WorkItem is one file the background queue is to check.
@@ -37,7 +35,7 @@ var (
 // were added or moved.
 func (s *Store) AddWork(priority byte, items []WorkItem) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.db.Update(func(tx kvTx) error {
 		n = 0
 		work, keys := tx.Bucket(bucketWork), tx.Bucket(bucketWorkKeys)
 		for _, it := range items {
@@ -78,7 +76,7 @@ func (s *Store) AddWork(priority byte, items []WorkItem) (int, error) {
 // NextWork returns the first queued item, by priority then age, that is
 // due at now and for which skip says no (items being worked on).
 func (s *Store) NextWork(now time.Time, skip func(sha string) bool) (key []byte, it WorkItem, ok bool, err error) {
-	err = s.db.View(func(tx *bbolt.Tx) error {
+	err = s.db.View(func(tx kvTx) error {
 		c := tx.Bucket(bucketWork).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			var cand WorkItem
@@ -98,7 +96,7 @@ func (s *Store) NextWork(now time.Time, skip func(sha string) bool) (key []byte,
 
 // FinishWork removes an item.
 func (s *Store) FinishWork(key []byte, sha string) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.db.Update(func(tx kvTx) error {
 		if cur := tx.Bucket(bucketWorkKeys).Get([]byte(sha)); cur != nil && !bytes.Equal(cur, key) {
 			return nil // moved to another priority meanwhile: that one stays
 		}
@@ -112,7 +110,7 @@ func (s *Store) FinishWork(key []byte, sha string) error {
 // RetryWork stores an item's failed attempt (its NotBefore, Attempts and
 // LastError) in place.
 func (s *Store) RetryWork(key []byte, it WorkItem) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.db.Update(func(tx kvTx) error {
 		work := tx.Bucket(bucketWork)
 		if work.Get(key) == nil {
 			return nil
@@ -131,9 +129,9 @@ func (s *Store) RetryWork(key []byte, it WorkItem) error {
 // priority, which keep their first enqueue time — so the oldest is the
 // head of the lowest priority or one of the items above it.
 func (s *Store) WorkStats() (depth int, oldest time.Time, err error) {
-	err = s.db.View(func(tx *bbolt.Tx) error {
+	err = s.db.View(func(tx kvTx) error {
 		b := tx.Bucket(bucketWork)
-		depth = tx.Bucket(bucketWorkKeys).Stats().KeyN
+		depth = tx.Bucket(bucketWorkKeys).KeyN()
 		c := b.Cursor()
 		last, _ := c.Last()
 		if last == nil {

@@ -1,0 +1,73 @@
+package storage
+
+import (
+	"go.etcd.io/bbolt"
+)
+
+// The records (pages, files, decisions and their audit log, caches, the
+// work queue, downloads) are kept in ordered key-value buckets, read and
+// written in transactions. bbolt is the embedded default; PostgreSQL keeps
+// the same buckets in one table, so that several replicas share them.
+// Every record type is written once, against these interfaces.
+
+// kvDB runs transactions: View reads a consistent snapshot; Update writes
+// and is serialized with every other Update (across replicas too).
+type kvDB interface {
+	View(fn func(kvTx) error) error
+	Update(fn func(kvTx) error) error
+	Close() error
+}
+
+// kvTx is one transaction.
+type kvTx interface {
+	Bucket(name []byte) kvBucket
+}
+
+// kvBucket is an ordered map of byte keys. A value returned by Get or a
+// cursor is valid until the transaction ends.
+type kvBucket interface {
+	Get(key []byte) []byte
+	Put(key, value []byte) error
+	Delete(key []byte) error
+	Cursor() kvCursor
+	ForEach(fn func(k, v []byte) error) error
+	NextSequence() (uint64, error)
+	KeyN() int
+}
+
+// kvCursor walks a bucket in key order; a nil key is the end.
+type kvCursor interface {
+	First() (k, v []byte)
+	Last() (k, v []byte)
+	Next() (k, v []byte)
+	Prev() (k, v []byte)
+	Seek(seek []byte) (k, v []byte)
+	Delete() error
+}
+
+// boltDB adapts bbolt.
+type boltDB struct{ db *bbolt.DB }
+
+func (b boltDB) View(fn func(kvTx) error) error {
+	return b.db.View(func(tx *bbolt.Tx) error { return fn(boltTx{tx}) })
+}
+
+func (b boltDB) Update(fn func(kvTx) error) error {
+	return b.db.Update(func(tx *bbolt.Tx) error { return fn(boltTx{tx}) })
+}
+
+func (b boltDB) Close() error { return b.db.Close() }
+
+type boltTx struct{ tx *bbolt.Tx }
+
+func (t boltTx) Bucket(name []byte) kvBucket {
+	if b := t.tx.Bucket(name); b != nil {
+		return boltBucket{b}
+	}
+	return nil
+}
+
+type boltBucket struct{ *bbolt.Bucket }
+
+func (b boltBucket) Cursor() kvCursor { return b.Bucket.Cursor() }
+func (b boltBucket) KeyN() int        { return b.Bucket.Stats().KeyN }
