@@ -15,6 +15,14 @@ if ! command -v chromium >/dev/null 2>&1; then
   $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
+# PostgreSQL from Debian's archive for the shared-state tests (each test
+# makes a throwaway cluster with initdb, as the postgres user when root).
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "installing postgresql (Debian package) for the database tests"
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+
 # A real S3-compatible server for the blob store's tests: versitygw.
 export VERSITYGW=${VERSITYGW:-$(go env GOPATH)/bin/versitygw}
 if [ ! -x "$VERSITYGW" ]; then

@@ -1,0 +1,230 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"airlock/index"
+	"airlock/internal/pgtest"
+)
+
+// runIndexSuite is what every database behind the store must do, the same
+// way: bbolt (embedded) and PostgreSQL (shared by replicas).
+func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	sha := func(i int) string { return fmt.Sprintf("%064x", i) }
+
+	t.Run("pages", func(t *testing.T) {
+		s := open(t)
+		p := index.Page{Name: "big", ProvenanceKnown: true, Versions: []string{"1.0"}}
+		for i := 0; i < 3000; i++ {
+			p.Files = append(p.Files, index.File{Filename: fmt.Sprintf("big-1.%d.tar.gz", i), URL: "https://f.example/x", Hashes: index.Sha256(sha(i)), Size: int64(i)})
+		}
+		if _, err := s.GetPage("big"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("missing page: %v", err)
+		}
+		if err := s.PutPage(CachedPage{Page: p, FetchedAt: now, Validators: Validators{ETag: `"e"`}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetPage("big")
+		if err != nil || len(got.Page.Files) != 3000 || got.Page.Files[2999].Size != 2999 || got.Validators.ETag != `"e"` || !got.FetchedAt.Equal(now) {
+			t.Fatalf("page: %v %d", err, len(got.Page.Files))
+		}
+		if err := s.PutList(CachedList{Names: []string{"a", "b"}, FetchedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := s.GetList(); err != nil || len(l.Names) != 2 {
+			t.Errorf("list: %v %v", l, err)
+		}
+		s.PutIndexList("internal", CachedList{Names: []string{"x"}})
+		if l, err := s.GetIndexList("internal"); err != nil || l.Names[0] != "x" {
+			t.Errorf("index list: %v %v", l, err)
+		}
+	})
+
+	t.Run("files", func(t *testing.T) {
+		s := open(t)
+		for i, name := range []string{"p-1.0.tar.gz", "p-1.0.tar.gz.metadata", "p-2.0.tar.gz"} {
+			if err := s.PutFile(FileRecord{Project: "p", Filename: name, SHA256: sha(i), FetchedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.PutFile(FileRecord{Project: "pp", Filename: "pp-1.0.tar.gz", SHA256: sha(9)})
+		recs, err := s.ProjectFiles("p")
+		if err != nil || len(recs) != 3 || recs["p-2.0.tar.gz"].SHA256 != sha(2) {
+			t.Errorf("project files: %v %v", recs, err)
+		}
+		if rec, err := s.GetFile("p", "p-1.0.tar.gz"); err != nil || rec.SHA256 != sha(0) {
+			t.Errorf("file: %v %v", rec, err)
+		}
+		n := 0
+		s.Files(func(FileRecord) error { n++; return nil })
+		if n != 4 {
+			t.Errorf("all files: %d", n)
+		}
+	})
+
+	t.Run("decisions and audit in one transaction", func(t *testing.T) {
+		s := open(t)
+		write := func(i int, state string) error {
+			_, err := s.UpdateDecision(sha(i), func(rec *DecisionRecord, exists bool) (bool, *AuditEvent, error) {
+				from := rec.State
+				rec.SHA256, rec.Project, rec.State, rec.UpdatedAt = sha(i), "p", state, now
+				return true, &AuditEvent{Time: now, SHA256: sha(i), From: from, To: state, Actor: "airlock"}, nil
+			})
+			return err
+		}
+		for i := 0; i < 5; i++ {
+			if err := write(i, "held"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(0, "approved")
+		// A decision whose function fails writes neither record nor audit.
+		_, err := s.UpdateDecision(sha(7), func(rec *DecisionRecord, exists bool) (bool, *AuditEvent, error) {
+			rec.State = "held"
+			return false, nil, errors.New("boom")
+		})
+		if err == nil {
+			t.Fatal("a failed update succeeded")
+		}
+		if _, err := s.GetDecision(sha(7)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("failed update left a record: %v", err)
+		}
+		counts, _ := s.CountByState()
+		if counts["held"] != 4 || counts["approved"] != 1 {
+			t.Errorf("counts: %v", counts)
+		}
+		var held []string
+		s.DecisionsInState("held", func(r DecisionRecord) error { held = append(held, r.SHA256); return nil })
+		if len(held) != 4 {
+			t.Errorf("held: %v", held)
+		}
+		events, err := s.Audit(3, nil)
+		if err != nil || len(events) != 3 || events[0].To != "approved" || events[0].Seq <= events[1].Seq {
+			t.Errorf("audit, newest first: %+v %v", events, err)
+		}
+	})
+
+	t.Run("work queue", func(t *testing.T) {
+		s := open(t)
+		items := []WorkItem{{SHA256: sha(1), Project: "p", EnqueuedAt: now}, {SHA256: sha(2), Project: "p", EnqueuedAt: now.Add(time.Second)}}
+		if n, err := s.AddWork(5, items); err != nil || n != 2 {
+			t.Fatalf("add: %d %v", n, err)
+		}
+		if n, _ := s.AddWork(1, items[1:]); n != 1 {
+			t.Errorf("moving an item up: %d", n)
+		}
+		key, it, ok, err := s.NextWork(now, func(string) bool { return false })
+		if err != nil || !ok || it.SHA256 != sha(2) {
+			t.Fatalf("next: %v %v %v", it, ok, err)
+		}
+		it.Attempts, it.NotBefore = 1, now.Add(time.Hour)
+		if err := s.RetryWork(key, it); err != nil {
+			t.Fatal(err)
+		}
+		key, it, ok, _ = s.NextWork(now, func(string) bool { return false })
+		if !ok || it.SHA256 != sha(1) {
+			t.Fatalf("next while the other waits: %v %v", it, ok)
+		}
+		if err := s.FinishWork(key, it.SHA256); err != nil {
+			t.Fatal(err)
+		}
+		depth, oldest, err := s.WorkStats()
+		if err != nil || depth != 1 || oldest.IsZero() {
+			t.Errorf("stats: %d %v %v", depth, oldest, err)
+		}
+	})
+
+	t.Run("downloads, caches, confusions", func(t *testing.T) {
+		s := open(t)
+		old := now.Add(-100 * 24 * time.Hour)
+		if err := s.PutDownloads([]DownloadRecord{{Time: old, SHA256: sha(1), Client: "a", Status: 200}, {Time: now, SHA256: sha(1), Client: "b", Status: 200},
+			{Time: now, SHA256: sha(1), Client: "b", Status: 206}}); err != nil {
+			t.Fatal(err)
+		}
+		if n, c := s.DownloadCounts(sha(1)); n != 3 || c != 2 {
+			t.Errorf("counts: %d %d", n, c)
+		}
+		if n, _ := s.DownloadsServed(now.Add(-time.Hour)); n != 1 {
+			t.Errorf("served: %d", n)
+		}
+		if n, err := s.PruneDownloads(now.Add(-24 * time.Hour)); err != nil || n != 1 {
+			t.Errorf("pruned: %d %v", n, err)
+		}
+		s.PutProvenance(ProvenanceRecord{SHA256: sha(1), Status: "verified"})
+		if r, err := s.GetProvenance(sha(1)); err != nil || r.Status != "verified" {
+			t.Errorf("provenance: %v %v", r, err)
+		}
+		s.PutInspection(InspectionRecord{SHA256: sha(2)})
+		if _, err := s.GetInspection(sha(2)); err != nil {
+			t.Errorf("inspection: %v", err)
+		}
+		s.PutSignalDoc("k", SignalDoc{})
+		if _, err := s.GetSignalDoc("k"); err != nil {
+			t.Errorf("signal doc: %v", err)
+		}
+		if first, err := s.PutConfusion(Confusion{Project: "t", Index: "i", LastSeen: now}); err != nil || !first {
+			t.Errorf("confusion: %v %v", first, err)
+		}
+		if first, _ := s.PutConfusion(Confusion{Project: "t", Index: "i", LastSeen: now}); first {
+			t.Error("second sighting reported as first")
+		}
+		if cs, _ := s.Confusions(); len(cs) != 1 {
+			t.Errorf("confusions: %v", cs)
+		}
+	})
+}
+
+func TestIndexComplianceBolt(t *testing.T) {
+	runIndexSuite(t, func(t *testing.T) *Store {
+		s, err := Open(t.TempDir(), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestIndexCompliancePostgres(t *testing.T) {
+	pg := pgtest.Start(t)
+	runIndexSuite(t, func(t *testing.T) *Store {
+		dsn := pg.Database(t)
+		if _, _, err := Migrate(context.Background(), dsn); err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenPostgres(context.Background(), dsn, t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// A database without the schema, or at another version, is refused with
+// the command to run; migrate is idempotent.
+func TestPostgresSchema(t *testing.T) {
+	pg := pgtest.Start(t)
+	dsn := pg.Database(t)
+	ctx := context.Background()
+	if _, err := OpenPostgres(ctx, dsn, t.TempDir(), nil); !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), "airlock migrate") {
+		t.Fatalf("unmigrated: %v", err)
+	}
+	if from, to, err := Migrate(ctx, dsn); err != nil || from != 0 || to != SchemaVersion() {
+		t.Fatalf("migrate: %d->%d %v", from, to, err)
+	}
+	if from, to, err := Migrate(ctx, dsn); err != nil || from != to {
+		t.Fatalf("migrate again: %d->%d %v", from, to, err)
+	}
+	s, err := OpenPostgres(ctx, dsn, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
