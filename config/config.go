@@ -68,6 +68,8 @@ type Config struct {
 	Downloads Downloads `yaml:"downloads"`
 	// Blobs is where verified files are kept.
 	Blobs Blobs `yaml:"blobs"`
+	// Database is where the records are kept.
+	Database Database `yaml:"database"`
 	Log   Log   `yaml:"log"`
 }
 
@@ -81,6 +83,13 @@ type Blobs struct {
 	Endpoint  string `yaml:"endpoint"`
 	Region    string `yaml:"region"`
 	PathStyle bool   `yaml:"path_style"`
+}
+
+// Database is the `database:` section. Empty URL: bbolt in data_dir (one
+// process). postgres://…: PostgreSQL, shared by every replica (run
+// `airlock migrate` first).
+type Database struct {
+	URL string `yaml:"url"`
 }
 
 // Feeds is the `feeds:` section.
@@ -362,6 +371,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.validateIndexes(); err != nil {
 		return err
+	}
+	if u := c.Database.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		return fmt.Errorf("config: database.url: %s is not a postgres:// URL (or empty for bbolt in data_dir)", upstream.RedactURL(u))
 	}
 	if c.Blobs.URL != "" {
 		if _, _, err := storage.ParseS3URL(c.Blobs.URL); err != nil {

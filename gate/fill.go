@@ -76,6 +76,13 @@ func (g *Gate) Fill(ctx context.Context, t Target) (storage.FileRecord, error) {
 // fill stages, verifies, commits and records one file.
 func (g *Gate) fill(ctx context.Context, t Target) (storage.FileRecord, error) {
 	log := logFrom(ctx).With().Str("project", t.Project).Str("file", t.Key).Logger()
+	// One download per file across replicas: the others wait, then find
+	// it stored.
+	unlock, err := g.opt.Store.LockFill(ctx, t.SHA256)
+	if err != nil {
+		return storage.FileRecord{}, err
+	}
+	defer unlock()
 	if g.opt.Store.HasBlob(t.SHA256) {
 		// Same bytes already stored under another name or by an earlier fill.
 		return g.record(t)

@@ -421,6 +421,7 @@ func cooldownOnly(checks []string) bool {
 
 func (s *Service) changed(events []Event) {
 	s.gen.Add(1)
+	s.store.NotifyChange() // the other replicas render their pages anew
 	if s.notify == nil {
 		return
 	}

@@ -23,6 +23,13 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
   $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
 
+# nginx balances two replicas in the shared-state test.
+if ! command -v nginx >/dev/null 2>&1; then
+  echo "installing nginx-light (Debian package) for the replica tests"
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nginx-light >/dev/null
+fi
+
 # A real S3-compatible server for the blob store's tests: versitygw.
 export VERSITYGW=${VERSITYGW:-$(go env GOPATH)/bin/versitygw}
 if [ ! -x "$VERSITYGW" ]; then

@@ -115,7 +115,7 @@ func OpenPostgres(ctx context.Context, dsn, dir string, blobs Blobs) (*Store, er
 	if blobs == nil {
 		blobs = LocalBlobs(dir).Ensure()
 	}
-	s := &Store{dir: dir, db: &pgDB{pool: pool}, blobs: blobs}
+	s := &Store{dir: dir, db: &pgDB{pool: pool, replica: newReplicaID()}, blobs: blobs}
 	if err := s.init(); err != nil {
 		pool.Close()
 		return nil, err
@@ -123,7 +123,11 @@ func OpenPostgres(ctx context.Context, dsn, dir string, blobs Blobs) (*Store, er
 	return s, nil
 }
 
-type pgDB struct{ pool *pgxpool.Pool }
+type pgDB struct {
+	pool *pgxpool.Pool
+	// replica tells this process's notifications from the others'.
+	replica string
+}
 
 // pgTimeout bounds one transaction: a database that stops answering
 // fails the request instead of holding it.

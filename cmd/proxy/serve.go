@@ -132,7 +132,7 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := storage.OpenWith(cfg.DataDir, time.Second, blobs)
+	store, err := openStore(cfg, blobs)
 	if err != nil {
 		return nil, err
 	}
@@ -276,6 +276,7 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger, 
 	app.router.Refresh(rctx)
 	cancelRefresh()
 	go app.router.Run(runCtx)
+	go app.store.ListenChanges(runCtx, app.quarantine.Invalidate, log)
 	if len(cfg.Feeds.OSV) > 0 {
 		go app.gate.AdvisoriesChanged() // files decided before this start, under older advisories
 		go app.feed.Run(runCtx, time.Duration(cfg.Feeds.Interval))
@@ -431,4 +432,15 @@ func newBlobs(cfg config.Config) (storage.Blobs, error) {
 	defer cancel()
 	return storage.NewS3(ctx, storage.S3Options{URL: cfg.Blobs.URL, Endpoint: cfg.Blobs.Endpoint, Region: cfg.Blobs.Region,
 		PathStyle: cfg.Blobs.PathStyle, Tmp: filepath.Join(cfg.DataDir, "tmp")})
+}
+
+// openStore opens the records where the config says: bbolt in data_dir,
+// or PostgreSQL (whose schema `airlock migrate` made).
+func openStore(cfg config.Config, blobs storage.Blobs) (*storage.Store, error) {
+	if cfg.Database.URL == "" {
+		return storage.OpenWith(cfg.DataDir, time.Second, blobs)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return storage.OpenPostgres(ctx, cfg.Database.URL, cfg.DataDir, blobs)
 }

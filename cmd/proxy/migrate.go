@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"airlock/config"
+	"airlock/storage"
+	"airlock/upstream"
+)
+
+var migrateHelp = &command{name: "migrate", summary: "Create or upgrade the PostgreSQL schema (database.url); serve refuses a schema it does not know.",
+	usage:   "airlock migrate [--config FILE]",
+	details: "Applies each missing schema version in order, under a lock, so replicas may run it at once. bbolt (no database.url) needs no migration.",
+	examples: []string{
+		"AIRLOCK_DATABASE_URL=postgres://airlock@db.internal/airlock airlock migrate",
+		"airlock migrate --config /etc/airlock/config.yaml",
+	}}
+
+func migrateCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags(migrateHelp, stderr)
+	cfgPath := fs.String("config", "", "YAML config `file` (optional)")
+	if code, done := parseFlags(migrateHelp, fs, args, stdout, stderr); done {
+		return code
+	}
+	if fs.NArg() != 0 {
+		usageError(stderr, migrateHelp, "")
+		return 2
+	}
+	cfg, err := config.LoadProcess(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "airlock: %v\n", err)
+		return 2
+	}
+	if cfg.Database.URL == "" {
+		fmt.Fprintln(stderr, "airlock migrate: no database.url (AIRLOCK_DATABASE_URL): bbolt needs no migration")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	from, to, err := storage.Migrate(ctx, cfg.Database.URL)
+	if err != nil {
+		fmt.Fprintf(stderr, "airlock migrate: %v\n", err)
+		return 1
+	}
+	if from == to {
+		fmt.Fprintf(stdout, "%s: schema version %d, up to date\n", upstream.RedactURL(cfg.Database.URL), to)
+	} else {
+		fmt.Fprintf(stdout, "%s: schema version %d -> %d\n", upstream.RedactURL(cfg.Database.URL), from, to)
+	}
+	return 0
+}

@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"airlock/internal/fakepypi"
+	"airlock/internal/pgtest"
+	"airlock/internal/s3test"
+	"airlock/storage"
+)
+
+// balancer runs nginx in front of the replicas; it tries the next replica
+// when one refuses the connection or dies mid-request.
+func balancer(t *testing.T, replicas ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		t.Fatal("nginx not found: run `bash scripts/test.sh` (it installs Debian's nginx-light)")
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	var servers strings.Builder
+	for _, r := range replicas {
+		fmt.Fprintf(&servers, "server %s max_fails=1 fail_timeout=2s; ", strings.TrimPrefix(r, "http://"))
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	conf := fmt.Sprintf(`%s daemon off; worker_processes 1; pid %s/nginx.pid; error_log %s/error.log;
+events { worker_connections 256; }
+http { access_log off;
+  upstream airlock { %s }
+  server { listen %s;
+    location / { proxy_pass http://airlock; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_next_upstream error timeout http_502; proxy_next_upstream_tries 2; proxy_read_timeout 120s; } } }
+`, user, dir, dir, servers.String(), addr)
+	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644)
+	cmd := exec.Command(bin, "-c", filepath.Join(dir, "nginx.conf"), "-p", dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return "http://" + addr
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("nginx did not start:\n%s", conf)
+	return ""
+}
+
+// TestReplicasShareState: two Airlock replicas on PostgreSQL and S3 behind
+// nginx. A held file is held on both; approved through one, it is served
+// by the other at once; twenty concurrent requests for one uncached file
+// over both replicas download it from the upstream once; an install
+// through the balancer survives kill -9 of a replica, leaving nothing
+// partial; while PostgreSQL is down requests fail cleanly, and afterwards
+// they succeed without restarting Airlock.
+func TestReplicasShareState(t *testing.T) {
+	requireVenv(t)
+	pip := pipClient("pinned-pip", filepath.Join(venv, "bin", "python"))
+	pg := pgtest.Start(t)
+	dsn := pg.Database(t)
+	if _, _, err := storage.Migrate(context.Background(), dsn); err != nil {
+		t.Fatal(err)
+	}
+	s3 := s3test.Start(t)
+	bucket := s3.Bucket(t, "airlock-replicas")
+	fake := newUpstream(t)
+	held := fake.AddWheel(fakepypi.WheelSpec{Name: "fresh", Version: "1.0"}, time.Now().Add(-time.Hour))
+	shared := fake.AddWheel(fakepypi.WheelSpec{Name: "shared", Version: "1.0", PayloadBytes: 2 << 20}, uploaded)
+	const token = "replica-token-0123456789abcdefghijk"
+	env := airlockEnv(fake, "AIRLOCK_DATABASE_URL="+dsn, "AIRLOCK_BLOBS_URL=s3://"+bucket+"/airlock",
+		"AIRLOCK_BLOBS_ENDPOINT="+s3.Endpoint, "AIRLOCK_BLOBS_PATH_STYLE=true", "AIRLOCK_BLOBS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID="+s3.Access, "AWS_SECRET_ACCESS_KEY="+s3.Secret, "AIRLOCK_ADMIN_TOKEN="+token,
+		"AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_BACKGROUND_WORKERS=0")
+	a := startAirlock(t, t.TempDir(), env...)
+	b := startAirlock(t, t.TempDir(), env...)
+	lb := balancer(t, a.URL, b.URL)
+
+	status := func(base, path string) int {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	heldPath := "/files/fresh/" + held.Filename
+	if sa, sb := status(a.URL, heldPath), status(b.URL, heldPath); sa != 403 || sb != 403 {
+		t.Fatalf("a held file: %d on A, %d on B", sa, sb)
+	}
+	// Approved through A: B serves it, and B's page offers it, within a second.
+	req, _ := http.NewRequest(http.MethodPost, a.URL+"/api/v1/quarantine/"+held.SHA256()[:12]+"/approve", strings.NewReader(`{"reason":"reviewed"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("approve on A: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(time.Second)
+	for status(b.URL, heldPath) != 200 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := status(b.URL, heldPath); s != 200 {
+		t.Errorf("approved on A, B answers %d", s)
+	}
+	if out, err := run(t, pip.install(b.URL+"/simple/", t.TempDir(), "fresh==1.0")); err != nil {
+		t.Errorf("pip through B after the approval on A: %v\n%s", err, out)
+	}
+
+	// Twenty concurrent requests for one uncached file, over both replicas.
+	fileHits := "/packages/" + shared.SHA256()[:8] + "/" + shared.Filename
+	var wg sync.WaitGroup
+	codes := make([]int, 20)
+	for i := range codes {
+		base := a.URL
+		if i%2 == 1 {
+			base = b.URL
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); codes[i] = status(base, "/files/shared/"+shared.Filename) }()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 200 {
+			t.Errorf("concurrent request %d: %d", i, c)
+		}
+	}
+	if n := fake.Hits(fileHits); n != 1 {
+		t.Errorf("the upstream was asked for the file %d times, want 1", n)
+	}
+
+	// kill -9 of replica A while pip installs through the balancer.
+	target := t.TempDir()
+	cmd := pip.install(lb+"/simple/", target, "app")
+	done := make(chan error, 1)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("install through the balancer with A killed: %v\n%s", err, out.String())
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatal("install hung")
+	}
+	assertInstalled(t, target, map[string]string{"app": "1.0", "alpha": "1.1", "gamma": "1.0"})
+
+	// PostgreSQL goes away: B answers with a clean error, then recovers.
+	pg.Stop(t)
+	if s := status(b.URL, "/files/shared/"+shared.Filename); s < 500 {
+		t.Errorf("with the database down: %d, want a 5xx", s)
+	}
+	pg.Restart(t)
+	deadline = time.Now().Add(10 * time.Second)
+	for status(b.URL, "/files/shared/"+shared.Filename) != 200 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s := status(b.URL, "/files/shared/"+shared.Filename); s != 200 {
+		t.Errorf("after the database came back: %d", s)
+	}
+	if strings.Contains(b.Logs(), "panic") {
+		t.Errorf("B panicked:\n%s", b.Logs())
+	}
+}
