@@ -70,7 +70,7 @@ type Config struct {
 	Blobs Blobs `yaml:"blobs"`
 	// Database is where the records are kept.
 	Database Database `yaml:"database"`
-	Log   Log   `yaml:"log"`
+	Log      Log      `yaml:"log"`
 }
 
 // Blobs is the `blobs:` section: where verified files are kept. Empty URL:
