@@ -238,3 +238,5 @@ func (b Folder) Ensure() Folder {
 	os.MkdirAll(b.Tmp, 0o755)
 	return b
 }
+
+func bgctx() context.Context { return context.Background() }

@@ -32,6 +32,9 @@ type kvBucket interface {
 	Cursor() kvCursor
 	ForEach(fn func(k, v []byte) error) error
 	NextSequence() (uint64, error)
+	// Sequence and SetSequence read and set the counter (store copy).
+	Sequence() uint64
+	SetSequence(v uint64) error
 	KeyN() int
 }
 

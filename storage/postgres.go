@@ -241,6 +241,25 @@ func (b *pgBucket) NextSequence() (uint64, error) {
 	return uint64(v), nil
 }
 
+func (b *pgBucket) Sequence() uint64 {
+	var v int64
+	err := b.t.tx.QueryRow(b.t.ctx, `SELECT value FROM kv_sequences WHERE bucket = $1`, b.name).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0
+	}
+	b.t.fail(err)
+	return uint64(v)
+}
+
+func (b *pgBucket) SetSequence(v uint64) error {
+	_, err := b.t.tx.Exec(b.t.ctx, `INSERT INTO kv_sequences (bucket, value) VALUES ($1, $2)
+		ON CONFLICT (bucket) DO UPDATE SET value = excluded.value`, b.name, int64(v))
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	return nil
+}
+
 func (b *pgBucket) KeyN() int {
 	var n int
 	b.t.fail(b.t.tx.QueryRow(b.t.ctx, `SELECT count(*) FROM kv WHERE bucket = $1`, b.name).Scan(&n))

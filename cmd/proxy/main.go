@@ -43,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return quarantineCmd(args[1:], stdout, stderr, os.Getenv)
 	case "downloads":
 		return downloadsCmd(args[1:], stdout, stderr, os.Getenv)
+	case "store":
+		return storeCmd(args[1:], stdout, stderr)
 	case "migrate":
 		return migrateCmd(args[1:], stdout, stderr)
 	case "health":

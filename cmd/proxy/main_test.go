@@ -55,6 +55,8 @@ func TestHelpForEveryCommand(t *testing.T) {
 		{[]string{"verify", "--help"}, []string{"-provenance", "-trusted-root", "-publisher", "examples:"}, []string{"-config"}},
 		{[]string{"version", "--help"}, []string{"VCS revision"}, nil},
 		{[]string{"health", "--help"}, []string{"-url", "/readyz", "examples:"}, nil},
+		{[]string{"migrate", "--help"}, []string{"-config", "examples:"}, nil},
+		{[]string{"store", "copy", "--help"}, []string{"-from", "-to", "sha256", "examples:"}, nil},
 		{[]string{"downloads", "--help"}, []string{"-since", "-json", "-server", "MAL-", "examples:"}, []string{"-reason"}},
 		{[]string{"quarantine", "override", "--help"}, []string{"-reason", "audited"}, []string{"-state"}},
 		{[]string{"quarantine", "--help"}, []string{"list|show|approve|reject|reopen", "AIRLOCK_ADMIN_TOKEN", "examples:"}, nil},
