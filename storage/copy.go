@@ -124,4 +124,3 @@ func copyBlob(src, dst *Store, sha string) error {
 	}
 	return st.Commit(sha)
 }
-
