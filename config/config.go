@@ -83,6 +83,9 @@ type Blobs struct {
 	Endpoint  string `yaml:"endpoint"`
 	Region    string `yaml:"region"`
 	PathStyle bool   `yaml:"path_style"`
+	// CacheBytes bounds the local copies of hot blobs kept in
+	// data_dir/blob-cache (0: none); the bucket stays the truth.
+	CacheBytes ByteSize `yaml:"cache_bytes"`
 }
 
 // Database is the `database:` section. Empty URL: bbolt in data_dir (one
@@ -283,6 +286,7 @@ func Default() Config {
 			MinDownloadRate: 16 << 10, MaxConnsPerClient: 128},
 		Feeds:     Feeds{Interval: Duration(time.Hour)},
 		Downloads: Downloads{Retention: Duration(90 * 24 * time.Hour)},
+		Blobs:     Blobs{CacheBytes: 1 << 30},
 		Background: Background{Workers: 2, ProjectBytes: 256 << 20, TotalBytes: 4 << 30, SignalsWait: Duration(3 * time.Second),
 			Retry: Duration(time.Minute), RetryMax: Duration(time.Hour)},
 		Signals: Signals{Enabled: true, PyPIStatsURL: "https://pypistats.org", GitHubAPIURL: "https://api.github.com",

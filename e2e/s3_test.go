@@ -19,7 +19,7 @@ func TestBlobsInS3(t *testing.T) {
 	fake := newUpstream(t)
 	dataDir := t.TempDir()
 	env := airlockEnv(fake, "AIRLOCK_BLOBS_URL=s3://"+bucket+"/mirror", "AIRLOCK_BLOBS_ENDPOINT="+s3.Endpoint,
-		"AIRLOCK_BLOBS_PATH_STYLE=true", "AIRLOCK_BLOBS_REGION=us-east-1",
+		"AIRLOCK_BLOBS_PATH_STYLE=true", "AIRLOCK_BLOBS_REGION=us-east-1", "AIRLOCK_BLOBS_CACHE_BYTES=0", // every read from the bucket
 		"AWS_ACCESS_KEY_ID="+s3.Access, "AWS_SECRET_ACCESS_KEY="+s3.Secret)
 	a := startAirlock(t, dataDir, env...)
 	for _, c := range cls {

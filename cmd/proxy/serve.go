@@ -430,8 +430,12 @@ func newBlobs(cfg config.Config) (storage.Blobs, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return storage.NewS3(ctx, storage.S3Options{URL: cfg.Blobs.URL, Endpoint: cfg.Blobs.Endpoint, Region: cfg.Blobs.Region,
+	s3, err := storage.NewS3(ctx, storage.S3Options{URL: cfg.Blobs.URL, Endpoint: cfg.Blobs.Endpoint, Region: cfg.Blobs.Region,
 		PathStyle: cfg.Blobs.PathStyle, Tmp: filepath.Join(cfg.DataDir, "tmp")})
+	if err != nil || cfg.Blobs.CacheBytes <= 0 {
+		return s3, err
+	}
+	return storage.NewCache(s3, filepath.Join(cfg.DataDir, "blob-cache"), int64(cfg.Blobs.CacheBytes), zerolog.Nop()), nil
 }
 
 // openStore opens the records where the config says: bbolt in data_dir,
