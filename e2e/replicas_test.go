@@ -127,6 +127,42 @@ func TestReplicasShareState(t *testing.T) {
 		t.Errorf("pip through B after the approval on A: %v\n%s", err, out)
 	}
 
+	// Signed in on A, the review page knows the person on B.
+	jar := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	loginPage, _ := jar.Get(a.URL + "/ui/login")
+	var csrf string
+	for _, c := range loginPage.Cookies() {
+		if c.Name == "airlock_login_csrf" {
+			csrf = c.Value
+		}
+	}
+	loginPage.Body.Close()
+	form := strings.NewReader("csrf=" + csrf + "&token=" + token)
+	lreq, _ := http.NewRequest(http.MethodPost, a.URL+"/ui/login", form)
+	lreq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	lreq.AddCookie(&http.Cookie{Name: "airlock_login_csrf", Value: csrf})
+	lresp, err := jar.Do(lreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lresp.Body.Close()
+	var session *http.Cookie
+	for _, c := range lresp.Cookies() {
+		if c.Name == "airlock_session" {
+			session = c
+		}
+	}
+	if session == nil {
+		t.Fatalf("no session from signing in on A: %s", lresp.Status)
+	}
+	qreq, _ := http.NewRequest(http.MethodGet, b.URL+"/ui/queue", nil)
+	qreq.AddCookie(session)
+	if qresp, err := jar.Do(qreq); err != nil || qresp.StatusCode != 200 {
+		t.Errorf("the session from A on B: %v %v", qresp.Status, err)
+	} else {
+		qresp.Body.Close()
+	}
+
 	// Twenty concurrent requests for one uncached file, over both replicas.
 	fileHits := "/packages/" + shared.SHA256()[:8] + "/" + shared.Filename
 	var wg sync.WaitGroup

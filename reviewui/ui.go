@@ -70,9 +70,54 @@ type UI struct {
 	now       func() time.Time
 	templates map[string]*template.Template
 
-	mu       sync.Mutex
-	sessions map[string]*session
+	sessions Sessions
 	limiter  *authlimit.Limiter
+}
+
+// Sessions keeps signed-in sessions: in memory by default, in the shared
+// store (SetSessions) so that every replica knows them.
+type Sessions interface {
+	PutSession(cookie string, s storage.Session, now time.Time) error
+	GetSession(cookie string, now time.Time) (storage.Session, error)
+	DeleteSession(cookie string) error
+}
+
+// SetSessions keeps sessions in s (the store) instead of this process.
+func (u *UI) SetSessions(s Sessions) { u.sessions = s }
+
+// memorySessions is the default: one process.
+type memorySessions struct {
+	mu sync.Mutex
+	m  map[string]storage.Session
+}
+
+func (m *memorySessions) PutSession(cookie string, s storage.Session, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, old := range m.m {
+		if now.After(old.Expires) {
+			delete(m.m, k)
+		}
+	}
+	m.m[cookie] = s
+	return nil
+}
+
+func (m *memorySessions) GetSession(cookie string, now time.Time) (storage.Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.m[cookie]
+	if !ok || now.After(s.Expires) {
+		return storage.Session{}, storage.ErrNotFound
+	}
+	return s, nil
+}
+
+func (m *memorySessions) DeleteSession(cookie string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.m, cookie)
+	return nil
 }
 
 type session struct {
@@ -86,7 +131,7 @@ func New(q *quarantine.Service, g Reviewer, token, upstream string, now func() t
 		now = time.Now
 	}
 	u := &UI{q: q, gate: g, token: token, upstream: strings.TrimRight(upstream, "/"), now: now,
-		sessions: map[string]*session{}, templates: map[string]*template.Template{}, limiter: authlimit.New(10, time.Minute, now)}
+		sessions: &memorySessions{m: map[string]storage.Session{}}, templates: map[string]*template.Template{}, limiter: authlimit.New(10, time.Minute, now)}
 	funcs := template.FuncMap{
 		"time":  func(t time.Time) string { return fmtTime(t) },
 		"short": func(s string) string { return quarantine.ReviewID(s) },
@@ -159,14 +204,11 @@ func (u *UI) sessionOf(r *http.Request) *session {
 	if err != nil {
 		return nil
 	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	s := u.sessions[c.Value]
-	if s == nil || u.now().After(s.expires) {
-		delete(u.sessions, c.Value)
+	s, err := u.sessions.GetSession(c.Value, u.now())
+	if err != nil {
 		return nil
 	}
-	return s
+	return &session{csrf: s.CSRF, expires: s.Expires}
 }
 
 func randomToken() string {
@@ -210,14 +252,11 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := randomToken()
-	u.mu.Lock()
-	for k, s := range u.sessions { // drop expired sessions
-		if u.now().After(s.expires) {
-			delete(u.sessions, k)
-		}
+	if err := u.sessions.PutSession(id, storage.Session{CSRF: randomToken(), Expires: u.now().Add(sessionTTL)}, u.now()); err != nil {
+		zerolog.Ctx(r.Context()).Error().Err(err).Msg("storing a review session")
+		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", Error: "Could not start a session; try again."})
+		return
 	}
-	u.sessions[id] = &session{csrf: randomToken(), expires: u.now().Add(sessionTTL)}
-	u.mu.Unlock()
 	setCookie(w, r, sessionCookie, id, int(sessionTTL.Seconds()))
 	setCookie(w, r, loginCSRFCookie, "", -1)
 	http.Redirect(w, r, "/ui/queue", http.StatusSeeOther)
@@ -225,9 +264,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 
 func (u *UI) logout(w http.ResponseWriter, r *http.Request, _ *session) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		u.mu.Lock()
-		delete(u.sessions, c.Value)
-		u.mu.Unlock()
+		u.sessions.DeleteSession(c.Value)
 	}
 	setCookie(w, r, sessionCookie, "", -1)
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)

@@ -144,6 +144,24 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 		}
 	})
 
+	t.Run("sessions", func(t *testing.T) {
+		s := open(t)
+		if err := s.PutSession("cookie-1", Session{CSRF: "c", Expires: now.Add(time.Hour)}, now); err != nil {
+			t.Fatal(err)
+		}
+		s.PutSession("cookie-old", Session{CSRF: "o", Expires: now.Add(time.Minute)}, now)
+		if got, err := s.GetSession("cookie-1", now); err != nil || got.CSRF != "c" {
+			t.Errorf("session: %v %v", got, err)
+		}
+		if _, err := s.GetSession("cookie-old", now.Add(2*time.Minute)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("expired session: %v", err)
+		}
+		s.DeleteSession("cookie-1")
+		if _, err := s.GetSession("cookie-1", now); !errors.Is(err, ErrNotFound) {
+			t.Errorf("ended session: %v", err)
+		}
+	})
+
 	t.Run("downloads, caches, confusions", func(t *testing.T) {
 		s := open(t)
 		old := now.Add(-100 * 24 * time.Hour)
