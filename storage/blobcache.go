@@ -151,4 +151,6 @@ func (c *Cache) evict() {
 }
 
 // Stage writes to the remote store; the cache fills on the first read.
-func (c *Cache) Stage(ctx context.Context, max int64) (Staged, error) { return c.remote.Stage(ctx, max) }
+func (c *Cache) Stage(ctx context.Context, max int64) (Staged, error) {
+	return c.remote.Stage(ctx, max)
+}
