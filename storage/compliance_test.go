@@ -127,6 +127,7 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 		if err != nil || !ok || it.SHA256 != sha(2) {
 			t.Fatalf("next: %v %v %v", it, ok, err)
 		}
+
 		it.Attempts, it.NotBefore = 1, now.Add(time.Hour)
 		if err := s.RetryWork(key, it); err != nil {
 			t.Fatal(err)
@@ -141,6 +142,19 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 		depth, oldest, err := s.WorkStats()
 		if err != nil || depth != 1 || oldest.IsZero() {
 			t.Errorf("stats: %d %v %v", depth, oldest, err)
+		}
+		// A taken item is not given to another worker (another replica)
+		// until its claim runs out (its worker died).
+		later := now.Add(2 * time.Hour)
+		never := func(string) bool { return false }
+		if _, it, ok, _ := s.NextWork(later, never); !ok || it.SHA256 != sha(2) {
+			t.Fatalf("due item: %v %v", it, ok)
+		}
+		if _, it, ok, _ := s.NextWork(later, never); ok {
+			t.Errorf("a taken item given to a second worker: %v", it)
+		}
+		if _, it, ok, _ := s.NextWork(later.Add(time.Hour), never); !ok || it.SHA256 != sha(2) {
+			t.Errorf("after the claim ran out: %v %v", it, ok)
 		}
 	})
 

@@ -144,8 +144,12 @@ func OpenWith(dir string, lockTimeout time.Duration, blobs Blobs) (*Store, error
 		db.Close()
 		return nil, err
 	}
-	// Only the lock holder may clear temp files: they may belong to a
-	// download in progress in another process otherwise.
+	// Only the lock holder may clear temp files (they may belong to a
+	// download in progress in another process otherwise) and claims.
+	if err := s.releaseClaims(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.removeTemps(); err != nil {
 		db.Close()
 		return nil, err

@@ -20,7 +20,14 @@ type WorkItem struct {
 	NotBefore time.Time `json:"not_before,omitzero"`
 	// LastError is why the last attempt failed.
 	LastError string `json:"last_error,omitempty"`
+	// ClaimedUntil: a worker (of any replica) has taken the item until
+	// then; after it, a worker that died is presumed gone and another
+	// may take it.
+	ClaimedUntil time.Time `json:"claimed_until,omitzero"`
 }
+
+// claimFor is how long a taken item is left to its worker.
+const claimFor = 15 * time.Minute
 
 var (
 	// bucketWork orders the queue: priority byte + big-endian seq -> WorkItem.
@@ -73,21 +80,30 @@ func (s *Store) AddWork(priority byte, items []WorkItem) (int, error) {
 	return n, err
 }
 
-// NextWork returns the first queued item, by priority then age, that is
-// due at now and for which skip says no (items being worked on).
+// NextWork takes the first queued item, by priority then age, that is
+// due at now, not taken by another worker (of this replica or another)
+// and for which skip says no. Taking it is a write, so two replicas never
+// take one item.
 func (s *Store) NextWork(now time.Time, skip func(sha string) bool) (key []byte, it WorkItem, ok bool, err error) {
-	err = s.db.View(func(tx kvTx) error {
-		c := tx.Bucket(bucketWork).Cursor()
+	err = s.db.Update(func(tx kvTx) error {
+		work := tx.Bucket(bucketWork)
+		c := work.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			var cand WorkItem
 			if err := json.Unmarshal(v, &cand); err != nil {
 				return fmt.Errorf("storage: corrupt work item: %w", err)
 			}
-			if cand.NotBefore.After(now) || skip(cand.SHA256) {
+			if cand.NotBefore.After(now) || cand.ClaimedUntil.After(now) || skip(cand.SHA256) {
 				continue
 			}
 			key, it, ok = bytes.Clone(k), cand, true
-			return nil
+			claimed := cand
+			claimed.ClaimedUntil = now.Add(claimFor)
+			data, err := json.Marshal(claimed)
+			if err != nil {
+				return err
+			}
+			return work.Put(key, data)
 		}
 		return nil
 	})
@@ -115,6 +131,7 @@ func (s *Store) RetryWork(key []byte, it WorkItem) error {
 		if work.Get(key) == nil {
 			return nil
 		}
+		it.ClaimedUntil = time.Time{} // free for the retry
 		data, err := json.Marshal(it)
 		if err != nil {
 			return err
@@ -153,4 +170,28 @@ func (s *Store) WorkStats() (depth int, oldest time.Time, err error) {
 		return nil
 	})
 	return depth, oldest, err
+}
+
+// releaseClaims frees every taken item: on bbolt only this process works
+// the queue, so claims left by a crash would only delay their items.
+func (s *Store) releaseClaims() error {
+	return s.db.Update(func(tx kvTx) error {
+		work := tx.Bucket(bucketWork)
+		c := work.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var it WorkItem
+			if json.Unmarshal(v, &it) != nil || it.ClaimedUntil.IsZero() {
+				continue
+			}
+			it.ClaimedUntil = time.Time{}
+			data, err := json.Marshal(it)
+			if err != nil {
+				return err
+			}
+			if err := work.Put(bytes.Clone(k), data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
