@@ -70,7 +70,7 @@ ACCEPT='application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html
 page_ms() { curl -sf -o /dev/null -w '%{time_total}' -H "Accept: $ACCEPT" "$1" | "$PY" -c 'import sys; print(f"{float(sys.stdin.read())*1000:.1f}")'; }
 
 {
-echo "# Airlock benchmark $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $("$OUT/airlock" version)"
+echo "# Airlock benchmark $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $("$OUT/airlock" version | head -1)"
 echo
 echo "## first view of a cold project page (wide: newest release 200 files of 1 MiB, in its cooldown)"
 page_ms "$INDEX/simple/wide/" >/dev/null

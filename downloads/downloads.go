@@ -25,6 +25,11 @@ const (
 	// refuses them (a full disk): beyond it the oldest are dropped, and
 	// said so, rather than stalling every download.
 	maxPending = 1 << 20
+	// writeEvery spaces the writes: a busy mirror's records go in one
+	// transaction a second instead of one per few requests (each commit
+	// costs a sync), at the price of up to a second of records if the
+	// process is killed (Close writes what is queued).
+	writeEvery = 500 * time.Millisecond
 )
 
 // Recorder batches records into a Sink.
@@ -34,12 +39,13 @@ type Recorder struct {
 	ch      chan storage.DownloadRecord
 	done    chan struct{}
 	closing sync.Once
+	closed  chan struct{}
 	retry   time.Duration
 }
 
 // New starts a recorder's writer.
 func New(sink Sink, log zerolog.Logger) *Recorder {
-	r := &Recorder{sink: sink, log: log, ch: make(chan storage.DownloadRecord, bufferSize), done: make(chan struct{}), retry: time.Second}
+	r := &Recorder{sink: sink, log: log, ch: make(chan storage.DownloadRecord, bufferSize), done: make(chan struct{}), closed: make(chan struct{}), retry: time.Second}
 	go r.write()
 	return r
 }
@@ -49,7 +55,7 @@ func (r *Recorder) Record(rec storage.DownloadRecord) { r.ch <- rec }
 
 // Close stores what is queued and stops the writer.
 func (r *Recorder) Close() {
-	r.closing.Do(func() { close(r.ch) })
+	r.closing.Do(func() { close(r.closed); close(r.ch) })
 	<-r.done
 }
 
@@ -86,6 +92,15 @@ func (r *Recorder) write() {
 		if !open {
 			return
 		}
+		r.pause()
+	}
+}
+
+// pause waits writeEvery, or less if the recorder is closing.
+func (r *Recorder) pause() {
+	select {
+	case <-time.After(writeEvery):
+	case <-r.closed:
 	}
 }
 

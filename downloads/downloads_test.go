@@ -91,8 +91,10 @@ func TestOldRecordsArePruned(t *testing.T) {
 	now := time.Now()
 	old, recent := now.Add(-100*24*time.Hour), now.Add(-time.Hour)
 	sha := fmt.Sprintf("%064d", 7)
-	if err := s.PutDownloads([]storage.DownloadRecord{{Time: old, SHA256: sha, Status: 200}, {Time: recent, SHA256: sha, Status: 200}}); err != nil {
-		t.Fatal(err)
+	for _, when := range []time.Time{old, recent} { // two batches
+		if err := s.PutDownloads([]storage.DownloadRecord{{Time: when, SHA256: sha, Status: 200}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	n, err := s.PruneDownloads(now.Add(-90 * 24 * time.Hour))
 	if err != nil || n != 1 {

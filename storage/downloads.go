@@ -2,19 +2,24 @@ package storage
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
 var (
-	// bucketDownloads holds every download, keyed by time (big-endian unix
-	// nanoseconds) and a sequence number, so a period is a range scan.
+	// bucketDownloads holds the downloads in batches, as the recorder
+	// writes them: key = big-endian unix nanoseconds of the batch's first
+	// record + a sequence number, value = the records, gzipped JSON. One
+	// write per batch keeps a busy mirror's warm path as fast as without
+	// the records.
 	bucketDownloads = []byte("downloads")
-	// bucketDownloadsBySHA indexes them by sha256 (sha256 + time key).
+	// bucketDownloadsBySHA indexes the batches by file: sha256 + batch key.
 	bucketDownloadsBySHA = []byte("downloads_by_sha")
 	// bucketDownloadHours counts full downloads per hour ("2006010215"),
-	// so the overview never scans the records.
+	// so the overview never reads the records.
 	bucketDownloadHours = []byte("download_hours")
 )
 
@@ -37,41 +42,67 @@ type DownloadRecord struct {
 
 const hourKey = "2006010215"
 
-// PutDownloads records downloads in one transaction.
+// PutDownloads records a batch of downloads in one transaction: one
+// value for the batch, one index entry per file in it, one counter update
+// per hour.
 func (s *Store) PutDownloads(recs []DownloadRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err := json.NewEncoder(zw).Encode(recs); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	hours := map[string]uint64{}
+	shas := map[string]bool{}
+	for _, r := range recs {
+		shas[r.SHA256] = true
+		if r.Status == 200 {
+			hours[r.Time.UTC().Format(hourKey)]++
+		}
+	}
 	return full(s.db.Update(func(tx kvTx) error {
-		all, bySHA, hours := tx.Bucket(bucketDownloads), tx.Bucket(bucketDownloadsBySHA), tx.Bucket(bucketDownloadHours)
-		for _, r := range recs {
-			seq, err := all.NextSequence()
-			if err != nil {
+		all, bySHA, hourB := tx.Bucket(bucketDownloads), tx.Bucket(bucketDownloadsBySHA), tx.Bucket(bucketDownloadHours)
+		seq, err := all.NextSequence()
+		if err != nil {
+			return err
+		}
+		key := binary.BigEndian.AppendUint64(nil, uint64(recs[0].Time.UnixNano()))
+		key = binary.BigEndian.AppendUint64(key, seq)
+		if err := all.Put(key, buf.Bytes()); err != nil {
+			return err
+		}
+		for sha := range shas {
+			if err := bySHA.Put(append([]byte(sha), key...), nil); err != nil {
 				return err
 			}
-			key := binary.BigEndian.AppendUint64(nil, uint64(r.Time.UnixNano()))
-			key = binary.BigEndian.AppendUint64(key, seq)
-			v, err := json.Marshal(r)
-			if err != nil {
-				return err
+		}
+		for h, n := range hours {
+			old := uint64(0)
+			if v := hourB.Get([]byte(h)); len(v) == 8 {
+				old = binary.BigEndian.Uint64(v)
 			}
-			if err := all.Put(key, v); err != nil {
-				return err
-			}
-			if err := bySHA.Put(append([]byte(r.SHA256), key...), nil); err != nil {
-				return err
-			}
-			if r.Status != 200 {
-				continue
-			}
-			h := []byte(r.Time.UTC().Format(hourKey))
-			n := uint64(0)
-			if old := hours.Get(h); len(old) == 8 {
-				n = binary.BigEndian.Uint64(old)
-			}
-			if err := hours.Put(h, binary.BigEndian.AppendUint64(nil, n+1)); err != nil {
+			if err := hourB.Put([]byte(h), binary.BigEndian.AppendUint64(nil, old+n)); err != nil {
 				return err
 			}
 		}
 		return nil
 	}))
+}
+
+func decodeBatch(v []byte) ([]DownloadRecord, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(v))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	var recs []DownloadRecord
+	err = json.NewDecoder(zr).Decode(&recs)
+	return recs, err
 }
 
 // DownloadsServed counts whole files served in the hours from since (its
@@ -102,11 +133,15 @@ func (s *Store) DownloadsOf(sha string) ([]DownloadRecord, error) {
 			if v == nil {
 				continue // pruned
 			}
-			var r DownloadRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return err
+			recs, err := decodeBatch(v)
+			if err != nil {
+				return fmt.Errorf("storage: corrupt download batch: %w", err)
 			}
-			out = append(out, r)
+			for _, r := range recs {
+				if r.SHA256 == sha {
+					out = append(out, r)
+				}
+			}
 		}
 		return nil
 	})
@@ -129,27 +164,39 @@ func (s *Store) DownloadCounts(sha string) (downloads, clients int) {
 
 // pruneBatch bounds one pruning transaction, so a long backlog does not
 // hold the writer.
-const pruneBatch = 10_000
+const pruneBatch = 500
 
 // PruneDownloads deletes the download records (and hour counts) older
-// than before. It returns how many records it deleted.
+// than before: whole batches, whose every record is older. It returns how
+// many records it deleted.
 func (s *Store) PruneDownloads(before time.Time) (int, error) {
 	total := 0
 	limit := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
 	for {
-		n := 0
+		batches := 0
 		err := s.db.Update(func(tx kvTx) error {
 			all, bySHA := tx.Bucket(bucketDownloads), tx.Bucket(bucketDownloadsBySHA)
 			c := all.Cursor()
-			for k, v := c.First(); k != nil && bytes.Compare(k[:8], limit) < 0 && n < pruneBatch; k, v = c.Next() {
-				var r DownloadRecord
-				if json.Unmarshal(v, &r) == nil {
-					bySHA.Delete(append([]byte(r.SHA256), k...))
+			for k, v := c.First(); k != nil && bytes.Compare(k[:8], limit) < 0 && batches < pruneBatch; k, v = c.Next() {
+				recs, err := decodeBatch(v)
+				if err != nil {
+					return fmt.Errorf("storage: corrupt download batch: %w", err)
+				}
+				if len(recs) > 0 && !recs[len(recs)-1].Time.Before(before) {
+					break // a batch that reaches past the cut-off stays whole
+				}
+				seen := map[string]bool{}
+				for _, r := range recs {
+					if !seen[r.SHA256] {
+						seen[r.SHA256] = true
+						bySHA.Delete(append([]byte(r.SHA256), k...))
+					}
 				}
 				if err := c.Delete(); err != nil {
 					return err
 				}
-				n++
+				total += len(recs)
+				batches++
 			}
 			hours := tx.Bucket(bucketDownloadHours).Cursor()
 			cut := []byte(before.UTC().Format(hourKey))
@@ -160,8 +207,7 @@ func (s *Store) PruneDownloads(before time.Time) (int, error) {
 			}
 			return nil
 		})
-		total += n
-		if err != nil || n < pruneBatch {
+		if err != nil || batches < pruneBatch {
 			return total, err
 		}
 	}
@@ -173,14 +219,19 @@ func (s *Store) Downloads(since time.Time, limit int) ([]DownloadRecord, error) 
 	var out []DownloadRecord
 	err := s.db.View(func(tx kvTx) error {
 		c := tx.Bucket(bucketDownloads).Cursor()
-		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(since.UnixNano()))); k != nil; k, v = c.Next() {
-			var r DownloadRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return err
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			recs, err := decodeBatch(v)
+			if err != nil {
+				return fmt.Errorf("storage: corrupt download batch: %w", err)
 			}
-			out = append(out, r)
-			if limit > 0 && len(out) >= limit {
-				break
+			for _, r := range recs {
+				if r.Time.Before(since) {
+					continue
+				}
+				out = append(out, r)
+				if limit > 0 && len(out) >= limit {
+					return nil
+				}
 			}
 		}
 		return nil
