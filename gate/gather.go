@@ -48,12 +48,24 @@ func (g *Gate) advisoriesFor(project, source, version, sha string) []policy.Advi
 // reusedFrom returns the sha256 of other bytes stored earlier under f's
 // name, if the upstream changed them (now, or at the download that
 // replaced them).
-func (g *Gate) reusedFrom(project string, f index.File) string {
+func (g *Gate) reusedFrom(ctx context.Context, project string, f index.File) string {
+	if rec, ok := ctx.Value(storedRecordKey{}).(storage.FileRecord); ok && rec.Project == project && rec.Filename == f.Filename {
+		return reusedIn(rec, f) // read by the request already
+	}
 	rec, err := g.opt.Store.GetFile(project, f.Filename)
 	if err != nil {
 		return ""
 	}
 	return reusedIn(rec, f)
+}
+
+type storedRecordKey struct{}
+
+// WithStoredRecord hands the file record a request already read to the
+// decision, which would otherwise read it again (a warm file request reads
+// it once).
+func WithStoredRecord(ctx context.Context, rec storage.FileRecord) context.Context {
+	return context.WithValue(ctx, storedRecordKey{}, rec)
 }
 
 // reusedIn is reusedFrom for a record already read.
@@ -78,7 +90,7 @@ func (g *Gate) rulesFor(project string) policy.ProjectRules {
 // until the retry time it is given.
 func (g *Gate) gather(ctx context.Context, page *index.Page, f index.File, stored bool) policy.Input {
 	in := g.inputFor(page.Name, page.Source, f)
-	in.ReusedFilename = g.reusedFrom(page.Name, f)
+	in.ReusedFilename = g.reusedFrom(ctx, page.Name, f)
 	if g.opt.Inspect {
 		if stored {
 			in.Content = g.contentFor(ctx, page, f)

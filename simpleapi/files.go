@@ -84,7 +84,7 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	}
 	if haveRec && rec.SHA256 == t.SHA256 {
 		s.opt.Metrics.Cache.WithLabelValues(kindOf(isMeta), "hit").Inc()
-		v, err := g.Decide(ctx, page, t.File, !isMeta)
+		v, err := g.Decide(gate.WithStoredRecord(ctx, rec), page, t.File, !isMeta)
 		s.decideAndServe(w, r, v, err, rec, isMeta)
 		return
 	}
