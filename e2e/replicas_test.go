@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"airlock/internal/fakepypi"
 	"airlock/internal/pgtest"
@@ -206,6 +211,31 @@ func TestReplicasShareState(t *testing.T) {
 		t.Fatal("install hung")
 	}
 	assertInstalled(t, target, map[string]string{"app": "1.0", "alpha": "1.1", "gamma": "1.0"})
+	// Nothing partial in the bucket: every object hashes to its name.
+	mc, err := minio.New(strings.TrimPrefix(s3.Endpoint, "http://"), &minio.Options{Creds: credentials.NewStaticV4(s3.Access, s3.Secret, ""), BucketLookup: minio.BucketLookupPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects := 0
+	for obj := range mc.ListObjects(context.Background(), bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		o, err := mc.GetObject(context.Background(), bucket, obj.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		io.Copy(h, o)
+		o.Close()
+		if got := hex.EncodeToString(h.Sum(nil)); !strings.HasSuffix(obj.Key, "/"+got) {
+			t.Errorf("object %s holds bytes hashing to %s", obj.Key, got)
+		}
+		objects++
+	}
+	if objects < 7 {
+		t.Errorf("%d objects in the bucket after the installs", objects)
+	}
 
 	// PostgreSQL goes away: B answers with a clean error, then recovers.
 	pg.Stop(t)
