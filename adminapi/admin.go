@@ -67,6 +67,10 @@ type API struct {
 	limiter *authlimit.Limiter
 }
 
+// ShareThrottle counts wrong tokens in c (the store), so every replica
+// throttles a guesser alike.
+func (a *API) ShareThrottle(c authlimit.Counter) { a.limiter.Share(c) }
+
 // New builds the API. An empty token turns it off.
 func New(q *quarantine.Service, eval Evaluator, token string) *API {
 	return &API{q: q, eval: eval, token: token, limiter: authlimit.New(10, time.Minute, nil)}

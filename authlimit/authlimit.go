@@ -16,10 +16,21 @@ type Limiter struct {
 	max    int
 	window time.Duration
 	now    func() time.Time
+	shared Counter
 
 	mu       sync.Mutex
 	failures map[string][]time.Time
 }
+
+// Counter keeps failures where every replica sees them (the store).
+type Counter interface {
+	Failures(remote string, since time.Time) (int, error)
+	AddFailure(remote string, at time.Time) error
+}
+
+// Share counts failures in c instead of this process, so guessing across
+// replicas is throttled as on one.
+func (l *Limiter) Share(c Counter) { l.shared = c }
 
 // New allows max failures per window from one address.
 func New(max int, window time.Duration, now func() time.Time) *Limiter {
@@ -31,6 +42,12 @@ func New(max int, window time.Duration, now func() time.Time) *Limiter {
 
 // Blocked reports whether remote has failed too often lately.
 func (l *Limiter) Blocked(remote string) bool {
+	if l.shared != nil {
+		n, err := l.shared.Failures(remote, l.now().Add(-l.window))
+		// It is only asked after a wrong token: when the count cannot be
+		// read, refusing costs a guesser, never the right token.
+		return err != nil || n >= l.max
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.recent(remote)) >= l.max
@@ -38,6 +55,10 @@ func (l *Limiter) Blocked(remote string) bool {
 
 // Fail records a failed attempt.
 func (l *Limiter) Fail(remote string) {
+	if l.shared != nil {
+		l.shared.AddFailure(remote, l.now())
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.failures) > 10_000 { // bound the memory an attacker can make us use

@@ -158,7 +158,9 @@ func (g *Gate) Run(ctx context.Context, sweepEvery time.Duration) {
 			case <-ctx.Done():
 				break loop
 			case <-t.C:
-				g.Sweep()
+				if g.opt.Store.Leader() { // one replica sweeps for all
+					g.Sweep()
+				}
 			}
 		}
 	}

@@ -82,6 +82,10 @@ type Sessions interface {
 	DeleteSession(cookie string) error
 }
 
+// ShareThrottle counts wrong sign-ins in c (the store), so every replica
+// throttles a guesser alike.
+func (u *UI) ShareThrottle(c authlimit.Counter) { u.limiter.Share(c) }
+
 // SetSessions keeps sessions in s (the store) instead of this process.
 func (u *UI) SetSessions(s Sessions) { u.sessions = s }
 

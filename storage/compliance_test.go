@@ -158,6 +158,26 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 		}
 	})
 
+	t.Run("sign-in throttle", func(t *testing.T) {
+		s := open(t)
+		for i := 0; i < 3; i++ {
+			if err := s.AddFailure("10.0.0.1", now.Add(time.Duration(i)*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.AddFailure("10.0.0.10", now) // a prefix of another address's key is not its failure
+		if n, err := s.Failures("10.0.0.1", now.Add(-time.Minute)); err != nil || n != 3 {
+			t.Errorf("failures: %d %v", n, err)
+		}
+		if n, _ := s.Failures("10.0.0.1", now.Add(1500*time.Millisecond)); n != 1 {
+			t.Errorf("failures in the window: %d", n)
+		}
+		s.AddFailure("10.0.0.1", now.Add(2*time.Hour)) // forgets the old ones
+		if n, _ := s.Failures("10.0.0.1", now.Add(-time.Minute)); n != 1 {
+			t.Errorf("after pruning: %d", n)
+		}
+	})
+
 	t.Run("sessions", func(t *testing.T) {
 		s := open(t)
 		if err := s.PutSession("cookie-1", Session{CSRF: "c", Expires: now.Add(time.Hour)}, now); err != nil {
@@ -229,6 +249,30 @@ func TestIndexComplianceBolt(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
+}
+
+// One replica leads (sweeps) at a time; when it goes, another takes over.
+func TestOneLeader(t *testing.T) {
+	pg := pgtest.Start(t)
+	dsn := pg.Database(t)
+	ctx := context.Background()
+	Migrate(ctx, dsn)
+	a, err := OpenPostgres(ctx, dsn, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenPostgres(ctx, dsn, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if !a.Leader() || b.Leader() || !a.Leader() {
+		t.Fatal("want A to lead, B not")
+	}
+	a.Close()
+	if !b.Leader() {
+		t.Error("B did not take over when A went")
+	}
 }
 
 func TestIndexCompliancePostgres(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -127,6 +128,10 @@ type pgDB struct {
 	pool *pgxpool.Pool
 	// replica tells this process's notifications from the others'.
 	replica string
+	// lead is the connection holding the sweep lock while this replica
+	// leads.
+	leadMu sync.Mutex
+	lead   *pgxpool.Conn
 }
 
 // pgTimeout bounds one transaction: a database that stops answering
@@ -175,7 +180,16 @@ func (d *pgDB) Update(fn func(kvTx) error) error {
 	return nil
 }
 
-func (d *pgDB) Close() error { d.pool.Close(); return nil }
+func (d *pgDB) Close() error {
+	d.leadMu.Lock()
+	if d.lead != nil {
+		d.lead.Release()
+		d.lead = nil
+	}
+	d.leadMu.Unlock()
+	d.pool.Close()
+	return nil
+}
 
 // pgTx remembers the first error of a read that has no error result
 // (Get, KeyN, cursor moves), so the transaction fails rather than reading

@@ -110,3 +110,39 @@ func newReplicaID() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// sweepLock is the advisory lock the sweeping replica holds.
+const sweepLock = 0x5357454550 // "SWEEP"
+
+// Leader reports whether this process should do the work one replica does
+// for all (the sweep): always on bbolt; on PostgreSQL, the replica that
+// holds a session advisory lock, kept on a connection of its own until the
+// process or the connection ends (then another replica takes it).
+func (s *Store) Leader() bool {
+	d, ok := s.db.(*pgDB)
+	if !ok {
+		return true
+	}
+	d.leadMu.Lock()
+	defer d.leadMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if d.lead != nil {
+		if err := d.lead.Ping(ctx); err == nil {
+			return true
+		}
+		d.lead.Release() // the connection (and with it the lock) is gone
+		d.lead = nil
+	}
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return false
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, sweepLock).Scan(&got); err != nil || !got {
+		conn.Release()
+		return false
+	}
+	d.lead = conn
+	return true
+}

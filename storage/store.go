@@ -160,7 +160,7 @@ func OpenWith(dir string, lockTimeout time.Duration, blobs Blobs) (*Store, error
 // allBuckets are every bucket the store uses.
 var allBuckets = [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance,
 	bucketSignals, bucketInspections, bucketStates, bucketWork, bucketWorkKeys, bucketDownloads, bucketDownloadsBySHA,
-	bucketDownloadHours, bucketConfusions, bucketSessions}
+	bucketDownloadHours, bucketConfusions, bucketSessions, bucketThrottle}
 
 func (s *Store) init() error {
 	if s.bolt != nil {

@@ -224,6 +224,8 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	admin := adminapi.New(q, g, cfg.Admin.Token)
 	ui := reviewui.New(q, g, cfg.Admin.Token, cfg.Upstream.URL, time.Now)
 	ui.SetSessions(store) // kept with the records: every replica knows them
+	ui.ShareThrottle(store)
+	admin.ShareThrottle(store)
 	a := &app{
 		feed:       feed,
 		store:      store,
