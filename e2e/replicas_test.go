@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -211,6 +212,50 @@ func TestReplicasShareState(t *testing.T) {
 		t.Fatal("install hung")
 	}
 	assertInstalled(t, target, map[string]string{"app": "1.0", "alpha": "1.1", "gamma": "1.0"})
+	// The surviving replica's audit log agrees with every decision: each
+	// file that a decision moved off "allowed" has its last audit entry
+	// saying where it is.
+	getJSON := func(path string, out any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, b.URL+"/api/v1"+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		json.NewDecoder(resp.Body).Decode(out)
+	}
+	var list struct {
+		Files []struct {
+			SHA256 string `json:"sha256"`
+			State  string `json:"state"`
+		} `json:"files"`
+	}
+	getJSON("/quarantine?state=all&limit=1000", &list)
+	if len(list.Files) == 0 {
+		t.Fatal("no decisions on B")
+	}
+	checked := 0
+	for _, f := range list.Files {
+		if f.State == "allowed" {
+			continue
+		}
+		checked++
+		var audit struct {
+			Events []struct {
+				To string `json:"to"`
+			} `json:"events"`
+		}
+		getJSON("/audit?sha256="+f.SHA256+"&limit=1", &audit)
+		if len(audit.Events) == 0 || audit.Events[0].To != f.State {
+			t.Errorf("file %s is %s; its last audit entry: %v", f.SHA256[:12], f.State, audit.Events)
+		}
+	}
+	if checked == 0 {
+		t.Error("no decision to check the audit log against (the approved file should be one)")
+	}
+
 	// Nothing partial in the bucket: every object hashes to its name.
 	mc, err := minio.New(strings.TrimPrefix(s3.Endpoint, "http://"), &minio.Options{Creds: credentials.NewStaticV4(s3.Access, s3.Secret, ""), BucketLookup: minio.BucketLookupPath})
 	if err != nil {
