@@ -129,8 +129,10 @@ func TestReplicasShareState(t *testing.T) {
 	if s := status(b.URL, heldPath); s != 200 {
 		t.Errorf("approved on A, B answers %d", s)
 	}
-	if out, err := run(t, pip.install(b.URL+"/simple/", t.TempDir(), "fresh==1.0")); err != nil {
-		t.Errorf("pip through B after the approval on A: %v\n%s", err, out)
+	for _, c := range []client{pip, uvClient()} {
+		if out, err := run(t, c.install(b.URL+"/simple/", t.TempDir(), "fresh==1.0")); err != nil {
+			t.Errorf("%s through B after the approval on A: %v\n%s", c.name, err, out)
+		}
 	}
 
 	// Signed in on A, the review page knows the person on B.
@@ -282,7 +284,36 @@ func TestReplicasShareState(t *testing.T) {
 		t.Errorf("%d objects in the bucket after the installs", objects)
 	}
 
-	// PostgreSQL goes away: B answers with a clean error, then recovers.
+	// PostgreSQL goes away under load: B answers every request, 200 or a
+	// clean 5xx, never hangs; once it is back, everything is 200 again.
+	stop := make(chan struct{})
+	var loadMu sync.Mutex
+	seen := map[int]int{}
+	var load sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			client := &http.Client{Timeout: 60 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code := 0
+				if resp, err := client.Get(b.URL + "/files/shared/" + shared.Filename); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					code = resp.StatusCode
+				}
+				loadMu.Lock()
+				seen[code]++
+				loadMu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
 	pg.Stop(t)
 	if s := status(b.URL, "/files/shared/"+shared.Filename); s < 500 {
 		t.Errorf("with the database down: %d, want a 5xx", s)
@@ -294,6 +325,16 @@ func TestReplicasShareState(t *testing.T) {
 	}
 	if s := status(b.URL, "/files/shared/"+shared.Filename); s != 200 {
 		t.Errorf("after the database came back: %d", s)
+	}
+	close(stop)
+	load.Wait()
+	for code, n := range seen {
+		if code != 200 && code < 500 {
+			t.Errorf("under load with the database restarting: %d answers of %d", n, code)
+		}
+	}
+	if seen[200] == 0 {
+		t.Errorf("no request succeeded under load: %v", seen)
 	}
 	if strings.Contains(b.Logs(), "panic") {
 		t.Errorf("B panicked:\n%s", b.Logs())
