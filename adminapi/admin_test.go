@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"airlock/internal/storetest"
 	"context"
 	"encoding/json"
 	"io"
@@ -51,7 +52,7 @@ func (f fakeEvaluator) Evaluate(_ context.Context, project, version string) ([]q
 }
 
 func setup(t *testing.T, tok string) (*httptest.Server, *quarantine.Service) {
-	store, err := storage.Open(t.TempDir(), time.Second)
+	store, err := storetest.Open(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

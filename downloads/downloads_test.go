@@ -1,6 +1,7 @@
 package downloads
 
 import (
+	"airlock/internal/storetest"
 	"errors"
 	"fmt"
 	"sync"
@@ -13,7 +14,7 @@ import (
 )
 
 func TestRecordsAreStoredInBatchesAndOnClose(t *testing.T) {
-	s, err := storage.Open(t.TempDir(), time.Second)
+	s, err := storetest.Open(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestRefusedRecordsAreRetriedNotLost(t *testing.T) {
 }
 
 func TestOldRecordsArePruned(t *testing.T) {
-	s, err := storage.Open(t.TempDir(), time.Second)
+	s, err := storetest.Open(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

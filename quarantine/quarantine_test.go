@@ -1,6 +1,7 @@
 package quarantine
 
 import (
+	"airlock/internal/storetest"
 	"errors"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ func (c *clock) now() time.Time { return c.t }
 
 func newService(t *testing.T, rules policy.Rules, c *clock) (*Service, *storage.Store) {
 	t.Helper()
-	store, err := storage.Open(t.TempDir(), time.Second)
+	store, err := storetest.Open(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestPolicyChangeIsPickedUpBySweep(t *testing.T) {
 	c := &clock{t0}
 	dir := t.TempDir()
 	open := func(r policy.Rules) (*Service, *storage.Store) {
-		store, err := storage.Open(dir, time.Second)
+		store, err := storetest.Open(t, dir)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package reviewui
 
 import (
+	"airlock/internal/storetest"
 	"context"
 	"crypto/tls"
 	"io"
@@ -51,7 +52,7 @@ func (applier) Confusions() ([]storage.Confusion, error) {
 }
 
 func server(t *testing.T, token string, useTLS bool) *httptest.Server {
-	store, err := storage.Open(t.TempDir(), time.Second)
+	store, err := storetest.Open(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

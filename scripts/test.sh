@@ -42,6 +42,9 @@ if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1
 go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go test -race -count=1 ./...
+# The same features on PostgreSQL: the server, quarantine, admin API,
+# review page and download tests again, on a throwaway cluster.
+STORE_TEST_BACKEND=postgres go test -count=1 ./simpleapi ./quarantine ./adminapi ./reviewui ./downloads
 # The container image and the systemd unit.
 bash packaging/test.sh
 

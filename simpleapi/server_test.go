@@ -1,6 +1,7 @@
 package simpleapi
 
 import (
+	"airlock/internal/storetest"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -112,7 +113,7 @@ func (h *harness) open(tweak ...func(*gate.Options, *fakepypi.Server)) {
 	if h.store != nil {
 		dir = h.config.Store.Dir()
 	}
-	store, err := storage.Open(dir, time.Second)
+	store, err := storetest.Open(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

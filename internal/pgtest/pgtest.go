@@ -59,6 +59,21 @@ func (c *Cluster) options() string {
 // Start creates and starts a cluster that lives until the test ends.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
+	c := StartDetached(t)
+	t.Cleanup(c.Shutdown)
+	return c
+}
+
+// Shutdown stops the cluster and removes its files.
+func (c *Cluster) Shutdown() {
+	c.command("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "stop").Run()
+	os.RemoveAll(c.dir)
+}
+
+// StartDetached starts a cluster that outlives the test that asked for it
+// (the caller stops it with Shutdown).
+func StartDetached(t testing.TB) *Cluster {
+	t.Helper()
 	bin, err := bindir()
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +89,6 @@ func Start(t testing.TB) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(c.dir) })
 	if c.as != nil {
 		uid, _ := strconv.Atoi(c.as.Uid)
 		gid, _ := strconv.Atoi(c.as.Gid)
@@ -93,7 +107,6 @@ func Start(t testing.TB) *Cluster {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
 	c.Restart(t)
-	t.Cleanup(func() { c.command("pg_ctl", "-D", data, "-m", "immediate", "stop").Run() })
 	return c
 }
 
