@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -405,5 +407,51 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	})
 	if ev, _ := back.Audit(10, nil); len(ev) != 6 {
 		t.Errorf("audit after a new entry: %d events, want 6", len(ev))
+	}
+}
+
+// Fills of many different files at once each hold a connection for their
+// lock while they download; the records they write meanwhile must still
+// get a connection of their own.
+func TestManyFillLocksDoNotStarveWrites(t *testing.T) {
+	pg := pgtest.Start(t)
+	dsn := pg.Database(t)
+	ctx := context.Background()
+	Migrate(ctx, dsn)
+	s, err := OpenPostgres(ctx, dsn, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const fills = 12
+	var held atomic.Int32
+	errs := make(chan error, fills)
+	var wg sync.WaitGroup
+	for i := 0; i < fills; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			unlock, err := s.LockFill(lctx, fmt.Sprintf("%064x", i))
+			if err != nil {
+				errs <- fmt.Errorf("lock %d: %w", i, err)
+				return
+			}
+			defer unlock()
+			held.Add(1)
+			// Every lock held at once, as during parallel downloads.
+			for deadline := time.Now().Add(5 * time.Second); held.Load() < fills && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			errs <- s.PutFile(FileRecord{Project: "p", Filename: fmt.Sprintf("p-%d.tar.gz", i), SHA256: fmt.Sprintf("%064x", i)})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -97,9 +97,9 @@ func pgSchemaVersion(ctx context.Context, q interface {
 // OpenPostgres opens the store on a PostgreSQL database whose schema
 // Migrate made; dir holds what stays per replica (staging files).
 func OpenPostgres(ctx context.Context, dsn, dir string, blobs Blobs) (*Store, error) {
-	pool, err := pgxpool.New(ctx, dsn)
+	pool, err := newPool(ctx, dsn, queryConns)
 	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
+		return nil, err
 	}
 	var v int
 	if err := pool.QueryRow(ctx, `SELECT version FROM airlock_schema`).Scan(&v); err != nil || v != len(migrations) {
@@ -116,16 +116,46 @@ func OpenPostgres(ctx context.Context, dsn, dir string, blobs Blobs) (*Store, er
 	if blobs == nil {
 		blobs = LocalBlobs(dir).Ensure()
 	}
-	s := &Store{dir: dir, db: &pgDB{pool: pool, replica: newReplicaID()}, blobs: blobs}
-	if err := s.init(); err != nil {
+	held, err := newPool(ctx, dsn, heldConns)
+	if err != nil {
 		pool.Close()
+		return nil, err
+	}
+	s := &Store{dir: dir, db: &pgDB{pool: pool, held: held, replica: newReplicaID()}, blobs: blobs}
+	if err := s.init(); err != nil {
+		s.db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
+// Connections per replica: queries and transactions take them from one
+// pool, and what holds a connection for long (a fill's lock for the whole
+// download, the listener, the sweep leader) from another, so that holders
+// never leave the writes they wait on without a connection. Two replicas
+// stay within PostgreSQL's default of 100 connections.
+const (
+	queryConns = 16
+	heldConns  = 24
+)
+
+func newPool(ctx context.Context, dsn string, size int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	cfg.MaxConns = size
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	return pool, nil
+}
+
 type pgDB struct {
 	pool *pgxpool.Pool
+	// held serves the connections kept for long: locks, the listener.
+	held *pgxpool.Pool
 	// replica tells this process's notifications from the others'.
 	replica string
 	// lead is the connection holding the sweep lock while this replica
@@ -187,6 +217,7 @@ func (d *pgDB) Close() error {
 		d.lead = nil
 	}
 	d.leadMu.Unlock()
+	d.held.Close()
 	d.pool.Close()
 	return nil
 }

@@ -54,7 +54,7 @@ func (s *Store) ListenChanges(ctx context.Context, changed func(), log zerolog.L
 }
 
 func (d *pgDB) listen(ctx context.Context, changed func(), connected func()) error {
-	conn, err := d.pool.Acquire(ctx)
+	conn, err := d.held.Acquire(ctx)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (s *Store) LockFill(ctx context.Context, sha string) (func(), error) {
 	if !ok {
 		return func() {}, nil
 	}
-	conn, err := d.pool.Acquire(ctx)
+	conn, err := d.held.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
@@ -134,7 +134,7 @@ func (s *Store) Leader() bool {
 		d.lead.Release() // the connection (and with it the lock) is gone
 		d.lead = nil
 	}
-	conn, err := d.pool.Acquire(ctx)
+	conn, err := d.held.Acquire(ctx)
 	if err != nil {
 		return false
 	}
