@@ -58,14 +58,7 @@ func (s *Server) jsonAPI(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	base := strings.TrimRight(s.opt.PublicURL, "/")
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
+	base := s.baseURL(r)
 	out, err := rewriteJSON(doc, offered, base+"/files/"+name+"/")
 	if err != nil {
 		s.fail(w, r, err)

@@ -61,14 +61,7 @@ or with <code>airlock quarantine list</code>.</p>
 
 // landing serves the page at /.
 func (s *Server) landing(w http.ResponseWriter, r *http.Request) {
-	base := strings.TrimRight(s.opt.PublicURL, "/")
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
+	base := s.baseURL(r)
 	upstream := ""
 	if s.opt.Upstream != nil {
 		upstream = s.opt.Upstream.BaseURL()
@@ -80,4 +73,17 @@ func (s *Server) landing(w http.ResponseWriter, r *http.Request) {
 		Index, Upstream string
 		ReviewOnAdmin   bool
 	}{Index: base + "/simple/", Upstream: upstream, ReviewOnAdmin: s.opt.ReviewOnAdmin})
+}
+
+// baseURL is where clients reach Airlock: server.public_url, or the
+// scheme and host of the request.
+func (s *Server) baseURL(r *http.Request) string {
+	if base := strings.TrimRight(s.opt.PublicURL, "/"); base != "" {
+		return base
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }

@@ -46,12 +46,10 @@ func downloadsCmd(args []string, stdout, stderr io.Writer, getenv func(string) s
 		}
 		q.Set("since", t.UTC().Format(time.RFC3339))
 	}
-	token := getenv("AIRLOCK_ADMIN_TOKEN")
-	if token == "" {
-		fmt.Fprintln(stderr, "airlock downloads: set AIRLOCK_ADMIN_TOKEN to the server's admin token (admin.token in its config)")
+	c := newAdminClient(*server, getenv, downloadsHelp, stderr)
+	if c == nil {
 		return 2
 	}
-	c := &adminClient{base: *server, token: token, http: &http.Client{Timeout: 2 * time.Minute}}
 	var resp adminapi.DownloadsResponse
 	if err := c.do(http.MethodGet, "/api/v1/downloads?"+q.Encode(), nil, &resp); err != nil {
 		fmt.Fprintf(stderr, "airlock downloads: %v\n", err)

@@ -27,6 +27,17 @@ type adminClient struct {
 	http  *http.Client
 }
 
+// newAdminClient is the admin API client of the commands that ask a
+// running server; nil (said on stderr) without AIRLOCK_ADMIN_TOKEN.
+func newAdminClient(server string, getenv func(string) string, c *command, stderr io.Writer) *adminClient {
+	token := getenv("AIRLOCK_ADMIN_TOKEN")
+	if token == "" {
+		fmt.Fprintf(stderr, "airlock %s: set AIRLOCK_ADMIN_TOKEN to the server's admin token (admin.token in its config)\n", c.name)
+		return nil
+	}
+	return &adminClient{base: server, token: token, http: &http.Client{Timeout: 2 * time.Minute}}
+}
+
 // errAPI is an error answer from the server (exit 1, not a usage error).
 type errAPI struct {
 	status int
@@ -118,12 +129,10 @@ func quarantineCmd(args []string, stdout, stderr io.Writer, getenv func(string) 
 		usageError(stderr, help, "--reason is required")
 		return 2
 	}
-	token := getenv("AIRLOCK_ADMIN_TOKEN")
-	if token == "" {
-		fmt.Fprintf(stderr, "airlock %s: set AIRLOCK_ADMIN_TOKEN to the server's admin token (admin.token in its config)\n", help.name)
+	c := newAdminClient(*server, getenv, help, stderr)
+	if c == nil {
 		return 2
 	}
-	c := &adminClient{base: *server, token: token, http: &http.Client{Timeout: 2 * time.Minute}}
 	var err error
 	switch sub {
 	case "list":
