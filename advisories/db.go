@@ -100,12 +100,3 @@ func (a *Advisory) Targets() (releases [][2]string, sha256s []string) {
 	}
 	return releases, sha256s
 }
-
-// Projects lists the projects an advisory names.
-func (a *Advisory) Projects() []string {
-	var out []string
-	for _, x := range a.affected {
-		out = append(out, x.project)
-	}
-	return out
-}

@@ -111,9 +111,6 @@ func (r *Router) For(project string) *Index {
 	return r.public
 }
 
-// Public is the public upstream.
-func (r *Router) Public() *Index { return r.public }
-
 // Private lists the private indexes.
 func (r *Router) Private() []*Index { return r.private }
 

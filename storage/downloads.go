@@ -212,29 +212,3 @@ func (s *Store) PruneDownloads(before time.Time) (int, error) {
 		}
 	}
 }
-
-// Downloads lists the download records from since on, oldest first (at
-// most limit; 0: all).
-func (s *Store) Downloads(since time.Time, limit int) ([]DownloadRecord, error) {
-	var out []DownloadRecord
-	err := s.db.View(func(tx kvTx) error {
-		c := tx.Bucket(bucketDownloads).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			recs, err := decodeBatch(v)
-			if err != nil {
-				return fmt.Errorf("storage: corrupt download batch: %w", err)
-			}
-			for _, r := range recs {
-				if r.Time.Before(since) {
-					continue
-				}
-				out = append(out, r)
-				if limit > 0 && len(out) >= limit {
-					return nil
-				}
-			}
-		}
-		return nil
-	})
-	return out, err
-}
