@@ -47,7 +47,7 @@ type Evaluator interface {
 	Evaluate(ctx context.Context, project, version string) ([]quarantine.View, error)
 	Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error)
 	Checks(v quarantine.View) []gate.CheckStatus
-	DownloadsFor(target string, since time.Time) ([]storage.DownloadRecord, error)
+	DownloadsFor(ctx context.Context, target string, since time.Time) ([]storage.DownloadRecord, error)
 	RefreshAdvisories(ctx context.Context) (int, []error)
 }
 
@@ -104,12 +104,12 @@ func (a *API) auth(next http.Handler) http.Handler {
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
 			// Only wrong attempts are throttled: a correct token is never
 			// refused, so nobody can lock the admin out by guessing.
-			if a.limiter.Blocked(remote) {
+			if a.limiter.Blocked(r.Context(), remote) {
 				w.Header().Set("Retry-After", "60")
 				writeError(w, http.StatusTooManyRequests, "too many failed attempts; wait a minute")
 				return
 			}
-			a.limiter.Fail(remote)
+			a.limiter.Fail(r.Context(), remote)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="airlock"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong admin token")
 			return
@@ -125,6 +125,7 @@ type ListResponse struct {
 }
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
 	q := r.URL.Query()
 	f := quarantine.Filter{State: q.Get("state"), Project: q.Get("project"), Version: q.Get("version"), Check: q.Get("check")}
 	if f.Project != "" {
@@ -143,12 +144,12 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
-	files, err := a.q.List(f)
+	files, err := a.q.List(ctx, f)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	counts, err := a.q.Counts()
+	counts, err := a.q.Counts(ctx)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -160,7 +161,8 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) show(w http.ResponseWriter, r *http.Request) {
-	v, err := a.q.Get(mux.Vars(r)["id"])
+	ctx := r.Context()
+	v, err := a.q.Get(ctx, mux.Vars(r)["id"])
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -175,13 +177,14 @@ type DecideRequest struct {
 }
 
 func (a *API) decide(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
 	var req DecideRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "body must be JSON: {\"reason\": \"...\"}")
 		return
 	}
 	vars := mux.Vars(r)
-	v, err := a.q.Get(vars["id"])
+	v, err := a.q.Get(ctx, vars["id"])
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -203,6 +206,7 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) audit(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
 	q := r.URL.Query()
 	limit := 200
 	if l := q.Get("limit"); l != "" {
@@ -214,7 +218,7 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	sha, project := strings.ToLower(q.Get("sha256")), q.Get("project")
-	events, err := a.q.AuditLog(limit, func(ev storage.AuditEvent) bool {
+	events, err := a.q.AuditLog(ctx, limit, func(ev storage.AuditEvent) bool {
 		return (sha == "" || strings.HasPrefix(ev.SHA256, sha)) && (project == "" || ev.Project == project)
 	})
 	if err != nil {
@@ -314,6 +318,7 @@ type DownloadsResponse struct {
 // downloads lists who downloaded a target (?target=sha256, name==version
 // or an advisory ID; ?since=RFC 3339 time).
 func (a *API) downloads(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
 	q := r.URL.Query()
 	target := q.Get("target")
 	if target == "" {
@@ -329,7 +334,7 @@ func (a *API) downloads(w http.ResponseWriter, r *http.Request) {
 		}
 		since = t
 	}
-	recs, err := a.eval.DownloadsFor(target, since)
+	recs, err := a.eval.DownloadsFor(ctx, target, since)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -1,7 +1,6 @@
 package adminapi
 
 import (
-	"airlock/internal/storetest"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"airlock/internal/storetest"
 
 	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
@@ -27,8 +28,8 @@ var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 type fakeEvaluator struct{ q *quarantine.Service }
 
-func (f fakeEvaluator) Review(_ context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error) {
-	return f.q.Apply(sha, t, actor, remote, reason)
+func (f fakeEvaluator) Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error) {
+	return f.q.Apply(ctx, sha, t, actor, remote, reason)
 }
 
 func (f fakeEvaluator) Checks(quarantine.View) []gate.CheckStatus {
@@ -36,13 +37,13 @@ func (f fakeEvaluator) Checks(quarantine.View) []gate.CheckStatus {
 }
 
 // Evaluate decides two files of young==1.0 (held) and nothing else.
-func (f fakeEvaluator) Evaluate(_ context.Context, project, version string) ([]quarantine.View, error) {
+func (f fakeEvaluator) Evaluate(ctx context.Context, project, version string) ([]quarantine.View, error) {
 	if project != "young" || version != "1.0" {
 		return nil, upstream.ErrNotFound
 	}
 	var out []quarantine.View
 	for _, sha := range []string{strings.Repeat("a", 64), strings.Repeat("b", 64)} {
-		v, err := f.q.Decide(policy.Input{Project: "young", Version: "1.0", Filename: "young-1.0-" + sha[:1] + ".tar.gz", SHA256: sha, UploadTime: now.Add(-time.Hour)})
+		v, err := f.q.Decide(ctx, policy.Input{Project: "young", Version: "1.0", Filename: "young-1.0-" + sha[:1] + ".tar.gz", SHA256: sha, UploadTime: now.Add(-time.Hour)})
 		if err != nil {
 			return nil, err
 		}
@@ -180,7 +181,7 @@ func TestReviewFlow(t *testing.T) {
 	}
 }
 
-func (f fakeEvaluator) DownloadsFor(target string, since time.Time) ([]storage.DownloadRecord, error) {
+func (f fakeEvaluator) DownloadsFor(ctx context.Context, target string, since time.Time) ([]storage.DownloadRecord, error) {
 	if target != "x==1" {
 		return nil, gate.ErrUnknownTarget
 	}

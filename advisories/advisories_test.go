@@ -107,7 +107,7 @@ func TestFeedKeepsLastGoodData(t *testing.T) {
 	dir := writeDir(t, map[string]string{"evil-pkg/MAL-2026-1.json": record("MAL-2026-1", "evil-pkg", []string{"1.0"}, "", "")})
 	f := NewFeed([]string{dir}, zerolog.Nop())
 	changed := 0
-	f.OnChange = func() { changed++ }
+	f.OnChange = func(context.Context) { changed++ }
 	if errs := f.Refresh(context.Background()); len(errs) != 0 || f.DB().Records != 1 || changed != 1 {
 		t.Fatalf("first refresh: %v, %d records, %d changes", errs, f.DB().Records, changed)
 	}

@@ -41,7 +41,7 @@ type Feed struct {
 	status   map[string]SourceStatus
 	// OnChange is called after a refresh that changed the data;
 	// AfterRefresh after every refresh (for metrics).
-	OnChange     func()
+	OnChange     func(ctx context.Context)
 	AfterRefresh func(db *DB, sources []SourceStatus)
 }
 
@@ -105,7 +105,7 @@ func (f *Feed) Refresh(ctx context.Context) []error {
 	db := NewDB(all, f.now().UTC())
 	f.db.Store(db)
 	if f.OnChange != nil && (db.Records != old.Records || len(errs) < len(f.sources)) {
-		f.OnChange()
+		f.OnChange(ctx)
 	}
 	if f.AfterRefresh != nil {
 		f.AfterRefresh(db, f.Status())

@@ -33,8 +33,8 @@ import (
 // Cache remembers verification outcomes. *storage.Store is one; nil is
 // allowed (the check command has no store).
 type Cache interface {
-	GetProvenance(sha string) (storage.ProvenanceRecord, error)
-	PutProvenance(storage.ProvenanceRecord) error
+	GetProvenance(ctx context.Context, sha string) (storage.ProvenanceRecord, error)
+	PutProvenance(ctx context.Context, rec storage.ProvenanceRecord) error
 }
 
 var _ Cache = (*storage.Store)(nil)
@@ -136,7 +136,7 @@ func (g *Gatherer) record(ctx context.Context, page *index.Page, f index.File) (
 		return storage.ProvenanceRecord{SHA256: sha, Status: policy.AttestationMissing, CheckedAt: g.now().UTC()}, nil
 	}
 	if g.cache != nil {
-		if rec, err := g.cache.GetProvenance(sha); err == nil {
+		if rec, err := g.cache.GetProvenance(ctx, sha); err == nil {
 			return rec, nil
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return storage.ProvenanceRecord{}, err
@@ -186,7 +186,7 @@ func (g *Gatherer) fetchAndVerify(ctx context.Context, project string, f index.F
 		}
 	}
 	if g.cache != nil {
-		if err := g.cache.PutProvenance(rec); err != nil {
+		if err := g.cache.PutProvenance(ctx, rec); err != nil {
 			return storage.ProvenanceRecord{}, err
 		}
 	}

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"airlock/index"
+	"airlock/internal/storetest"
 	"airlock/policy"
-	"airlock/storage"
 	"airlock/upstream"
 	"airlock/verify"
 )
@@ -81,7 +81,7 @@ func world(t *testing.T, known bool) (*Gatherer, *fakeFetcher, *index.Page) {
 	if known {
 		page.Files[1].Provenance = provURL
 	}
-	store, err := storage.Open(t.TempDir(), time.Second)
+	store, err := storetest.Open(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

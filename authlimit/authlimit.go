@@ -5,6 +5,7 @@
 package authlimit
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"sync"
@@ -24,8 +25,8 @@ type Limiter struct {
 
 // Counter keeps failures where every replica sees them (the store).
 type Counter interface {
-	Failures(remote string, since time.Time) (int, error)
-	AddFailure(remote string, at time.Time) error
+	Failures(ctx context.Context, remote string, since time.Time) (int, error)
+	AddFailure(ctx context.Context, remote string, at time.Time) error
 }
 
 // Share counts failures in c instead of this process, so guessing across
@@ -41,9 +42,9 @@ func New(max int, window time.Duration, now func() time.Time) *Limiter {
 }
 
 // Blocked reports whether remote has failed too often lately.
-func (l *Limiter) Blocked(remote string) bool {
+func (l *Limiter) Blocked(ctx context.Context, remote string) bool {
 	if l.shared != nil {
-		n, err := l.shared.Failures(remote, l.now().Add(-l.window))
+		n, err := l.shared.Failures(ctx, remote, l.now().Add(-l.window))
 		// It is only asked after a wrong token: when the count cannot be
 		// read, refusing costs a guesser, never the right token.
 		return err != nil || n >= l.max
@@ -54,9 +55,9 @@ func (l *Limiter) Blocked(remote string) bool {
 }
 
 // Fail records a failed attempt.
-func (l *Limiter) Fail(remote string) {
+func (l *Limiter) Fail(ctx context.Context, remote string) {
 	if l.shared != nil {
-		l.shared.AddFailure(remote, l.now())
+		l.shared.AddFailure(ctx, remote, l.now())
 		return
 	}
 	l.mu.Lock()

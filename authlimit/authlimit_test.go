@@ -1,25 +1,27 @@
 package authlimit
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 )
 
 func TestLimiter(t *testing.T) {
+	ctx := t.Context()
 	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	l := New(3, time.Minute, func() time.Time { return now })
 	for i := 0; i < 3; i++ {
-		if l.Blocked("1.2.3.4") {
+		if l.Blocked(ctx, "1.2.3.4") {
 			t.Fatalf("blocked after %d failures", i)
 		}
-		l.Fail("1.2.3.4")
+		l.Fail(ctx, "1.2.3.4")
 	}
-	if !l.Blocked("1.2.3.4") || l.Blocked("5.6.7.8") {
+	if !l.Blocked(ctx, "1.2.3.4") || l.Blocked(ctx, "5.6.7.8") {
 		t.Error("the fourth attempt from the same address is not refused, or another address is")
 	}
 	now = now.Add(61 * time.Second)
-	if l.Blocked("1.2.3.4") {
+	if l.Blocked(ctx, "1.2.3.4") {
 		t.Error("still blocked after the window")
 	}
 }
@@ -29,26 +31,32 @@ type counter struct {
 	err error
 }
 
-func (c *counter) Failures(remote string, _ time.Time) (int, error) { return c.n[remote], c.err }
-func (c *counter) AddFailure(remote string, _ time.Time) error      { c.n[remote]++; return nil }
+func (c *counter) Failures(_ context.Context, remote string, _ time.Time) (int, error) {
+	return c.n[remote], c.err
+}
+func (c *counter) AddFailure(_ context.Context, remote string, _ time.Time) error {
+	c.n[remote]++
+	return nil
+}
 
 // Shared, the limiter counts where every replica counts; a count that
 // cannot be read refuses the guesser (it is asked only after a wrong token).
 func TestSharedCounter(t *testing.T) {
+	ctx := t.Context()
 	c := &counter{n: map[string]int{}}
 	l := New(3, time.Minute, nil)
 	l.Share(c)
 	for i := 0; i < 3; i++ {
-		if l.Blocked("1.2.3.4") {
+		if l.Blocked(ctx, "1.2.3.4") {
 			t.Fatalf("blocked after %d failures", i)
 		}
-		l.Fail("1.2.3.4")
+		l.Fail(ctx, "1.2.3.4")
 	}
-	if !l.Blocked("1.2.3.4") || c.n["1.2.3.4"] != 3 {
-		t.Errorf("after 3 failures: blocked %v, shared count %d", l.Blocked("1.2.3.4"), c.n["1.2.3.4"])
+	if !l.Blocked(ctx, "1.2.3.4") || c.n["1.2.3.4"] != 3 {
+		t.Errorf("after 3 failures: blocked %v, shared count %d", l.Blocked(ctx, "1.2.3.4"), c.n["1.2.3.4"])
 	}
 	c.err = errors.New("database down")
-	if !l.Blocked("5.6.7.8") {
+	if !l.Blocked(ctx, "5.6.7.8") {
 		t.Error("an unreadable count let a guesser through")
 	}
 }

@@ -5,6 +5,7 @@
 package downloads
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 
 // Sink stores a batch of records; *storage.Store is one.
 type Sink interface {
-	PutDownloads([]storage.DownloadRecord) error
+	PutDownloads(ctx context.Context, recs []storage.DownloadRecord) error
 }
 
 const (
@@ -61,6 +62,9 @@ func (r *Recorder) Close() {
 
 func (r *Recorder) write() {
 	defer close(r.done)
+	// The records outlive the requests that made them; the store bounds
+	// each write.
+	ctx := context.Background()
 	var pending []storage.DownloadRecord
 	for {
 		if len(pending) == 0 {
@@ -73,7 +77,7 @@ func (r *Recorder) write() {
 		open := r.drain(&pending)
 		for len(pending) > 0 {
 			n := min(len(pending), batchMax)
-			if err := r.sink.PutDownloads(pending[:n]); err != nil {
+			if err := r.sink.PutDownloads(ctx, pending[:n]); err != nil {
 				r.log.Error().Err(err).Int("pending", len(pending)).Msg("download records not stored; retrying")
 				if len(pending) > maxPending {
 					drop := len(pending) - maxPending

@@ -1,12 +1,14 @@
 package downloads
 
 import (
-	"airlock/internal/storetest"
+	"context"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"airlock/internal/storetest"
 
 	"github.com/rs/zerolog"
 
@@ -14,6 +16,7 @@ import (
 )
 
 func TestRecordsAreStoredInBatchesAndOnClose(t *testing.T) {
+	ctx := t.Context()
 	s, err := storetest.Open(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +29,7 @@ func TestRecordsAreStoredInBatchesAndOnClose(t *testing.T) {
 	}
 	r.Record(storage.DownloadRecord{Time: now, SHA256: fmt.Sprintf("%064d", 0), Status: 206})
 	r.Close()
-	recs, err := s.DownloadsOf(fmt.Sprintf("%064d", 0))
+	recs, err := s.DownloadsOf(ctx, fmt.Sprintf("%064d", 0))
 	if err != nil || len(recs) != 1668 {
 		t.Fatalf("downloads of one file: %d, %v; want 1668", len(recs), err)
 	}
@@ -34,10 +37,10 @@ func TestRecordsAreStoredInBatchesAndOnClose(t *testing.T) {
 		t.Errorf("record: %+v", recs[0])
 	}
 	// Whole files only in the served count.
-	if n, err := s.DownloadsServed(now.Add(-time.Hour)); err != nil || n != 5000 {
+	if n, err := s.DownloadsServed(ctx, now.Add(-time.Hour)); err != nil || n != 5000 {
 		t.Errorf("served in the last hour: %d, %v; want 5000", n, err)
 	}
-	if n, _ := s.DownloadsServed(now.Add(2 * time.Hour)); n != 0 {
+	if n, _ := s.DownloadsServed(ctx, now.Add(2*time.Hour)); n != 0 {
 		t.Errorf("served in the future: %d", n)
 	}
 }
@@ -49,7 +52,7 @@ type flakySink struct {
 	got   []storage.DownloadRecord
 }
 
-func (f *flakySink) PutDownloads(recs []storage.DownloadRecord) error {
+func (f *flakySink) PutDownloads(_ context.Context, recs []storage.DownloadRecord) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fails > 0 {
@@ -84,6 +87,7 @@ func TestRefusedRecordsAreRetriedNotLost(t *testing.T) {
 }
 
 func TestOldRecordsArePruned(t *testing.T) {
+	ctx := t.Context()
 	s, err := storetest.Open(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -93,19 +97,19 @@ func TestOldRecordsArePruned(t *testing.T) {
 	old, recent := now.Add(-100*24*time.Hour), now.Add(-time.Hour)
 	sha := fmt.Sprintf("%064d", 7)
 	for _, when := range []time.Time{old, recent} { // two batches
-		if err := s.PutDownloads([]storage.DownloadRecord{{Time: when, SHA256: sha, Status: 200}}); err != nil {
+		if err := s.PutDownloads(ctx, []storage.DownloadRecord{{Time: when, SHA256: sha, Status: 200}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n, err := s.PruneDownloads(now.Add(-90 * 24 * time.Hour))
+	n, err := s.PruneDownloads(ctx, now.Add(-90*24*time.Hour))
 	if err != nil || n != 1 {
 		t.Fatalf("pruned %d, %v; want 1", n, err)
 	}
-	recs, _ := s.DownloadsOf(sha)
+	recs, _ := s.DownloadsOf(ctx, sha)
 	if len(recs) != 1 || !recs[0].Time.Equal(recent) {
 		t.Errorf("left: %+v", recs)
 	}
-	if served, _ := s.DownloadsServed(old.Add(-time.Hour)); served != 1 {
+	if served, _ := s.DownloadsServed(ctx, old.Add(-time.Hour)); served != 1 {
 		t.Errorf("served count after pruning: %d, want 1", served)
 	}
 }

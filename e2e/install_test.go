@@ -227,7 +227,7 @@ func TestSecondProcessOnSameDataDir(t *testing.T) {
 	fake := newUpstream(t)
 	dir := t.TempDir()
 	startAirlock(t, dir, airlockEnv(fake)...)
-	p, err := launch(dir, airlockEnv(fake)...)
+	p, err := launch(t, dir, airlockEnv(fake)...)
 	if err == nil {
 		p.stop()
 		t.Fatal("a second airlock started on a data directory in use")

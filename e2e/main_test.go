@@ -16,11 +16,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"airlock/internal/storetest"
 )
 
 var (
@@ -49,6 +52,7 @@ func TestMain(m *testing.M) {
 		venv = filepath.Join(repoRoot, ".venv-e2e")
 	}
 	code := m.Run()
+	storetest.Shutdown()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -91,7 +95,7 @@ func (p *proc) Logs() string {
 // until it logs where it listens.
 func startAirlock(t *testing.T, dataDir string, env ...string) *proc {
 	t.Helper()
-	p, err := launch(dataDir, env...)
+	p, err := launch(t, dataDir, env...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +103,28 @@ func startAirlock(t *testing.T, dataDir string, env ...string) *proc {
 	return p
 }
 
-func launch(dataDir string, env ...string) (*proc, error) { return launchArgs(dataDir, nil, env...) }
+func launch(t *testing.T, dataDir string, env ...string) (*proc, error) {
+	return launchArgs(t, dataDir, nil, env...)
+}
 
-// launchArgs starts airlock serve with extra arguments (a --config).
-func launchArgs(dataDir string, args []string, env ...string) (*proc, error) {
+// launchArgs starts airlock serve with extra arguments (a --config). With
+// STORE_TEST_BACKEND=postgres its records are in a database of the test
+// cluster, one per data directory (so a restart finds them), unless the
+// test names the database itself (a config, or AIRLOCK_DATABASE_URL= for
+// bbolt's own behaviour).
+func launchArgs(t *testing.T, dataDir string, args []string, env ...string) (*proc, error) {
 	cmd := exec.Command(airlockBin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
+	wantDatabase := ""
+	if storetest.Postgres() && !slices.Contains(args, "--config") && !slices.ContainsFunc(env, func(e string) bool {
+		return strings.HasPrefix(e, "AIRLOCK_DATABASE_URL=")
+	}) {
+		dsn, err := storetest.DSN(t, dataDir)
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, "AIRLOCK_DATABASE_URL="+dsn)
+		wantDatabase = "postgresql"
+	}
 	cmd.Env = append(os.Environ(), env...)
 	stderr, _ := cmd.StderrPipe()
 	p := &proc{cmd: cmd, dataDir: dataDir, done: make(chan struct{})}
@@ -120,10 +141,14 @@ func launchArgs(dataDir string, args []string, env ...string) (*proc, error) {
 			p.logs.WriteString(line + "\n")
 			p.mu.Unlock()
 			var entry struct {
-				Message string `json:"message"`
-				Listen  string `json:"listen"`
+				Message  string `json:"message"`
+				Listen   string `json:"listen"`
+				Database string `json:"database"`
 			}
 			if json.Unmarshal([]byte(line), &entry) == nil && entry.Message == "airlock serving" {
+				if wantDatabase != "" && entry.Database != wantDatabase {
+					entry.Listen = "" // not on the backend the run is for
+				}
 				addr <- entry.Listen
 			}
 		}
@@ -132,6 +157,10 @@ func launchArgs(dataDir string, args []string, env ...string) (*proc, error) {
 	}()
 	select {
 	case a := <-addr:
+		if a == "" {
+			cmd.Process.Kill()
+			return nil, fmt.Errorf("airlock serves on another database than %s:\n%s", wantDatabase, p.Logs())
+		}
 		p.URL = "http://" + a
 		return p, nil
 	case <-p.done:

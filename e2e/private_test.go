@@ -57,7 +57,7 @@ auth:
 notify:
   webhooks: [`+hookURL+`]
 `), 0o600)
-	p, err := launchArgs(filepath.Join(dir, "data"), []string{"--config", cfg},
+	p, err := launchArgs(t, filepath.Join(dir, "data"), []string{"--config", cfg},
 		append(airlockEnv(public, "AIRLOCK_SIGNALS_ENABLED=false"), "INTERNAL_INDEX_PASSWORD=index-pass")...)
 	if err != nil {
 		t.Fatal(err)

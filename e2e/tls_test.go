@@ -83,7 +83,7 @@ func TestTLSAndSecureCookie(t *testing.T) {
 		t.Errorf("session over TLS: %d %+v", resp.StatusCode, session)
 	}
 	// A bad certificate path is a clear start-up error.
-	if _, err := launch(t.TempDir(), airlockEnv(fake, "AIRLOCK_TLS_CERT_FILE=/nonexistent.pem", "AIRLOCK_TLS_KEY_FILE="+key)...); err == nil || !strings.Contains(err.Error(), "tls:") {
+	if _, err := launch(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_TLS_CERT_FILE=/nonexistent.pem", "AIRLOCK_TLS_KEY_FILE="+key)...); err == nil || !strings.Contains(err.Error(), "tls:") {
 		t.Errorf("bad certificate: %v", err)
 	}
 }

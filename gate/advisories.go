@@ -21,13 +21,13 @@ import (
 // is blocked as soon as a known-malicious advisory names it (with the
 // webhook saying how often it was downloaded), not at its next request.
 // Pages are rendered anew.
-func (g *Gate) AdvisoriesChanged() {
+func (g *Gate) AdvisoriesChanged(ctx context.Context) {
 	g.opt.Quarantine.Invalidate()
 	if g.opt.Advisories == nil {
 		return
 	}
 	var redo []policy.Input
-	err := g.opt.Quarantine.Records(func(rec storage.DecisionRecord) error {
+	err := g.opt.Quarantine.Records(ctx, func(rec storage.DecisionRecord) error {
 		var in policy.Input
 		if err := json.Unmarshal(rec.Inputs, &in); err != nil {
 			return nil // an unreadable record is re-decided when asked for
@@ -44,7 +44,7 @@ func (g *Gate) AdvisoriesChanged() {
 	}
 	changed := 0
 	for _, in := range redo {
-		if _, err := g.opt.Quarantine.Decide(in); err != nil {
+		if _, err := g.opt.Quarantine.Decide(ctx, in); err != nil {
 			g.opt.Log.Error().Err(err).Str("sha256", in.SHA256).Msg("advisories: re-deciding a file")
 			continue
 		}
@@ -77,14 +77,14 @@ func (g *Gate) AdvisoryStatus() (int, []advisories.SourceStatus) {
 // DownloadsFor lists the recorded downloads of a target: a sha256, a
 // release (name==version: every file of it Airlock stored), or an advisory
 // ID (every release and file it names). since bounds them (zero: all).
-func (g *Gate) DownloadsFor(target string, since time.Time) ([]storage.DownloadRecord, error) {
-	shas, err := g.targetSHAs(strings.TrimSpace(target))
+func (g *Gate) DownloadsFor(ctx context.Context, target string, since time.Time) ([]storage.DownloadRecord, error) {
+	shas, err := g.targetSHAs(ctx, strings.TrimSpace(target))
 	if err != nil {
 		return nil, err
 	}
 	var out []storage.DownloadRecord
 	for _, sha := range shas {
-		recs, err := g.opt.Store.DownloadsOf(sha)
+		recs, err := g.opt.Store.DownloadsOf(ctx, sha)
 		if err != nil {
 			return nil, err
 		}
@@ -102,7 +102,7 @@ func (g *Gate) DownloadsFor(target string, since time.Time) ([]storage.DownloadR
 // known advisory ID.
 var ErrUnknownTarget = errors.New("target is not a sha256, name==version or a known advisory ID")
 
-func (g *Gate) targetSHAs(target string) ([]string, error) {
+func (g *Gate) targetSHAs(ctx context.Context, target string) ([]string, error) {
 	if isSHA256(target) {
 		return []string{strings.ToLower(target)}, nil
 	}
@@ -111,7 +111,7 @@ func (g *Gate) targetSHAs(target string) ([]string, error) {
 		if err != nil {
 			return nil, ErrUnknownTarget
 		}
-		return g.releaseSHAs(project, strings.TrimSpace(version))
+		return g.releaseSHAs(ctx, project, strings.TrimSpace(version))
 	}
 	if g.opt.Advisories == nil {
 		return nil, ErrUnknownTarget
@@ -122,7 +122,7 @@ func (g *Gate) targetSHAs(target string) ([]string, error) {
 	}
 	releases, shas := a.Targets()
 	for _, rel := range releases {
-		more, err := g.releaseSHAs(rel[0], rel[1])
+		more, err := g.releaseSHAs(ctx, rel[0], rel[1])
 		if err != nil {
 			return nil, err
 		}
@@ -133,8 +133,8 @@ func (g *Gate) targetSHAs(target string) ([]string, error) {
 }
 
 // releaseSHAs lists the sha256s of the stored files of a release.
-func (g *Gate) releaseSHAs(project, version string) ([]string, error) {
-	recs, err := g.opt.Store.ProjectFiles(project)
+func (g *Gate) releaseSHAs(ctx context.Context, project, version string) ([]string, error) {
+	recs, err := g.opt.Store.ProjectFiles(ctx, project)
 	if err != nil {
 		return nil, err
 	}

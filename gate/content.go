@@ -51,15 +51,15 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 	if c := g.content.get(f.SHA256()); c != nil {
 		return c
 	}
-	rep, err := g.inspectStored(f.SHA256(), f.Filename)
+	rep, err := g.inspectStored(ctx, f.SHA256(), f.Filename)
 	if err != nil {
 		return &policy.Content{Error: err.Error()} // not remembered in memory: the store has it
 	}
 	version, _ := index.VersionFromFilename(page.Name, f.Filename)
 	var prev *inspect.Report
-	prevFile, prevVersion, ok := previousFile(page, f, g.cleared)
+	prevFile, prevVersion, ok := previousFile(page, f, func(p *index.Page, f index.File) bool { return g.cleared(ctx, p, f) })
 	note := ""
-	if _, stored := g.storedFile(page.Name, prevFile); ok && !stored && !g.couldHold(page.Name, rep) {
+	if _, stored := g.storedFile(ctx, page.Name, prevFile); ok && !stored && !g.couldHold(page.Name, rep) {
 		// The baseline only decides whether a finding is new; with none
 		// that could hold the file, fetching it costs bytes and decides
 		// nothing (a cold install would download every earlier release).
@@ -67,7 +67,7 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 	}
 	if ok {
 		if _, err := g.ensureStored(ctx, page, prevFile); err == nil {
-			prev, err = g.inspectStored(prevFile.SHA256(), prevFile.Filename)
+			prev, err = g.inspectStored(ctx, prevFile.SHA256(), prevFile.Filename)
 			if err != nil {
 				prev = nil
 			}
@@ -81,7 +81,7 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 	for _, fi := range d.New {
 		cf := toFinding(fi)
 		if prev != nil {
-			g.markNewLines(page.Name, version, prevVersion, prevFile, prev, &cf)
+			g.markNewLines(ctx, page.Name, version, prevVersion, prevFile, prev, &cf)
 		}
 		c.New = append(c.New, cf)
 	}
@@ -103,7 +103,7 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 // markNewLines tells a reviewer which lines of a new finding's code are new
 // since the baseline: the lines of the excerpt that the baseline's copy of
 // the file does not contain, or that the whole file is new.
-func (g *Gate) markNewLines(project, version, prevVersion string, prevFile index.File, prev *inspect.Report, cf *policy.ContentFinding) {
+func (g *Gate) markNewLines(ctx context.Context, project, version, prevVersion string, prevFile index.File, prev *inspect.Report, cf *policy.ContentFinding) {
 	if cf.Line == 0 || cf.Evidence == "" || strings.Contains(cf.Path, "!/") {
 		return
 	}
@@ -118,7 +118,7 @@ func (g *Gate) markNewLines(project, version, prevVersion string, prevFile index
 		cf.Message += " (the file is new since " + prevVersion + ")"
 		return
 	}
-	f, err := g.opt.Store.OpenBlob(prevFile.SHA256())
+	f, err := g.opt.Store.OpenBlob(ctx, prevFile.SHA256())
 	if err != nil {
 		return
 	}
@@ -178,8 +178,8 @@ func capList(l []string) []string {
 }
 
 // inspectStored inspects a stored blob once and remembers the outcome.
-func (g *Gate) inspectStored(sha, filename string) (*inspect.Report, error) {
-	if rec, err := g.opt.Store.GetInspection(sha); err == nil {
+func (g *Gate) inspectStored(ctx context.Context, sha, filename string) (*inspect.Report, error) {
+	if rec, err := g.opt.Store.GetInspection(ctx, sha); err == nil {
 		if rec.Error != "" {
 			return nil, errors.New(rec.Error)
 		}
@@ -189,7 +189,7 @@ func (g *Gate) inspectStored(sha, filename string) (*inspect.Report, error) {
 		}
 		return &rep, nil
 	}
-	f, err := g.opt.Store.OpenBlob(sha)
+	f, err := g.opt.Store.OpenBlob(ctx, sha)
 	if err != nil {
 		return nil, errors.New("could not inspect: file not in the store")
 	}
@@ -208,7 +208,7 @@ func (g *Gate) inspectStored(sha, filename string) (*inspect.Report, error) {
 	} else {
 		rec.Report, _ = json.Marshal(rep)
 	}
-	if perr := g.opt.Store.PutInspection(rec); perr != nil {
+	if perr := g.opt.Store.PutInspection(ctx, rec); perr != nil {
 		return nil, errors.New("could not inspect: " + perr.Error())
 	}
 	return rep, err
@@ -216,11 +216,11 @@ func (g *Gate) inspectStored(sha, filename string) (*inspect.Report, error) {
 
 // cleared reports whether a listed file cleared the gate: its stored
 // decision serves it, or, never decided, what its page says lets it through.
-func (g *Gate) cleared(page *index.Page, f index.File) bool {
-	if v, err := g.opt.Quarantine.Get(f.SHA256()); err == nil {
+func (g *Gate) cleared(ctx context.Context, page *index.Page, f index.File) bool {
+	if v, err := g.opt.Quarantine.Get(ctx, f.SHA256()); err == nil {
 		return quarantine.State(v.State).Serves()
 	}
-	l, err := g.opt.Quarantine.Listing(g.inputFor(page.Name, page.Source, f))
+	l, err := g.opt.Quarantine.Listing(ctx, g.inputFor(page.Name, page.Source, f))
 	return err == nil && l.Show && !l.Yank
 }
 

@@ -16,9 +16,9 @@ import (
 // priority, so its content is inspected before anyone can approve it).
 func (g *Gate) Decide(ctx context.Context, page *index.Page, f index.File, stored bool) (quarantine.View, error) {
 	in := g.withRetry(g.gather(ctx, page, f, stored))
-	v, err := g.opt.Quarantine.Decide(in)
+	v, err := g.opt.Quarantine.Decide(ctx, in)
 	if err == nil && !stored && g.opt.Inspect && v.Inputs.Content == nil && !v.Serve {
-		g.queue.add(page, f, priorityAsked)
+		g.queue.add(ctx, page, f, priorityAsked)
 	}
 	return v, err
 }
@@ -26,16 +26,16 @@ func (g *Gate) Decide(ctx context.Context, page *index.Page, f index.File, store
 // DecideFromRecord decides a stored file when the upstream page cannot be
 // had: with the inputs of its last full decision, or, failing that, what the
 // file record says, marked as incomplete (which holds it).
-func (g *Gate) DecideFromRecord(rec storage.FileRecord) (quarantine.View, error) {
-	if v, err := g.opt.Quarantine.Get(rec.SHA256); err == nil {
-		return g.opt.Quarantine.Decide(v.Inputs)
+func (g *Gate) DecideFromRecord(ctx context.Context, rec storage.FileRecord) (quarantine.View, error) {
+	if v, err := g.opt.Quarantine.Get(ctx, rec.SHA256); err == nil {
+		return g.opt.Quarantine.Decide(ctx, v.Inputs)
 	}
 	in := g.inputFor(rec.Project, rec.Index, index.File{Filename: rec.Filename, Hashes: index.Sha256(rec.SHA256), UploadTime: rec.UploadTime})
 	if g.attestFor(rec.Index) != nil {
 		in.GatherErrors = append(in.GatherErrors, "upstream: unavailable, attestation unknown")
 		in = g.withRetry(in)
 	}
-	return g.opt.Quarantine.Decide(in)
+	return g.opt.Quarantine.Decide(ctx, in)
 }
 
 // decideListed decides a listed file as a client's request would, without
@@ -47,12 +47,12 @@ func (g *Gate) decideListed(ctx context.Context, page *index.Page, f index.File,
 	if download {
 		_, fillErr = g.ensureStored(ctx, page, f)
 	}
-	_, stored := g.storedFile(page.Name, f)
+	_, stored := g.storedFile(ctx, page.Name, f)
 	in := g.gather(ctx, page, f, stored)
 	if fillErr != nil {
 		in.GatherErrors = append(in.GatherErrors, "download: "+fillErr.Error())
 	}
-	return g.opt.Quarantine.Decide(g.withRetry(in))
+	return g.opt.Quarantine.Decide(ctx, g.withRetry(in))
 }
 
 // Evaluate runs the gate now for every file of name==version, storing the

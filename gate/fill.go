@@ -83,11 +83,11 @@ func (g *Gate) fill(ctx context.Context, t Target) (storage.FileRecord, error) {
 		return storage.FileRecord{}, err
 	}
 	defer unlock()
-	if g.opt.Store.HasBlob(t.SHA256) {
+	if g.opt.Store.HasBlob(ctx, t.SHA256) {
 		// Same bytes already stored under another name or by an earlier fill.
-		return g.record(t)
+		return g.record(ctx, t)
 	}
-	st, err := g.opt.Store.Stage(t.Max)
+	st, err := g.opt.Store.Stage(ctx, t.Max)
 	if err != nil {
 		return storage.FileRecord{}, err
 	}
@@ -116,7 +116,7 @@ func (g *Gate) fill(ctx context.Context, t Target) (storage.FileRecord, error) {
 	}
 	g.opt.Metrics.UpstreamBytes.Add(float64(st.Size()))
 	log.Info().Int64("size", st.Size()).Float64("duration_ms", ms(time.Since(start))).Str("sha256", t.SHA256).Msg("file verified and stored")
-	return g.record(t)
+	return g.record(ctx, t)
 }
 
 func (g *Gate) mismatch(log zerolog.Logger, t Target, st storage.Staged, err error) error {
@@ -127,8 +127,8 @@ func (g *Gate) mismatch(log zerolog.Logger, t Target, st storage.Staged, err err
 	return fmt.Errorf("%s: %w", t.Key, storage.ErrHashMismatch)
 }
 
-func (g *Gate) record(t Target) (storage.FileRecord, error) {
-	size, err := g.opt.Store.BlobSize(t.SHA256)
+func (g *Gate) record(ctx context.Context, t Target) (storage.FileRecord, error) {
+	size, err := g.opt.Store.BlobSize(ctx, t.SHA256)
 	if err != nil {
 		return storage.FileRecord{}, err
 	}
@@ -137,7 +137,7 @@ func (g *Gate) record(t Target) (storage.FileRecord, error) {
 		Project: t.Project, Version: version, Filename: t.Key, SHA256: t.SHA256, Size: size,
 		UploadTime: t.File.UploadTime, UpstreamURL: upstream.RedactURL(t.URL), FetchedAt: g.opt.Now().UTC(), Index: t.Source,
 	}
-	if old, err := g.opt.Store.GetFile(t.Project, t.Key); err == nil {
+	if old, err := g.opt.Store.GetFile(ctx, t.Project, t.Key); err == nil {
 		switch {
 		case old.SHA256 != t.SHA256:
 			rec.Replaces = old.SHA256 // kept as evidence: the name was reused
@@ -145,7 +145,7 @@ func (g *Gate) record(t Target) (storage.FileRecord, error) {
 			rec.Replaces = old.Replaces
 		}
 	}
-	if err := g.opt.Store.PutFile(rec); err != nil {
+	if err := g.opt.Store.PutFile(ctx, rec); err != nil {
 		return storage.FileRecord{}, err
 	}
 	return rec, nil
@@ -153,7 +153,7 @@ func (g *Gate) record(t Target) (storage.FileRecord, error) {
 
 // ensureStored makes sure a listed file is in the store (a verified fill).
 func (g *Gate) ensureStored(ctx context.Context, page *index.Page, f index.File) (storage.FileRecord, error) {
-	if rec, err := g.opt.Store.GetFile(page.Name, f.Filename); err == nil && rec.SHA256 == f.SHA256() && g.opt.Store.HasBlob(rec.SHA256) {
+	if rec, err := g.opt.Store.GetFile(ctx, page.Name, f.Filename); err == nil && rec.SHA256 == f.SHA256() && g.opt.Store.HasBlob(ctx, rec.SHA256) {
 		return rec, nil
 	}
 	t, err := g.TargetFor(page, f.Filename, false)

@@ -37,13 +37,12 @@ import (
 	"airlock/metrics"
 	"airlock/quarantine"
 	"airlock/signals"
-	"airlock/storage"
 	"airlock/upstream"
 )
 
 // Options configure a Gate.
 type Options struct {
-	Store *storage.Store
+	Store Store
 	// Upstream is the public upstream; Indexes (optional) routes the
 	// projects private indexes own to them.
 	Upstream *upstream.Client
@@ -158,8 +157,8 @@ func (g *Gate) Run(ctx context.Context, sweepEvery time.Duration) {
 			case <-ctx.Done():
 				break loop
 			case <-t.C:
-				if g.opt.Store.Leader() { // one replica sweeps for all
-					g.Sweep()
+				if g.opt.Store.Leader(ctx) { // one replica sweeps for all
+					g.Sweep(ctx)
 				}
 			}
 		}
@@ -168,8 +167,8 @@ func (g *Gate) Run(ctx context.Context, sweepEvery time.Duration) {
 }
 
 // Sweep re-evaluates what can change on its own and logs what moved.
-func (g *Gate) Sweep() (int, error) {
-	n, err := g.opt.Quarantine.Sweep()
+func (g *Gate) Sweep(ctx context.Context) (int, error) {
+	n, err := g.opt.Quarantine.Sweep(ctx)
 	if err != nil {
 		g.opt.Log.Error().Err(err).Msg("quarantine sweep")
 	}

@@ -52,7 +52,7 @@ func (g *Gate) reusedFrom(ctx context.Context, project string, f index.File) str
 	if rec, ok := ctx.Value(storedRecordKey{}).(storage.FileRecord); ok && rec.Project == project && rec.Filename == f.Filename {
 		return reusedIn(rec, f) // read by the request already
 	}
-	rec, err := g.opt.Store.GetFile(project, f.Filename)
+	rec, err := g.opt.Store.GetFile(ctx, project, f.Filename)
 	if err != nil {
 		return ""
 	}
@@ -94,7 +94,7 @@ func (g *Gate) gather(ctx context.Context, page *index.Page, f index.File, store
 	if g.opt.Inspect {
 		if stored {
 			in.Content = g.contentFor(ctx, page, f)
-		} else if v, err := g.opt.Quarantine.Get(in.SHA256); err == nil {
+		} else if v, err := g.opt.Quarantine.Get(ctx, in.SHA256); err == nil {
 			in.Content = v.Inputs.Content // what the file's own download found
 		}
 	}
@@ -192,7 +192,7 @@ func (g *Gate) refresh(in policy.Input) policy.Input {
 		if !ok || f.SHA256() != in.SHA256 {
 			return in // no longer listed as it was: nothing to gather
 		}
-		_, stored := g.storedFile(page.Name, f)
+		_, stored := g.storedFile(ctx, page.Name, f)
 		return g.withRetry(g.gather(signals.Fresh(ctx), page, f, stored))
 	}
 	if s := g.signalsFor(in.Index); in.Signals != nil && in.Version != "" && s != nil {
@@ -202,9 +202,9 @@ func (g *Gate) refresh(in policy.Input) policy.Input {
 }
 
 // storedFile reports whether the store holds the verified bytes of f.
-func (g *Gate) storedFile(project string, f index.File) (storage.FileRecord, bool) {
-	rec, err := g.opt.Store.GetFile(project, f.Filename)
-	if err != nil || rec.SHA256 != f.SHA256() || !g.opt.Store.HasBlob(rec.SHA256) {
+func (g *Gate) storedFile(ctx context.Context, project string, f index.File) (storage.FileRecord, bool) {
+	rec, err := g.opt.Store.GetFile(ctx, project, f.Filename)
+	if err != nil || rec.SHA256 != f.SHA256() || !g.opt.Store.HasBlob(ctx, rec.SHA256) {
 		return storage.FileRecord{}, false
 	}
 	return rec, true

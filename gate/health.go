@@ -13,8 +13,8 @@ import (
 
 // DownloadsServed counts whole files served to clients since a time (by
 // the hour), for the overview.
-func (g *Gate) DownloadsServed(since time.Time) (int, error) {
-	return g.opt.Store.DownloadsServed(since)
+func (g *Gate) DownloadsServed(ctx context.Context, since time.Time) (int, error) {
+	return g.opt.Store.DownloadsServed(ctx, since)
 }
 
 // ReasonNoProvenance is the warning reason of an upstream without PEP 740.

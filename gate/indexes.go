@@ -62,13 +62,13 @@ func (g *Gate) checkConfusion(project, source string) {
 			g.opt.Log.Debug().Err(err).Str("project", project).Msg("public upstream not asked about a private name")
 			return
 		}
-		g.recordConfusion(project, source, res.Page.Versions)
+		g.recordConfusion(ctx, project, source, res.Page.Versions)
 	}()
 }
 
-func (g *Gate) recordConfusion(project, source string, versions []string) {
+func (g *Gate) recordConfusion(ctx context.Context, project, source string, versions []string) {
 	c := storage.Confusion{Project: project, Index: source, PublicVersions: versions, LastSeen: g.opt.Now().UTC()}
-	first, err := g.opt.Store.PutConfusion(c)
+	first, err := g.opt.Store.PutConfusion(ctx, c)
 	if err != nil {
 		g.opt.Log.Error().Err(err).Str("project", project).Msg("recording a dependency confusion")
 		return
@@ -85,7 +85,9 @@ func (g *Gate) recordConfusion(project, source string, versions []string) {
 }
 
 // Confusions lists the privately owned names the public upstream lists.
-func (g *Gate) Confusions() ([]storage.Confusion, error) { return g.opt.Store.Confusions() }
+func (g *Gate) Confusions(ctx context.Context) ([]storage.Confusion, error) {
+	return g.opt.Store.Confusions(ctx)
+}
 
 // ProjectJSON is the JSON API document of a project (or one release) from
 // the upstream that served its page.

@@ -28,7 +28,7 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 	sig := g.listingSignals(sctx, p)
 	// Asked once per render, not per file: a page can list 200,000 files.
 	lc := listingContext{rules: g.rulesFor(p.Name), now: g.opt.Now()}
-	if recs, err := g.opt.Store.ProjectFiles(p.Name); err == nil {
+	if recs, err := g.opt.Store.ProjectFiles(ctx, p.Name); err == nil {
 		lc.stored = recs
 	} else {
 		lc.storedErr = err
@@ -37,7 +37,7 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 	for _, f := range p.Files {
 		in := g.listingInput(ctx, p, f, sig, lc)
 		listed[in.Version] = true
-		l, err := g.opt.Quarantine.Listing(in)
+		l, err := g.opt.Quarantine.Listing(ctx, in)
 		if err != nil {
 			// Fail closed: a file whose state cannot be read is not offered.
 			l = quarantine.Listing{Show: true, Yank: true, Reason: "held by Airlock: could not evaluate the policy"}
@@ -45,7 +45,7 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 		if !l.Until.IsZero() && (until.IsZero() || l.Until.Before(until)) {
 			until = l.Until
 		}
-		g.queueIfCooling(p, f, lc, &cooling)
+		g.queueIfCooling(ctx, p, f, lc, &cooling)
 		if !l.Show || (l.Yank && hideHeld) {
 			continue
 		}
@@ -58,7 +58,7 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 		shown[in.Version] = true
 		out.Files = append(out.Files, f)
 	}
-	g.queue.addMany(p.Name, cooling, priorityCooling)
+	g.queue.addMany(ctx, p.Name, cooling, priorityCooling)
 	out.Versions = nil
 	for _, v := range p.Versions {
 		if shown[v] || !listed[v] {

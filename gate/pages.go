@@ -156,7 +156,7 @@ func (g *Gate) Page(ctx context.Context, project string) (*Entry, error) {
 	}
 	cached := g.pages.get(project)
 	if cached == nil {
-		if cp, err := g.opt.Store.GetPage(project); err == nil {
+		if cp, err := g.opt.Store.GetPage(ctx, project); err == nil {
 			g.sawPage(&cp.Page)
 			cached = newEntry(cp)
 			g.pages.put(cached)
@@ -181,6 +181,12 @@ func (g *Gate) Page(ctx context.Context, project string) (*Entry, error) {
 		}
 	}
 	return flight.Do(ctx, &g.fetches, project, g.opt.PageTimeout, func(fctx context.Context) (*Entry, error) {
+		// A flight that ended between the look above and this one has
+		// stored a fresh page: use it rather than fetch again.
+		if e := g.pages.get(project); e != nil && e != cached && e.Cached.Page.Source == g.sourceOf(project) &&
+			g.opt.Now().Sub(e.Cached.FetchedAt) < g.opt.PageTTL {
+			return e, nil
+		}
 		return g.refreshPage(fctx, project, cached)
 	})
 }
@@ -227,7 +233,7 @@ func (g *Gate) refreshPage(ctx context.Context, project string, cached *Entry) (
 	}
 	cp.Validators = storage.Validators(res.Validators)
 	cp.FetchedAt = g.opt.Now()
-	if err := g.opt.Store.PutPage(cp); err != nil {
+	if err := g.opt.Store.PutPage(ctx, cp); err != nil {
 		return nil, err
 	}
 	if !res.NotModified {

@@ -38,11 +38,11 @@ func newQueue(g *Gate) *queue {
 func (q *queue) enabled() bool { return q.g.opt.Background.Workers > 0 }
 
 // add queues one listed file.
-func (q *queue) add(page *index.Page, f index.File, priority byte) {
-	q.addMany(page.Name, []index.File{f}, priority)
+func (q *queue) add(ctx context.Context, page *index.Page, f index.File, priority byte) {
+	q.addMany(ctx, page.Name, []index.File{f}, priority)
 }
 
-func (q *queue) addMany(project string, files []index.File, priority byte) {
+func (q *queue) addMany(ctx context.Context, project string, files []index.File, priority byte) {
 	if !q.enabled() || len(files) == 0 {
 		return
 	}
@@ -51,14 +51,14 @@ func (q *queue) addMany(project string, files []index.File, priority byte) {
 	for _, f := range files {
 		items = append(items, storage.WorkItem{SHA256: f.SHA256(), Project: project, Filename: f.Filename, Size: f.Size, EnqueuedAt: now})
 	}
-	n, err := q.g.opt.Store.AddWork(priority, items)
+	n, err := q.g.opt.Store.AddWork(ctx, priority, items)
 	if err != nil {
 		q.g.opt.Log.Error().Err(err).Str("project", project).Msg("background queue: could not add work")
 		return
 	}
 	if n > 0 {
 		q.signal()
-		q.observe()
+		q.observe(ctx)
 	}
 }
 
@@ -71,15 +71,15 @@ func (q *queue) signal() {
 
 // queueIfCooling queues a listed file for the background checks when its
 // release is inside its cooldown and it has not been checked yet.
-func (g *Gate) queueIfCooling(p *index.Page, f index.File, lc listingContext, pending *[]index.File) {
+func (g *Gate) queueIfCooling(ctx context.Context, p *index.Page, f index.File, lc listingContext, pending *[]index.File) {
 	if !g.queue.enabled() || f.SHA256() == "" || f.Yanked || f.UploadTime.IsZero() || f.Size < 0 {
 		return
 	}
 	if lc.now.Sub(f.UploadTime) >= max(lc.rules.Cooldown, lc.rules.CooldownBelow) {
 		return
 	}
-	if rec, ok := lc.stored[f.Filename]; ok && rec.SHA256 == f.SHA256() && g.opt.Store.HasBlob(rec.SHA256) {
-		if _, err := g.opt.Store.GetDecision(f.SHA256()); err == nil {
+	if rec, ok := lc.stored[f.Filename]; ok && rec.SHA256 == f.SHA256() && g.opt.Store.HasBlob(ctx, rec.SHA256) {
+		if _, err := g.opt.Store.GetDecision(ctx, f.SHA256()); err == nil {
 			return // downloaded and decided: checked
 		}
 	}
@@ -107,7 +107,7 @@ func (q *queue) work(ctx context.Context) {
 func (q *queue) step(ctx context.Context) bool {
 	g := q.g
 	q.mu.Lock()
-	key, it, ok, err := g.opt.Store.NextWork(g.opt.Now(), func(sha string) bool { return q.inflight[sha] })
+	key, it, ok, err := g.opt.Store.NextWork(ctx, g.opt.Now(), func(sha string) bool { return q.inflight[sha] })
 	if ok {
 		q.inflight[it.SHA256] = true
 	}
@@ -123,7 +123,7 @@ func (q *queue) step(ctx context.Context) bool {
 		q.mu.Lock()
 		delete(q.inflight, it.SHA256)
 		q.mu.Unlock()
-		q.observe()
+		q.observe(ctx)
 	}()
 	log := g.opt.Log.With().Str("project", it.Project).Str("file", it.Filename).Logger()
 	outcome, err := q.run(g.opt.Log.WithContext(ctx), it) // the fill adds project and file itself
@@ -136,7 +136,7 @@ func (q *queue) step(ctx context.Context) bool {
 		}
 		it.NotBefore = g.opt.Now().Add(wait).UTC()
 		log.Warn().Err(err).Int("attempts", it.Attempts).Time("retry_at", it.NotBefore).Msg("background check failed; will retry")
-		if rerr := g.opt.Store.RetryWork(key, it); rerr != nil {
+		if rerr := g.opt.Store.RetryWork(ctx, key, it); rerr != nil {
 			log.Error().Err(rerr).Msg("background queue")
 		}
 		g.opt.Metrics.QueueDone.WithLabelValues("failed").Inc()
@@ -146,7 +146,7 @@ func (q *queue) step(ctx context.Context) bool {
 		return false // stopped: the item stays queued for the next start
 	}
 	g.opt.Metrics.QueueDone.WithLabelValues(outcome).Inc()
-	if err := g.opt.Store.FinishWork(key, it.SHA256); err != nil {
+	if err := g.opt.Store.FinishWork(ctx, key, it.SHA256); err != nil {
 		log.Error().Err(err).Msg("background queue")
 	}
 	return true
@@ -165,7 +165,7 @@ func (q *queue) run(ctx context.Context, it storage.WorkItem) (string, error) {
 	if !ok || f.SHA256() != it.SHA256 {
 		return "skipped", nil // no longer listed as it was
 	}
-	if _, stored := g.storedFile(page.Name, f); !stored {
+	if _, stored := g.storedFile(ctx, page.Name, f); !stored {
 		if !q.spend(it.Project, f.Size) {
 			logFrom(ctx).Info().Str("project", it.Project).Str("file", it.Filename).Int64("size", f.Size).Msg("background check skipped: byte budget spent (the file is checked when a client asks)")
 			return "skipped", nil
@@ -200,8 +200,8 @@ func (q *queue) spend(project string, size int64) bool {
 }
 
 // observe publishes the queue's depth and oldest item.
-func (q *queue) observe() {
-	depth, oldest, err := q.g.opt.Store.WorkStats()
+func (q *queue) observe(ctx context.Context) {
+	depth, oldest, err := q.g.opt.Store.WorkStats(ctx)
 	if err != nil {
 		return
 	}

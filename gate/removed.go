@@ -19,7 +19,7 @@ import (
 // webhook) before anyone asks for it again. A yanked file is still listed:
 // a yank is not a removal.
 func (g *Gate) noteRemovals(ctx context.Context, page *index.Page) {
-	recs, err := g.opt.Store.ProjectFiles(page.Name)
+	recs, err := g.opt.Store.ProjectFiles(ctx, page.Name)
 	if err != nil || len(recs) == 0 {
 		return
 	}
@@ -43,14 +43,14 @@ func (g *Gate) noteRemovals(ctx context.Context, page *index.Page) {
 		} else {
 			rec.RemovedAt = time.Time{}
 		}
-		if err := g.opt.Store.PutFile(rec); err != nil {
+		if err := g.opt.Store.PutFile(ctx, rec); err != nil {
 			logFrom(ctx).Error().Err(err).Str("file", name).Msg("recording a removal")
 			continue
 		}
-		if v, err := g.opt.Quarantine.Get(rec.SHA256); err == nil {
+		if v, err := g.opt.Quarantine.Get(ctx, rec.SHA256); err == nil {
 			in := v.Inputs
 			in.RemovedUpstream = rec.RemovedAt
-			if _, err := g.opt.Quarantine.Decide(in); err != nil {
+			if _, err := g.opt.Quarantine.Decide(ctx, in); err != nil {
 				logFrom(ctx).Error().Err(err).Str("file", name).Msg("re-deciding a removed file")
 			}
 		}
@@ -59,19 +59,19 @@ func (g *Gate) noteRemovals(ctx context.Context, page *index.Page) {
 
 // DecideRemoved decides a stored file that its upstream page no longer
 // lists, recording when the removal was found.
-func (g *Gate) DecideRemoved(rec storage.FileRecord) (quarantine.View, error) {
+func (g *Gate) DecideRemoved(ctx context.Context, rec storage.FileRecord) (quarantine.View, error) {
 	if rec.RemovedAt.IsZero() {
 		rec.RemovedAt = g.opt.Now().UTC()
-		if err := g.opt.Store.PutFile(rec); err != nil {
+		if err := g.opt.Store.PutFile(ctx, rec); err != nil {
 			return quarantine.View{}, err
 		}
 	}
 	var in policy.Input
-	if v, err := g.opt.Quarantine.Get(rec.SHA256); err == nil {
+	if v, err := g.opt.Quarantine.Get(ctx, rec.SHA256); err == nil {
 		in = v.Inputs
 	} else {
 		in = g.inputFor(rec.Project, rec.Index, index.File{Filename: rec.Filename, Hashes: index.Sha256(rec.SHA256), UploadTime: rec.UploadTime})
 	}
 	in.RemovedUpstream = rec.RemovedAt
-	return g.opt.Quarantine.Decide(in)
+	return g.opt.Quarantine.Decide(ctx, in)
 }

@@ -20,7 +20,7 @@ var ErrNewEvidence = errors.New("not approved: checks that had not run yet found
 // it and the error says what it is.
 func (g *Gate) Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error) {
 	q := g.opt.Quarantine
-	v, err := q.Get(sha)
+	v, err := q.Get(ctx, sha)
 	if err != nil {
 		return quarantine.View{}, err
 	}
@@ -34,7 +34,7 @@ func (g *Gate) Review(ctx context.Context, sha string, t quarantine.Transition, 
 			return after, fmt.Errorf("%w: %s", ErrNewEvidence, strings.Join(fresh, "; "))
 		}
 	}
-	return q.Apply(v.SHA256, t, actor, remote, reason)
+	return q.Apply(ctx, v.SHA256, t, actor, remote, reason)
 }
 
 // incomplete reports whether a check has not run for the file: its content

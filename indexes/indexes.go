@@ -73,8 +73,8 @@ func (ix *Index) setLearned(names []string) {
 // ListStore keeps what each private index listed, so that a restart while
 // the index is down does not hand its names to the public upstream.
 type ListStore interface {
-	GetIndexList(name string) (storage.CachedList, error)
-	PutIndexList(name string, cl storage.CachedList) error
+	GetIndexList(ctx context.Context, name string) (storage.CachedList, error)
+	PutIndexList(ctx context.Context, name string, cl storage.CachedList) error
 }
 
 // Router picks the index of a project.
@@ -88,10 +88,10 @@ type Router struct {
 
 // NewRouter builds a router; private indexes are asked in order. Their
 // last stored lists are loaded at once.
-func NewRouter(public *Index, private []*Index, store ListStore, log zerolog.Logger) *Router {
+func NewRouter(ctx context.Context, public *Index, private []*Index, store ListStore, log zerolog.Logger) *Router {
 	r := &Router{public: public, private: private, store: store, log: log, now: time.Now}
 	for _, ix := range private {
-		if cl, err := store.GetIndexList(ix.Name); err == nil {
+		if cl, err := store.GetIndexList(ctx, ix.Name); err == nil {
 			ix.setLearned(cl.Names)
 		}
 	}
@@ -137,7 +137,7 @@ func (r *Router) Refresh(ctx context.Context) {
 
 func (r *Router) refresh(ctx context.Context, ix *Index) {
 	var v storage.Validators
-	old, err := r.store.GetIndexList(ix.Name)
+	old, err := r.store.GetIndexList(ctx, ix.Name)
 	if err == nil {
 		v = old.Validators
 	}
@@ -152,7 +152,7 @@ func (r *Router) refresh(ctx context.Context, ix *Index) {
 	} else {
 		cl.Names = index.NormalizeList(res.Names)
 	}
-	if err := r.store.PutIndexList(ix.Name, cl); err != nil {
+	if err := r.store.PutIndexList(ctx, ix.Name, cl); err != nil {
 		r.log.Error().Err(err).Str("index", ix.Name).Msg("storing a private index's list")
 	}
 	ix.setLearned(cl.Names)

@@ -1,6 +1,7 @@
 package quarantine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,7 +46,7 @@ func CanApply(t Transition, from State) bool {
 // Apply records a person's decision on the file with this sha256 (never a
 // name: an approval must not cover a swapped file), with its audit entry, in
 // one transaction.
-func (s *Service) Apply(sha string, t Transition, actor, remote, reason string) (View, error) {
+func (s *Service) Apply(ctx context.Context, sha string, t Transition, actor, remote, reason string) (View, error) {
 	spec, ok := transitions[t]
 	if !ok {
 		return View{}, fmt.Errorf("%w: unknown action %q", ErrTransition, t)
@@ -58,7 +59,7 @@ func (s *Service) Apply(sha string, t Transition, actor, remote, reason string) 
 		actor = "admin"
 	}
 	var events []Event
-	rec, err := s.store.UpdateDecision(sha, func(rec *storage.DecisionRecord, exists bool) (bool, *storage.AuditEvent, error) {
+	rec, err := s.store.UpdateDecision(ctx, sha, func(rec *storage.DecisionRecord, exists bool) (bool, *storage.AuditEvent, error) {
 		events = nil
 		if !exists {
 			return false, nil, ErrNotFound
@@ -89,7 +90,7 @@ func (s *Service) Apply(sha string, t Transition, actor, remote, reason string) 
 	if err != nil {
 		return View{}, err
 	}
-	s.changed(events)
+	s.changed(ctx, events)
 	s.log.Info().Str("sha256", sha).Str("file", rec.Filename).Str("actor", actor).Str("remote", remote).
 		Str("action", string(t)).Str("state", rec.State).Str("reason", reason).Msg("quarantine decision")
 	return s.view(rec)
@@ -106,10 +107,10 @@ func stateNames(states []State) []string {
 // Sweep re-evaluates every record that an automatic evaluation may move:
 // holds whose time has come, and records decided under other rules. It
 // returns how many records changed state.
-func (s *Service) Sweep() (int, error) {
+func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.now()
 	var due []storage.DecisionRecord
-	err := s.store.Decisions(func(rec storage.DecisionRecord) error {
+	err := s.store.Decisions(ctx, func(rec storage.DecisionRecord) error {
 		st := State(rec.State)
 		if st == Approved || st == Rejected || (st == Held && rec.DecidedBy != "") {
 			return nil
@@ -134,7 +135,7 @@ func (s *Service) Sweep() (int, error) {
 		if s.refresh != nil {
 			in = s.refresh(in) // inputs that change with time (a tag that may have appeared)
 		}
-		v, err := s.Decide(in)
+		v, err := s.Decide(ctx, in)
 		if err != nil {
 			errs = append(errs, err)
 			continue

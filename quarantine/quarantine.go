@@ -6,6 +6,7 @@
 package quarantine
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -71,7 +72,7 @@ type Event struct {
 
 // SetDownloadCounter tells the service how to count a file's downloads,
 // for the events of files blocked after they were served.
-func (s *Service) SetDownloadCounter(count func(sha string) (downloads, clients int)) {
+func (s *Service) SetDownloadCounter(count func(ctx context.Context, sha string) (downloads, clients int)) {
 	s.countDownloads = count
 }
 
@@ -110,7 +111,7 @@ func ReviewID(sha string) string {
 
 // Service is safe for concurrent use.
 type Service struct {
-	store  *storage.Store
+	store  Store
 	engine *policy.Engine
 	notify Notifier
 	now    func() time.Time
@@ -120,7 +121,7 @@ type Service struct {
 	// re-evaluates it; nil re-evaluates the stored inputs.
 	refresh func(policy.Input) policy.Input
 	// countDownloads counts a file's downloads (nil: not counted).
-	countDownloads func(sha string) (downloads, clients int)
+	countDownloads func(ctx context.Context, sha string) (downloads, clients int)
 
 	recheckMu sync.Mutex
 	rechecked map[string]time.Time // sha256 -> the sweep's last re-read
@@ -130,7 +131,7 @@ type Service struct {
 func (s *Service) SetRefresher(fn func(policy.Input) policy.Input) { s.refresh = fn }
 
 // New builds a Service. notify may be nil.
-func New(store *storage.Store, engine *policy.Engine, notify Notifier, now func() time.Time, log zerolog.Logger) *Service {
+func New(store Store, engine *policy.Engine, notify Notifier, now func() time.Time, log zerolog.Logger) *Service {
 	if now == nil {
 		now = time.Now
 	}
@@ -158,11 +159,11 @@ type Listing struct {
 
 // Listing decides how a page shows a file, from its stored state and a
 // fresh evaluation of what the page says about it. It writes nothing.
-func (s *Service) Listing(in policy.Input) (Listing, error) {
+func (s *Service) Listing(ctx context.Context, in policy.Input) (Listing, error) {
 	if s.Audit() {
 		return Listing{Show: true}, nil
 	}
-	rec, err := s.store.GetDecision(in.SHA256)
+	rec, err := s.store.GetDecision(ctx, in.SHA256)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return Listing{}, err
 	}
@@ -229,10 +230,10 @@ func verb(a policy.Action) string {
 // Decide evaluates a file a client asked for, stores the decision with its
 // inputs, applies the lifecycle and returns whether to serve it. A warm
 // request whose decision has not changed costs one read.
-func (s *Service) Decide(in policy.Input) (View, error) {
+func (s *Service) Decide(ctx context.Context, in policy.Input) (View, error) {
 	now := s.now()
 	d := s.engine.Evaluate(in, now)
-	if rec, err := s.store.GetDecision(in.SHA256); err == nil {
+	if rec, err := s.store.GetDecision(ctx, in.SHA256); err == nil {
 		if rec.Project != "" && rec.Project != in.Project {
 			return s.viaOtherProject(rec, in, d)
 		}
@@ -248,7 +249,7 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 	}
 	var events []Event
 	moved := false
-	rec, err := s.store.UpdateDecision(in.SHA256, func(rec *storage.DecisionRecord, exists bool) (bool, *storage.AuditEvent, error) {
+	rec, err := s.store.UpdateDecision(ctx, in.SHA256, func(rec *storage.DecisionRecord, exists bool) (bool, *storage.AuditEvent, error) {
 		events, moved = nil, false
 		from, fromChecks := State(rec.State), rec.Checks
 		if !exists {
@@ -284,7 +285,7 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 		ev := s.auditEvent(*rec, Actor, "", from, to, reason)
 		e := s.event(from, to, *rec, d, Actor, reason)
 		if to == Blocked && s.countDownloads != nil {
-			e.Downloads, e.DownloadClients = s.countDownloads(rec.SHA256)
+			e.Downloads, e.DownloadClients = s.countDownloads(ctx, rec.SHA256)
 		}
 		if (e.Kind == "hold" && cooldownOnly(rec.Checks)) || (e.Kind == "release" && cooldownOnly(fromChecks)) {
 			e.Kind = "" // a cooldown starting or ending is routine: audited, not announced
@@ -296,7 +297,7 @@ func (s *Service) Decide(in policy.Input) (View, error) {
 		return View{}, err
 	}
 	if moved {
-		s.changed(events)
+		s.changed(ctx, events)
 	}
 	v, err := s.view(rec)
 	if err == nil && !v.Decision.Action.Serves() {
@@ -419,9 +420,9 @@ func cooldownOnly(checks []string) bool {
 	return len(checks) == 1 && checks[0] == policy.CheckCooldown
 }
 
-func (s *Service) changed(events []Event) {
+func (s *Service) changed(ctx context.Context, events []Event) {
 	s.gen.Add(1)
-	s.store.NotifyChange() // the other replicas render their pages anew
+	s.store.NotifyChange(ctx) // the other replicas render their pages anew
 	if s.notify == nil {
 		return
 	}
@@ -446,10 +447,10 @@ func (s *Service) view(rec storage.DecisionRecord) (View, error) {
 
 // Get returns a record by sha256 or review id (a unique prefix of at least
 // 12 hex digits).
-func (s *Service) Get(id string) (View, error) {
+func (s *Service) Get(ctx context.Context, id string) (View, error) {
 	id = strings.ToLower(strings.TrimSpace(id))
 	if len(id) == 64 {
-		rec, err := s.store.GetDecision(id)
+		rec, err := s.store.GetDecision(ctx, id)
 		if errors.Is(err, storage.ErrNotFound) {
 			return View{}, ErrNotFound
 		}
@@ -462,7 +463,7 @@ func (s *Service) Get(id string) (View, error) {
 		return View{}, fmt.Errorf("%w: %q is not a sha256 or a 12-digit review id", ErrNotFound, id)
 	}
 	var found []storage.DecisionRecord
-	err := s.store.Decisions(func(rec storage.DecisionRecord) error {
+	err := s.store.Decisions(ctx, func(rec storage.DecisionRecord) error {
 		if strings.HasPrefix(rec.SHA256, id) {
 			found = append(found, rec)
 		}
@@ -490,16 +491,18 @@ type Filter struct {
 }
 
 // List returns matching records, newest first.
-func (s *Service) List(f Filter) ([]View, error) {
+func (s *Service) List(ctx context.Context, f Filter) ([]View, error) {
 	if f.State == "" {
 		f.State = string(Held)
 	}
 	var out []View
 	each := s.store.Decisions
 	if f.State != "all" {
-		each = func(fn func(storage.DecisionRecord) error) error { return s.store.DecisionsInState(f.State, fn) }
+		each = func(ctx context.Context, fn func(storage.DecisionRecord) error) error {
+			return s.store.DecisionsInState(ctx, f.State, fn)
+		}
 	}
-	err := each(func(rec storage.DecisionRecord) error {
+	err := each(ctx, func(rec storage.DecisionRecord) error {
 		if (f.Project != "" && rec.Project != f.Project) || (f.Version != "" && rec.Version != f.Version) {
 			return nil
 		}
@@ -531,19 +534,19 @@ func contains(list []string, s string) bool {
 
 // AuditLog returns the newest audit events (at most limit; 0 means all)
 // that keep accepts (nil keeps every one).
-func (s *Service) AuditLog(limit int, keep func(storage.AuditEvent) bool) ([]storage.AuditEvent, error) {
-	return s.store.Audit(limit, keep)
+func (s *Service) AuditLog(ctx context.Context, limit int, keep func(storage.AuditEvent) bool) ([]storage.AuditEvent, error) {
+	return s.store.Audit(ctx, limit, keep)
 }
 
 // Records calls fn with every decision record, undecoded: for counts that
 // need only states, checks and times.
-func (s *Service) Records(fn func(storage.DecisionRecord) error) error {
-	return s.store.Decisions(fn)
+func (s *Service) Records(ctx context.Context, fn func(storage.DecisionRecord) error) error {
+	return s.store.Decisions(ctx, fn)
 }
 
 // Counts returns how many records are in each state.
-func (s *Service) Counts() (map[State]int, error) {
-	raw, err := s.store.CountByState()
+func (s *Service) Counts(ctx context.Context) (map[State]int, error) {
+	raw, err := s.store.CountByState(ctx)
 	counts := make(map[State]int, len(raw))
 	for k, v := range raw {
 		counts[State(k)] = v

@@ -56,7 +56,8 @@ func (u *UI) detail(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, s *session, sha string, code int, errMsg string) {
-	v, err := u.q.Get(sha)
+	ctx := r.Context()
+	v, err := u.q.Get(ctx, sha)
 	if errors.Is(err, quarantine.ErrNotFound) {
 		u.render(w, r, http.StatusNotFound, "message", pageData{Title: "Not found", SignedIn: true, CSRF: s.csrf, Error: "No decision is recorded for this file."})
 		return
@@ -70,7 +71,7 @@ func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, s *session, sha 
 	for _, w := range u.gate.Warnings() {
 		d.AttestationUnavailable = d.AttestationUnavailable || w.Reason == gate.ReasonNoProvenance
 	}
-	if recs, err := u.gate.DownloadsFor(v.SHA256, time.Time{}); err == nil {
+	if recs, err := u.gate.DownloadsFor(ctx, v.SHA256, time.Time{}); err == nil {
 		clients := map[string]bool{}
 		for _, rec := range recs {
 			clients[rec.Client] = true
@@ -107,7 +108,7 @@ func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, s *session, sha 
 		d.ProjectURL = u.upstream + "/project/" + v.Project + "/" + v.Version + "/"
 	}
 	d.SimpleURL = "/simple/" + v.Project + "/"
-	d.Events, _ = u.q.AuditLog(50, func(ev storage.AuditEvent) bool { return ev.SHA256 == v.SHA256 })
+	d.Events, _ = u.q.AuditLog(ctx, 50, func(ev storage.AuditEvent) bool { return ev.SHA256 == v.SHA256 })
 	st := quarantine.State(v.State)
 	d.CanApprove = quarantine.CanApply(quarantine.Approve, st)
 	d.CanReject = quarantine.CanApply(quarantine.Reject, st)
@@ -132,6 +133,7 @@ type window struct {
 }
 
 func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
 	now := u.now()
 	wins := []struct {
 		name string
@@ -143,7 +145,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		out[i].Name = win.name
 		byCheck[i] = map[string]int{}
 	}
-	err := u.q.Records(func(rec storage.DecisionRecord) error {
+	err := u.q.Records(ctx, func(rec storage.DecisionRecord) error {
 		for i, win := range wins {
 			if now.Sub(rec.CreatedAt) > win.d {
 				continue
@@ -170,7 +172,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	for i, win := range wins {
-		if out[i].Downloads, err = u.gate.DownloadsServed(now.Add(-win.d)); err != nil {
+		if out[i].Downloads, err = u.gate.DownloadsServed(ctx, now.Add(-win.d)); err != nil {
 			u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read the download counts."})
 			return
 		}
@@ -188,7 +190,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
 			out[i].Checks = append(out[i].Checks, kv{k, byCheck[i][k]})
 		}
 	}
-	confusions, err := u.gate.Confusions()
+	confusions, err := u.gate.Confusions(ctx)
 	if err != nil {
 		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read the dependency confusion records."})
 		return

@@ -50,11 +50,11 @@ type Reviewer interface {
 	// Warnings are the checks that cannot act (shown as a banner).
 	Warnings() []gate.Warning
 	// DownloadsServed counts whole files served since a time.
-	DownloadsServed(since time.Time) (int, error)
+	DownloadsServed(ctx context.Context, since time.Time) (int, error)
 	// Confusions are privately owned names the public upstream lists.
-	Confusions() ([]storage.Confusion, error)
+	Confusions(ctx context.Context) ([]storage.Confusion, error)
 	// DownloadsFor lists a target's downloads (a sha256 here).
-	DownloadsFor(target string, since time.Time) ([]storage.DownloadRecord, error)
+	DownloadsFor(ctx context.Context, target string, since time.Time) ([]storage.DownloadRecord, error)
 	// AdvisoryStatus is the advisory feed's record count and sources.
 	AdvisoryStatus() (records int, sources []advisories.SourceStatus)
 }
@@ -77,9 +77,9 @@ type UI struct {
 // Sessions keeps signed-in sessions: in memory by default, in the shared
 // store (SetSessions) so that every replica knows them.
 type Sessions interface {
-	PutSession(cookie string, s storage.Session, now time.Time) error
-	GetSession(cookie string, now time.Time) (storage.Session, error)
-	DeleteSession(cookie string) error
+	PutSession(ctx context.Context, cookie string, s storage.Session, now time.Time) error
+	GetSession(ctx context.Context, cookie string, now time.Time) (storage.Session, error)
+	DeleteSession(ctx context.Context, cookie string) error
 }
 
 // ShareThrottle counts wrong sign-ins in c (the store), so every replica
@@ -95,7 +95,7 @@ type memorySessions struct {
 	m  map[string]storage.Session
 }
 
-func (m *memorySessions) PutSession(cookie string, s storage.Session, now time.Time) error {
+func (m *memorySessions) PutSession(_ context.Context, cookie string, s storage.Session, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, old := range m.m {
@@ -107,7 +107,7 @@ func (m *memorySessions) PutSession(cookie string, s storage.Session, now time.T
 	return nil
 }
 
-func (m *memorySessions) GetSession(cookie string, now time.Time) (storage.Session, error) {
+func (m *memorySessions) GetSession(_ context.Context, cookie string, now time.Time) (storage.Session, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, ok := m.m[cookie]
@@ -117,7 +117,7 @@ func (m *memorySessions) GetSession(cookie string, now time.Time) (storage.Sessi
 	return s, nil
 }
 
-func (m *memorySessions) DeleteSession(cookie string) error {
+func (m *memorySessions) DeleteSession(_ context.Context, cookie string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.m, cookie)
@@ -204,11 +204,12 @@ func (u *UI) auth(next func(http.ResponseWriter, *http.Request, *session)) http.
 }
 
 func (u *UI) sessionOf(r *http.Request) *session {
+	ctx := r.Context()
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return nil
 	}
-	s, err := u.sessions.GetSession(c.Value, u.now())
+	s, err := u.sessions.GetSession(ctx, c.Value, u.now())
 	if err != nil {
 		return nil
 	}
@@ -238,6 +239,7 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	c, err := r.Cookie(loginCSRFCookie)
 	if err != nil || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(c.Value)) != 1 {
@@ -246,17 +248,17 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("token")), []byte(u.token)) != 1 {
 		// Only wrong attempts are throttled; the right token always signs in.
-		if u.limiter.Blocked(authlimit.Remote(r)) {
+		if u.limiter.Blocked(ctx, authlimit.Remote(r)) {
 			u.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Too many failed attempts; wait a minute."})
 			return
 		}
-		u.limiter.Fail(authlimit.Remote(r))
+		u.limiter.Fail(ctx, authlimit.Remote(r))
 		zerolog.Ctx(r.Context()).Warn().Str("remote", authlimit.Remote(r)).Msg("review page sign-in with a wrong token")
 		u.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Wrong token."})
 		return
 	}
 	id := randomToken()
-	if err := u.sessions.PutSession(id, storage.Session{CSRF: randomToken(), Expires: u.now().Add(sessionTTL)}, u.now()); err != nil {
+	if err := u.sessions.PutSession(ctx, id, storage.Session{CSRF: randomToken(), Expires: u.now().Add(sessionTTL)}, u.now()); err != nil {
 		zerolog.Ctx(r.Context()).Error().Err(err).Msg("storing a review session")
 		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", Error: "Could not start a session; try again."})
 		return
@@ -267,8 +269,9 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) logout(w http.ResponseWriter, r *http.Request, _ *session) {
+	ctx := r.Context()
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		u.sessions.DeleteSession(c.Value)
+		u.sessions.DeleteSession(ctx, c.Value)
 	}
 	setCookie(w, r, sessionCookie, "", -1)
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
@@ -323,14 +326,15 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, page strin
 }
 
 func (u *UI) queue(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
 	q := r.URL.Query()
 	f := quarantine.Filter{State: q.Get("state"), Project: strings.TrimSpace(strings.ToLower(q.Get("project"))), Check: q.Get("check")}
-	files, err := u.q.List(f)
+	files, err := u.q.List(ctx, f)
 	if err != nil {
 		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read the queue."})
 		return
 	}
-	counts, _ := u.q.Counts()
+	counts, _ := u.q.Counts(ctx)
 	var cs []stateCount
 	for _, st := range []quarantine.State{quarantine.Held, quarantine.Blocked, quarantine.Released, quarantine.Approved, quarantine.Rejected, quarantine.Allowed} {
 		cs = append(cs, stateCount{string(st), counts[st]})
@@ -366,7 +370,8 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (u *UI) audit(w http.ResponseWriter, r *http.Request, s *session) {
-	events, err := u.q.AuditLog(500, nil)
+	ctx := r.Context()
+	events, err := u.q.AuditLog(ctx, 500, nil)
 	if err != nil {
 		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read the audit log."})
 		return

@@ -1,7 +1,6 @@
 package reviewui
 
 import (
-	"airlock/internal/storetest"
 	"context"
 	"crypto/tls"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"airlock/internal/storetest"
 
 	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
@@ -26,8 +27,8 @@ import (
 // applier stands in for the gate: decisions go straight to the quarantine.
 type applier struct{ q *quarantine.Service }
 
-func (a applier) Review(_ context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error) {
-	return a.q.Apply(sha, t, actor, remote, reason)
+func (a applier) Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error) {
+	return a.q.Apply(ctx, sha, t, actor, remote, reason)
 }
 
 func (applier) Checks(quarantine.View) []gate.CheckStatus { return nil }
@@ -37,9 +38,9 @@ var warnings []gate.Warning
 
 func (applier) Warnings() []gate.Warning { return warnings }
 
-func (applier) DownloadsServed(time.Time) (int, error) { return 42, nil }
+func (applier) DownloadsServed(context.Context, time.Time) (int, error) { return 42, nil }
 
-func (applier) DownloadsFor(target string, _ time.Time) ([]storage.DownloadRecord, error) {
+func (applier) DownloadsFor(_ context.Context, target string, _ time.Time) ([]storage.DownloadRecord, error) {
 	return []storage.DownloadRecord{{Time: time.Now(), SHA256: target, Client: "10.1.2.3", UserAgent: "pip/26.3", Filename: "p-1.tar.gz", Status: 200}}, nil
 }
 
@@ -47,11 +48,12 @@ func (applier) AdvisoryStatus() (int, []advisories.SourceStatus) {
 	return 15000, []advisories.SourceStatus{{Source: "/srv/malicious-packages", Records: 15000, LastOK: time.Now()}}
 }
 
-func (applier) Confusions() ([]storage.Confusion, error) {
+func (applier) Confusions(context.Context) ([]storage.Confusion, error) {
 	return []storage.Confusion{{Project: "torchtriton", Index: "internal", PublicVersions: []string{"3.0"}, FirstSeen: time.Now(), LastSeen: time.Now()}}, nil
 }
 
 func server(t *testing.T, token string, useTLS bool) *httptest.Server {
+	ctx := t.Context()
 	store, err := storetest.Open(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +61,8 @@ func server(t *testing.T, token string, useTLS bool) *httptest.Server {
 	t.Cleanup(func() { store.Close() })
 	e, _ := policy.NewEngine(policy.DefaultRules())
 	q := quarantine.New(store, e, nil, nil, zerolog.Nop())
-	q.Decide(policy.Input{Project: "p", Version: "1", Filename: "p-1.tar.gz", SHA256: strings.Repeat("a", 64), UploadTime: time.Now()})
-	q.Decide(policy.Input{Project: "q", Version: "1", Filename: "q-1.tar.gz", SHA256: strings.Repeat("b", 64), UploadTime: time.Now().Add(-30 * 24 * time.Hour),
+	q.Decide(ctx, policy.Input{Project: "p", Version: "1", Filename: "p-1.tar.gz", SHA256: strings.Repeat("a", 64), UploadTime: time.Now()})
+	q.Decide(ctx, policy.Input{Project: "q", Version: "1", Filename: "q-1.tar.gz", SHA256: strings.Repeat("b", 64), UploadTime: time.Now().Add(-30 * 24 * time.Hour),
 		Attestation: &policy.Attestation{Status: policy.AttestationMissing}})
 	r := mux.NewRouter()
 	New(q, applier{q}, token, "https://pypi.org", nil).Register(r)

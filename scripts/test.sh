@@ -42,9 +42,11 @@ if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1
 go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go test -race -count=1 ./...
-# The same features on PostgreSQL: the server, quarantine, admin API,
-# review page and download tests again, on a throwaway cluster.
-STORE_TEST_BACKEND=postgres go test -count=1 ./simpleapi ./quarantine ./adminapi ./reviewui ./downloads
+# The same features on PostgreSQL: every package whose tests open their
+# store through internal/storetest (the server, the airlock command, the
+# end-to-end installs with pip and uv among them, and any added later)
+# again, on a throwaway cluster.
+STORE_TEST_BACKEND=postgres go test -count=1 $(go list -f '{{if or .TestImports .XTestImports}}{{.ImportPath}} {{join .TestImports " "}}{{end}}' ./... | awk '/airlock\/internal\/storetest/ {print $1}')
 # The container image and the systemd unit.
 bash packaging/test.sh
 

@@ -18,8 +18,8 @@ import (
 // Cache keeps source responses between fetches. *storage.Store is one; a
 // nil Cache keeps nothing (the CLI commands use an in-memory one).
 type Cache interface {
-	GetSignalDoc(key string) (storage.SignalDoc, error)
-	PutSignalDoc(key string, d storage.SignalDoc) error
+	GetSignalDoc(ctx context.Context, key string) (storage.SignalDoc, error)
+	PutSignalDoc(ctx context.Context, key string, d storage.SignalDoc) error
 }
 
 var _ Cache = (*storage.Store)(nil)
@@ -31,7 +31,7 @@ type MemCache struct {
 }
 
 // GetSignalDoc implements Cache.
-func (m *MemCache) GetSignalDoc(key string) (storage.SignalDoc, error) {
+func (m *MemCache) GetSignalDoc(_ context.Context, key string) (storage.SignalDoc, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	d, ok := m.docs[key]
@@ -42,7 +42,7 @@ func (m *MemCache) GetSignalDoc(key string) (storage.SignalDoc, error) {
 }
 
 // PutSignalDoc implements Cache.
-func (m *MemCache) PutSignalDoc(key string, d storage.SignalDoc) error {
+func (m *MemCache) PutSignalDoc(_ context.Context, key string, d storage.SignalDoc) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.docs == nil {
@@ -86,7 +86,7 @@ type fetcher struct {
 // limits us. A 404 is errNotFound (and cached as such).
 func (f *fetcher) get(ctx context.Context, rawURL string) (storage.SignalDoc, error) {
 	now := f.now()
-	cached, cerr := f.cache.GetSignalDoc(rawURL)
+	cached, cerr := f.cache.GetSignalDoc(ctx, rawURL)
 	have := cerr == nil
 	ttl := f.ttl
 	if d, ok := ctx.Value(maxAgeKey{}).(time.Duration); ok && d < ttl {
@@ -112,7 +112,7 @@ func (f *fetcher) get(ctx context.Context, rawURL string) (storage.SignalDoc, er
 		}
 		return storage.SignalDoc{}, err
 	}
-	f.cache.PutSignalDoc(rawURL, doc)
+	f.cache.PutSignalDoc(ctx, rawURL, doc)
 	return docOrNotFound(doc)
 }
 

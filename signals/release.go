@@ -59,7 +59,7 @@ func (a *Assessor) Report(ctx context.Context, project string) Report {
 		a.OnGathered(f.Asked, f.Unknown)
 	}
 	if f.Repo != nil && f.Repo.Exists {
-		a.observe(f)
+		a.observe(ctx, f)
 	}
 	r := Assess(f, a.Weights, a.Thresholds, now)
 	a.mu.Lock()
@@ -73,10 +73,10 @@ func (a *Assessor) Report(ctx context.Context, project string) Report {
 
 // observe records a look at the repository's tags (at the time GitHub
 // answered, not when a cached answer is reused).
-func (a *Assessor) observe(f *Facts) {
+func (a *Assessor) observe(ctx context.Context, f *Facts) {
 	key := "seen-tags:" + f.RepoLink
 	var seen seenTags
-	if doc, err := a.Client.opt.Cache.GetSignalDoc(key); err == nil {
+	if doc, err := a.Client.opt.Cache.GetSignalDoc(ctx, key); err == nil {
 		json.Unmarshal(doc.Body, &seen)
 	}
 	at := f.Repo.ObservedAt
@@ -99,12 +99,12 @@ func (a *Assessor) observe(f *Facts) {
 	}
 	seen.LastCheck = at
 	body, _ := json.Marshal(seen)
-	a.Client.opt.Cache.PutSignalDoc(key, storage.SignalDoc{Body: body, Status: 200, FetchedAt: at})
+	a.Client.opt.Cache.PutSignalDoc(ctx, key, storage.SignalDoc{Body: body, Status: 200, FetchedAt: at})
 }
 
-func (a *Assessor) absentAt(repo, tag string) time.Time {
+func (a *Assessor) absentAt(ctx context.Context, repo, tag string) time.Time {
 	var seen seenTags
-	if doc, err := a.Client.opt.Cache.GetSignalDoc("seen-tags:" + repo); err == nil {
+	if doc, err := a.Client.opt.Cache.GetSignalDoc(ctx, "seen-tags:"+repo); err == nil {
 		json.Unmarshal(doc.Body, &seen)
 	}
 	return seen.Absent[tag]
@@ -139,7 +139,7 @@ func (a *Assessor) ForRelease(ctx context.Context, project, version string) *pol
 	// A release's time is GitHub's; a commit's can be anything, so a tag
 	// without a release is dated no earlier than the last look without it.
 	if m.How != "release" {
-		if absent := a.absentAt(f.RepoLink, tag.Name); absent.After(m.Time) {
+		if absent := a.absentAt(ctx, f.RepoLink, tag.Name); absent.After(m.Time) {
 			m.Time, m.How = absent, "absent-until"
 		}
 	}

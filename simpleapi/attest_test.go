@@ -48,7 +48,7 @@ func newAttestHarness(t testing.TB, rules func(*policy.Rules)) (*harness, *fakep
 	h.store.Close()
 	h.open(func(o *gate.Options, fake *fakepypi.Server) {
 		base, _ := url.Parse(fake.Index.URL)
-		o.Attest = attest.New(o.Upstream, base, verifier, o.Store)
+		o.Attest = attest.New(o.Upstream, base, verifier, o.Store.(attest.Cache))
 	})
 	whl := filepath.Join(fixtureDir(), "abi3info-2024.10.3-py3-none-any.whl")
 	attested, err := h.fake.AddFixture("abi3info", "2024.10.3", whl, whl+".provenance", uploaded)
@@ -63,6 +63,7 @@ func newAttestHarness(t testing.TB, rules func(*policy.Rules)) (*harness, *fakep
 }
 
 func TestMissingAttestationAfterAttestedReleases(t *testing.T) {
+	ctx := t.Context()
 	h, attested, bare := newAttestHarness(t, nil)
 	_, page := h.jsonPage("abi3info")
 	want := "held by Airlock: attestation missing; releases up to 2024.10.3 were attested by github:woodruffw/abi3info:release.yml (review " + bare.SHA256()[:12] + ")"
@@ -78,7 +79,7 @@ func TestMissingAttestationAfterAttestedReleases(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Equal(body, attested.Data) {
 		t.Fatalf("attested release: %d", resp.StatusCode)
 	}
-	v, err := h.config.Quarantine.Get(attested.SHA256())
+	v, err := h.config.Quarantine.Get(ctx, attested.SHA256())
 	if err != nil || v.Inputs.Attestation == nil || v.Inputs.Attestation.Publisher != "github:woodruffw/abi3info:release.yml" ||
 		!strings.Contains(v.Decision.Summary(), "attested by github:woodruffw/abi3info:release.yml") ||
 		v.Decision.Reasons[0].Evidence["cert_build_config_uri"] == nil {

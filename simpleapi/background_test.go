@@ -78,6 +78,7 @@ func TestBackgroundByteBudget(t *testing.T) {
 // first; a held release answered from its metadata alone is queued with
 // priority, so its content is inspected before a reviewer sees it.
 func TestMetadataFirstQueuesContentBeforeReview(t *testing.T) {
+	ctx := t.Context()
 	h := newHarness(t)
 	h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.7"}, uploaded)
 	poisoned := h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.8", Extra: pthPayload}, h.clock().Add(-time.Hour))
@@ -85,12 +86,12 @@ func TestMetadataFirstQueuesContentBeforeReview(t *testing.T) {
 	if resp, _ := h.get(fileURL(poisoned) + ".metadata"); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("metadata of a cooling release: %s", resp.Status)
 	}
-	v, _ := h.config.Quarantine.Get(poisoned.SHA256())
+	v, _ := h.config.Quarantine.Get(ctx, poisoned.SHA256())
 	if v.Inputs.Content != nil {
 		t.Fatalf("content known without the file: %+v", v.Inputs.Content)
 	}
 	h.gate.RunPending(context.Background())
-	v, _ = h.config.Quarantine.Get(poisoned.SHA256())
+	v, _ = h.config.Quarantine.Get(ctx, poisoned.SHA256())
 	if v.Inputs.Content == nil || len(v.Inputs.Content.New) == 0 || !strings.Contains(v.Decision.Summary(), "critical pth-exec") {
 		t.Errorf("after the queued check the decision lacks the content finding: %s", v.Decision.Summary())
 	}
@@ -101,6 +102,7 @@ func TestMetadataFirstQueuesContentBeforeReview(t *testing.T) {
 // the baseline is 1.0, the newest release that cleared the gate, so it is
 // new.
 func TestBaselineIsLastClearedRelease(t *testing.T) {
+	ctx := t.Context()
 	h := newHarness(t)
 	h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.0"}, uploaded)
 	bad := h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.1", Extra: pthPayload}, uploaded.Add(time.Hour))
@@ -112,7 +114,7 @@ func TestBaselineIsLastClearedRelease(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Status, "critical pth-exec") {
 		t.Errorf("repeated payload: %s", resp.Status)
 	}
-	v, _ := h.config.Quarantine.Get(again.SHA256())
+	v, _ := h.config.Quarantine.Get(ctx, again.SHA256())
 	if c := v.Inputs.Content; c == nil || c.PreviousVersion != "1.0" {
 		t.Errorf("baseline: %+v", c)
 	}
@@ -124,6 +126,7 @@ func TestBaselineIsLastClearedRelease(t *testing.T) {
 // retry lifts it without any client asking for the file. With
 // attestations not required the earlier releases are not even asked.
 func TestTransientErrorRetriesNotSticks(t *testing.T) {
+	ctx := t.Context()
 	h, attested, bare := newAttestHarness(t, func(r *policy.Rules) { r.Default.RequireAttestation = policy.RequireNever })
 	prov := "/integrity/abi3info/2024.10.3/" + attested.Filename + "/provenance"
 	h.fake.SetFault(prov, fakepypi.Fault{Status: 500})
@@ -142,14 +145,14 @@ func TestTransientErrorRetriesNotSticks(t *testing.T) {
 	if strings.Contains(resp.Status, host) || strings.Contains(string(body), host) {
 		t.Errorf("client sees the upstream's address: %s\n%s", resp.Status, body)
 	}
-	v, _ := h.config.Quarantine.Get(bare.SHA256())
+	v, _ := h.config.Quarantine.Get(ctx, bare.SHA256())
 	if v.Decision.Until.IsZero() || !strings.Contains(v.Decision.Reasons[0].Evidence["error"].(string), "500") {
 		t.Errorf("the hold has no retry time or lost the raw error: %+v", v.Decision)
 	}
 	h.fake.SetFault(prov, fakepypi.Fault{})
 	h.advance(2 * time.Minute)
-	h.config.Quarantine.Sweep()
-	v, _ = h.config.Quarantine.Get(bare.SHA256())
+	h.config.Quarantine.Sweep(ctx)
+	v, _ = h.config.Quarantine.Get(ctx, bare.SHA256())
 	if strings.Contains(v.Decision.Summary(), "could not be checked") {
 		t.Errorf("after the retry the error still holds: %s", v.Decision.Summary())
 	}
@@ -163,13 +166,14 @@ func TestTransientErrorRetriesNotSticks(t *testing.T) {
 // the risk-adaptive cooldown does not apply, failures are counted per
 // source and warned about once.
 func TestMissingSourcesDoNotLengthenCooldown(t *testing.T) {
+	ctx := t.Context()
 	h := newHarness(t)
 	h.rules.Default.CooldownBelowScore, h.rules.Default.CooldownBelow, h.rules.Default.CooldownMinConfidence = 50, 14*24*time.Hour, 0.8
 	h.http.Close()
 	h.store.Close()
 	h.open(func(o *gate.Options, fake *fakepypi.Server) {
 		o.Signals = &signals.Assessor{Client: signals.New(signals.Options{PyPIURL: fake.Index.URL, PyPIStatsURL: "http://127.0.0.1:9",
-			GitHubAPIURL: "http://127.0.0.1:9", Timeout: time.Second, TTL: time.Hour, Cache: o.Store, Now: h.clock}),
+			GitHubAPIURL: "http://127.0.0.1:9", Timeout: time.Second, TTL: time.Hour, Cache: o.Store.(signals.Cache), Now: h.clock}),
 			Weights: signals.DefaultWeights(), Thresholds: signals.DefaultThresholds()}
 	})
 	d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "boto", Version: "1.0"}, h.clock().Add(-8*24*time.Hour))
@@ -182,7 +186,7 @@ func TestMissingSourcesDoNotLengthenCooldown(t *testing.T) {
 	if resp, _ := h.get(fileURL(d)); resp.StatusCode != 200 {
 		t.Errorf("listed file refused: %s", resp.Status)
 	}
-	v, _ := h.config.Quarantine.Get(d.SHA256())
+	v, _ := h.config.Quarantine.Get(ctx, d.SHA256())
 	if s := v.Inputs.Signals; s == nil || s.Confidence >= 0.8 || len(s.Missing) == 0 {
 		t.Errorf("signals should say they are incomplete: %+v", s)
 	}
@@ -206,20 +210,21 @@ func TestMissingSourcesDoNotLengthenCooldown(t *testing.T) {
 // the repository on a back-off without any client asking, so a tag pushed
 // 16 hours after the upload is recorded as late.
 func TestSweepRereadsMissingTag(t *testing.T) {
+	ctx := t.Context()
 	h, _, young := newSignalsHarness(t)
 	if resp, _ := h.get(fileURL(young)); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("untagged: %s", resp.Status)
 	}
 	for i := 0; i < 15; i++ { // hourly sweeps for 15 hours
 		h.advance(time.Hour)
-		h.config.Quarantine.Sweep()
+		h.config.Quarantine.Sweep(ctx)
 	}
 	h.fake.AddTag("acme/tagged", fakepypi.FakeTag{Name: "v1.1", CommitTime: young.UploadTime.Add(-48 * time.Hour)})
 	for i := 0; i < 6; i++ {
 		h.advance(time.Hour)
-		h.config.Quarantine.Sweep()
+		h.config.Quarantine.Sweep(ctx)
 	}
-	v, _ := h.config.Quarantine.Get(young.SHA256())
+	v, _ := h.config.Quarantine.Get(ctx, young.SHA256())
 	if v.State != "held" || !strings.Contains(v.Decision.Summary(), "after the upload") {
 		t.Errorf("late tag not recorded by the sweep: %s %s", v.State, v.Decision.Summary())
 	}
@@ -262,14 +267,14 @@ func TestApprovalRunsWhatHasNotRun(t *testing.T) {
 	if !hasCheck(checks, "content", "hold") {
 		t.Errorf("checks after the approval attempt: %+v", checks)
 	}
-	before, _ := h.config.Quarantine.Get(clean.SHA256())
+	before, _ := h.config.Quarantine.Get(ctx, clean.SHA256())
 	if !hasCheck(h.gate.Checks(before), "content", "not yet run") {
 		t.Errorf("a file decided from its metadata must say its content is not yet inspected: %+v", h.gate.Checks(before))
 	}
 	if v, err := h.gate.Review(ctx, clean.SHA256(), quarantine.Approve, "alice", "", "cooldown only"); err != nil || v.State != "approved" {
 		t.Errorf("clean approval: %v %s", err, v.State)
 	}
-	if v, _ := h.config.Quarantine.Get(clean.SHA256()); v.Inputs.Content == nil {
+	if v, _ := h.config.Quarantine.Get(ctx, clean.SHA256()); v.Inputs.Content == nil {
 		t.Error("approved without inspecting")
 	}
 }
@@ -287,6 +292,7 @@ func hasCheck(checks []gate.CheckStatus, check, status string) bool {
 // previous release already had is shown with the lines that are new since
 // then; a payload in a new file says the file is new.
 func TestEvidenceSaysWhichLinesAreNew(t *testing.T) {
+	ctx := t.Context()
 	h := newHarness(t)
 	base := "import base64\n\nVERSION = '1.0'\n\ndef helper():\n    return 1\n"
 	h.fake.AddWheel(fakepypi.WheelSpec{Name: "evo", Version: "1.0", Extra: map[string]string{"evo/util.py": base}}, uploaded)
@@ -297,7 +303,7 @@ func TestEvidenceSaysWhichLinesAreNew(t *testing.T) {
 	if resp, _ := h.get(fileURL(changed)); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("%s", resp.Status)
 	}
-	v, _ := h.config.Quarantine.Get(changed.SHA256())
+	v, _ := h.config.Quarantine.Get(ctx, changed.SHA256())
 	msgs := map[string]string{}
 	for _, f := range v.Inputs.Content.New {
 		msgs[f.Path] = f.Message

@@ -19,6 +19,7 @@ var pthPayload = map[string]string{"litellm_init.pth": "import os, base64; exec(
 // says otherwise); its download brings the evidence and is refused, and
 // from then on the page marks it held, so a retry resolves to 1.82.7.
 func TestPoisonedReleaseIsHeld(t *testing.T) {
+	ctx := t.Context()
 	h := newHarness(t)
 	old := uploaded
 	clean := h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.7"}, old)
@@ -42,7 +43,7 @@ func TestPoisonedReleaseIsHeld(t *testing.T) {
 	if fileByName(page, clean.Filename)["yanked"] != nil {
 		t.Error("clean release marked")
 	}
-	v, _ := h.config.Quarantine.Get(poisoned.SHA256())
+	v, _ := h.config.Quarantine.Get(ctx, poisoned.SHA256())
 	c := v.Inputs.Content
 	if c == nil || c.PreviousVersion != "1.82.7" || len(c.FilesAdded) != 1 || c.FilesAdded[0] != "litellm_init.pth" {
 		t.Errorf("diff evidence: %+v", c)
@@ -57,6 +58,7 @@ func TestPoisonedReleaseIsHeld(t *testing.T) {
 }
 
 func TestAlwaysShippedPthIsInformational(t *testing.T) {
+	ctx := t.Context()
 	h := newHarness(t)
 	pth := map[string]string{"distutils-precedence.pth": "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'\n"}
 	h.fake.AddWheel(fakepypi.WheelSpec{Name: "setuptools", Version: "80.0", Extra: pth}, uploaded)
@@ -64,7 +66,7 @@ func TestAlwaysShippedPthIsInformational(t *testing.T) {
 	if resp, _ := h.get(fileURL(cur)); resp.StatusCode != 200 {
 		t.Fatalf("setuptools: %s", resp.Status)
 	}
-	v, _ := h.config.Quarantine.Get(cur.SHA256())
+	v, _ := h.config.Quarantine.Get(ctx, cur.SHA256())
 	if !strings.Contains(v.Decision.Summary(), "1 finding(s) the project has always had: pth-exec in distutils-precedence.pth") {
 		t.Errorf("known finding not recorded: %s", v.Decision.Summary())
 	}

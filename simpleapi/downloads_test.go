@@ -10,6 +10,7 @@ import (
 // Every file served is recorded with the client's address and user agent;
 // metadata, HEAD requests and refusals are not downloads.
 func TestDownloadsAreRecorded(t *testing.T) {
+	ctx := t.Context()
 	h := newHarness(t)
 	d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "rec", Version: "1.0"}, uploaded)
 	ua := "pip/26.3 {\"ci\":true,\"implementation\":{\"name\":\"CPython\"}}"
@@ -25,7 +26,7 @@ func TestDownloadsAreRecorded(t *testing.T) {
 		resp.Body.Close()
 	}
 	h.downloads.Close() // flush
-	recs, err := h.store.DownloadsOf(d.SHA256())
+	recs, err := h.store.DownloadsOf(ctx, d.SHA256())
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("records: %d, %v; want the download and the range read", len(recs), err)
 	}
@@ -35,7 +36,7 @@ func TestDownloadsAreRecorded(t *testing.T) {
 	if recs[1].Status != http.StatusPartialContent || recs[1].Bytes != 10 {
 		t.Errorf("range record: %+v", recs[1])
 	}
-	if n, err := h.store.DownloadsServed(h.clock().Add(-24 * 60 * 60 * 1e9)); err != nil || n != 1 {
+	if n, err := h.store.DownloadsServed(ctx, h.clock().Add(-24*60*60*1e9)); err != nil || n != 1 {
 		t.Errorf("downloads served: %d, %v; want 1 (a range read is not a download)", n, err)
 	}
 }

@@ -1,13 +1,14 @@
 package simpleapi
 
 import (
-	"airlock/authlimit"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"time"
+
+	"airlock/authlimit"
 
 	"github.com/gorilla/mux"
 
@@ -42,12 +43,12 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	if s.opt.FillTimeout > 0 {
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opt.FillTimeout + s.opt.WriteTimeout))
 	}
-	rec, recErr := s.opt.Store.GetFile(project, key)
+	rec, recErr := s.opt.Store.GetFile(ctx, project, key)
 	if recErr != nil && !errors.Is(recErr, storage.ErrNotFound) {
 		s.fail(w, r, recErr)
 		return
 	}
-	haveRec := recErr == nil && s.opt.Store.HasBlob(rec.SHA256)
+	haveRec := recErr == nil && s.opt.Store.HasBlob(ctx, rec.SHA256)
 
 	entry, pageErr := g.Page(ctx, project)
 	if pageErr != nil {
@@ -57,12 +58,12 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 			logFrom(ctx).Debug().Err(pageErr).Str("file", key).Msg("upstream failed; serving stored file")
 			dist := rec
 			if isMeta {
-				if dist, err = s.opt.Store.GetFile(project, distName); err != nil {
+				if dist, err = s.opt.Store.GetFile(ctx, project, distName); err != nil {
 					s.fail(w, r, pageErr)
 					return
 				}
 			}
-			v, err := g.DecideFromRecord(dist)
+			v, err := g.DecideFromRecord(ctx, dist)
 			s.decideAndServe(w, r, v, err, rec, isMeta)
 			return
 		}
@@ -74,7 +75,7 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, gate.ErrNotListed) && haveRec && !isMeta {
 		// Stored, but the upstream no longer lists it: removed upstream
 		// (policy.on_upstream_removed decides whether it is still served).
-		v, err := g.DecideRemoved(rec)
+		v, err := g.DecideRemoved(ctx, rec)
 		s.decideAndServe(w, r, v, err, rec, isMeta)
 		return
 	}
@@ -120,7 +121,8 @@ func kindOf(isMeta bool) string {
 // serveBlob serves stored bytes with http.ServeContent: Range, HEAD and
 // conditional requests work (uv reads wheels with Range requests).
 func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, rec storage.FileRecord, isMeta bool) {
-	f, err := s.opt.Store.OpenBlob(rec.SHA256)
+	ctx := r.Context()
+	f, err := s.opt.Store.OpenBlob(ctx, rec.SHA256)
 	if err != nil {
 		s.fail(w, r, err)
 		return

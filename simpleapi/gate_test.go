@@ -38,6 +38,7 @@ func fileByName(page map[string]any, name string) map[string]any {
 }
 
 func TestCooldownHoldIsVisibleAndReleasesItself(t *testing.T) {
+	ctx := t.Context()
 	h, old, young := newGateHarness(t, nil)
 	until := young.UploadTime.Add(7 * 24 * time.Hour)
 
@@ -82,21 +83,21 @@ func TestCooldownHoldIsVisibleAndReleasesItself(t *testing.T) {
 		t.Errorf("gate metrics:\n%s", m)
 	}
 
-	v, err := h.config.Quarantine.Get(young.SHA256())
+	v, err := h.config.Quarantine.Get(ctx, young.SHA256())
 	if err != nil || v.State != "held" || v.Inputs.UploadTime.IsZero() || len(v.Decision.Reasons) == 0 {
 		t.Fatalf("stored decision: %+v %v", v, err)
 	}
 
 	// One second before the end: the sweep keeps it. At the end: released.
 	h.advance(until.Sub(h.clock()) - time.Second)
-	if n, err := h.config.Quarantine.Sweep(); err != nil || n != 0 {
+	if n, err := h.config.Quarantine.Sweep(ctx); err != nil || n != 0 {
 		t.Fatalf("sweep a second early: %d %v", n, err)
 	}
 	h.advance(time.Second)
-	if n, err := h.config.Quarantine.Sweep(); err != nil || n != 1 {
+	if n, err := h.config.Quarantine.Sweep(ctx); err != nil || n != 1 {
 		t.Fatalf("sweep at the end: %d %v", n, err)
 	}
-	if v, _ := h.config.Quarantine.Get(young.SHA256()); v.State != "released" {
+	if v, _ := h.config.Quarantine.Get(ctx, young.SHA256()); v.State != "released" {
 		t.Errorf("after the sweep: %s", v.State)
 	}
 	_, page = h.jsonPage("beta")
@@ -110,7 +111,7 @@ func TestCooldownHoldIsVisibleAndReleasesItself(t *testing.T) {
 	if got := h.hooks.kinds(); len(got) != 0 {
 		t.Errorf("notifications for a cooldown: %q", got)
 	}
-	events, _ := h.store.Audit(0, nil)
+	events, _ := h.store.Audit(ctx, 0, nil)
 	if len(events) != 2 || events[0].To != "released" || events[1].To != "held" || events[0].Actor != quarantine.Actor {
 		t.Errorf("audit log: %+v", events)
 	}
@@ -130,6 +131,7 @@ func TestHideHeldFiles(t *testing.T) {
 }
 
 func TestAuditModeServesAndRecords(t *testing.T) {
+	ctx := t.Context()
 	h, _, young := newGateHarness(t, func(r *policy.Rules) { r.Mode = policy.Audit })
 	_, page := h.jsonPage("beta")
 	if f := fileByName(page, young.Filename); f["yanked"] != nil {
@@ -138,7 +140,7 @@ func TestAuditModeServesAndRecords(t *testing.T) {
 	if resp, _ := h.get(fileURL(young)); resp.StatusCode != 200 {
 		t.Fatalf("audit mode: %d", resp.StatusCode)
 	}
-	v, err := h.config.Quarantine.Get(young.SHA256())
+	v, err := h.config.Quarantine.Get(ctx, young.SHA256())
 	if err != nil || v.State != "held" || v.Decision.Action != policy.Hold {
 		t.Errorf("audit decision not stored: %+v %v", v, err)
 	}
@@ -161,19 +163,20 @@ func TestNotAfterHoldsEverythingNewer(t *testing.T) {
 }
 
 func TestPersonDecisionsStickAndSurviveRestart(t *testing.T) {
+	ctx := t.Context()
 	h, _, young := newGateHarness(t, nil)
 	q := h.config.Quarantine
 	h.get(fileURL(young)) // held
-	if _, err := q.Apply(young.SHA256(), quarantine.Approve, "alice", "127.0.0.1", ""); !errors.Is(err, quarantine.ErrReasonRequired) {
+	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Approve, "alice", "127.0.0.1", ""); !errors.Is(err, quarantine.ErrReasonRequired) {
 		t.Errorf("approve without reason: %v", err)
 	}
-	if _, err := q.Apply(young.SHA256(), quarantine.Approve, "alice", "127.0.0.1", "diffed against the tag"); err != nil {
+	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Approve, "alice", "127.0.0.1", "diffed against the tag"); err != nil {
 		t.Fatal(err)
 	}
 	if resp, _ := h.get(fileURL(young)); resp.StatusCode != 200 {
 		t.Errorf("approved: %d", resp.StatusCode)
 	}
-	if _, err := q.Apply(young.SHA256(), quarantine.Approve, "alice", "", "again"); !errors.Is(err, quarantine.ErrTransition) {
+	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Approve, "alice", "", "again"); !errors.Is(err, quarantine.ErrTransition) {
 		t.Errorf("approving twice: %v", err)
 	}
 
@@ -186,7 +189,7 @@ func TestPersonDecisionsStickAndSurviveRestart(t *testing.T) {
 		t.Errorf("approval lost on restart: %d", resp.StatusCode)
 	}
 
-	if _, err := q.Apply(young.SHA256(), quarantine.Reopen, "bob", "", "second look"); err != nil {
+	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Reopen, "bob", "", "second look"); err != nil {
 		t.Fatal(err)
 	}
 	resp, body := h.get(fileURL(young))
@@ -195,11 +198,11 @@ func TestPersonDecisionsStickAndSurviveRestart(t *testing.T) {
 	}
 	// A reopened hold is a person's: time passing does not release it.
 	h.advance(30 * 24 * time.Hour)
-	q.Sweep()
+	q.Sweep(ctx)
 	if resp, _ := h.get(fileURL(young)); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("reopened hold released by the sweep: %d", resp.StatusCode)
 	}
-	if _, err := q.Apply(young.SHA256(), quarantine.Reject, "bob", "", "typosquat"); err != nil {
+	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Reject, "bob", "", "typosquat"); err != nil {
 		t.Fatal(err)
 	}
 	resp, _ = h.get(fileURL(young))
@@ -210,7 +213,7 @@ func TestPersonDecisionsStickAndSurviveRestart(t *testing.T) {
 	if _, page := h.jsonPage("beta"); fileByName(page, young.Filename) != nil {
 		t.Error("a rejected file is still listed")
 	}
-	events, _ := h.store.Audit(0, nil)
+	events, _ := h.store.Audit(ctx, 0, nil)
 	var trail []string
 	for i := len(events) - 1; i >= 0; i-- {
 		trail = append(trail, events[i].From+">"+events[i].To+"("+events[i].Actor+")")

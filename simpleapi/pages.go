@@ -107,7 +107,7 @@ func (s *Server) getList(ctx context.Context) (*listEntry, error) {
 	cached := s.list
 	s.listMu.Unlock()
 	if cached == nil {
-		if cl, err := s.opt.Store.GetList(); err == nil {
+		if cl, err := s.opt.Store.GetList(ctx); err == nil {
 			cached = &listEntry{cl: cl}
 		}
 	}
@@ -145,7 +145,7 @@ func (s *Server) getList(ctx context.Context) (*listEntry, error) {
 			cl.Names = index.NormalizeList(names)
 		}
 		s.opt.Metrics.Cache.WithLabelValues("list", "miss").Inc()
-		if err := s.opt.Store.PutList(cl); err != nil {
+		if err := s.opt.Store.PutList(ctx, cl); err != nil {
 			return nil, err
 		}
 		e := &listEntry{cl: cl}

@@ -15,6 +15,7 @@ import (
 // removal recorded. With on_upstream_removed: keep it is served as before.
 // A yanked file is not a removal.
 func TestReleaseRemovedUpstream(t *testing.T) {
+	ctx := t.Context()
 	for _, keep := range []bool{false, true} {
 		h := newHarness(t)
 		if keep {
@@ -38,8 +39,8 @@ func TestReleaseRemovedUpstream(t *testing.T) {
 			t.Errorf("keep=%v: a removed file is still listed", keep)
 		}
 		resp, body := h.get(fileURL(gone))
-		rec, err := h.store.GetFile("gone", gone.Filename)
-		if err != nil || rec.RemovedAt.IsZero() || !h.store.HasBlob(gone.SHA256()) {
+		rec, err := h.store.GetFile(ctx, "gone", gone.Filename)
+		if err != nil || rec.RemovedAt.IsZero() || !h.store.HasBlob(ctx, gone.SHA256()) {
 			t.Errorf("keep=%v: removal not recorded or bytes lost: %+v %v", keep, rec, err)
 		}
 		if keep {

@@ -20,7 +20,6 @@ import (
 	"airlock/gate"
 	"airlock/indexes"
 	"airlock/metrics"
-	"airlock/storage"
 	"airlock/upstream"
 )
 
@@ -30,7 +29,7 @@ type Options struct {
 	// and refuses.
 	Gate *gate.Gate
 	// Store and Upstream serve the root project list and stored blobs.
-	Store       *storage.Store
+	Store       Store
 	Upstream    *upstream.Client
 	Metrics     *metrics.Metrics
 	Log         zerolog.Logger

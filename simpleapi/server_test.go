@@ -1,7 +1,6 @@
 package simpleapi
 
 import (
-	"airlock/internal/storetest"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"airlock/internal/storetest"
 
 	"github.com/rs/zerolog"
 
@@ -38,6 +39,7 @@ type harness struct {
 	srv    *Server
 	http   *httptest.Server
 	store  *storage.Store
+	dir    string // the data directory (kept across h.open: a restart)
 	logs   *syncBuffer
 	now    time.Time
 	nowMu  sync.Mutex
@@ -109,11 +111,10 @@ func newHarness(t testing.TB, tweak ...func(*gate.Options, *fakepypi.Server)) *h
 
 func (h *harness) open(tweak ...func(*gate.Options, *fakepypi.Server)) {
 	t := h.t
-	dir := filepath.Join(t.TempDir(), "data")
-	if h.store != nil {
-		dir = h.config.Store.Dir()
+	if h.dir == "" {
+		h.dir = filepath.Join(t.TempDir(), "data")
 	}
-	store, err := storetest.Open(t, dir)
+	store, err := storetest.Open(t, h.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func (h *harness) open(tweak ...func(*gate.Options, *fakepypi.Server)) {
 // rebuild makes the gate and the server anew from h.config.
 func (h *harness) rebuild() {
 	h.gate = gate.New(h.config)
-	h.srv = New(Options{Gate: h.gate, Store: h.config.Store, Upstream: h.config.Upstream, Metrics: h.config.Metrics,
+	h.srv = New(Options{Gate: h.gate, Store: h.store, Upstream: h.config.Upstream, Metrics: h.config.Metrics,
 		Log: h.config.Log, PageTTL: h.config.PageTTL, PageTimeout: h.config.PageTimeout, Now: h.config.Now, HideHeld: h.hideHeld, PublicURL: h.publicURL, Downloads: h.downloads})
 	if h.http != nil {
 		h.http.Config.Handler = h.srv.Handler()
@@ -297,13 +298,14 @@ func TestProjectList(t *testing.T) {
 }
 
 func TestFileIsVerifiedStoredAndServed(t *testing.T) {
+	ctx := t.Context()
 	h := newHarness(t)
 	d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "2.0"}, uploaded)
 	resp, body := h.get(fileURL(d))
 	if resp.StatusCode != 200 || !bytes.Equal(body, d.Data) {
 		t.Fatalf("status %d, %d bytes", resp.StatusCode, len(body))
 	}
-	rec, err := h.store.GetFile("beta", d.Filename)
+	rec, err := h.store.GetFile(ctx, "beta", d.Filename)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,13 +334,14 @@ func TestFileIsVerifiedStoredAndServed(t *testing.T) {
 }
 
 func TestMetadataIsVerified(t *testing.T) {
+	ctx := t.Context()
 	h := newHarness(t)
 	d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "2.0", Requires: []string{"alpha"}}, uploaded)
 	resp, body := h.get(fileURL(d) + ".metadata")
 	if resp.StatusCode != 200 || !bytes.Equal(body, d.Metadata) {
 		t.Fatalf("metadata: %d %q", resp.StatusCode, body)
 	}
-	if _, err := h.store.GetFile("beta", d.Filename+".metadata"); err != nil {
+	if _, err := h.store.GetFile(ctx, "beta", d.Filename+".metadata"); err != nil {
 		t.Errorf("metadata not recorded: %v", err)
 	}
 	e := h.fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "2.1"}, uploaded)
@@ -355,6 +358,7 @@ func TestMetadataIsVerified(t *testing.T) {
 }
 
 func TestTamperedFileIsNeitherServedNorStored(t *testing.T) {
+	ctx := t.Context()
 	h := newHarness(t)
 	d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "2.0"}, uploaded)
 	evil := append([]byte(nil), d.Data...)
@@ -364,13 +368,13 @@ func TestTamperedFileIsNeitherServedNorStored(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "upstream file did not match its published sha256") {
 		t.Fatalf("tampered: %d %s", resp.StatusCode, body)
 	}
-	if _, err := h.store.GetFile("beta", d.Filename); err == nil {
+	if _, err := h.store.GetFile(ctx, "beta", d.Filename); err == nil {
 		t.Error("tampered file was recorded")
 	}
-	if h.store.HasBlob(d.SHA256()) || countFiles(t, filepath.Join(h.store.Dir(), "blobs")) != 0 {
+	if h.store.HasBlob(ctx, d.SHA256()) || countFiles(t, filepath.Join(h.dir, "blobs")) != 0 {
 		t.Error("tampered bytes were stored")
 	}
-	if countFiles(t, filepath.Join(h.store.Dir(), "tmp")) != 0 {
+	if countFiles(t, filepath.Join(h.dir, "tmp")) != 0 {
 		t.Error("temp file left behind")
 	}
 	if !strings.Contains(h.logs.String(), `"event":"security"`) {
@@ -395,11 +399,12 @@ func countFiles(t *testing.T, dir string) int {
 }
 
 func TestTruncatedDownload(t *testing.T) {
+	ctx := t.Context()
 	h := newHarness(t)
 	d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "2.0"}, uploaded)
 	h.fake.SetFault(upstreamFilePath(d), fakepypi.Fault{Truncate: true})
 	resp, body := h.get(fileURL(d))
-	if resp.StatusCode != http.StatusBadGateway || h.store.HasBlob(d.SHA256()) {
+	if resp.StatusCode != http.StatusBadGateway || h.store.HasBlob(ctx, d.SHA256()) {
 		t.Fatalf("truncated: %d %s", resp.StatusCode, body)
 	}
 }

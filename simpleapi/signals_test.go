@@ -23,7 +23,7 @@ func newSignalsHarness(t *testing.T) (*harness, *fakepypi.Dist, *fakepypi.Dist) 
 	h.store.Close()
 	h.open(func(o *gate.Options, fake *fakepypi.Server) {
 		o.Signals = &signals.Assessor{Client: signals.New(signals.Options{PyPIURL: fake.Index.URL, PyPIStatsURL: fake.Stats.URL,
-			GitHubAPIURL: fake.GitHub.URL, Timeout: 2 * time.Second, TTL: time.Hour, Cache: o.Store, Now: h.clock}),
+			GitHubAPIURL: fake.GitHub.URL, Timeout: 2 * time.Second, TTL: time.Hour, Cache: o.Store.(signals.Cache), Now: h.clock}),
 			Weights: signals.DefaultWeights(), Thresholds: signals.DefaultThresholds()}
 	})
 	now := h.clock()
@@ -42,11 +42,12 @@ func newSignalsHarness(t *testing.T) (*harness, *fakepypi.Dist, *fakepypi.Dist) 
 }
 
 func TestSourceReleaseMatch(t *testing.T) {
+	ctx := t.Context()
 	h, old, young := newSignalsHarness(t)
 	if resp, body := h.get(fileURL(old)); resp.StatusCode != 200 {
 		t.Fatalf("tagged release: %s %s", resp.Status, body)
 	}
-	v, _ := h.config.Quarantine.Get(old.SHA256())
+	v, _ := h.config.Quarantine.Get(ctx, old.SHA256())
 	matched := false
 	for _, r := range v.Decision.Reasons {
 		matched = matched || (r.Check == policy.CheckSourceRelease && r.Message == "tag v1.0 in acme/tagged matches")
@@ -62,7 +63,7 @@ func TestSourceReleaseMatch(t *testing.T) {
 	// 20 minutes after the upload; the sweep at the end of the grace sees it.
 	h.fake.AddTag("acme/tagged", fakepypi.FakeTag{Name: "v1.1", Released: young.UploadTime.Add(20 * time.Minute)})
 	h.advance(time.Hour)
-	if n, err := h.config.Quarantine.Sweep(); err != nil || n != 1 {
+	if n, err := h.config.Quarantine.Sweep(ctx); err != nil || n != 1 {
 		t.Fatalf("sweep: %d %v", n, err)
 	}
 	if resp, _ := h.get(fileURL(young)); resp.StatusCode != 200 {
@@ -71,13 +72,14 @@ func TestSourceReleaseMatch(t *testing.T) {
 }
 
 func TestLateTagDoesNotClear(t *testing.T) {
+	ctx := t.Context()
 	h, _, young := newSignalsHarness(t)
 	if resp, _ := h.get(fileURL(young)); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("untagged: %s", resp.Status)
 	}
 	// The sweep re-checks at the end of the grace: still no tag.
 	h.advance(time.Hour)
-	h.config.Quarantine.Sweep()
+	h.config.Quarantine.Sweep(ctx)
 	// 16 hours later a tag appears, pointing at an old commit (the Telnyx
 	// shape). Airlock looked after the grace and did not see it, so the tag
 	// is dated no earlier than that look.
@@ -90,10 +92,11 @@ func TestLateTagDoesNotClear(t *testing.T) {
 }
 
 func TestUnknownSourcesAsConfigured(t *testing.T) {
+	ctx := t.Context()
 	h, _, young := newSignalsHarness(t)
 	h.fake.SetFault("/repos/acme/tagged", fakepypi.Fault{Status: 503})
 	resp, _ := h.get(fileURL(young))
-	v, _ := h.config.Quarantine.Get(young.SHA256())
+	v, _ := h.config.Quarantine.Get(ctx, young.SHA256())
 	if resp.StatusCode != 200 || resp.Header.Get("X-Airlock-Decision") != "warn" || !strings.Contains(v.Decision.Summary(), "signals unknown: github") {
 		t.Errorf("default on_unknown: %s %s", resp.Status, v.Decision.Summary())
 	}

@@ -68,29 +68,31 @@ type Blobs interface {
 }
 
 // OpenBlob opens a stored blob for reading.
-func (s *Store) OpenBlob(sha string) (Blob, error) {
+func (s *Store) OpenBlob(ctx context.Context, sha string) (Blob, error) {
 	if !validSHA256.MatchString(sha) {
 		return nil, fmt.Errorf("storage: bad sha256 %q", sha)
 	}
-	return s.blobs.Open(context.Background(), sha)
+	return s.blobs.Open(ctx, sha)
 }
 
 // HasBlob reports whether a blob is stored (false when that cannot be
 // told: the caller then fetches, verifies and stores it again).
-func (s *Store) HasBlob(sha string) bool {
+func (s *Store) HasBlob(ctx context.Context, sha string) bool {
 	if !validSHA256.MatchString(sha) {
 		return false
 	}
-	ok, err := s.blobs.Has(context.Background(), sha)
+	ok, err := s.blobs.Has(ctx, sha)
 	return err == nil && ok
 }
 
 // Stage starts a download of at most max bytes.
-func (s *Store) Stage(max int64) (Staged, error) { return s.blobs.Stage(context.Background(), max) }
+func (s *Store) Stage(ctx context.Context, max int64) (Staged, error) {
+	return s.blobs.Stage(ctx, max)
+}
 
 // BlobSize is a stored blob's size.
-func (s *Store) BlobSize(sha string) (int64, error) {
-	b, err := s.OpenBlob(sha)
+func (s *Store) BlobSize(ctx context.Context, sha string) (int64, error) {
+	b, err := s.OpenBlob(ctx, sha)
 	if err != nil {
 		return 0, err
 	}
@@ -224,7 +226,7 @@ func (f fullWriter) Write(p []byte) (int, error) {
 }
 
 // FreeBytes reports the space left for the data directory.
-func (s *Store) FreeBytes() (int64, error) {
+func (s *Store) FreeBytes(ctx context.Context) (int64, error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(s.dir, &st); err != nil {
 		return 0, err
@@ -239,4 +241,3 @@ func (b Folder) Ensure() Folder {
 	return b
 }
 
-func bgctx() context.Context { return context.Background() }

@@ -21,6 +21,7 @@ import (
 // runIndexSuite is what every database behind the store must do, the same
 // way: bbolt (embedded) and PostgreSQL (shared by replicas).
 func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
+	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	sha := func(i int) string { return fmt.Sprintf("%064x", i) }
 
@@ -30,24 +31,24 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 		for i := 0; i < 3000; i++ {
 			p.Files = append(p.Files, index.File{Filename: fmt.Sprintf("big-1.%d.tar.gz", i), URL: "https://f.example/x", Hashes: index.Sha256(sha(i)), Size: int64(i)})
 		}
-		if _, err := s.GetPage("big"); !errors.Is(err, ErrNotFound) {
+		if _, err := s.GetPage(ctx, "big"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("missing page: %v", err)
 		}
-		if err := s.PutPage(CachedPage{Page: p, FetchedAt: now, Validators: Validators{ETag: `"e"`}}); err != nil {
+		if err := s.PutPage(ctx, CachedPage{Page: p, FetchedAt: now, Validators: Validators{ETag: `"e"`}}); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.GetPage("big")
+		got, err := s.GetPage(ctx, "big")
 		if err != nil || len(got.Page.Files) != 3000 || got.Page.Files[2999].Size != 2999 || got.Validators.ETag != `"e"` || !got.FetchedAt.Equal(now) {
 			t.Fatalf("page: %v %d", err, len(got.Page.Files))
 		}
-		if err := s.PutList(CachedList{Names: []string{"a", "b"}, FetchedAt: now}); err != nil {
+		if err := s.PutList(ctx, CachedList{Names: []string{"a", "b"}, FetchedAt: now}); err != nil {
 			t.Fatal(err)
 		}
-		if l, err := s.GetList(); err != nil || len(l.Names) != 2 {
+		if l, err := s.GetList(ctx); err != nil || len(l.Names) != 2 {
 			t.Errorf("list: %v %v", l, err)
 		}
-		s.PutIndexList("internal", CachedList{Names: []string{"x"}})
-		if l, err := s.GetIndexList("internal"); err != nil || l.Names[0] != "x" {
+		s.PutIndexList(ctx, "internal", CachedList{Names: []string{"x"}})
+		if l, err := s.GetIndexList(ctx, "internal"); err != nil || l.Names[0] != "x" {
 			t.Errorf("index list: %v %v", l, err)
 		}
 	})
@@ -55,20 +56,20 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 	t.Run("files", func(t *testing.T) {
 		s := open(t)
 		for i, name := range []string{"p-1.0.tar.gz", "p-1.0.tar.gz.metadata", "p-2.0.tar.gz"} {
-			if err := s.PutFile(FileRecord{Project: "p", Filename: name, SHA256: sha(i), FetchedAt: now}); err != nil {
+			if err := s.PutFile(ctx, FileRecord{Project: "p", Filename: name, SHA256: sha(i), FetchedAt: now}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		s.PutFile(FileRecord{Project: "pp", Filename: "pp-1.0.tar.gz", SHA256: sha(9)})
-		recs, err := s.ProjectFiles("p")
+		s.PutFile(ctx, FileRecord{Project: "pp", Filename: "pp-1.0.tar.gz", SHA256: sha(9)})
+		recs, err := s.ProjectFiles(ctx, "p")
 		if err != nil || len(recs) != 3 || recs["p-2.0.tar.gz"].SHA256 != sha(2) {
 			t.Errorf("project files: %v %v", recs, err)
 		}
-		if rec, err := s.GetFile("p", "p-1.0.tar.gz"); err != nil || rec.SHA256 != sha(0) {
+		if rec, err := s.GetFile(ctx, "p", "p-1.0.tar.gz"); err != nil || rec.SHA256 != sha(0) {
 			t.Errorf("file: %v %v", rec, err)
 		}
 		n := 0
-		s.Files(func(FileRecord) error { n++; return nil })
+		s.Files(ctx, func(FileRecord) error { n++; return nil })
 		if n != 4 {
 			t.Errorf("all files: %d", n)
 		}
@@ -77,7 +78,7 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 	t.Run("decisions and audit in one transaction", func(t *testing.T) {
 		s := open(t)
 		write := func(i int, state string) error {
-			_, err := s.UpdateDecision(sha(i), func(rec *DecisionRecord, exists bool) (bool, *AuditEvent, error) {
+			_, err := s.UpdateDecision(ctx, sha(i), func(rec *DecisionRecord, exists bool) (bool, *AuditEvent, error) {
 				from := rec.State
 				rec.SHA256, rec.Project, rec.State, rec.UpdatedAt = sha(i), "p", state, now
 				return true, &AuditEvent{Time: now, SHA256: sha(i), From: from, To: state, Actor: "airlock"}, nil
@@ -91,26 +92,26 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 		}
 		write(0, "approved")
 		// A decision whose function fails writes neither record nor audit.
-		_, err := s.UpdateDecision(sha(7), func(rec *DecisionRecord, exists bool) (bool, *AuditEvent, error) {
+		_, err := s.UpdateDecision(ctx, sha(7), func(rec *DecisionRecord, exists bool) (bool, *AuditEvent, error) {
 			rec.State = "held"
 			return false, nil, errors.New("boom")
 		})
 		if err == nil {
 			t.Fatal("a failed update succeeded")
 		}
-		if _, err := s.GetDecision(sha(7)); !errors.Is(err, ErrNotFound) {
+		if _, err := s.GetDecision(ctx, sha(7)); !errors.Is(err, ErrNotFound) {
 			t.Errorf("failed update left a record: %v", err)
 		}
-		counts, _ := s.CountByState()
+		counts, _ := s.CountByState(ctx)
 		if counts["held"] != 4 || counts["approved"] != 1 {
 			t.Errorf("counts: %v", counts)
 		}
 		var held []string
-		s.DecisionsInState("held", func(r DecisionRecord) error { held = append(held, r.SHA256); return nil })
+		s.DecisionsInState(ctx, "held", func(r DecisionRecord) error { held = append(held, r.SHA256); return nil })
 		if len(held) != 4 {
 			t.Errorf("held: %v", held)
 		}
-		events, err := s.Audit(3, nil)
+		events, err := s.Audit(ctx, 3, nil)
 		if err != nil || len(events) != 3 || events[0].To != "approved" || events[0].Seq <= events[1].Seq {
 			t.Errorf("audit, newest first: %+v %v", events, err)
 		}
@@ -119,29 +120,29 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 	t.Run("work queue", func(t *testing.T) {
 		s := open(t)
 		items := []WorkItem{{SHA256: sha(1), Project: "p", EnqueuedAt: now}, {SHA256: sha(2), Project: "p", EnqueuedAt: now.Add(time.Second)}}
-		if n, err := s.AddWork(5, items); err != nil || n != 2 {
+		if n, err := s.AddWork(ctx, 5, items); err != nil || n != 2 {
 			t.Fatalf("add: %d %v", n, err)
 		}
-		if n, _ := s.AddWork(1, items[1:]); n != 1 {
+		if n, _ := s.AddWork(ctx, 1, items[1:]); n != 1 {
 			t.Errorf("moving an item up: %d", n)
 		}
-		key, it, ok, err := s.NextWork(now, func(string) bool { return false })
+		key, it, ok, err := s.NextWork(ctx, now, func(string) bool { return false })
 		if err != nil || !ok || it.SHA256 != sha(2) {
 			t.Fatalf("next: %v %v %v", it, ok, err)
 		}
 
 		it.Attempts, it.NotBefore = 1, now.Add(time.Hour)
-		if err := s.RetryWork(key, it); err != nil {
+		if err := s.RetryWork(ctx, key, it); err != nil {
 			t.Fatal(err)
 		}
-		key, it, ok, _ = s.NextWork(now, func(string) bool { return false })
+		key, it, ok, _ = s.NextWork(ctx, now, func(string) bool { return false })
 		if !ok || it.SHA256 != sha(1) {
 			t.Fatalf("next while the other waits: %v %v", it, ok)
 		}
-		if err := s.FinishWork(key, it.SHA256); err != nil {
+		if err := s.FinishWork(ctx, key, it.SHA256); err != nil {
 			t.Fatal(err)
 		}
-		depth, oldest, err := s.WorkStats()
+		depth, oldest, err := s.WorkStats(ctx)
 		if err != nil || depth != 1 || oldest.IsZero() {
 			t.Errorf("stats: %d %v %v", depth, oldest, err)
 		}
@@ -149,13 +150,13 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 		// until its claim runs out (its worker died).
 		later := now.Add(2 * time.Hour)
 		never := func(string) bool { return false }
-		if _, it, ok, _ := s.NextWork(later, never); !ok || it.SHA256 != sha(2) {
+		if _, it, ok, _ := s.NextWork(ctx, later, never); !ok || it.SHA256 != sha(2) {
 			t.Fatalf("due item: %v %v", it, ok)
 		}
-		if _, it, ok, _ := s.NextWork(later, never); ok {
+		if _, it, ok, _ := s.NextWork(ctx, later, never); ok {
 			t.Errorf("a taken item given to a second worker: %v", it)
 		}
-		if _, it, ok, _ := s.NextWork(later.Add(time.Hour), never); !ok || it.SHA256 != sha(2) {
+		if _, it, ok, _ := s.NextWork(ctx, later.Add(time.Hour), never); !ok || it.SHA256 != sha(2) {
 			t.Errorf("after the claim ran out: %v %v", it, ok)
 		}
 	})
@@ -163,37 +164,37 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 	t.Run("sign-in throttle", func(t *testing.T) {
 		s := open(t)
 		for i := 0; i < 3; i++ {
-			if err := s.AddFailure("10.0.0.1", now.Add(time.Duration(i)*time.Second)); err != nil {
+			if err := s.AddFailure(ctx, "10.0.0.1", now.Add(time.Duration(i)*time.Second)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		s.AddFailure("10.0.0.10", now) // a prefix of another address's key is not its failure
-		if n, err := s.Failures("10.0.0.1", now.Add(-time.Minute)); err != nil || n != 3 {
+		s.AddFailure(ctx, "10.0.0.10", now) // a prefix of another address's key is not its failure
+		if n, err := s.Failures(ctx, "10.0.0.1", now.Add(-time.Minute)); err != nil || n != 3 {
 			t.Errorf("failures: %d %v", n, err)
 		}
-		if n, _ := s.Failures("10.0.0.1", now.Add(1500*time.Millisecond)); n != 1 {
+		if n, _ := s.Failures(ctx, "10.0.0.1", now.Add(1500*time.Millisecond)); n != 1 {
 			t.Errorf("failures in the window: %d", n)
 		}
-		s.AddFailure("10.0.0.1", now.Add(2*time.Hour)) // forgets the old ones
-		if n, _ := s.Failures("10.0.0.1", now.Add(-time.Minute)); n != 1 {
+		s.AddFailure(ctx, "10.0.0.1", now.Add(2*time.Hour)) // forgets the old ones
+		if n, _ := s.Failures(ctx, "10.0.0.1", now.Add(-time.Minute)); n != 1 {
 			t.Errorf("after pruning: %d", n)
 		}
 	})
 
 	t.Run("sessions", func(t *testing.T) {
 		s := open(t)
-		if err := s.PutSession("cookie-1", Session{CSRF: "c", Expires: now.Add(time.Hour)}, now); err != nil {
+		if err := s.PutSession(ctx, "cookie-1", Session{CSRF: "c", Expires: now.Add(time.Hour)}, now); err != nil {
 			t.Fatal(err)
 		}
-		s.PutSession("cookie-old", Session{CSRF: "o", Expires: now.Add(time.Minute)}, now)
-		if got, err := s.GetSession("cookie-1", now); err != nil || got.CSRF != "c" {
+		s.PutSession(ctx, "cookie-old", Session{CSRF: "o", Expires: now.Add(time.Minute)}, now)
+		if got, err := s.GetSession(ctx, "cookie-1", now); err != nil || got.CSRF != "c" {
 			t.Errorf("session: %v %v", got, err)
 		}
-		if _, err := s.GetSession("cookie-old", now.Add(2*time.Minute)); !errors.Is(err, ErrNotFound) {
+		if _, err := s.GetSession(ctx, "cookie-old", now.Add(2*time.Minute)); !errors.Is(err, ErrNotFound) {
 			t.Errorf("expired session: %v", err)
 		}
-		s.DeleteSession("cookie-1")
-		if _, err := s.GetSession("cookie-1", now); !errors.Is(err, ErrNotFound) {
+		s.DeleteSession(ctx, "cookie-1")
+		if _, err := s.GetSession(ctx, "cookie-1", now); !errors.Is(err, ErrNotFound) {
 			t.Errorf("ended session: %v", err)
 		}
 	})
@@ -202,49 +203,50 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 		s := open(t)
 		old := now.Add(-100 * 24 * time.Hour)
 		// Two batches, as the recorder writes them.
-		if err := s.PutDownloads([]DownloadRecord{{Time: old, SHA256: sha(1), Client: "a", Status: 200}}); err != nil {
+		if err := s.PutDownloads(ctx, []DownloadRecord{{Time: old, SHA256: sha(1), Client: "a", Status: 200}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.PutDownloads([]DownloadRecord{{Time: now, SHA256: sha(1), Client: "b", Status: 200},
+		if err := s.PutDownloads(ctx, []DownloadRecord{{Time: now, SHA256: sha(1), Client: "b", Status: 200},
 			{Time: now, SHA256: sha(1), Client: "b", Status: 206}, {Time: now, SHA256: sha(3), Client: "c", Status: 200}}); err != nil {
 			t.Fatal(err)
 		}
-		if n, c := s.DownloadCounts(sha(1)); n != 3 || c != 2 {
+		if n, c := s.DownloadCounts(ctx, sha(1)); n != 3 || c != 2 {
 			t.Errorf("counts: %d %d", n, c)
 		}
-		if n, _ := s.DownloadsServed(now.Add(-time.Hour)); n != 2 {
+		if n, _ := s.DownloadsServed(ctx, now.Add(-time.Hour)); n != 2 {
 			t.Errorf("served: %d", n)
 		}
-		if n, err := s.PruneDownloads(now.Add(-24 * time.Hour)); err != nil || n != 1 {
+		if n, err := s.PruneDownloads(ctx, now.Add(-24*time.Hour)); err != nil || n != 1 {
 			t.Errorf("pruned: %d %v", n, err)
 		}
-		s.PutProvenance(ProvenanceRecord{SHA256: sha(1), Status: "verified"})
-		if r, err := s.GetProvenance(sha(1)); err != nil || r.Status != "verified" {
+		s.PutProvenance(ctx, ProvenanceRecord{SHA256: sha(1), Status: "verified"})
+		if r, err := s.GetProvenance(ctx, sha(1)); err != nil || r.Status != "verified" {
 			t.Errorf("provenance: %v %v", r, err)
 		}
-		s.PutInspection(InspectionRecord{SHA256: sha(2)})
-		if _, err := s.GetInspection(sha(2)); err != nil {
+		s.PutInspection(ctx, InspectionRecord{SHA256: sha(2)})
+		if _, err := s.GetInspection(ctx, sha(2)); err != nil {
 			t.Errorf("inspection: %v", err)
 		}
-		s.PutSignalDoc("k", SignalDoc{})
-		if _, err := s.GetSignalDoc("k"); err != nil {
+		s.PutSignalDoc(ctx, "k", SignalDoc{})
+		if _, err := s.GetSignalDoc(ctx, "k"); err != nil {
 			t.Errorf("signal doc: %v", err)
 		}
-		if first, err := s.PutConfusion(Confusion{Project: "t", Index: "i", LastSeen: now}); err != nil || !first {
+		if first, err := s.PutConfusion(ctx, Confusion{Project: "t", Index: "i", LastSeen: now}); err != nil || !first {
 			t.Errorf("confusion: %v %v", first, err)
 		}
-		if first, _ := s.PutConfusion(Confusion{Project: "t", Index: "i", LastSeen: now}); first {
+		if first, _ := s.PutConfusion(ctx, Confusion{Project: "t", Index: "i", LastSeen: now}); first {
 			t.Error("second sighting reported as first")
 		}
-		if cs, _ := s.Confusions(); len(cs) != 1 {
+		if cs, _ := s.Confusions(ctx); len(cs) != 1 {
 			t.Errorf("confusions: %v", cs)
 		}
 	})
 }
 
 func TestIndexComplianceBolt(t *testing.T) {
+	ctx := t.Context()
 	runIndexSuite(t, func(t *testing.T) *Store {
-		s, err := Open(t.TempDir(), time.Second)
+		s, err := Open(ctx, t.TempDir(), time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,11 +270,11 @@ func TestOneLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if !a.Leader() || b.Leader() || !a.Leader() {
+	if !a.Leader(ctx) || b.Leader(ctx) || !a.Leader(ctx) {
 		t.Fatal("want A to lead, B not")
 	}
 	a.Close()
-	if !b.Leader() {
+	if !b.Leader(ctx) {
 		t.Error("B did not take over when A went")
 	}
 }
@@ -323,7 +325,7 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	s3 := s3test.Start(t)
 	s3.Env(t)
 	ctx := context.Background()
-	src, err := Open(t.TempDir(), time.Second)
+	src, err := Open(ctx, t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,19 +335,19 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		data := []byte(fmt.Sprintf("file %d", i))
 		sha := fmt.Sprintf("%x", sha256.Sum256(data))
-		st, _ := src.Stage(100)
+		st, _ := src.Stage(ctx, 100)
 		st.ReadFrom(bytes.NewReader(data))
 		if err := st.Commit(sha); err != nil {
 			t.Fatal(err)
 		}
-		src.PutFile(FileRecord{Project: "p", Filename: fmt.Sprintf("p-%d.tar.gz", i), SHA256: sha, Size: int64(len(data))})
-		src.UpdateDecision(sha, func(rec *DecisionRecord, exists bool) (bool, *AuditEvent, error) {
+		src.PutFile(ctx, FileRecord{Project: "p", Filename: fmt.Sprintf("p-%d.tar.gz", i), SHA256: sha, Size: int64(len(data))})
+		src.UpdateDecision(ctx, sha, func(rec *DecisionRecord, exists bool) (bool, *AuditEvent, error) {
 			rec.SHA256, rec.State = sha, "allowed"
 			return true, &AuditEvent{Time: now, SHA256: sha, To: "allowed"}, nil
 		})
 		shas = append(shas, sha)
 	}
-	src.PutDownloads([]DownloadRecord{{Time: now, SHA256: shas[0], Client: "a", Status: 200}})
+	src.PutDownloads(ctx, []DownloadRecord{{Time: now, SHA256: shas[0], Client: "a", Status: 200}})
 
 	dsn := pg.Database(t)
 	if _, _, err := Migrate(ctx, dsn); err != nil {
@@ -361,7 +363,7 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mid.Close()
-	back, err := Open(t.TempDir(), time.Second)
+	back, err := Open(ctx, t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +373,7 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	for _, hop := range [][2]*Store{{src, mid}, {mid, mid}, {mid, back}} {
 		if hop[0] == hop[1] {
 			log = nil
-			if err := src.CopyTo(mid, progress); err != nil { // again: resumes, copies no file twice
+			if err := src.CopyTo(ctx, mid, progress); err != nil { // again: resumes, copies no file twice
 				t.Fatal(err)
 			}
 			if !strings.Contains(strings.Join(log, "\n"), "files: 0 copied and verified, 5 already there") {
@@ -379,33 +381,33 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 			}
 			continue
 		}
-		if err := hop[0].CopyTo(hop[1], progress); err != nil {
+		if err := hop[0].CopyTo(ctx, hop[1], progress); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, s := range []*Store{mid, back} {
 		for i, sha := range shas {
-			rec, err := s.GetFile("p", fmt.Sprintf("p-%d.tar.gz", i))
-			if err != nil || rec.SHA256 != sha || !s.HasBlob(sha) {
+			rec, err := s.GetFile(ctx, "p", fmt.Sprintf("p-%d.tar.gz", i))
+			if err != nil || rec.SHA256 != sha || !s.HasBlob(ctx, sha) {
 				t.Errorf("file %d: %+v %v", i, rec, err)
 			}
-			if d, err := s.GetDecision(sha); err != nil || d.State != "allowed" {
+			if d, err := s.GetDecision(ctx, sha); err != nil || d.State != "allowed" {
 				t.Errorf("decision %d: %v", i, err)
 			}
 		}
-		if ev, _ := s.Audit(10, nil); len(ev) != 5 {
+		if ev, _ := s.Audit(ctx, 10, nil); len(ev) != 5 {
 			t.Errorf("audit: %d events", len(ev))
 		}
-		if n, _ := s.DownloadCounts(shas[0]); n != 1 {
+		if n, _ := s.DownloadCounts(ctx, shas[0]); n != 1 {
 			t.Errorf("downloads: %d", n)
 		}
 	}
 	// New audit entries do not overwrite copied ones.
-	back.UpdateDecision(shas[0], func(rec *DecisionRecord, exists bool) (bool, *AuditEvent, error) {
+	back.UpdateDecision(ctx, shas[0], func(rec *DecisionRecord, exists bool) (bool, *AuditEvent, error) {
 		rec.State = "held"
 		return true, &AuditEvent{Time: now, SHA256: shas[0], To: "held"}, nil
 	})
-	if ev, _ := back.Audit(10, nil); len(ev) != 6 {
+	if ev, _ := back.Audit(ctx, 10, nil); len(ev) != 6 {
 		t.Errorf("audit after a new entry: %d events, want 6", len(ev))
 	}
 }
@@ -444,7 +446,7 @@ func TestManyFillLocksDoNotStarveWrites(t *testing.T) {
 			for deadline := time.Now().Add(5 * time.Second); held.Load() < fills && time.Now().Before(deadline); {
 				time.Sleep(10 * time.Millisecond)
 			}
-			errs <- s.PutFile(FileRecord{Project: "p", Filename: fmt.Sprintf("p-%d.tar.gz", i), SHA256: fmt.Sprintf("%064x", i)})
+			errs <- s.PutFile(ctx, FileRecord{Project: "p", Filename: fmt.Sprintf("p-%d.tar.gz", i), SHA256: fmt.Sprintf("%064x", i)})
 		}()
 	}
 	wg.Wait()

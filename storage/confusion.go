@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 
@@ -21,8 +22,8 @@ type Confusion struct {
 }
 
 // PutConfusion records a sighting; first reports whether it is new.
-func (s *Store) PutConfusion(c Confusion) (first bool, err error) {
-	err = full(s.db.Update(func(tx kvTx) error {
+func (s *Store) PutConfusion(ctx context.Context, c Confusion) (first bool, err error) {
+	err = full(s.db.Update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketConfusions)
 		c.FirstSeen = c.LastSeen
 		if old := b.Get([]byte(c.Project)); old != nil {
@@ -43,9 +44,9 @@ func (s *Store) PutConfusion(c Confusion) (first bool, err error) {
 }
 
 // Confusions lists every recorded confusion, by project.
-func (s *Store) Confusions() ([]Confusion, error) {
+func (s *Store) Confusions(ctx context.Context) ([]Confusion, error) {
 	var out []Confusion
-	err := s.db.View(func(tx kvTx) error {
+	err := s.db.View(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketConfusions)
 		if b == nil {
 			return nil

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 )
 
@@ -14,9 +15,9 @@ const copyBatch = 2000
 // its bytes hash to its sha256. It can be run again: what dst already has
 // is not copied twice, so an interrupted copy resumes. progress is told
 // what was copied.
-func (s *Store) CopyTo(dst *Store, progress func(format string, args ...any)) error {
+func (s *Store) CopyTo(ctx context.Context, dst *Store, progress func(format string, args ...any)) error {
 	for _, name := range allBuckets {
-		n, err := s.copyBucket(dst, name)
+		n, err := s.copyBucket(ctx, dst, name)
 		if err != nil {
 			return fmt.Errorf("copying %s: %w", name, err)
 		}
@@ -24,15 +25,15 @@ func (s *Store) CopyTo(dst *Store, progress func(format string, args ...any)) er
 	}
 	copied, had := 0, 0
 	var failed []string
-	err := s.Files(func(rec FileRecord) error {
-		switch ok, err := dst.blobs.Has(bgctx(), rec.SHA256); {
+	err := s.Files(ctx, func(rec FileRecord) error {
+		switch ok, err := dst.blobs.Has(ctx, rec.SHA256); {
 		case err != nil:
 			return err
 		case ok:
 			had++
 			return nil
 		}
-		if err := copyBlob(s, dst, rec.SHA256); err != nil {
+		if err := copyBlob(ctx, s, dst, rec.SHA256); err != nil {
 			failed = append(failed, rec.Filename+": "+err.Error())
 			return nil
 		}
@@ -49,13 +50,13 @@ func (s *Store) CopyTo(dst *Store, progress func(format string, args ...any)) er
 	return nil
 }
 
-func (s *Store) copyBucket(dst *Store, name []byte) (int, error) {
+func (s *Store) copyBucket(ctx context.Context, dst *Store, name []byte) (int, error) {
 	var after []byte
 	total := 0
 	var seq uint64
 	for {
 		var keys, vals [][]byte
-		err := s.db.View(func(tx kvTx) error {
+		err := s.db.View(ctx, func(tx kvTx) error {
 			b := tx.Bucket(name)
 			if b == nil {
 				return nil
@@ -78,7 +79,7 @@ func (s *Store) copyBucket(dst *Store, name []byte) (int, error) {
 			return total, err
 		}
 		if len(keys) > 0 {
-			err = dst.db.Update(func(tx kvTx) error {
+			err = dst.db.Update(ctx, func(tx kvTx) error {
 				b := tx.Bucket(name)
 				for i := range keys {
 					if err := b.Put(keys[i], vals[i]); err != nil {
@@ -99,7 +100,7 @@ func (s *Store) copyBucket(dst *Store, name []byte) (int, error) {
 	}
 	// The counters go too: new audit entries and downloads must not
 	// reuse the keys of copied ones.
-	return total, dst.db.Update(func(tx kvTx) error {
+	return total, dst.db.Update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(name)
 		if b.Sequence() < seq {
 			return b.SetSequence(seq)
@@ -108,13 +109,13 @@ func (s *Store) copyBucket(dst *Store, name []byte) (int, error) {
 	})
 }
 
-func copyBlob(src, dst *Store, sha string) error {
-	in, err := src.blobs.Open(bgctx(), sha)
+func copyBlob(ctx context.Context, src, dst *Store, sha string) error {
+	in, err := src.blobs.Open(ctx, sha)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	st, err := dst.blobs.Stage(bgctx(), 1<<62)
+	st, err := dst.blobs.Stage(ctx, 1<<62)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -62,18 +63,18 @@ var (
 func stateKey(state, sha string) []byte { return append(append([]byte(state), 0), sha...) }
 
 // GetDecision returns the record for a sha256, or ErrNotFound.
-func (s *Store) GetDecision(sha string) (DecisionRecord, error) {
+func (s *Store) GetDecision(ctx context.Context, sha string) (DecisionRecord, error) {
 	var rec DecisionRecord
-	return rec, s.get(bucketDecisions, []byte(sha), &rec)
+	return rec, s.get(ctx, bucketDecisions, []byte(sha), &rec)
 }
 
 // UpdateDecision reads the record for sha (exists=false when there is
 // none), lets fn change it, and writes the record and the audit event fn
 // returns in one transaction, so a state change and its audit entry are
 // never apart. fn returning write=false leaves everything as it was.
-func (s *Store) UpdateDecision(sha string, fn func(rec *DecisionRecord, exists bool) (write bool, ev *AuditEvent, err error)) (DecisionRecord, error) {
+func (s *Store) UpdateDecision(ctx context.Context, sha string, fn func(rec *DecisionRecord, exists bool) (write bool, ev *AuditEvent, err error)) (DecisionRecord, error) {
 	var out DecisionRecord
-	err := s.db.Update(func(tx kvTx) error {
+	err := s.db.Update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketDecisions)
 		var rec DecisionRecord
 		raw := b.Get([]byte(sha))
@@ -133,8 +134,8 @@ func appendAuditTx(tx kvTx, ev *AuditEvent) error {
 }
 
 // Decisions calls fn for every decision record.
-func (s *Store) Decisions(fn func(DecisionRecord) error) error {
-	return s.db.View(func(tx kvTx) error {
+func (s *Store) Decisions(ctx context.Context, fn func(DecisionRecord) error) error {
+	return s.db.View(ctx, func(tx kvTx) error {
 		return tx.Bucket(bucketDecisions).ForEach(func(_, v []byte) error {
 			var rec DecisionRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
@@ -147,8 +148,8 @@ func (s *Store) Decisions(fn func(DecisionRecord) error) error {
 
 // DecisionsInState calls fn for every decision record in a state, using
 // the state index instead of reading every record.
-func (s *Store) DecisionsInState(state string, fn func(DecisionRecord) error) error {
-	return s.db.View(func(tx kvTx) error {
+func (s *Store) DecisionsInState(ctx context.Context, state string, fn func(DecisionRecord) error) error {
+	return s.db.View(ctx, func(tx kvTx) error {
 		decisions := tx.Bucket(bucketDecisions)
 		prefix := stateKey(state, "")
 		c := tx.Bucket(bucketStates).Cursor()
@@ -170,9 +171,9 @@ func (s *Store) DecisionsInState(state string, fn func(DecisionRecord) error) er
 }
 
 // CountByState counts decision records per state from the index.
-func (s *Store) CountByState() (map[string]int, error) {
+func (s *Store) CountByState(ctx context.Context) (map[string]int, error) {
 	counts := map[string]int{}
-	err := s.db.View(func(tx kvTx) error {
+	err := s.db.View(ctx, func(tx kvTx) error {
 		return tx.Bucket(bucketStates).ForEach(func(k, _ []byte) error {
 			if i := bytes.IndexByte(k, 0); i >= 0 {
 				counts[string(k[:i])]++
@@ -185,9 +186,9 @@ func (s *Store) CountByState() (map[string]int, error) {
 
 // Audit returns audit events, newest first, that keep returns true for, at
 // most limit of them (0: all).
-func (s *Store) Audit(limit int, keep func(AuditEvent) bool) ([]AuditEvent, error) {
+func (s *Store) Audit(ctx context.Context, limit int, keep func(AuditEvent) bool) ([]AuditEvent, error) {
 	var out []AuditEvent
-	err := s.db.View(func(tx kvTx) error {
+	err := s.db.View(ctx, func(tx kvTx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
 			var ev AuditEvent

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -45,7 +46,7 @@ const hourKey = "2006010215"
 // PutDownloads records a batch of downloads in one transaction: one
 // value for the batch, one index entry per file in it, one counter update
 // per hour.
-func (s *Store) PutDownloads(recs []DownloadRecord) error {
+func (s *Store) PutDownloads(ctx context.Context, recs []DownloadRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -65,7 +66,7 @@ func (s *Store) PutDownloads(recs []DownloadRecord) error {
 			hours[r.Time.UTC().Format(hourKey)]++
 		}
 	}
-	return full(s.db.Update(func(tx kvTx) error {
+	return full(s.db.Update(ctx, func(tx kvTx) error {
 		all, bySHA, hourB := tx.Bucket(bucketDownloads), tx.Bucket(bucketDownloadsBySHA), tx.Bucket(bucketDownloadHours)
 		seq, err := all.NextSequence()
 		if err != nil {
@@ -107,9 +108,9 @@ func decodeBatch(v []byte) ([]DownloadRecord, error) {
 
 // DownloadsServed counts whole files served in the hours from since (its
 // hour included) until now.
-func (s *Store) DownloadsServed(since time.Time) (int, error) {
+func (s *Store) DownloadsServed(ctx context.Context, since time.Time) (int, error) {
 	n := 0
-	err := s.db.View(func(tx kvTx) error {
+	err := s.db.View(ctx, func(tx kvTx) error {
 		c := tx.Bucket(bucketDownloadHours).Cursor()
 		for k, v := c.Seek([]byte(since.UTC().Format(hourKey))); k != nil; k, v = c.Next() {
 			if len(v) == 8 {
@@ -122,9 +123,9 @@ func (s *Store) DownloadsServed(since time.Time) (int, error) {
 }
 
 // DownloadsOf lists the downloads of a file, oldest first.
-func (s *Store) DownloadsOf(sha string) ([]DownloadRecord, error) {
+func (s *Store) DownloadsOf(ctx context.Context, sha string) ([]DownloadRecord, error) {
 	var out []DownloadRecord
-	err := s.db.View(func(tx kvTx) error {
+	err := s.db.View(ctx, func(tx kvTx) error {
 		all := tx.Bucket(bucketDownloads)
 		c := tx.Bucket(bucketDownloadsBySHA).Cursor()
 		prefix := []byte(sha)
@@ -150,8 +151,8 @@ func (s *Store) DownloadsOf(sha string) ([]DownloadRecord, error) {
 
 // DownloadCounts counts a file's recorded downloads and the distinct
 // client addresses they went to.
-func (s *Store) DownloadCounts(sha string) (downloads, clients int) {
-	recs, err := s.DownloadsOf(sha)
+func (s *Store) DownloadCounts(ctx context.Context, sha string) (downloads, clients int) {
+	recs, err := s.DownloadsOf(ctx, sha)
 	if err != nil {
 		return 0, 0
 	}
@@ -169,12 +170,12 @@ const pruneBatch = 500
 // PruneDownloads deletes the download records (and hour counts) older
 // than before: whole batches, whose every record is older. It returns how
 // many records it deleted.
-func (s *Store) PruneDownloads(before time.Time) (int, error) {
+func (s *Store) PruneDownloads(ctx context.Context, before time.Time) (int, error) {
 	total := 0
 	limit := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
 	for {
 		batches := 0
-		err := s.db.Update(func(tx kvTx) error {
+		err := s.db.Update(ctx, func(tx kvTx) error {
 			all, bySHA := tx.Bucket(bucketDownloads), tx.Bucket(bucketDownloadsBySHA)
 			c := all.Cursor()
 			for k, v := c.First(); k != nil && bytes.Compare(k[:8], limit) < 0 && batches < pruneBatch; k, v = c.Next() {

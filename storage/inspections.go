@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 )
@@ -18,12 +19,12 @@ type InspectionRecord struct {
 var bucketInspections = []byte("inspections")
 
 // GetInspection returns a stored inspection, or ErrNotFound.
-func (s *Store) GetInspection(sha string) (InspectionRecord, error) {
+func (s *Store) GetInspection(ctx context.Context, sha string) (InspectionRecord, error) {
 	var rec InspectionRecord
-	return rec, s.get(bucketInspections, []byte(sha), &rec)
+	return rec, s.get(ctx, bucketInspections, []byte(sha), &rec)
 }
 
 // PutInspection stores an inspection.
-func (s *Store) PutInspection(rec InspectionRecord) error {
-	return s.put(bucketInspections, []byte(rec.SHA256), rec)
+func (s *Store) PutInspection(ctx context.Context, rec InspectionRecord) error {
+	return s.put(ctx, bucketInspections, []byte(rec.SHA256), rec)
 }

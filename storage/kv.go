@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"context"
+
 	"go.etcd.io/bbolt"
 )
 
@@ -13,8 +15,8 @@ import (
 // kvDB runs transactions: View reads a consistent snapshot; Update writes
 // and is serialized with every other Update (across replicas too).
 type kvDB interface {
-	View(fn func(kvTx) error) error
-	Update(fn func(kvTx) error) error
+	View(ctx context.Context, fn func(kvTx) error) error
+	Update(ctx context.Context, fn func(kvTx) error) error
 	Close() error
 }
 
@@ -51,11 +53,19 @@ type kvCursor interface {
 // boltDB adapts bbolt.
 type boltDB struct{ db *bbolt.DB }
 
-func (b boltDB) View(fn func(kvTx) error) error {
+// bbolt transactions are local and short; a context already done stops
+// one from starting.
+func (b boltDB) View(ctx context.Context, fn func(kvTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return b.db.View(func(tx *bbolt.Tx) error { return fn(boltTx{tx}) })
 }
 
-func (b boltDB) Update(fn func(kvTx) error) error {
+func (b boltDB) Update(ctx context.Context, fn func(kvTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return b.db.Update(func(tx *bbolt.Tx) error { return fn(boltTx{tx}) })
 }
 

@@ -13,7 +13,8 @@ import (
 )
 
 func TestPageStreamsThroughTheStoreUnchanged(t *testing.T) {
-	s, err := Open(t.TempDir(), time.Second)
+	ctx := t.Context()
+	s, err := Open(ctx, t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,10 +37,10 @@ func TestPageStreamsThroughTheStoreUnchanged(t *testing.T) {
 		Validators: Validators{ETag: `"e1"`, LastModified: "Tue, 24 Mar 2026 10:00:00 GMT"},
 		FetchedAt:  up,
 	}
-	if err := s.PutPage(cp); err != nil {
+	if err := s.PutPage(ctx, cp); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.GetPage("demo")
+	got, err := s.GetPage(ctx, "demo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,10 +48,10 @@ func TestPageStreamsThroughTheStoreUnchanged(t *testing.T) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, cp)
 	}
 	empty := CachedPage{Page: index.Page{Name: "empty"}, FetchedAt: up}
-	if err := s.PutPage(empty); err != nil {
+	if err := s.PutPage(ctx, empty); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.GetPage("empty"); err != nil || !reflect.DeepEqual(got, empty) {
+	if got, err := s.GetPage(ctx, "empty"); err != nil || !reflect.DeepEqual(got, empty) {
 		t.Errorf("empty page: %+v %v", got, err)
 	}
 }

@@ -113,17 +113,28 @@ func OpenPostgres(ctx context.Context, dsn, dir string, blobs Blobs) (*Store, er
 		pool.Close()
 		return nil, fmt.Errorf("storage: %w", err)
 	}
+	lock, err := lockDir(dir, time.Second)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
 	if blobs == nil {
 		blobs = LocalBlobs(dir).Ensure()
 	}
 	held, err := newPool(ctx, dsn, heldConns)
 	if err != nil {
 		pool.Close()
+		lock.Close()
 		return nil, err
 	}
-	s := &Store{dir: dir, db: &pgDB{pool: pool, held: held, replica: newReplicaID()}, blobs: blobs}
-	if err := s.init(); err != nil {
-		s.db.Close()
+	s := &Store{dir: dir, db: &pgDB{pool: pool, held: held, replica: newReplicaID()}, blobs: blobs, dirLock: lock}
+	if err := s.init(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	// The directory is this process's now: what a dead one staged goes.
+	if err := s.removeTemps(); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -168,8 +179,8 @@ type pgDB struct {
 // fails the request instead of holding it.
 const pgTimeout = 30 * time.Second
 
-func (d *pgDB) View(fn func(kvTx) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), pgTimeout)
+func (d *pgDB) View(ctx context.Context, fn func(kvTx) error) error {
+	ctx, cancel := context.WithTimeout(ctx, pgTimeout)
 	defer cancel()
 	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -186,8 +197,8 @@ func (d *pgDB) View(fn func(kvTx) error) error {
 	return tx.Commit(ctx)
 }
 
-func (d *pgDB) Update(fn func(kvTx) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), pgTimeout)
+func (d *pgDB) Update(ctx context.Context, fn func(kvTx) error) error {
+	ctx, cancel := context.WithTimeout(ctx, pgTimeout)
 	defer cancel()
 	tx, err := d.pool.Begin(ctx)
 	if err != nil {

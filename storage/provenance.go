@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 )
@@ -23,12 +24,12 @@ type ProvenanceRecord struct {
 var bucketProvenance = []byte("provenance")
 
 // GetProvenance returns the stored provenance of a file, or ErrNotFound.
-func (s *Store) GetProvenance(sha string) (ProvenanceRecord, error) {
+func (s *Store) GetProvenance(ctx context.Context, sha string) (ProvenanceRecord, error) {
 	var rec ProvenanceRecord
-	return rec, s.get(bucketProvenance, []byte(sha), &rec)
+	return rec, s.get(ctx, bucketProvenance, []byte(sha), &rec)
 }
 
 // PutProvenance stores a file's provenance and verification outcome.
-func (s *Store) PutProvenance(rec ProvenanceRecord) error {
-	return s.put(bucketProvenance, []byte(rec.SHA256), rec)
+func (s *Store) PutProvenance(ctx context.Context, rec ProvenanceRecord) error {
+	return s.put(ctx, bucketProvenance, []byte(rec.SHA256), rec)
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -24,12 +25,12 @@ func sessionKey(cookie string) []byte {
 }
 
 // PutSession records a session, dropping expired ones.
-func (s *Store) PutSession(cookie string, sess Session, now time.Time) error {
+func (s *Store) PutSession(ctx context.Context, cookie string, sess Session, now time.Time) error {
 	v, err := json.Marshal(sess)
 	if err != nil {
 		return err
 	}
-	return full(s.db.Update(func(tx kvTx) error {
+	return full(s.db.Update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketSessions)
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -45,9 +46,9 @@ func (s *Store) PutSession(cookie string, sess Session, now time.Time) error {
 }
 
 // GetSession returns a live session, or ErrNotFound.
-func (s *Store) GetSession(cookie string, now time.Time) (Session, error) {
+func (s *Store) GetSession(ctx context.Context, cookie string, now time.Time) (Session, error) {
 	var sess Session
-	err := s.get(bucketSessions, sessionKey(cookie), &sess)
+	err := s.get(ctx, bucketSessions, sessionKey(cookie), &sess)
 	if err == nil && now.After(sess.Expires) {
 		return Session{}, ErrNotFound
 	}
@@ -55,6 +56,6 @@ func (s *Store) GetSession(cookie string, now time.Time) (Session, error) {
 }
 
 // DeleteSession ends a session.
-func (s *Store) DeleteSession(cookie string) error {
-	return s.db.Update(func(tx kvTx) error { return tx.Bucket(bucketSessions).Delete(sessionKey(cookie)) })
+func (s *Store) DeleteSession(ctx context.Context, cookie string) error {
+	return s.db.Update(ctx, func(tx kvTx) error { return tx.Bucket(bucketSessions).Delete(sessionKey(cookie)) })
 }

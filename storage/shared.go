@@ -19,12 +19,14 @@ import (
 const changesChannel = "airlock_changes"
 
 // NotifyChange tells the other replicas that decisions changed.
-func (s *Store) NotifyChange() {
+func (s *Store) NotifyChange(ctx context.Context) {
 	d, ok := s.db.(*pgDB)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// The change is committed: tell the others even if the caller is
+	// gone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	d.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, changesChannel, d.replica)
 }
@@ -118,14 +120,14 @@ const sweepLock = 0x5357454550 // "SWEEP"
 // for all (the sweep): always on bbolt; on PostgreSQL, the replica that
 // holds a session advisory lock, kept on a connection of its own until the
 // process or the connection ends (then another replica takes it).
-func (s *Store) Leader() bool {
+func (s *Store) Leader(ctx context.Context) bool {
 	d, ok := s.db.(*pgDB)
 	if !ok {
 		return true
 	}
 	d.leadMu.Lock()
 	defer d.leadMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if d.lead != nil {
 		if err := d.lead.Ping(ctx); err == nil {

@@ -1,6 +1,9 @@
 package storage
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SignalDoc is a cached response of a signal source (PyPI's JSON API,
 // pypistats, GitHub), keyed by the source's URL (bucket "signals").
@@ -15,12 +18,12 @@ type SignalDoc struct {
 var bucketSignals = []byte("signals")
 
 // GetSignalDoc returns a cached source response, or ErrNotFound.
-func (s *Store) GetSignalDoc(key string) (SignalDoc, error) {
+func (s *Store) GetSignalDoc(ctx context.Context, key string) (SignalDoc, error) {
 	var d SignalDoc
-	return d, s.get(bucketSignals, []byte(key), &d)
+	return d, s.get(ctx, bucketSignals, []byte(key), &d)
 }
 
 // PutSignalDoc caches a source response.
-func (s *Store) PutSignalDoc(key string, d SignalDoc) error {
-	return s.put(bucketSignals, []byte(key), d)
+func (s *Store) PutSignalDoc(ctx context.Context, key string, d SignalDoc) error {
+	return s.put(ctx, bucketSignals, []byte(key), d)
 }

@@ -1,18 +1,29 @@
-// Package storage keeps Airlock's state: verified files in a content-addressed
-// blob directory and their records, plus cached index pages, in bbolt.
+// Package storage keeps Airlock's state: verified files in a
+// content-addressed blob store and their records (pages, decisions and
+// their audit log, caches, the work queue, downloads, sessions). Records
+// live in bbolt in the data directory (the embedded default) or in
+// PostgreSQL, shared by replicas; blobs in a folder of the data directory
+// or an S3-compatible bucket. Consumers declare the methods they use as
+// interfaces of their own; every method takes a context. No other package
+// knows a path inside the data directory.
 //
 // Layout of the data directory:
 //
 //	airlock.db                 bbolt database (locked by the running process)
 //	blobs/sha256/ab/abcdef...  verified file contents, named by their sha256
 //	tmp/                       downloads in progress; emptied at start-up
+//	airlock.lock               held by the process using the directory (PostgreSQL; bbolt locks airlock.db)
+//	blob-cache/                verified copies of hot blobs of a bucket (blobs.cache_bytes)
+//	tuf/                       the sigstore trust root (TrustRootCache)
 //
-// Buckets in airlock.db (flat, composite keys, JSON values):
+// Buckets (flat, composite keys, JSON values), in airlock.db or, on
+// PostgreSQL, as rows of the kv table (bucket, key, value) with their
+// counters in kv_sequences:
 //
 //	meta   "schema_version" -> big-endian uint64
 //	pages  <project>                 -> CachedPage (gzipped JSON; plain JSON from before is read too)
 //	files  <project> 0x00 <filename> -> FileRecord (".metadata" files included)
-//	lists  "root"                    -> CachedList
+//	lists  "root" | "index:" <name>  -> CachedList (the public list; each private index's)
 //	decisions <sha256>               -> DecisionRecord (gate state per file)
 //	states <state> 0x00 <sha256>     -> "" (index of decisions by state)
 //	audit  big-endian uint64 seq     -> AuditEvent (append-only)
@@ -21,6 +32,12 @@
 //	inspections <sha256>             -> InspectionRecord (content inspection report)
 //	work   <priority byte> <big-endian seq> -> WorkItem (background queue)
 //	workkeys <sha256>                -> its key in work
+//	downloads <unix nanos> <seq>     -> a batch of DownloadRecords (gzipped JSON)
+//	downloads_by_sha <sha256> <batch key> -> ""
+//	download_hours "2006010215"      -> full downloads in that hour
+//	confusions <project>             -> Confusion (private name listed publicly)
+//	sessions <sha256 of the cookie>  -> Session (review sign-ins)
+//	throttle <remote> 0x00 <time>    -> "" (failed sign-ins)
 //
 // Nothing here knows about policy or HTTP. No network or file streaming
 // happens inside a transaction: blobs are written and synced first, then a
@@ -30,6 +47,7 @@ package storage
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -68,6 +86,9 @@ type Store struct {
 	db    kvDB
 	bolt  *bbolt.DB // the embedded database; nil on PostgreSQL
 	blobs Blobs
+	// dirLock holds the data directory on PostgreSQL (bbolt locks its
+	// file itself).
+	dirLock *os.File
 }
 
 // Validators are the HTTP cache validators of an upstream response.
@@ -112,8 +133,8 @@ type FileRecord struct {
 
 // Open opens (creating if needed) the data directory. A second process on the
 // same directory gets ErrInUse after lockTimeout.
-func Open(dir string, lockTimeout time.Duration) (*Store, error) {
-	return OpenWith(dir, lockTimeout, nil)
+func Open(ctx context.Context, dir string, lockTimeout time.Duration) (*Store, error) {
+	return OpenWith(ctx, dir, lockTimeout, nil)
 }
 
 // LocalBlobs is the default blob store of a data directory.
@@ -123,7 +144,7 @@ func LocalBlobs(dir string) Folder {
 
 // OpenWith is Open with another blob store (nil: the data directory's
 // folder).
-func OpenWith(dir string, lockTimeout time.Duration, blobs Blobs) (*Store, error) {
+func OpenWith(ctx context.Context, dir string, lockTimeout time.Duration, blobs Blobs) (*Store, error) {
 	if blobs == nil {
 		blobs = LocalBlobs(dir)
 	}
@@ -140,13 +161,13 @@ func OpenWith(dir string, lockTimeout time.Duration, blobs Blobs) (*Store, error
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
 	s := &Store{dir: dir, db: boltDB{db}, bolt: db, blobs: blobs}
-	if err := s.init(); err != nil {
+	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	// Only the lock holder may clear temp files (they may belong to a
 	// download in progress in another process otherwise) and claims.
-	if err := s.releaseClaims(); err != nil {
+	if err := s.releaseClaims(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -162,7 +183,7 @@ var allBuckets = [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, buc
 	bucketSignals, bucketInspections, bucketStates, bucketWork, bucketWorkKeys, bucketDownloads, bucketDownloadsBySHA,
 	bucketDownloadHours, bucketConfusions, bucketSessions, bucketThrottle}
 
-func (s *Store) init() error {
+func (s *Store) init(ctx context.Context) error {
 	if s.bolt != nil {
 		err := s.bolt.Update(func(tx *bbolt.Tx) error {
 			for _, b := range allBuckets {
@@ -176,7 +197,7 @@ func (s *Store) init() error {
 			return err
 		}
 	}
-	return s.db.Update(func(tx kvTx) error {
+	return s.db.Update(ctx, func(tx kvTx) error {
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(keySchema); v != nil {
 			if got := binary.BigEndian.Uint64(v); got != schemaVersion {
@@ -203,20 +224,28 @@ func (s *Store) removeTemps() error {
 }
 
 // Close releases the database and its lock.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.dirLock != nil {
+		s.dirLock.Close()
+	}
+	return err
+}
 
 // Ping checks that the database answers (for readiness).
-func (s *Store) Ping() error { return s.db.View(func(kvTx) error { return nil }) }
+func (s *Store) Ping(ctx context.Context) error {
+	return s.db.View(ctx, func(kvTx) error { return nil })
+}
 
 func fileKey(project, filename string) []byte {
 	return append(append([]byte(project), 0), filename...)
 }
 
 // GetPage returns the cached page of a project, or ErrNotFound.
-func (s *Store) GetPage(project string) (CachedPage, error) {
+func (s *Store) GetPage(ctx context.Context, project string) (CachedPage, error) {
 	var cp CachedPage
 	var raw []byte
-	err := s.db.View(func(tx kvTx) error {
+	err := s.db.View(ctx, func(tx kvTx) error {
 		v := tx.Bucket(bucketPages).Get([]byte(project))
 		if v == nil {
 			return ErrNotFound
@@ -251,7 +280,7 @@ var gzipMagic = []byte{0x1f, 0x8b}
 
 // PutPage stores a project page, gzipped: a big project's page is tens of MB
 // of JSON that compresses several times over.
-func (s *Store) PutPage(cp CachedPage) error {
+func (s *Store) PutPage(ctx context.Context, cp CachedPage) error {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	if err := writePage(zw, cp); err != nil {
@@ -260,7 +289,7 @@ func (s *Store) PutPage(cp CachedPage) error {
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	err := full(s.db.Update(func(tx kvTx) error {
+	err := full(s.db.Update(ctx, func(tx kvTx) error {
 		return tx.Bucket(bucketPages).Put([]byte(cp.Page.Name), buf.Bytes())
 	}))
 	if err == nil && buf.Len() >= releaseMinBytes {
@@ -284,32 +313,34 @@ func (s *Store) releasePages() {
 }
 
 // GetList returns the cached root project list, or ErrNotFound.
-func (s *Store) GetList() (CachedList, error) {
+func (s *Store) GetList(ctx context.Context) (CachedList, error) {
 	var cl CachedList
-	return cl, s.get(bucketLists, keyRootList, &cl)
+	return cl, s.get(ctx, bucketLists, keyRootList, &cl)
 }
 
 // PutList stores the root project list.
-func (s *Store) PutList(cl CachedList) error { return s.put(bucketLists, keyRootList, cl) }
+func (s *Store) PutList(ctx context.Context, cl CachedList) error {
+	return s.put(ctx, bucketLists, keyRootList, cl)
+}
 
 // GetFile returns the record of a stored file, or ErrNotFound.
-func (s *Store) GetFile(project, filename string) (FileRecord, error) {
+func (s *Store) GetFile(ctx context.Context, project, filename string) (FileRecord, error) {
 	var rec FileRecord
-	return rec, s.get(bucketFiles, fileKey(project, filename), &rec)
+	return rec, s.get(ctx, bucketFiles, fileKey(project, filename), &rec)
 }
 
 // PutFile records a stored file. Its blob must already be committed.
-func (s *Store) PutFile(rec FileRecord) error {
-	return s.put(bucketFiles, fileKey(rec.Project, rec.Filename), rec)
+func (s *Store) PutFile(ctx context.Context, rec FileRecord) error {
+	return s.put(ctx, bucketFiles, fileKey(rec.Project, rec.Filename), rec)
 }
 
 // Files calls fn for every stored file record.
 // ProjectFiles returns a project's file records by filename, read in one
 // transaction (a page listing asks about every file).
-func (s *Store) ProjectFiles(project string) (map[string]FileRecord, error) {
+func (s *Store) ProjectFiles(ctx context.Context, project string) (map[string]FileRecord, error) {
 	out := map[string]FileRecord{}
 	prefix := fileKey(project, "")
-	err := s.db.View(func(tx kvTx) error {
+	err := s.db.View(ctx, func(tx kvTx) error {
 		c := tx.Bucket(bucketFiles).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var rec FileRecord
@@ -323,8 +354,8 @@ func (s *Store) ProjectFiles(project string) (map[string]FileRecord, error) {
 	return out, err
 }
 
-func (s *Store) Files(fn func(FileRecord) error) error {
-	return s.db.View(func(tx kvTx) error {
+func (s *Store) Files(ctx context.Context, fn func(FileRecord) error) error {
+	return s.db.View(ctx, func(tx kvTx) error {
 		return tx.Bucket(bucketFiles).ForEach(func(_, v []byte) error {
 			var rec FileRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
@@ -335,8 +366,8 @@ func (s *Store) Files(fn func(FileRecord) error) error {
 	})
 }
 
-func (s *Store) get(bucket, key []byte, v any) error {
-	return s.db.View(func(tx kvTx) error {
+func (s *Store) get(ctx context.Context, bucket, key []byte, v any) error {
+	return s.db.View(ctx, func(tx kvTx) error {
 		raw := tx.Bucket(bucket).Get(key)
 		if raw == nil {
 			return ErrNotFound
@@ -349,32 +380,29 @@ func (s *Store) get(bucket, key []byte, v any) error {
 	})
 }
 
-func (s *Store) put(bucket, key []byte, v any) error {
-	return full(s.putRaw(bucket, key, v))
+func (s *Store) put(ctx context.Context, bucket, key []byte, v any) error {
+	return full(s.putRaw(ctx, bucket, key, v))
 }
 
-func (s *Store) putRaw(bucket, key []byte, v any) error {
+func (s *Store) putRaw(ctx context.Context, bucket, key []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx kvTx) error {
+	return s.db.Update(ctx, func(tx kvTx) error {
 		return tx.Bucket(bucket).Put(key, raw)
 	})
 }
 
-// Dir is the data directory.
-func (s *Store) Dir() string { return s.dir }
-
 func indexListKey(name string) []byte { return []byte("index:" + name) }
 
 // GetIndexList returns the last list read from a private index.
-func (s *Store) GetIndexList(name string) (CachedList, error) {
+func (s *Store) GetIndexList(ctx context.Context, name string) (CachedList, error) {
 	var cl CachedList
-	return cl, s.get(bucketLists, indexListKey(name), &cl)
+	return cl, s.get(ctx, bucketLists, indexListKey(name), &cl)
 }
 
 // PutIndexList stores the list read from a private index.
-func (s *Store) PutIndexList(name string, cl CachedList) error {
-	return s.put(bucketLists, indexListKey(name), cl)
+func (s *Store) PutIndexList(ctx context.Context, name string, cl CachedList) error {
+	return s.put(ctx, bucketLists, indexListKey(name), cl)
 }

@@ -23,13 +23,14 @@ func sum(b []byte) string {
 }
 
 func TestSecondOpenIsRefused(t *testing.T) {
+	ctx := t.Context()
 	dir := t.TempDir()
-	s, err := Open(dir, time.Second)
+	s, err := Open(ctx, dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_, err = Open(dir, 100*time.Millisecond)
+	_, err = Open(ctx, dir, 100*time.Millisecond)
 	if !errors.Is(err, ErrInUse) {
 		t.Fatalf("second open: %v, want ErrInUse", err)
 	}
@@ -39,18 +40,19 @@ func TestSecondOpenIsRefused(t *testing.T) {
 }
 
 func TestLeftoverTempFilesRemoved(t *testing.T) {
+	ctx := t.Context()
 	dir := t.TempDir()
-	s, err := Open(dir, time.Second)
+	s, err := Open(ctx, dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := s.Stage(1 << 20)
+	st, err := s.Stage(ctx, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.ReadFrom(bytes.NewReader([]byte("partial download")))
 	s.Close() // as if the process died mid-download
-	s, err = Open(dir, time.Second)
+	s, err = Open(ctx, dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,34 +64,35 @@ func TestLeftoverTempFilesRemoved(t *testing.T) {
 }
 
 func TestStageCommit(t *testing.T) {
-	s, err := Open(t.TempDir(), time.Second)
+	ctx := t.Context()
+	s, err := Open(ctx, t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	data := []byte("hello wheel")
 
-	st, _ := s.Stage(100)
+	st, _ := s.Stage(ctx, 100)
 	st.ReadFrom(bytes.NewReader(data))
 	if err := st.Commit(sum([]byte("other"))); !errors.Is(err, ErrHashMismatch) {
 		t.Fatalf("mismatch: %v", err)
 	}
-	if s.HasBlob(sum(data)) {
+	if s.HasBlob(ctx, sum(data)) {
 		t.Fatal("mismatched bytes stored")
 	}
 
-	st, _ = s.Stage(5)
+	st, _ = s.Stage(ctx, 5)
 	if _, err := st.ReadFrom(bytes.NewReader(data)); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("over the cap: %v", err)
 	}
 	st.Abort()
 
-	st, _ = s.Stage(100)
+	st, _ = s.Stage(ctx, 100)
 	st.ReadFrom(bytes.NewReader(data))
 	if err := st.Commit(sum(data)); err != nil {
 		t.Fatal(err)
 	}
-	f, err := s.OpenBlob(sum(data))
+	f, err := s.OpenBlob(ctx, sum(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,40 +102,42 @@ func TestStageCommit(t *testing.T) {
 	if !bytes.Equal(got[:n], data) {
 		t.Errorf("blob = %q", got[:n])
 	}
-	entries, _ := os.ReadDir(filepath.Join(s.Dir(), "tmp"))
+	entries, _ := os.ReadDir(filepath.Join(s.dir, "tmp"))
 	if len(entries) != 0 {
 		t.Errorf("temp files left: %d", len(entries))
 	}
-	if _, err := s.OpenBlob("../../etc/passwd"); err == nil {
+	if _, err := s.OpenBlob(ctx, "../../etc/passwd"); err == nil {
 		t.Error("OpenBlob accepted a path")
 	}
 }
 
 func TestRecordsRoundTrip(t *testing.T) {
+	ctx := t.Context()
 	dir := t.TempDir()
-	s, _ := Open(dir, time.Second)
+	s, _ := Open(ctx, dir, time.Second)
 	rec := FileRecord{Project: "a", Version: "1", Filename: "a-1.tar.gz", SHA256: sum(nil), Size: 0, FetchedAt: time.Now().UTC()}
-	if err := s.PutFile(rec); err != nil {
+	if err := s.PutFile(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, _ = Open(dir, time.Second)
+	s, _ = Open(ctx, dir, time.Second)
 	defer s.Close()
-	got, err := s.GetFile("a", "a-1.tar.gz")
+	got, err := s.GetFile(ctx, "a", "a-1.tar.gz")
 	if err != nil || got.SHA256 != rec.SHA256 || !got.FetchedAt.Equal(rec.FetchedAt) {
 		t.Errorf("got %+v, %v", got, err)
 	}
-	if _, err := s.GetFile("a", "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.GetFile(ctx, "a", "nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing record: %v", err)
 	}
 }
 
 func TestStateIndexFollowsTransitions(t *testing.T) {
+	ctx := t.Context()
 	dir := t.TempDir()
-	s, _ := Open(dir, time.Second)
+	s, _ := Open(ctx, dir, time.Second)
 	set := func(sha, state string) {
 		t.Helper()
-		_, err := s.UpdateDecision(sha, func(rec *DecisionRecord, _ bool) (bool, *AuditEvent, error) {
+		_, err := s.UpdateDecision(ctx, sha, func(rec *DecisionRecord, _ bool) (bool, *AuditEvent, error) {
 			rec.SHA256, rec.State = sha, state
 			return true, nil, nil
 		})
@@ -146,14 +151,14 @@ func TestStateIndexFollowsTransitions(t *testing.T) {
 	set(a, "approved")
 	set(b, "held") // unchanged state
 	s.Close()
-	s, _ = Open(dir, time.Second)
+	s, _ = Open(ctx, dir, time.Second)
 	defer s.Close()
-	counts, _ := s.CountByState()
+	counts, _ := s.CountByState(ctx)
 	if counts["held"] != 1 || counts["approved"] != 1 || len(counts) != 2 {
 		t.Errorf("counts %v", counts)
 	}
 	var held []string
-	s.DecisionsInState("held", func(rec DecisionRecord) error { held = append(held, rec.SHA256); return nil })
+	s.DecisionsInState(ctx, "held", func(rec DecisionRecord) error { held = append(held, rec.SHA256); return nil })
 	if len(held) != 1 || held[0] != b {
 		t.Errorf("held: %v", held)
 	}
@@ -166,12 +171,13 @@ func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
 // TestOutOfSpaceIsErrFull: a write that runs out of space is ErrFull, not
 // an upstream error, and the staged file is removed.
 func TestOutOfSpaceIsErrFull(t *testing.T) {
-	s, err := Open(t.TempDir(), time.Second)
+	ctx := t.Context()
+	s, err := Open(ctx, t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	staged, err := s.Stage(1 << 20)
+	staged, err := s.Stage(ctx, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,10 +187,10 @@ func TestOutOfSpaceIsErrFull(t *testing.T) {
 		t.Fatalf("out of space: %v", err)
 	}
 	st.Abort()
-	if entries, _ := os.ReadDir(filepath.Join(s.Dir(), "tmp")); len(entries) != 0 {
+	if entries, _ := os.ReadDir(filepath.Join(s.dir, "tmp")); len(entries) != 0 {
 		t.Errorf("staged file left behind: %v", entries)
 	}
-	if free, err := s.FreeBytes(); err != nil || free <= 0 {
+	if free, err := s.FreeBytes(ctx); err != nil || free <= 0 {
 		t.Errorf("free bytes: %d %v", free, err)
 	}
 }
@@ -192,7 +198,8 @@ func TestOutOfSpaceIsErrFull(t *testing.T) {
 // TestPagesStoredCompressed: a page is kept gzipped; one stored as plain
 // JSON by an earlier version still reads.
 func TestPagesStoredCompressed(t *testing.T) {
-	s, err := Open(t.TempDir(), time.Second)
+	ctx := t.Context()
+	s, err := Open(ctx, t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,21 +211,21 @@ func TestPagesStoredCompressed(t *testing.T) {
 			Hashes: index.Sha256(strings.Repeat("ab", 32)), Size: 1234})
 	}
 	cp := CachedPage{Page: p, FetchedAt: time.Unix(1700000000, 0).UTC()}
-	if err := s.PutPage(cp); err != nil {
+	if err := s.PutPage(ctx, cp); err != nil {
 		t.Fatal(err)
 	}
 	plain, _ := json.Marshal(cp)
 	var stored []byte
-	s.db.View(func(tx kvTx) error { stored = bytes.Clone(tx.Bucket(bucketPages).Get([]byte("big"))); return nil })
+	s.db.View(ctx, func(tx kvTx) error { stored = bytes.Clone(tx.Bucket(bucketPages).Get([]byte("big"))); return nil })
 	if len(stored)*4 > len(plain) {
 		t.Errorf("stored %d bytes for %d of JSON", len(stored), len(plain))
 	}
-	got, err := s.GetPage("big")
+	got, err := s.GetPage(ctx, "big")
 	if err != nil || len(got.Page.Files) != 2000 || !got.FetchedAt.Equal(cp.FetchedAt) {
 		t.Fatalf("round trip: %v %d", err, len(got.Page.Files))
 	}
-	s.db.Update(func(tx kvTx) error { return tx.Bucket(bucketPages).Put([]byte("old"), plain) })
-	if old, err := s.GetPage("old"); err != nil || len(old.Page.Files) != 2000 {
+	s.db.Update(ctx, func(tx kvTx) error { return tx.Bucket(bucketPages).Put([]byte("old"), plain) })
+	if old, err := s.GetPage(ctx, "old"); err != nil || len(old.Page.Files) != 2000 {
 		t.Errorf("plain record from before: %v", err)
 	}
 }
@@ -226,7 +233,8 @@ func TestPagesStoredCompressed(t *testing.T) {
 // TestWorkStats: depth counts every item; the oldest is found whether it
 // heads the lowest priority or was moved up to a higher one.
 func TestWorkStats(t *testing.T) {
-	s, err := Open(t.TempDir(), time.Second)
+	ctx := t.Context()
+	s, err := Open(ctx, t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,21 +243,21 @@ func TestWorkStats(t *testing.T) {
 	item := func(i int) WorkItem {
 		return WorkItem{SHA256: strings.Repeat(string(rune('a'+i)), 64), EnqueuedAt: t0.Add(time.Duration(i) * time.Minute)}
 	}
-	if d, o, err := s.WorkStats(); err != nil || d != 0 || !o.IsZero() {
+	if d, o, err := s.WorkStats(ctx); err != nil || d != 0 || !o.IsZero() {
 		t.Fatalf("empty: %d %v %v", d, o, err)
 	}
-	s.AddWork(1, []WorkItem{item(0), item(1), item(2)})
-	s.AddWork(0, []WorkItem{item(3)})
-	if d, o, _ := s.WorkStats(); d != 4 || !o.Equal(t0) {
+	s.AddWork(ctx, 1, []WorkItem{item(0), item(1), item(2)})
+	s.AddWork(ctx, 0, []WorkItem{item(3)})
+	if d, o, _ := s.WorkStats(ctx); d != 4 || !o.Equal(t0) {
 		t.Errorf("depth %d oldest %v", d, o)
 	}
-	s.AddWork(0, []WorkItem{item(0)}) // moved up, keeps its enqueue time
-	key, it, ok, _ := s.NextWork(t0.Add(time.Hour), func(string) bool { return false })
+	s.AddWork(ctx, 0, []WorkItem{item(0)}) // moved up, keeps its enqueue time
+	key, it, ok, _ := s.NextWork(ctx, t0.Add(time.Hour), func(string) bool { return false })
 	if !ok || it.SHA256 != item(3).SHA256 {
 		t.Fatalf("next: %+v", it)
 	}
-	s.FinishWork(key, it.SHA256)
-	if d, o, _ := s.WorkStats(); d != 3 || !o.Equal(t0) {
+	s.FinishWork(ctx, key, it.SHA256)
+	if d, o, _ := s.WorkStats(ctx); d != 3 || !o.Equal(t0) {
 		t.Errorf("after moving the oldest up: depth %d oldest %v", d, o)
 	}
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"time"
 )
@@ -18,10 +19,10 @@ func throttleKey(remote string, at time.Time) []byte {
 }
 
 // Failures counts remote's failures since a time.
-func (s *Store) Failures(remote string, since time.Time) (int, error) {
+func (s *Store) Failures(ctx context.Context, remote string, since time.Time) (int, error) {
 	n := 0
 	prefix := append([]byte(remote), 0)
-	err := s.db.View(func(tx kvTx) error {
+	err := s.db.View(ctx, func(tx kvTx) error {
 		c := tx.Bucket(bucketThrottle).Cursor()
 		for k, _ := c.Seek(throttleKey(remote, since)); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			n++
@@ -32,9 +33,9 @@ func (s *Store) Failures(remote string, since time.Time) (int, error) {
 }
 
 // AddFailure records a failure and forgets remote's old ones.
-func (s *Store) AddFailure(remote string, at time.Time) error {
+func (s *Store) AddFailure(ctx context.Context, remote string, at time.Time) error {
 	prefix := append([]byte(remote), 0)
-	return full(s.db.Update(func(tx kvTx) error {
+	return full(s.db.Update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketThrottle)
 		c := b.Cursor()
 		cut := throttleKey(remote, at.Add(-keepFailures))

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -40,9 +41,9 @@ var (
 // transaction. An item already queued at the same or a higher priority is
 // left as it is; one queued lower is moved up. It returns how many items
 // were added or moved.
-func (s *Store) AddWork(priority byte, items []WorkItem) (int, error) {
+func (s *Store) AddWork(ctx context.Context, priority byte, items []WorkItem) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx kvTx) error {
+	err := s.db.Update(ctx, func(tx kvTx) error {
 		n = 0
 		work, keys := tx.Bucket(bucketWork), tx.Bucket(bucketWorkKeys)
 		for _, it := range items {
@@ -84,8 +85,8 @@ func (s *Store) AddWork(priority byte, items []WorkItem) (int, error) {
 // due at now, not taken by another worker (of this replica or another)
 // and for which skip says no. Taking it is a write, so two replicas never
 // take one item.
-func (s *Store) NextWork(now time.Time, skip func(sha string) bool) (key []byte, it WorkItem, ok bool, err error) {
-	err = s.db.Update(func(tx kvTx) error {
+func (s *Store) NextWork(ctx context.Context, now time.Time, skip func(sha string) bool) (key []byte, it WorkItem, ok bool, err error) {
+	err = s.db.Update(ctx, func(tx kvTx) error {
 		work := tx.Bucket(bucketWork)
 		c := work.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -111,8 +112,8 @@ func (s *Store) NextWork(now time.Time, skip func(sha string) bool) (key []byte,
 }
 
 // FinishWork removes an item.
-func (s *Store) FinishWork(key []byte, sha string) error {
-	return s.db.Update(func(tx kvTx) error {
+func (s *Store) FinishWork(ctx context.Context, key []byte, sha string) error {
+	return s.db.Update(ctx, func(tx kvTx) error {
 		if cur := tx.Bucket(bucketWorkKeys).Get([]byte(sha)); cur != nil && !bytes.Equal(cur, key) {
 			return nil // moved to another priority meanwhile: that one stays
 		}
@@ -125,8 +126,8 @@ func (s *Store) FinishWork(key []byte, sha string) error {
 
 // RetryWork stores an item's failed attempt (its NotBefore, Attempts and
 // LastError) in place.
-func (s *Store) RetryWork(key []byte, it WorkItem) error {
-	return s.db.Update(func(tx kvTx) error {
+func (s *Store) RetryWork(ctx context.Context, key []byte, it WorkItem) error {
+	return s.db.Update(ctx, func(tx kvTx) error {
 		work := tx.Bucket(bucketWork)
 		if work.Get(key) == nil {
 			return nil
@@ -145,8 +146,8 @@ func (s *Store) RetryWork(key []byte, it WorkItem) error {
 // one priority are in enqueue order, except those moved up to a higher
 // priority, which keep their first enqueue time — so the oldest is the
 // head of the lowest priority or one of the items above it.
-func (s *Store) WorkStats() (depth int, oldest time.Time, err error) {
-	err = s.db.View(func(tx kvTx) error {
+func (s *Store) WorkStats(ctx context.Context) (depth int, oldest time.Time, err error) {
+	err = s.db.View(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketWork)
 		depth = tx.Bucket(bucketWorkKeys).KeyN()
 		c := b.Cursor()
@@ -174,8 +175,8 @@ func (s *Store) WorkStats() (depth int, oldest time.Time, err error) {
 
 // releaseClaims frees every taken item: on bbolt only this process works
 // the queue, so claims left by a crash would only delay their items.
-func (s *Store) releaseClaims() error {
-	return s.db.Update(func(tx kvTx) error {
+func (s *Store) releaseClaims(ctx context.Context) error {
+	return s.db.Update(ctx, func(tx kvTx) error {
 		work := tx.Bucket(bucketWork)
 		c := work.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {

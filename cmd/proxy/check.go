@@ -25,7 +25,7 @@ import (
 // it, gathers its attestation and signals, and prints each decision with
 // its reasons. Exit 0: all would be served; 1: any would be held or
 // blocked; 2: error.
-func check(args []string, stdout, stderr io.Writer) int {
+func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(checkHelp, stderr)
 	cfgPath := fs.String("config", "", "YAML config `file` (optional)")
 	if code, done := parseFlags(checkHelp, fs, args, stdout, stderr); done {
@@ -52,7 +52,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	defer os.RemoveAll(scratch)
 	cfg.DataDir, cfg.Notify.Webhooks, cfg.Admin.Token = scratch, nil, ""
-	a, err := App(cfg, zerolog.Nop())
+	a, err := App(ctx, cfg, zerolog.Nop())
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock: %v\n", err)
 		return 2

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,13 +25,15 @@ type cliWorld struct {
 	app        *app
 	old, young *fakepypi.Dist
 	dataDir    string
+	ctx        context.Context // the test's: commands stop with it
 }
 
 func newCLIWorld(t *testing.T) *cliWorld {
+	ctx := t.Context()
 	t.Helper()
 	fake := fakepypi.New()
 	t.Cleanup(fake.Close)
-	w := &cliWorld{fake: fake, dataDir: filepath.Join(t.TempDir(), "data")}
+	w := &cliWorld{fake: fake, dataDir: filepath.Join(t.TempDir(), "data"), ctx: ctx}
 	w.old = fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "1.0"}, time.Now().Add(-30*24*time.Hour))
 	w.young = fake.AddWheel(fakepypi.WheelSpec{Name: "beta", Version: "2.0"}, time.Now().Add(-time.Hour))
 	t.Setenv("AIRLOCK_UPSTREAM_URL", fake.Index.URL)
@@ -43,7 +46,8 @@ func newCLIWorld(t *testing.T) *cliWorld {
 		t.Fatal(err)
 	}
 	cfg.DataDir = w.dataDir
-	w.app, err = App(cfg, zerolog.Nop())
+	onTestBackend(t, &cfg)
+	w.app, err = App(ctx, cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +59,7 @@ func newCLIWorld(t *testing.T) *cliWorld {
 
 func (w *cliWorld) run(args ...string) (int, string) {
 	var out bytes.Buffer
-	code := run(args, &out, &out)
+	code := run(w.ctx, args, &out, &out)
 	return code, out.String()
 }
 
@@ -163,14 +167,16 @@ func TestTerminalOutputEscaped(t *testing.T) {
 // TestAdminListenSeparatesAdmin: with admin.listen the public address
 // serves the index only; the admin API and review page answer on theirs.
 func TestAdminListenSeparatesAdmin(t *testing.T) {
+	ctx := t.Context()
 	w := newCLIWorld(t)
 	cfg, err := config.Load("", os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.DataDir = filepath.Join(t.TempDir(), "data2")
+	onTestBackend(t, &cfg)
 	cfg.Admin.Listen = "127.0.0.1:0"
-	a, err := App(cfg, zerolog.Nop())
+	a, err := App(ctx, cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

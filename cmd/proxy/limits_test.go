@@ -22,15 +22,17 @@ import (
 // liveServer runs the app as serve does (timeouts, connection cap) on a
 // loopback port, with cfg adjusted by tweak.
 func liveServer(t *testing.T, w *cliWorld, tweak func(*config.Config)) string {
+	ctx := t.Context()
 	t.Helper()
 	cfg, err := config.Load("", os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	onTestBackend(t, &cfg)
 	cfg.Background.Workers = 0
 	tweak(&cfg)
-	a, err := App(cfg, zerolog.Nop())
+	a, err := App(ctx, cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

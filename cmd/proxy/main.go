@@ -6,9 +6,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"airlock/textsafe"
 )
@@ -17,12 +20,17 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// SIGTERM or Ctrl-C cancels ctx: serve shuts down gracefully, the
+	// other commands stop what they are doing.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // run dispatches a subcommand and returns the process exit code:
 // 0 success, 1 failure, 2 bad usage.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		printTopHelp(stderr)
 		return 2
@@ -32,9 +40,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	stdout = textsafe.Writer{W: stdout}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], stdout, stderr)
+		return serve(ctx, args[1:], stdout, stderr)
 	case "check":
-		return check(args[1:], stdout, stderr)
+		return check(ctx, args[1:], stdout, stderr)
 	case "score":
 		return score(args[1:], stdout, stderr)
 	case "verify":
@@ -44,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "downloads":
 		return downloadsCmd(args[1:], stdout, stderr, os.Getenv)
 	case "store":
-		return storeCmd(args[1:], stdout, stderr)
+		return storeCmd(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return migrateCmd(args[1:], stdout, stderr)
 	case "health":
@@ -53,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return versionCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		if len(args) > 1 { // airlock help COMMAND
-			return run(append(args[1:2:2], "--help"), stdout, stderr)
+			return run(ctx, append(args[1:2:2], "--help"), stdout, stderr)
 		}
 		printTopHelp(stdout)
 		return 0

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"testing"
+
+	"airlock/internal/storetest"
 )
 
 // TestMain keeps these tests off the internet: every HTTP request to a
@@ -12,5 +14,7 @@ import (
 func TestMain(m *testing.M) {
 	os.Setenv("HTTP_PROXY", "http://127.0.0.1:9")
 	os.Setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-	os.Exit(m.Run())
+	code := m.Run()
+	storetest.Shutdown()
+	os.Exit(code)
 }

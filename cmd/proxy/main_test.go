@@ -1,7 +1,6 @@
 package main
 
 import (
-	"airlock/config"
 	"bytes"
 	"net/http"
 	"net/http/httptest"
@@ -9,9 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"airlock/config"
 )
 
 func TestRunExitCodes(t *testing.T) {
+	ctx := t.Context()
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("upstream:\n  urll: https://pypi.org\n"), 0o644)
 	tests := []struct {
@@ -30,7 +32,7 @@ func TestRunExitCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer
-		code := run(tt.args, &out, &errb)
+		code := run(ctx, tt.args, &out, &errb)
 		if code != tt.code || !strings.Contains(out.String()+errb.String(), tt.contains) {
 			t.Errorf("airlock %v: exit %d, output %q; want exit %d containing %q", tt.args, code, out.String()+errb.String(), tt.code, tt.contains)
 		}
@@ -41,6 +43,7 @@ func TestRunExitCodes(t *testing.T) {
 // how it is called, its own flags and examples on stdout, and exits 0,
 // with no token or server needed.
 func TestHelpForEveryCommand(t *testing.T) {
+	ctx := t.Context()
 	t.Setenv("AIRLOCK_ADMIN_TOKEN", "")
 	cases := []struct {
 		args         []string
@@ -68,7 +71,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer
-		code := run(c.args, &out, &errb)
+		code := run(ctx, c.args, &out, &errb)
 		if code != 0 || errb.Len() != 0 {
 			t.Errorf("airlock %v: exit %d, stderr %q; want 0 and help on stdout", c.args, code, errb.String())
 		}
@@ -86,15 +89,16 @@ func TestHelpForEveryCommand(t *testing.T) {
 	// A bad invocation goes to stderr with exit 2 and says where help is.
 	for _, args := range [][]string{{"quarantine"}, {"quarantine", "frob"}, {"quarantine", "show"}, {"quarantine", "approve", "x==1"}, {"check"}, {"score", "--bogus"}} {
 		var out, errb bytes.Buffer
-		if code := run(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--help") {
+		if code := run(ctx, args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--help") {
 			t.Errorf("airlock %v: exit %d, stderr %q; want 2 pointing at --help", args, code, errb.String())
 		}
 	}
 }
 
 func TestVersionNamesTheModules(t *testing.T) {
+	ctx := t.Context()
 	var out, errb bytes.Buffer
-	if code := run([]string{"version"}, &out, &errb); code != 0 {
+	if code := run(ctx, []string{"version"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	// A test binary carries its dependencies' versions like the real one.
@@ -106,10 +110,11 @@ func TestVersionNamesTheModules(t *testing.T) {
 }
 
 func TestMisspeltEnvironmentVariableStopsServe(t *testing.T) {
+	ctx := t.Context()
 	t.Setenv("AIRLOCK_POLICY_COOLDOWNN", "1h")
 	for _, args := range [][]string{{"serve", "--data-dir", t.TempDir()}, {"score", "requests"}, {"check", "requests==1.0"}} {
 		var out, errb bytes.Buffer
-		if code := run(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "did you mean AIRLOCK_POLICY_COOLDOWN?") {
+		if code := run(ctx, args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "did you mean AIRLOCK_POLICY_COOLDOWN?") {
 			t.Errorf("airlock %v: exit %d, %q", args, code, errb.String())
 		}
 	}
@@ -143,6 +148,7 @@ func TestWelcomeTellsWhereAndHow(t *testing.T) {
 }
 
 func TestHealthCommand(t *testing.T) {
+	ctx := t.Context()
 	ready := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/readyz" {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -151,13 +157,13 @@ func TestHealthCommand(t *testing.T) {
 	}))
 	defer ready.Close()
 	var out, errb bytes.Buffer
-	if code := run([]string{"health", "--url", ready.URL + "/readyz"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "ready") {
+	if code := run(ctx, []string{"health", "--url", ready.URL + "/readyz"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "ready") {
 		t.Errorf("ready server: exit %d %q %q", code, out.String(), errb.String())
 	}
-	if code := run([]string{"health", "--url", ready.URL + "/other"}, &out, &errb); code != 1 {
+	if code := run(ctx, []string{"health", "--url", ready.URL + "/other"}, &out, &errb); code != 1 {
 		t.Errorf("unready server: exit %d", code)
 	}
-	if code := run([]string{"health", "--url", "http://127.0.0.1:9/readyz"}, &out, &errb); code != 1 {
+	if code := run(ctx, []string{"health", "--url", "http://127.0.0.1:9/readyz"}, &out, &errb); code != 1 {
 		t.Errorf("no server: exit %d", code)
 	}
 	for listen, want := range map[string]string{"": "http://127.0.0.1:3180/readyz", "0.0.0.0:8080": "http://127.0.0.1:8080/readyz",

@@ -9,11 +9,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -39,7 +36,7 @@ import (
 	"airlock/upstream"
 )
 
-func serve(args []string, stdout, stderr io.Writer) int {
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(serveHelp, stderr)
 	cfgPath := fs.String("config", "", "YAML config `file` (optional; embedded defaults otherwise)")
 	listen := fs.String("listen", "", "listen `address`, overrides the config's listen")
@@ -70,8 +67,6 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if cfg.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(int64(cfg.MemoryLimit))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	var tell io.Writer
 	if isTerminal(stderr) {
 		tell = stderr
@@ -112,7 +107,7 @@ type app struct {
 // App wires the store, the policy engine, the quarantine, the upstream
 // client and the HTTP handlers. cleanup flushes webhooks and closes the
 // store (releasing its lock).
-func App(cfg config.Config, log zerolog.Logger) (*app, error) {
+func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, error) {
 	rules, err := cfg.Policy.Rules()
 	if err != nil {
 		return nil, err
@@ -128,11 +123,7 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := newBlobs(cfg)
-	if err != nil {
-		return nil, err
-	}
-	store, err := openStore(cfg, blobs)
+	store, err := openStore(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +138,7 @@ func App(cfg config.Config, log zerolog.Logger) (*app, error) {
 		Metrics:      m,
 		UserAgent:    "airlock/" + version,
 	})
-	router, err := newRouter(cfg, up, store, m, log)
+	router, err := newRouter(ctx, cfg, up, store, m, log)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -263,7 +254,7 @@ func newHTTPServer(h http.Handler, cfg config.Config, log zerolog.Logger) *http.
 // serveUntilDone runs the server until ctx ends. tell, when not nil (a
 // terminal), gets a plain-words welcome once the server listens.
 func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger, tell io.Writer) error {
-	app, err := App(cfg, log)
+	app, err := App(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -281,7 +272,7 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger, 
 	go app.router.Run(runCtx)
 	go app.store.ListenChanges(runCtx, app.quarantine.Invalidate, log)
 	if len(cfg.Feeds.OSV) > 0 {
-		go app.gate.AdvisoriesChanged() // files decided before this start, under older advisories
+		go app.gate.AdvisoriesChanged(ctx) // files decided before this start, under older advisories
 		go app.feed.Run(runCtx, time.Duration(cfg.Feeds.Interval))
 	}
 	go pruneDownloads(runCtx, app.store, time.Duration(cfg.Downloads.Retention), log)
@@ -321,7 +312,8 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger, 
 		go serve(adminSrv, aln)
 	}
 	log.Info().Str("listen", ln.Addr().String()).Str("admin_listen", adminAddr).Bool("tls", cfg.TLS.CertFile != "").Str("upstream", cfg.Upstream.URL).
-		Str("data_dir", cfg.DataDir).Str("version", version).Msg("airlock serving")
+		Str("data_dir", cfg.DataDir).Str("database", backendName(cfg.Database.URL, "bbolt", "postgresql")).
+		Str("blobs", backendName(cfg.Blobs.URL, "folder", "s3")).Str("version", version).Msg("airlock serving")
 	if tell != nil {
 		welcome(tell, ln.Addr().String(), cfg)
 	}
@@ -345,7 +337,7 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger, 
 
 // newRouter builds the index router: the public upstream and each private
 // index with its credentials (read once here, never logged).
-func newRouter(cfg config.Config, public *upstream.Client, store *storage.Store, m *metrics.Metrics, log zerolog.Logger) (*indexes.Router, error) {
+func newRouter(ctx context.Context, cfg config.Config, public *upstream.Client, store *storage.Store, m *metrics.Metrics, log zerolog.Logger) (*indexes.Router, error) {
 	var private []*indexes.Index
 	for _, ixc := range cfg.Indexes {
 		user, password, token, err := ixc.Credentials(os.Getenv)
@@ -368,7 +360,7 @@ func newRouter(cfg config.Config, public *upstream.Client, store *storage.Store,
 		log.Info().Str("index", ixc.Name).Str("url", upstream.RedactURL(ixc.URL)).Strs("projects", patterns).
 			Bool("authenticated", user != "" || token != "").Msg("private index")
 	}
-	return indexes.NewRouter(&indexes.Index{Client: public}, private, store, log), nil
+	return indexes.NewRouter(ctx, &indexes.Index{Client: public}, private, store, log), nil
 }
 
 // isLoopback reports whether a listen host only answers this machine.
@@ -412,7 +404,7 @@ func pruneDownloads(ctx context.Context, store *storage.Store, retention time.Du
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := store.PruneDownloads(time.Now().Add(-retention)); err != nil {
+		if n, err := store.PruneDownloads(ctx, time.Now().Add(-retention)); err != nil {
 			log.Error().Err(err).Msg("pruning download records")
 		} else if n > 0 {
 			log.Info().Int("records", n).Msg("old download records pruned")
@@ -425,29 +417,26 @@ func pruneDownloads(ctx context.Context, store *storage.Store, retention time.Du
 	}
 }
 
-// newBlobs is the blob store the config names: nil (data_dir/blobs) or an
-// S3-compatible bucket, checked to exist.
-func newBlobs(cfg config.Config) (storage.Blobs, error) {
-	if cfg.Blobs.URL == "" {
-		return nil, nil
+// backendName names a store backend for the log without its URL (which
+// may carry a password).
+func backendName(url, embedded, shared string) string {
+	if url == "" {
+		return embedded
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s3, err := storage.NewS3(ctx, storage.S3Options{URL: cfg.Blobs.URL, Endpoint: cfg.Blobs.Endpoint, Region: cfg.Blobs.Region,
-		PathStyle: cfg.Blobs.PathStyle, Tmp: filepath.Join(cfg.DataDir, "tmp")})
-	if err != nil || cfg.Blobs.CacheBytes <= 0 {
-		return s3, err
-	}
-	return storage.NewCache(s3, filepath.Join(cfg.DataDir, "blob-cache"), int64(cfg.Blobs.CacheBytes), zerolog.Nop()), nil
+	return shared
 }
 
-// openStore opens the records where the config says: bbolt in data_dir,
-// or PostgreSQL (whose schema `airlock migrate` made).
-func openStore(cfg config.Config, blobs storage.Blobs) (*storage.Store, error) {
-	if cfg.Database.URL == "" {
-		return storage.OpenWith(cfg.DataDir, time.Second, blobs)
-	}
+// openStore opens the store the config names: bbolt and a blob folder in
+// data_dir, or PostgreSQL (whose schema `airlock migrate` made) and an
+// S3-compatible bucket.
+func openStore(cfg config.Config, log zerolog.Logger) (*storage.Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return storage.OpenPostgres(ctx, cfg.Database.URL, cfg.DataDir, blobs)
+	return storage.OpenLocation(ctx, storage.Location{
+		DataDir:     cfg.DataDir,
+		DatabaseURL: cfg.Database.URL,
+		Blobs: storage.BlobLocation{URL: cfg.Blobs.URL, Endpoint: cfg.Blobs.Endpoint, Region: cfg.Blobs.Region,
+			PathStyle: cfg.Blobs.PathStyle, CacheBytes: int64(cfg.Blobs.CacheBytes)},
+		LockTimeout: time.Second,
+	}, log)
 }

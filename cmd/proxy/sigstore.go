@@ -3,13 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/rs/zerolog"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
 
 	"airlock/config"
+	"airlock/storage"
 	"airlock/verify"
 )
 
@@ -20,7 +20,7 @@ func newVerifier(cfg config.Sigstore, dataDir string, log zerolog.Logger) (*veri
 	switch {
 	case cfg.TUF:
 		opts := tuf.DefaultOptions()
-		opts.CachePath = filepath.Join(dataDir, "tuf")
+		opts.CachePath = storage.TrustRootCache(dataDir)
 		if cfg.TUFURL != "" {
 			opts.RepositoryBaseURL = cfg.TUFURL
 		}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+
+	"github.com/rs/zerolog"
 
 	"airlock/config"
 	"airlock/storage"
@@ -17,7 +20,7 @@ var storeCopyHelp = &command{name: "store copy", summary: "Copy every record and
 		"airlock store copy --from /etc/airlock/old.yaml --to /etc/airlock/shared.yaml",
 	}}
 
-func storeCmd(args []string, stdout, stderr io.Writer) int {
+func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "copy" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			printHelp(stdout, storeCopyHelp, nil)
@@ -41,11 +44,7 @@ func storeCmd(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return nil, err
 		}
-		blobs, err := newBlobs(cfg)
-		if err != nil {
-			return nil, err
-		}
-		return openStore(cfg, blobs)
+		return openStore(cfg, zerolog.Nop())
 	}
 	src, err := open(*from)
 	if err != nil {
@@ -59,7 +58,7 @@ func storeCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer dst.Close()
-	err = src.CopyTo(dst, func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) })
+	err = src.CopyTo(ctx, dst, func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) })
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock store copy: %v\n", err)
 		return 1

@@ -21,6 +21,7 @@ func fixture(name string) string {
 }
 
 func TestVerifyCommand(t *testing.T) {
+	ctx := t.Context()
 	abi := fixture("abi3info-2024.10.3-py3-none-any.whl")
 	gitlab := fixture("gitlab_oidc_project-0.0.3.tar.gz")
 	staging := fixture("rfc8785-0.1.2-py3-none-any.whl")
@@ -47,7 +48,7 @@ func TestVerifyCommand(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out strings.Builder
-			code := run(append([]string{"verify"}, tt.args...), &out, &out)
+			code := run(ctx, append([]string{"verify"}, tt.args...), &out, &out)
 			if code != tt.code || !strings.Contains(out.String(), tt.want) {
 				t.Errorf("exit %d, want %d; output lacks %q:\n%s", code, tt.code, tt.want, out.String())
 			}
