@@ -240,4 +240,3 @@ func (b Folder) Ensure() Folder {
 	os.MkdirAll(b.Tmp, 0o755)
 	return b
 }
-
