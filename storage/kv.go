@@ -17,6 +17,11 @@ import (
 type kvDB interface {
 	View(ctx context.Context, fn func(kvTx) error) error
 	Update(ctx context.Context, fn func(kvTx) error) error
+	// Get reads one value and passes it to fn (nil when absent; valid
+	// only during fn) without a transaction of its own on a server: one
+	// read is consistent by itself, and the warm path of a file reads
+	// this way.
+	Get(ctx context.Context, bucket, key []byte, fn func(v []byte) error) error
 	Close() error
 }
 
@@ -67,6 +72,10 @@ func (b boltDB) Update(ctx context.Context, fn func(kvTx) error) error {
 		return err
 	}
 	return b.db.Update(func(tx *bbolt.Tx) error { return fn(boltTx{tx}) })
+}
+
+func (b boltDB) Get(ctx context.Context, bucket, key []byte, fn func(v []byte) error) error {
+	return b.View(ctx, func(tx kvTx) error { return fn(tx.Bucket(bucket).Get(key)) })
 }
 
 func (b boltDB) Close() error { return b.db.Close() }

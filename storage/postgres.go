@@ -221,6 +221,20 @@ func (d *pgDB) Update(ctx context.Context, fn func(kvTx) error) error {
 	return nil
 }
 
+func (d *pgDB) Get(ctx context.Context, bucket, key []byte, fn func(v []byte) error) error {
+	ctx, cancel := context.WithTimeout(ctx, pgTimeout)
+	defer cancel()
+	var v []byte
+	err := d.pool.QueryRow(ctx, qGet, string(bucket), key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fn(nil)
+	}
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	return fn(v)
+}
+
 func (d *pgDB) Close() error {
 	d.leadMu.Lock()
 	if d.lead != nil {
@@ -257,7 +271,7 @@ type pgBucket struct {
 
 func (b *pgBucket) Get(key []byte) []byte {
 	var v []byte
-	err := b.t.tx.QueryRow(b.t.ctx, `SELECT value FROM kv WHERE bucket = $1 AND key = $2`, b.name, key).Scan(&v)
+	err := b.t.tx.QueryRow(b.t.ctx, qGet, b.name, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -385,6 +399,7 @@ func (c *pgCursor) set() ([]byte, []byte) {
 }
 
 const (
+	qGet    = `SELECT value FROM kv WHERE bucket = $1 AND key = $2`
 	qFirst  = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key LIMIT $2`
 	qLast   = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key DESC LIMIT $2`
 	qSeek   = `SELECT key, value FROM kv WHERE bucket = $1 AND key >= $3 ORDER BY key LIMIT $2`

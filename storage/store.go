@@ -367,12 +367,11 @@ func (s *Store) Files(ctx context.Context, fn func(FileRecord) error) error {
 }
 
 func (s *Store) get(ctx context.Context, bucket, key []byte, v any) error {
-	return s.db.View(ctx, func(tx kvTx) error {
-		raw := tx.Bucket(bucket).Get(key)
+	return s.db.Get(ctx, bucket, key, func(raw []byte) error {
 		if raw == nil {
 			return ErrNotFound
 		}
-		// Unmarshal copies out of the mmap before the transaction ends.
+		// Unmarshal copies out of bbolt's map before its transaction ends.
 		if err := json.Unmarshal(raw, v); err != nil {
 			return fmt.Errorf("storage: corrupt record %s/%q: %w", bucket, key, err)
 		}
