@@ -108,7 +108,7 @@ func (g *Gate) fill(ctx context.Context, t Target) (storage.FileRecord, error) {
 	if t.Size >= 0 && st.Size() < t.Size {
 		return storage.FileRecord{}, fmt.Errorf("%w: %d of %d bytes", ErrTruncated, st.Size(), t.Size)
 	}
-	if err := st.Commit(t.SHA256); err != nil {
+	if err := st.Commit(ctx, t.SHA256); err != nil {
 		if errors.Is(err, storage.ErrHashMismatch) {
 			return storage.FileRecord{}, g.mismatch(log, t, st, err)
 		}

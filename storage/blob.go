@@ -52,7 +52,7 @@ type Staged interface {
 	SHA256() string
 	// Commit checks the bytes against want and makes them the blob want;
 	// on a mismatch nothing is stored.
-	Commit(want string) error
+	Commit(ctx context.Context, want string) error
 	// Abort discards the staged bytes (safe after Commit, and twice).
 	Abort()
 }
@@ -135,7 +135,7 @@ func (b Folder) Open(_ context.Context, sha string) (Blob, error) {
 
 // Stage starts a temp file that Commit syncs and renames into place.
 func (b Folder) Stage(_ context.Context, max int64) (Staged, error) {
-	return newFileStaged(b.Tmp, max, func(f *os.File, sha string) error {
+	return newFileStaged(b.Tmp, max, func(_ context.Context, f *os.File, sha string) error {
 		if err := f.Sync(); err != nil {
 			return full(fmt.Errorf("storage: sync: %w", err))
 		}
@@ -168,10 +168,10 @@ type fileStaged struct {
 	n      int64
 	max    int64
 	done   bool
-	commit func(f *os.File, sha string) error
+	commit func(ctx context.Context, f *os.File, sha string) error
 }
 
-func newFileStaged(tmp string, max int64, commit func(*os.File, string) error) (*fileStaged, error) {
+func newFileStaged(tmp string, max int64, commit func(context.Context, *os.File, string) error) (*fileStaged, error) {
 	f, err := os.CreateTemp(tmp, "fill-*")
 	if err != nil {
 		return nil, full(fmt.Errorf("storage: %w", err))
@@ -195,12 +195,12 @@ func (st *fileStaged) ReadFrom(r io.Reader) (int64, error) {
 func (st *fileStaged) Size() int64    { return st.n }
 func (st *fileStaged) SHA256() string { return hex.EncodeToString(st.h.Sum(nil)) }
 
-func (st *fileStaged) Commit(want string) error {
+func (st *fileStaged) Commit(ctx context.Context, want string) error {
 	defer st.Abort()
 	if got := st.SHA256(); got != want {
 		return fmt.Errorf("%w: got %s, want %s", ErrHashMismatch, got, want)
 	}
-	if err := st.commit(st.f, want); err != nil {
+	if err := st.commit(ctx, st.f, want); err != nil {
 		return err
 	}
 	st.done = true

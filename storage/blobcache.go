@@ -63,7 +63,7 @@ func (c *Cache) Has(ctx context.Context, sha string) (bool, error) {
 // Open serves from the local copy, making one (verified) on a miss; a blob
 // larger than the whole cache is read from the remote store directly.
 func (c *Cache) Open(ctx context.Context, sha string) (Blob, error) {
-	if b, err := c.openLocal(sha); err == nil {
+	if b, err := c.openLocal(ctx, sha); err == nil {
 		return b, nil
 	}
 	b, err := c.remote.Open(ctx, sha)
@@ -80,14 +80,14 @@ func (c *Cache) Open(ctx context.Context, sha string) (Blob, error) {
 		c.log.Warn().Err(err).Str("sha256", sha).Msg("blob cache: copy failed; reading from the bucket")
 		return c.remote.Open(ctx, sha)
 	}
-	if b, err := c.openLocal(sha); err == nil {
+	if b, err := c.openLocal(ctx, sha); err == nil {
 		return b, nil
 	}
 	return c.remote.Open(ctx, sha)
 }
 
-func (c *Cache) openLocal(sha string) (Blob, error) {
-	b, err := c.local.Open(context.Background(), sha)
+func (c *Cache) openLocal(ctx context.Context, sha string) (Blob, error) {
+	b, err := c.local.Open(ctx, sha)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (c *Cache) fill(ctx context.Context, sha string) error {
 	if _, err := st.ReadFrom(in); err != nil {
 		return err
 	}
-	if err := st.Commit(sha); err != nil { // the bucket's copy, checked again
+	if err := st.Commit(ctx, sha); err != nil { // the bucket's copy, checked again
 		return err
 	}
 	c.mu.Lock()

@@ -72,7 +72,7 @@ func TestCachedS3Blobs(t *testing.T) {
 		sha := hex.EncodeToString(sum[:])
 		st, _ := c.Stage(ctx, 2000)
 		st.ReadFrom(bytes.NewReader(data))
-		if err := st.Commit(sha); err != nil {
+		if err := st.Commit(ctx, sha); err != nil {
 			t.Fatal(err)
 		}
 		shas = append(shas, sha)

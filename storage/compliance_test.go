@@ -337,7 +337,7 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 		sha := fmt.Sprintf("%x", sha256.Sum256(data))
 		st, _ := src.Stage(ctx, 100)
 		st.ReadFrom(bytes.NewReader(data))
-		if err := st.Commit(sha); err != nil {
+		if err := st.Commit(ctx, sha); err != nil {
 			t.Fatal(err)
 		}
 		src.PutFile(ctx, FileRecord{Project: "p", Filename: fmt.Sprintf("p-%d.tar.gz", i), SHA256: sha, Size: int64(len(data))})

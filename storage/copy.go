@@ -123,5 +123,5 @@ func copyBlob(ctx context.Context, src, dst *Store, sha string) error {
 	if _, err := st.ReadFrom(in); err != nil {
 		return err
 	}
-	return st.Commit(sha)
+	return st.Commit(ctx, sha)
 }

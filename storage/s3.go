@@ -127,7 +127,7 @@ func (b *S3) Open(ctx context.Context, sha string) (Blob, error) {
 // only after the hash matched. An upload that never completes leaves no
 // object: S3 makes an object visible whole or not at all.
 func (b *S3) Stage(ctx context.Context, max int64) (Staged, error) {
-	return newFileStaged(b.tmp, max, func(f *os.File, sha string) error {
+	return newFileStaged(b.tmp, max, func(ctx context.Context, f *os.File, sha string) error {
 		defer func() { f.Close(); os.Remove(f.Name()) }()
 		info, err := f.Stat()
 		if err != nil {
@@ -136,7 +136,7 @@ func (b *S3) Stage(ctx context.Context, max int64) (Staged, error) {
 		if _, err := f.Seek(0, 0); err != nil {
 			return err
 		}
-		_, err = b.client.PutObject(context.Background(), b.bucket, b.key(sha), f, info.Size(),
+		_, err = b.client.PutObject(ctx, b.bucket, b.key(sha), f, info.Size(),
 			minio.PutObjectOptions{ContentType: "application/octet-stream", SendContentMd5: false})
 		if err != nil {
 			return fmt.Errorf("storage: upload to the bucket: %w", err)

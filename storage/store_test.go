@@ -74,7 +74,7 @@ func TestStageCommit(t *testing.T) {
 
 	st, _ := s.Stage(ctx, 100)
 	st.ReadFrom(bytes.NewReader(data))
-	if err := st.Commit(sum([]byte("other"))); !errors.Is(err, ErrHashMismatch) {
+	if err := st.Commit(ctx, sum([]byte("other"))); !errors.Is(err, ErrHashMismatch) {
 		t.Fatalf("mismatch: %v", err)
 	}
 	if s.HasBlob(ctx, sum(data)) {
@@ -89,7 +89,7 @@ func TestStageCommit(t *testing.T) {
 
 	st, _ = s.Stage(ctx, 100)
 	st.ReadFrom(bytes.NewReader(data))
-	if err := st.Commit(sum(data)); err != nil {
+	if err := st.Commit(ctx, sum(data)); err != nil {
 		t.Fatal(err)
 	}
 	f, err := s.OpenBlob(ctx, sum(data))

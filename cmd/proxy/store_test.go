@@ -40,7 +40,7 @@ func TestMigrateAndStoreCopy(t *testing.T) {
 	sha := fmt.Sprintf("%x", sha256.Sum256(data))
 	st, _ := src.Stage(ctx, 100)
 	st.ReadFrom(bytes.NewReader(data))
-	st.Commit(sha)
+	st.Commit(ctx, sha)
 	src.PutFile(ctx, storage.FileRecord{Project: "p", Filename: "p-1.0-py3-none-any.whl", SHA256: sha})
 	src.Close()
 	from, to := filepath.Join(dir, "from.yaml"), filepath.Join(dir, "to.yaml")

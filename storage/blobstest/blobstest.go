@@ -47,7 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Blobs) {
 		if st.Size() != int64(len(data)) || st.SHA256() != sha {
 			t.Fatalf("staged %d bytes, %s", st.Size(), st.SHA256())
 		}
-		if err := st.Commit(sha); err != nil {
+		if err := st.Commit(ctx, sha); err != nil {
 			t.Fatal(err)
 		}
 		st.Abort() // after a commit: nothing happens
@@ -85,7 +85,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Blobs) {
 		st, _ := b.Stage(ctx, 100)
 		st.ReadFrom(strings.NewReader("tampered"))
 		want := sum([]byte("original"))
-		if err := st.Commit(want); !errors.Is(err, storage.ErrHashMismatch) {
+		if err := st.Commit(ctx, want); !errors.Is(err, storage.ErrHashMismatch) {
 			t.Fatalf("commit: %v, want ErrHashMismatch", err)
 		}
 		for _, sha := range []string{want, sum([]byte("tampered"))} {
@@ -133,7 +133,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Blobs) {
 					return
 				}
 				st.ReadFrom(bytes.NewReader(data))
-				errs[i] = st.Commit(sum(data))
+				errs[i] = st.Commit(ctx, sum(data))
 			}()
 		}
 		wg.Wait()
