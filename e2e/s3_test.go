@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"airlock/internal/fakepypi"
 	"airlock/internal/s3test"
 )
 
@@ -47,4 +53,61 @@ func TestBlobsInS3(t *testing.T) {
 		t.Fatalf("from the bucket, upstream down: %v\n%s", err, out)
 	}
 	assertInstalled(t, target, map[string]string{"app": "1.0", "alpha": "1.1"})
+}
+
+// TestS3OutageFailsCleanlyAndRecovers: with the bucket down, the files a
+// replica keeps verified copies of still install; a file that would have
+// to be stored gets a 503 saying the store is unavailable (not a hold, not
+// a bare 500) and nothing is decided about it; once the bucket is back it
+// installs, without restarting Airlock.
+func TestS3OutageFailsCleanlyAndRecovers(t *testing.T) {
+	pip := clients(t)[1]
+	s3 := s3test.Start(t)
+	bucket := s3.Bucket(t, "airlock-outage")
+	fake := newUpstream(t)
+	late := fake.AddWheel(fakepypi.WheelSpec{Name: "latecomer", Version: "1.0"}, uploaded)
+	const token = "s3-outage-token-0123456789abcdefgh"
+	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_BLOBS_URL=s3://"+bucket+"/m", "AIRLOCK_BLOBS_ENDPOINT="+s3.Endpoint,
+		"AIRLOCK_BLOBS_PATH_STYLE=true", "AIRLOCK_BLOBS_REGION=us-east-1", "AIRLOCK_ADMIN_TOKEN="+token,
+		"AWS_ACCESS_KEY_ID="+s3.Access, "AWS_SECRET_ACCESS_KEY="+s3.Secret)...)
+	if out, err := run(t, pip.install(a.URL+"/simple/", t.TempDir(), "app")); err != nil {
+		t.Fatalf("bucket up: %v\n%s", err, out)
+	}
+
+	s3.Stop(t)
+	target := t.TempDir()
+	if out, err := run(t, pip.install(a.URL+"/simple/", target, "app")); err != nil {
+		t.Fatalf("bucket down, files in the local cache: %v\n%s", err, out)
+	}
+	assertInstalled(t, target, map[string]string{"app": "1.0", "alpha": "1.1", "gamma": "1.0"})
+	began := time.Now()
+	resp, err := http.Get(a.URL + "/files/latecomer/" + late.Filename)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	t.Logf("bucket down, uncached file: %d after %v", resp.StatusCode, time.Since(began).Round(time.Millisecond))
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "store") || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("bucket down, uncached file: %d %q (Retry-After %q), want 503 naming the store\n%s", resp.StatusCode, body, resp.Header.Get("Retry-After"), a.Logs())
+	}
+	req, _ := http.NewRequest(http.MethodGet, a.URL+"/api/v1/quarantine?state=all&project=latecomer", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		var listed struct{ Files []any }
+		err := json.NewDecoder(resp.Body).Decode(&listed)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || err != nil || len(listed.Files) != 0 {
+			t.Errorf("a file the store could not keep was decided on: %d %v %+v", resp.StatusCode, err, listed)
+		}
+	}
+
+	s3.Restart(t)
+	target = t.TempDir()
+	if out, err := run(t, pip.install(a.URL+"/simple/", target, "latecomer")); err != nil {
+		t.Fatalf("bucket back: %v\n%s", err, out)
+	}
+	assertInstalled(t, target, map[string]string{"latecomer": "1.0"})
 }

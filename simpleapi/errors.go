@@ -25,6 +25,8 @@ func statusOf(err error) (int, string) {
 	switch {
 	case errors.Is(err, storage.ErrFull):
 		return http.StatusInsufficientStorage, "the store is full: Airlock cannot keep this file; try again when an operator has made room"
+	case errors.Is(err, storage.ErrUnavailable):
+		return http.StatusServiceUnavailable, "the store is unavailable: nothing was served or kept; try again shortly"
 	case errors.Is(err, errBadName):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, upstream.ErrNotFound), errors.Is(err, storage.ErrNotFound):
@@ -68,6 +70,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		lvl = zerolog.ErrorLevel
 	}
 	zerolog.Ctx(r.Context()).WithLevel(lvl).Err(err).Int("status", code).Msg("request failed")
+	if code == http.StatusServiceUnavailable {
+		// pip and uv retry a 503 after this many seconds, so a short
+		// outage of the store or of a check passes unnoticed.
+		w.Header().Set("Retry-After", "5")
+	}
 	writeText(w, code, msg)
 }
 

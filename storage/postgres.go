@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -153,12 +155,12 @@ const (
 func newPool(ctx context.Context, dsn string, size int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
+		return nil, dbErr(err)
 	}
 	cfg.MaxConns = size
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
+		return nil, dbErr(err)
 	}
 	return pool, nil
 }
@@ -175,6 +177,21 @@ type pgDB struct {
 	lead   *pgxpool.Conn
 }
 
+// dbErr marks an error that means the database cannot be reached, is
+// going down or did not answer in time as ErrUnavailable; an error the
+// server reported about the statement itself stays a plain database error
+// (a bug, not an outage).
+func dbErr(err error) error {
+	var pe *pgconn.PgError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("database: %w", err) // the caller is gone
+	case errors.As(err, &pe) && !strings.HasPrefix(pe.Code, "08") && !strings.HasPrefix(pe.Code, "57P") && pe.Code != "53300":
+		return fmt.Errorf("database: %w", err) // not a connection, shutdown or too-many-connections error
+	}
+	return fmt.Errorf("%w: database: %w", ErrUnavailable, err)
+}
+
 // pgTimeout bounds one transaction: a database that stops answering
 // fails the request instead of holding it.
 const pgTimeout = 30 * time.Second
@@ -184,7 +201,7 @@ func (d *pgDB) View(ctx context.Context, fn func(kvTx) error) error {
 	defer cancel()
 	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return dbErr(err)
 	}
 	defer tx.Rollback(ctx)
 	t := &pgTx{ctx: ctx, tx: tx}
@@ -202,11 +219,11 @@ func (d *pgDB) Update(ctx context.Context, fn func(kvTx) error) error {
 	defer cancel()
 	tx, err := d.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return dbErr(err)
 	}
 	defer tx.Rollback(ctx)
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLock); err != nil {
-		return fmt.Errorf("database: %w", err)
+		return dbErr(err)
 	}
 	t := &pgTx{ctx: ctx, tx: tx}
 	if err := fn(t); err != nil {
@@ -216,7 +233,7 @@ func (d *pgDB) Update(ctx context.Context, fn func(kvTx) error) error {
 		return t.err // a write failed inside fn: nothing is committed
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("database: commit: %w", err)
+		return dbErr(fmt.Errorf("commit: %w", err))
 	}
 	return nil
 }
@@ -230,7 +247,7 @@ func (d *pgDB) Get(ctx context.Context, bucket, key []byte, fn func(v []byte) er
 		return fn(nil)
 	}
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return dbErr(err)
 	}
 	return fn(v)
 }
@@ -258,7 +275,7 @@ type pgTx struct {
 
 func (t *pgTx) fail(err error) {
 	if err != nil && t.err == nil {
-		t.err = fmt.Errorf("database: %w", err)
+		t.err = dbErr(err)
 	}
 }
 
@@ -289,14 +306,14 @@ func (b *pgBucket) Put(key, value []byte) error {
 	_, err := b.t.tx.Exec(b.t.ctx, `INSERT INTO kv (bucket, key, value) VALUES ($1, $2, $3)
 		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`, b.name, key, value)
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return dbErr(err)
 	}
 	return nil
 }
 
 func (b *pgBucket) Delete(key []byte) error {
 	if _, err := b.t.tx.Exec(b.t.ctx, `DELETE FROM kv WHERE bucket = $1 AND key = $2`, b.name, key); err != nil {
-		return fmt.Errorf("database: %w", err)
+		return dbErr(err)
 	}
 	return nil
 }
@@ -306,7 +323,7 @@ func (b *pgBucket) NextSequence() (uint64, error) {
 	err := b.t.tx.QueryRow(b.t.ctx, `INSERT INTO kv_sequences (bucket, value) VALUES ($1, 1)
 		ON CONFLICT (bucket) DO UPDATE SET value = kv_sequences.value + 1 RETURNING value`, b.name).Scan(&v)
 	if err != nil {
-		return 0, fmt.Errorf("database: %w", err)
+		return 0, dbErr(err)
 	}
 	return uint64(v), nil
 }
@@ -325,7 +342,7 @@ func (b *pgBucket) SetSequence(v uint64) error {
 	_, err := b.t.tx.Exec(b.t.ctx, `INSERT INTO kv_sequences (bucket, value) VALUES ($1, $2)
 		ON CONFLICT (bucket) DO UPDATE SET value = excluded.value`, b.name, int64(v))
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return dbErr(err)
 	}
 	return nil
 }

@@ -71,7 +71,11 @@ func NewS3(ctx context.Context, opt S3Options) (*S3, error) {
 	creds := credentials.NewChainCredentials([]credentials.Provider{
 		&credentials.EnvAWS{}, &credentials.FileAWSCredentials{}, &credentials.IAM{},
 	})
-	client, err := minio.New(endpoint, &minio.Options{Creds: creds, Secure: secure, Region: opt.Region, BucketLookup: lookup})
+	// Three tries (about a second of backoff) ride out a blip; minio's
+	// default of ten kept a request waiting 9.5 s for a bucket that was
+	// down before it could say so.
+	client, err := minio.New(endpoint, &minio.Options{Creds: creds, Secure: secure, Region: opt.Region, BucketLookup: lookup,
+		MaxRetries: 3})
 	if err != nil {
 		return nil, fmt.Errorf("blobs: %w", err)
 	}
@@ -100,7 +104,20 @@ func (b *S3) Has(ctx context.Context, sha string) (bool, error) {
 	if isNoSuchKey(err) {
 		return false, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return false, bucketErr(err)
+	}
+	return true, nil
+}
+
+// bucketErr marks a failure to use the bucket as ErrUnavailable: to a
+// client, a bucket that is down, refuses the credentials or answers 5xx
+// is a store that cannot be used now (the log has the detail).
+func bucketErr(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("bucket: %w", err)
+	}
+	return fmt.Errorf("%w: bucket: %w", ErrUnavailable, err)
 }
 
 // Open returns the object as a seekable reader (ranges are read on demand).
@@ -112,13 +129,13 @@ func (b *S3) Open(ctx context.Context, sha string) (Blob, error) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, err
+		return nil, bucketErr(err)
 	}
 	// The reader outlives this call: it is bound to the background, not
 	// to a request that may end before the download does.
 	obj, err := b.client.GetObject(context.Background(), b.bucket, b.key(sha), minio.GetObjectOptions{})
 	if err != nil {
-		return nil, err
+		return nil, bucketErr(err)
 	}
 	return &s3Blob{Object: obj, info: objectInfo{name: sha, size: info.Size, mod: info.LastModified}}, nil
 }
@@ -139,7 +156,7 @@ func (b *S3) Stage(ctx context.Context, max int64) (Staged, error) {
 		_, err = b.client.PutObject(ctx, b.bucket, b.key(sha), f, info.Size(),
 			minio.PutObjectOptions{ContentType: "application/octet-stream", SendContentMd5: false})
 		if err != nil {
-			return fmt.Errorf("storage: upload to the bucket: %w", err)
+			return bucketErr(fmt.Errorf("upload: %w", err))
 		}
 		return nil
 	})

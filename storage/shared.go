@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"hash/fnv"
 	"time"
 
@@ -88,14 +87,14 @@ func (s *Store) LockFill(ctx context.Context, sha string) (func(), error) {
 	}
 	conn, err := d.held.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
+		return nil, dbErr(err)
 	}
 	h := fnv.New64a()
 	h.Write([]byte("fill:" + sha))
 	key := int64(h.Sum64())
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
 		conn.Release()
-		return nil, fmt.Errorf("database: %w", err)
+		return nil, dbErr(err)
 	}
 	return func() {
 		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -80,6 +80,11 @@ var ErrInUse = errors.New("data directory in use by another airlock process")
 // ErrNotFound is returned when a record does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrUnavailable means the database or the blob store cannot be reached
+// (or is going down): nothing was read or written, and the same request
+// may succeed shortly. Clients get a 503.
+var ErrUnavailable = errors.New("the store is unavailable")
+
 // Store is the data directory. It is safe for concurrent use.
 type Store struct {
 	dir   string

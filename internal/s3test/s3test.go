@@ -24,6 +24,7 @@ type Server struct {
 	Access   string
 	Secret   string
 	dir      string
+	bin      string
 	cmd      *exec.Cmd
 }
 
@@ -58,22 +59,43 @@ func Start(t testing.TB) *Server {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	s := &Server{Endpoint: "http://" + addr, Access: "airlock-test", Secret: "airlock-test-secret", dir: t.TempDir()}
-	s.cmd = exec.Command(bin, "--access", s.Access, "--secret", s.Secret, "--port", addr, "posix", s.dir)
+	s := &Server{Endpoint: "http://" + addr, Access: "airlock-test", Secret: "airlock-test-secret", dir: t.TempDir(), bin: bin}
+	s.start(t)
+	t.Cleanup(func() { s.Stop(t) })
+	return s
+}
+
+func (s *Server) start(t testing.TB) {
+	t.Helper()
+	addr := s.Endpoint[len("http://"):]
+	s.cmd = exec.Command(s.bin, "--access", s.Access, "--secret", s.Secret, "--port", addr, "posix", s.dir)
 	s.cmd.Env = append(os.Environ(), "HTTP_PROXY=", "HTTPS_PROXY=")
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.cmd.Process.Kill(); s.cmd.Wait() })
 	for i := 0; i < 200; i++ {
 		if resp, err := http.Get(s.Endpoint + "/"); err == nil {
 			resp.Body.Close()
-			return s
+			return
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
 	t.Fatalf("versitygw did not start on %s", addr)
-	return nil
+}
+
+// Stop kills the server (an outage); its objects stay in its folder.
+func (s *Server) Stop(t testing.TB) {
+	if s.cmd != nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+		s.cmd = nil
+	}
+}
+
+// Restart starts the server again on the same address and objects.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.start(t)
 }
 
 // Bucket creates a bucket and returns its name.
