@@ -27,6 +27,9 @@ type Cluster struct {
 	bin  string
 	as   *user.User // run the server as this user (nil: as ourselves)
 	n    atomic.Int32
+	// durable keeps fsync and synchronous commits on (benchmarks); tests
+	// run without them, as nothing needs to survive the machine.
+	durable bool
 }
 
 // bindir finds initdb: on the PATH, or in Debian's versioned directory.
@@ -53,13 +56,26 @@ func (c *Cluster) command(name string, args ...string) *exec.Cmd {
 }
 
 func (c *Cluster) options() string {
-	return fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off", c.Port, c.dir)
+	o := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", c.Port, c.dir)
+	if !c.durable {
+		o += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	}
+	return o
 }
 
 // Start creates and starts a cluster that lives until the test ends.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
 	c := StartDetached(t)
+	t.Cleanup(c.Shutdown)
+	return c
+}
+
+// StartDurable is Start with PostgreSQL's default durability (fsync and
+// synchronous commit), for benchmarks that compare with bbolt's.
+func StartDurable(t testing.TB) *Cluster {
+	t.Helper()
+	c := startDetached(t, true)
 	t.Cleanup(c.Shutdown)
 	return c
 }
@@ -74,11 +90,16 @@ func (c *Cluster) Shutdown() {
 // (the caller stops it with Shutdown).
 func StartDetached(t testing.TB) *Cluster {
 	t.Helper()
+	return startDetached(t, false)
+}
+
+func startDetached(t testing.TB, durable bool) *Cluster {
+	t.Helper()
 	bin, err := bindir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{bin: bin}
+	c := &Cluster{bin: bin, durable: durable}
 	if os.Geteuid() == 0 {
 		// PostgreSQL refuses to run as root.
 		if c.as, err = user.Lookup("postgres"); err != nil {
