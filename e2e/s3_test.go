@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -27,6 +29,7 @@ func TestBlobsInS3(t *testing.T) {
 	env := airlockEnv(fake, "AIRLOCK_BLOBS_URL=s3://"+bucket+"/mirror", "AIRLOCK_BLOBS_ENDPOINT="+s3.Endpoint,
 		"AIRLOCK_BLOBS_PATH_STYLE=true", "AIRLOCK_BLOBS_REGION=us-east-1", "AIRLOCK_BLOBS_CACHE_BYTES=0", // every read from the bucket
 		"AWS_ACCESS_KEY_ID="+s3.Access, "AWS_SECRET_ACCESS_KEY="+s3.Secret)
+	big := fake.AddWheel(fakepypi.WheelSpec{Name: "ranged", Version: "1.0", PayloadBytes: 256 << 10}, uploaded)
 	a := startAirlock(t, dataDir, env...)
 	for _, c := range cls {
 		target := t.TempDir()
@@ -45,6 +48,23 @@ func TestBlobsInS3(t *testing.T) {
 	if len(local) != 0 {
 		t.Errorf("blobs written to the data directory: %v", local)
 	}
+
+	// Served from the bucket like a local file: whole, a range (uv reads
+	// wheels in ranges), HEAD, and a conditional request.
+	fileURL := a.URL + "/files/ranged/" + big.Filename
+	if code, body, _ := fetch(t, http.MethodGet, fileURL, nil); code != 200 || !bytes.Equal(body, big.Data) {
+		t.Fatalf("whole file from the bucket: %d, %d bytes of %d", code, len(body), len(big.Data))
+	}
+	code, body, h := fetch(t, http.MethodGet, fileURL, map[string]string{"Range": "bytes=100000-100099"})
+	if code != http.StatusPartialContent || !bytes.Equal(body, big.Data[100000:100100]) || h.Get("Content-Range") != fmt.Sprintf("bytes 100000-100099/%d", len(big.Data)) {
+		t.Errorf("range from the bucket: %d %q, %d bytes", code, h.Get("Content-Range"), len(body))
+	}
+	if code, body, h := fetch(t, http.MethodHead, fileURL, nil); code != 200 || len(body) != 0 || h.Get("Content-Length") != fmt.Sprint(len(big.Data)) {
+		t.Errorf("HEAD from the bucket: %d, length %q", code, h.Get("Content-Length"))
+	}
+	if code, _, _ := fetch(t, http.MethodGet, fileURL, map[string]string{"If-None-Match": `"` + big.SHA256() + `"`}); code != http.StatusNotModified {
+		t.Errorf("conditional request from the bucket: %d, want 304", code)
+	}
 	a.stop()
 	fake.Close()
 	b := startAirlock(t, dataDir, env...)
@@ -53,6 +73,22 @@ func TestBlobsInS3(t *testing.T) {
 		t.Fatalf("from the bucket, upstream down: %v\n%s", err, out)
 	}
 	assertInstalled(t, target, map[string]string{"app": "1.0", "alpha": "1.1"})
+}
+
+// fetch makes one request and returns its status, body and headers.
+func fetch(t *testing.T, method, url string, headers map[string]string) (int, []byte, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, resp.Header
 }
 
 // TestS3OutageFailsCleanlyAndRecovers: with the bucket down, the files a
