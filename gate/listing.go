@@ -17,9 +17,9 @@ import (
 // out, and a version whose every file was left out is no longer offered.
 // Files of releases still inside their cooldown are queued for the
 // background checks. It returns when the result may change on its own.
-func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*index.Page, time.Time) {
-	out := *p
-	out.Files = make([]index.File, 0, len(p.Files))
+// The view marks the page's files rather than copying them.
+func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*index.View, time.Time) {
+	view := index.ViewOf(p)
 	var until time.Time
 	shown := map[string]bool{}
 	listed := map[string]bool{}
@@ -33,11 +33,21 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 	} else {
 		lc.storedErr = err
 	}
-	var cooling []index.File
+	shas := make([]string, 0, len(p.Files))
 	for _, f := range p.Files {
+		if sha := f.SHA256(); sha != "" {
+			shas = append(shas, sha)
+		}
+	}
+	stored, storedErr := g.opt.Quarantine.StoredFor(ctx, shas)
+	var cooling []index.File
+	for i, f := range p.Files {
 		in := g.listingInput(ctx, p, f, sig, lc)
 		listed[in.Version] = true
-		l, err := g.opt.Quarantine.Listing(ctx, in)
+		l, err := g.opt.Quarantine.ListingFrom(stored, in)
+		if storedErr != nil {
+			err = storedErr
+		}
 		if err != nil {
 			// Fail closed: a file whose state cannot be read is not offered.
 			l = quarantine.Listing{Show: true, Yank: true, Reason: "held by Airlock: could not evaluate the policy"}
@@ -46,26 +56,23 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 			until = l.Until
 		}
 		g.queueIfCooling(ctx, p, f, lc, &cooling)
-		if !l.Show || (l.Yank && hideHeld) {
+		switch {
+		case !l.Show || (l.Yank && hideHeld):
+			view.Hide(i)
 			continue
-		}
-		if l.Yank {
-			if f.Yanked && f.YankedReason != "" {
-				l.Reason += "; yanked upstream: " + f.YankedReason
-			}
-			f.Yanked, f.YankedReason = true, l.Reason
+		case l.Yank:
+			view.Yank(i, l.Reason)
 		}
 		shown[in.Version] = true
-		out.Files = append(out.Files, f)
 	}
 	g.queue.addMany(ctx, p.Name, cooling, priorityCooling)
-	out.Versions = nil
+	view.Versions = nil
 	for _, v := range p.Versions {
 		if shown[v] || !listed[v] {
-			out.Versions = append(out.Versions, v)
+			view.Versions = append(view.Versions, v)
 		}
 	}
-	return &out, until
+	return view, until
 }
 
 // listingInput is what a listing can know without downloading: the page's

@@ -196,11 +196,11 @@ func TestRenderGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := RenderJSON(p, rewriteForTest)
+	j, err := RenderJSON(ViewOf(p), rewriteForTest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := RenderHTML(p, rewriteForTest)
+	h, err := RenderHTML(ViewOf(p), rewriteForTest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,8 +232,8 @@ func TestRenderGolden(t *testing.T) {
 func TestRoundTrip(t *testing.T) {
 	p, _ := ParseJSON("demo", []byte(upstreamJSON), base)
 	local, _ := url.Parse("http://127.0.0.1:3180/simple/demo/")
-	j, _ := RenderJSON(p, rewriteForTest)
-	h, _ := RenderHTML(p, rewriteForTest)
+	j, _ := RenderJSON(ViewOf(p), rewriteForTest)
+	h, _ := RenderHTML(ViewOf(p), rewriteForTest)
 	pj, err := ParseJSON("demo", j, local)
 	if err != nil {
 		t.Fatal(err)
@@ -298,10 +298,10 @@ func checkParsed(t *testing.T, p *Page) {
 			t.Fatalf("bad sha256 accepted: %q", h)
 		}
 	}
-	if _, err := RenderJSON(p, rewriteForTest); err != nil {
+	if _, err := RenderJSON(ViewOf(p), rewriteForTest); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := RenderHTML(p, rewriteForTest); err != nil {
+	if _, err := RenderHTML(ViewOf(p), rewriteForTest); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -12,18 +12,6 @@ import (
 // endpoint and, when the file has provenance, Airlock's integrity endpoint.
 type Rewrite func(f File) (fileURL, provenanceURL string)
 
-// APIVersion is the simple API version a rendered page claims: 1.4 when
-// every file's size is known (1.1 made size required; 1.3 adds provenance and
-// 1.4 project-status, both optional), else 1.0, which promises nothing more.
-func (p *Page) APIVersion() string {
-	for _, f := range p.Files {
-		if f.Size < 0 {
-			return "1.0"
-		}
-	}
-	return "1.4"
-}
-
 // uploadTimeFormat always writes microseconds, as PyPI does.
 const uploadTimeFormat = "2006-01-02T15:04:05.000000Z"
 
@@ -48,28 +36,31 @@ type outJSONFile struct {
 // 200,000-file page is not copied through doubling buffers.
 const estimatedFileBytes = 320
 
-// RenderJSON writes the page in PEP 691 JSON, one file entry at a time
+// RenderJSON writes the view in PEP 691 JSON, one file entry at a time
 // into the output, with no intermediate document.
-func RenderJSON(p *Page, rw Rewrite) ([]byte, error) {
+func RenderJSON(v *View, rw Rewrite) ([]byte, error) {
+	p := v.Page
 	var buf bytes.Buffer
 	buf.Grow(512 + estimatedFileBytes*len(p.Files))
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	buf.WriteString(`{"meta":{"api-version":"` + p.APIVersion() + `"},"name":`)
+	buf.WriteString(`{"meta":{"api-version":"` + v.APIVersion() + `"},"name":`)
 	if err := encodeCompact(enc, &buf, p.Name); err != nil {
 		return nil, err
 	}
 	buf.WriteString(`,"files":[`)
-	for i, f := range p.Files {
-		if i > 0 {
+	first := true
+	for f := range v.Files() {
+		if !first {
 			buf.WriteByte(',')
 		}
+		first = false
 		if err := encodeCompact(enc, &buf, jsonFileOut(f, rw)); err != nil {
 			return nil, err
 		}
 	}
 	buf.WriteString(`],"versions":`)
-	versions := p.Versions
+	versions := v.Versions
 	if versions == nil {
 		versions = []string{}
 	}
@@ -171,21 +162,22 @@ type htmlFileView struct {
 	Provenance     string
 }
 
-// RenderHTML writes the page in PEP 503 HTML, one anchor at a time. A
+// RenderHTML writes the view in PEP 503 HTML, one anchor at a time. A
 // yanked file always carries data-yanked="reason" or data-yanked="": pip
 // reads a bare attribute as not yanked.
-func RenderHTML(p *Page, rw Rewrite) ([]byte, error) {
+func RenderHTML(v *View, rw Rewrite) ([]byte, error) {
+	p := v.Page
 	var buf bytes.Buffer
 	buf.Grow(512 + estimatedFileBytes*len(p.Files))
 	head := struct {
 		APIVersion string
 		Name       string
 		Status     *ProjectStatus
-	}{APIVersion: p.APIVersion(), Name: p.Name, Status: p.Status}
+	}{APIVersion: v.APIVersion(), Name: p.Name, Status: p.Status}
 	if err := pageHeadTemplate.Execute(&buf, head); err != nil {
 		return nil, err
 	}
-	for _, f := range p.Files {
+	for f := range v.Files() {
 		fileURL, provURL := rw(f)
 		href := fileURL
 		if h := f.SHA256(); h != "" {

@@ -167,6 +167,38 @@ func (s *Service) Listing(ctx context.Context, in policy.Input) (Listing, error)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return Listing{}, err
 	}
+	return s.listing(in, rec, err)
+}
+
+// Stored is the stored decisions of a page's files, read at once.
+type Stored map[string]storage.DecisionRecord
+
+// StoredFor reads the decisions of many files (a page's) in one go.
+func (s *Service) StoredFor(ctx context.Context, shas []string) (Stored, error) {
+	if s.Audit() {
+		return nil, nil
+	}
+	return s.store.DecisionsOf(ctx, shas)
+}
+
+// ListingFrom is Listing with the file's decision taken from stored, which
+// StoredFor read for the whole page: a page of N files costs one read,
+// not N.
+func (s *Service) ListingFrom(stored Stored, in policy.Input) (Listing, error) {
+	if s.Audit() {
+		return Listing{Show: true}, nil
+	}
+	rec, ok := stored[in.SHA256]
+	var err error
+	if !ok {
+		err = storage.ErrNotFound
+	}
+	return s.listing(in, rec, err)
+}
+
+// listing decides from rec, or from the page alone when err is
+// ErrNotFound (no decision stored).
+func (s *Service) listing(in policy.Input, rec storage.DecisionRecord, err error) (Listing, error) {
 	// A file a known-malicious advisory names is marked yanked on pages at
 	// once, whatever its record says (unless an override covers it): an
 	// unpinned install skips it, and a pinned one (a lock file) asks for it

@@ -10,6 +10,7 @@ import (
 // decision and its audit event in one transaction. *storage.Store is one.
 type Store interface {
 	GetDecision(ctx context.Context, sha string) (storage.DecisionRecord, error)
+	DecisionsOf(ctx context.Context, shas []string) (map[string]storage.DecisionRecord, error)
 	UpdateDecision(ctx context.Context, sha string, fn func(rec *storage.DecisionRecord, exists bool) (write bool, ev *storage.AuditEvent, err error)) (storage.DecisionRecord, error)
 	Decisions(ctx context.Context, fn func(storage.DecisionRecord) error) error
 	DecisionsInState(ctx context.Context, state string, fn func(storage.DecisionRecord) error) error

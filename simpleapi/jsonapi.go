@@ -46,8 +46,8 @@ func (s *Server) jsonAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	page := &entry.Cached.Page
 	listed, _ := s.opt.Gate.Listing(ctx, page, false)
-	offered := make(map[string]index.File, len(listed.Files))
-	for _, f := range listed.Files {
+	offered := make(map[string]index.File, len(page.Files))
+	for f := range listed.Files() {
 		offered[f.Filename] = f
 	}
 	doc, err := s.opt.Gate.ProjectJSON(ctx, page, version)

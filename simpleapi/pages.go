@@ -55,13 +55,13 @@ func newRenderedBody(b []byte, gen uint64, until time.Time) gate.RenderedBody {
 }
 
 func (s *Server) renderListing(ctx context.Context, e *gate.Entry, media string, gen uint64) (gate.RenderedBody, error) {
-	page, until := s.opt.Gate.Listing(ctx, &e.Cached.Page, s.opt.HideHeld)
+	view, until := s.opt.Gate.Listing(ctx, &e.Cached.Page, s.opt.HideHeld)
 	var b []byte
 	var err error
 	if media == index.MediaJSON {
-		b, err = index.RenderJSON(page, localURLs(page.Name))
+		b, err = index.RenderJSON(view, localURLs(view.Page.Name))
 	} else {
-		b, err = index.RenderHTML(page, localURLs(page.Name))
+		b, err = index.RenderHTML(view, localURLs(view.Page.Name))
 	}
 	if err != nil {
 		return gate.RenderedBody{}, err

@@ -106,6 +106,15 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 		if counts["held"] != 4 || counts["approved"] != 1 {
 			t.Errorf("counts: %v", counts)
 		}
+		// A page's decisions in one read: those stored, none invented.
+		many := []string{sha(0), sha(3), sha(7), sha(99)}
+		for i := 100; i < 12000; i++ { // more keys than one query takes
+			many = append(many, sha(i))
+		}
+		got, err := s.DecisionsOf(ctx, many)
+		if err != nil || len(got) != 2 || got[sha(0)].State != "approved" || got[sha(3)].State != "held" {
+			t.Errorf("decisions of a page: %v %+v", err, got)
+		}
 		var held []string
 		s.DecisionsInState(ctx, "held", func(r DecisionRecord) error { held = append(held, r.SHA256); return nil })
 		if len(held) != 4 {

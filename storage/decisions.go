@@ -68,6 +68,25 @@ func (s *Store) GetDecision(ctx context.Context, sha string) (DecisionRecord, er
 	return rec, s.get(ctx, bucketDecisions, []byte(sha), &rec)
 }
 
+// DecisionsOf reads the decisions of many files at once (a page's), by
+// sha256; a file without one is not in the map.
+func (s *Store) DecisionsOf(ctx context.Context, shas []string) (map[string]DecisionRecord, error) {
+	keys := make([][]byte, 0, len(shas))
+	for _, sha := range shas {
+		keys = append(keys, []byte(sha))
+	}
+	out := map[string]DecisionRecord{}
+	err := s.db.GetMany(ctx, bucketDecisions, keys, func(k, v []byte) error {
+		var rec DecisionRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("storage: corrupt decision %s: %w", k, err)
+		}
+		out[string(k)] = rec
+		return nil
+	})
+	return out, err
+}
+
 // UpdateDecision reads the record for sha (exists=false when there is
 // none), lets fn change it, and writes the record and the audit event fn
 // returns in one transaction, so a state change and its audit entry are

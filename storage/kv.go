@@ -22,6 +22,10 @@ type kvDB interface {
 	// read is consistent by itself, and the warm path of a file reads
 	// this way.
 	Get(ctx context.Context, bucket, key []byte, fn func(v []byte) error) error
+	// GetMany reads many keys in one snapshot and calls fn for each one
+	// found (in no set order; v valid only during fn): a page's files are
+	// looked up with a few queries, not one per file.
+	GetMany(ctx context.Context, bucket []byte, keys [][]byte, fn func(k, v []byte) error) error
 	Close() error
 }
 
@@ -76,6 +80,20 @@ func (b boltDB) Update(ctx context.Context, fn func(kvTx) error) error {
 
 func (b boltDB) Get(ctx context.Context, bucket, key []byte, fn func(v []byte) error) error {
 	return b.View(ctx, func(tx kvTx) error { return fn(tx.Bucket(bucket).Get(key)) })
+}
+
+func (b boltDB) GetMany(ctx context.Context, bucket []byte, keys [][]byte, fn func(k, v []byte) error) error {
+	return b.View(ctx, func(tx kvTx) error {
+		bk := tx.Bucket(bucket)
+		for _, k := range keys {
+			if v := bk.Get(k); v != nil {
+				if err := fn(k, v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 func (b boltDB) Close() error { return b.db.Close() }

@@ -252,6 +252,37 @@ func (d *pgDB) Get(ctx context.Context, bucket, key []byte, fn func(v []byte) er
 	return fn(v)
 }
 
+// getManyChunk bounds the keys of one query.
+const getManyChunk = 5000
+
+func (d *pgDB) GetMany(ctx context.Context, bucket []byte, keys [][]byte, fn func(k, v []byte) error) error {
+	return d.View(ctx, func(kt kvTx) error {
+		t := kt.(*pgTx)
+		for start := 0; start < len(keys); start += getManyChunk {
+			rows, err := t.tx.Query(t.ctx, qGetMany, string(bucket), keys[start:min(start+getManyChunk, len(keys))])
+			if err != nil {
+				return dbErr(err)
+			}
+			for rows.Next() {
+				var k, v []byte
+				if err := rows.Scan(&k, &v); err != nil {
+					rows.Close()
+					return dbErr(err)
+				}
+				if err := fn(k, v); err != nil {
+					rows.Close()
+					return err
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return dbErr(err)
+			}
+		}
+		return nil
+	})
+}
+
 func (d *pgDB) Close() error {
 	d.leadMu.Lock()
 	if d.lead != nil {
@@ -416,12 +447,13 @@ func (c *pgCursor) set() ([]byte, []byte) {
 }
 
 const (
-	qGet    = `SELECT value FROM kv WHERE bucket = $1 AND key = $2`
-	qFirst  = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key LIMIT $2`
-	qLast   = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key DESC LIMIT $2`
-	qSeek   = `SELECT key, value FROM kv WHERE bucket = $1 AND key >= $3 ORDER BY key LIMIT $2`
-	qAfter  = `SELECT key, value FROM kv WHERE bucket = $1 AND key > $3 ORDER BY key LIMIT $2`
-	qBefore = `SELECT key, value FROM kv WHERE bucket = $1 AND key < $3 ORDER BY key DESC LIMIT $2`
+	qGet     = `SELECT value FROM kv WHERE bucket = $1 AND key = $2`
+	qGetMany = `SELECT key, value FROM kv WHERE bucket = $1 AND key = ANY($2)`
+	qFirst   = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key LIMIT $2`
+	qLast    = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key DESC LIMIT $2`
+	qSeek    = `SELECT key, value FROM kv WHERE bucket = $1 AND key >= $3 ORDER BY key LIMIT $2`
+	qAfter   = `SELECT key, value FROM kv WHERE bucket = $1 AND key > $3 ORDER BY key LIMIT $2`
+	qBefore  = `SELECT key, value FROM kv WHERE bucket = $1 AND key < $3 ORDER BY key DESC LIMIT $2`
 )
 
 func (c *pgCursor) First() ([]byte, []byte) { return c.load(qFirst, nil, true) }

@@ -95,8 +95,10 @@ func Header(s string) string {
 // become entities, so "<!channel>" and "<url|label>" are shown, not acted
 // on. Control characters are escaped as for a terminal.
 func Slack(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(Terminal(s))
+	return slackEntities.Replace(Terminal(s))
 }
+
+var slackEntities = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // Writer escapes everything written to it as Terminal does: for a
 // command's standard output, whose text comes from outside (JSON output
