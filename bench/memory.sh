@@ -2,7 +2,9 @@
 # Memory under huge project pages: six projects of 199,000 files each
 # (about 45 MB of JSON per page) are listed through Airlock twice; reports
 # Airlock's resident memory after each page and its peak, and the size of
-# the database. Usage: bash bench/memory.sh   (results in bench/out/memory.txt)
+# the database. Pages are asked for as pip and uv ask (Accept-Encoding:
+# gzip); ENCODING=identity asks for the plain form instead.
+# Usage: bash bench/memory.sh   (results in bench/out/memory.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
@@ -34,15 +36,16 @@ rss() { awk -v k="$1" '$1==k":" {printf "%.0f MiB", $2/1024}' /proc/$APID/status
 # is the process's own memory.
 rssall() { echo "$(rss VmRSS) (anon $(rss RssAnon), file $(rss RssFile))"; }
 ACCEPT='application/vnd.pypi.simple.v1+json'
+ENCODING=${ENCODING:-gzip}
 {
-echo "# Airlock memory under huge pages $(date -u +%Y-%m-%dT%H:%MZ): 6 projects x 199,000 files, index.page_cache_bytes default"
-echo "  at start: RSS $(rssall)"
+echo "# Airlock memory under huge pages $(date -u +%Y-%m-%dT%H:%MZ): 6 projects x 199,000 files, index.page_cache_bytes default, Accept-Encoding: $ENCODING"
+echo "  at start: RSS $(rssall), peak so far $(rss VmHWM)"
 for round in 1 2; do
   for p in 0 1 2 3 4 5; do
     s=$(date +%s.%N)
-    bytes=$(curl -sf -o /dev/null -w '%{size_download}' -H "Accept: $ACCEPT" "$URL/simple/huge$p/")
+    bytes=$(curl -sf -o /dev/null -w '%{size_download}' -H "Accept: $ACCEPT" -H "Accept-Encoding: $ENCODING" "$URL/simple/huge$p/")
     e=$(date +%s.%N)
-    echo "  round $round huge$p: $((bytes>>20)) MiB page in $("$PY" -c "print(f'{$e-$s:.1f}')") s; RSS $(rssall)"
+    echo "  round $round huge$p: $((bytes>>20)) MiB sent ($ENCODING) in $("$PY" -c "print(f'{$e-$s:.1f}')") s; RSS $(rssall), peak so far $(rss VmHWM)"
   done
 done
 echo "  peak RSS (VmHWM): $(rss VmHWM)"

@@ -112,10 +112,10 @@ func (c *pageCache) put(e *Entry) {
 		c.lru.Remove(el)
 		delete(c.entries, name)
 	}
-	size := pageSize(e)
-	if size > c.max {
+	if !c.keeps(e) {
 		return // larger than the whole cache: decoded from the store each time
 	}
+	size := pageSize(e)
 	for c.used+size > c.max && c.lru.Len() > 0 {
 		old := c.lru.Back()
 		oc := old.Value.(*cached)
@@ -126,6 +126,14 @@ func (c *pageCache) put(e *Entry) {
 	c.entries[name] = c.lru.PushFront(&cached{e: e, size: size})
 	c.used += size
 }
+
+// keeps reports whether the cache can hold e at all.
+func (c *pageCache) keeps(e *Entry) bool { return pageSize(e) <= c.max }
+
+// Keeps reports whether the page cache can hold e: a page too large for
+// it is decoded and rendered for each request, so a renderer makes only
+// the form that request needs.
+func (g *Gate) Keeps(e *Entry) bool { return g.pages.keeps(e) }
 
 // drop forgets a project's page.
 func (c *pageCache) drop(project string) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"html/template"
+	"io"
 	"sort"
 	"time"
 )
@@ -36,45 +37,49 @@ type outJSONFile struct {
 // 200,000-file page is not copied through doubling buffers.
 const estimatedFileBytes = 320
 
-// RenderJSON writes the view in PEP 691 JSON, one file entry at a time
-// into the output, with no intermediate document.
+// RenderJSON renders the view in PEP 691 JSON into a buffer sized up
+// front.
 func RenderJSON(v *View, rw Rewrite) ([]byte, error) {
-	p := v.Page
 	var buf bytes.Buffer
-	buf.Grow(512 + estimatedFileBytes*len(p.Files))
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	buf.WriteString(`{"meta":{"api-version":"` + v.APIVersion() + `"},"name":`)
-	if err := encodeCompact(enc, &buf, p.Name); err != nil {
+	buf.Grow(512 + estimatedFileBytes*len(v.Page.Files))
+	if err := WriteJSON(&buf, v, rw); err != nil {
 		return nil, err
 	}
-	buf.WriteString(`,"files":[`)
+	return trimmed(buf.Bytes()), nil
+}
+
+// WriteJSON writes the view in PEP 691 JSON to w, one file entry at a
+// time, with no intermediate document.
+func WriteJSON(w io.Writer, v *View, rw Rewrite) error {
+	p := v.Page
+	ew := &errWriter{w: w}
+	enc := newCompactEncoder()
+	ew.WriteString(`{"meta":{"api-version":"` + v.APIVersion() + `"},"name":`)
+	enc.write(ew, p.Name)
+	ew.WriteString(`,"files":[`)
 	first := true
 	for f := range v.Files() {
 		if !first {
-			buf.WriteByte(',')
+			ew.WriteString(",")
 		}
 		first = false
-		if err := encodeCompact(enc, &buf, jsonFileOut(f, rw)); err != nil {
-			return nil, err
+		enc.write(ew, jsonFileOut(f, rw))
+		if ew.err != nil {
+			return ew.err
 		}
 	}
-	buf.WriteString(`],"versions":`)
+	ew.WriteString(`],"versions":`)
 	versions := v.Versions
 	if versions == nil {
 		versions = []string{}
 	}
-	if err := encodeCompact(enc, &buf, versions); err != nil {
-		return nil, err
-	}
+	enc.write(ew, versions)
 	if p.Status != nil {
-		buf.WriteString(`,"project-status":`)
-		if err := encodeCompact(enc, &buf, p.Status); err != nil {
-			return nil, err
-		}
+		ew.WriteString(`,"project-status":`)
+		enc.write(ew, p.Status)
 	}
-	buf.WriteString("}\n")
-	return trimmed(buf.Bytes()), nil
+	ew.WriteString("}\n")
+	return ew.err
 }
 
 // trimmed drops a buffer's unused capacity when it is large: a rendered
@@ -86,13 +91,47 @@ func trimmed(b []byte) []byte {
 	return b
 }
 
-// encodeCompact appends v's JSON without the encoder's trailing newline.
-func encodeCompact(enc *json.Encoder, buf *bytes.Buffer, v any) error {
-	if err := enc.Encode(v); err != nil {
-		return err
+// errWriter keeps the first write error, so a renderer checks once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(b []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
 	}
-	buf.Truncate(buf.Len() - 1)
-	return nil
+	n, err := e.w.Write(b)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) WriteString(s string) { io.WriteString(e, s) }
+
+// compactEncoder encodes values without json.Encoder's trailing newline
+// or HTML escaping, through one reused scratch buffer.
+type compactEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+func newCompactEncoder() *compactEncoder {
+	c := &compactEncoder{}
+	c.enc = json.NewEncoder(&c.buf)
+	c.enc.SetEscapeHTML(false)
+	return c
+}
+
+func (c *compactEncoder) write(w *errWriter, v any) {
+	if w.err != nil {
+		return
+	}
+	c.buf.Reset()
+	if err := c.enc.Encode(v); err != nil {
+		w.err = err
+		return
+	}
+	w.Write(c.buf.Bytes()[:c.buf.Len()-1])
 }
 
 func jsonFileOut(f File, rw Rewrite) outJSONFile {
@@ -162,20 +201,29 @@ type htmlFileView struct {
 	Provenance     string
 }
 
-// RenderHTML writes the view in PEP 503 HTML, one anchor at a time. A
+// RenderHTML renders the view in PEP 503 HTML into a buffer sized up
+// front.
+func RenderHTML(v *View, rw Rewrite) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(512 + estimatedFileBytes*len(v.Page.Files))
+	if err := WriteHTML(&buf, v, rw); err != nil {
+		return nil, err
+	}
+	return trimmed(buf.Bytes()), nil
+}
+
+// WriteHTML writes the view in PEP 503 HTML to w, one anchor at a time. A
 // yanked file always carries data-yanked="reason" or data-yanked="": pip
 // reads a bare attribute as not yanked.
-func RenderHTML(v *View, rw Rewrite) ([]byte, error) {
+func WriteHTML(w io.Writer, v *View, rw Rewrite) error {
 	p := v.Page
-	var buf bytes.Buffer
-	buf.Grow(512 + estimatedFileBytes*len(p.Files))
 	head := struct {
 		APIVersion string
 		Name       string
 		Status     *ProjectStatus
 	}{APIVersion: v.APIVersion(), Name: p.Name, Status: p.Status}
-	if err := pageHeadTemplate.Execute(&buf, head); err != nil {
-		return nil, err
+	if err := pageHeadTemplate.Execute(w, head); err != nil {
+		return err
 	}
 	for f := range v.Files() {
 		fileURL, provURL := rw(f)
@@ -188,12 +236,12 @@ func RenderHTML(v *View, rw Rewrite) ([]byte, error) {
 			Metadata: f.MetadataSHA256(), Yanked: f.Yanked, YankedReason: f.YankedReason,
 			Provenance: provURL,
 		}
-		if err := pageFileTemplate.Execute(&buf, view); err != nil {
-			return nil, err
+		if err := pageFileTemplate.Execute(w, view); err != nil {
+			return err
 		}
 	}
-	buf.WriteString(pageTail)
-	return trimmed(buf.Bytes()), nil
+	_, err := io.WriteString(w, pageTail)
+	return err
 }
 
 // ProjectList is the root index: normalized names in order.

@@ -69,7 +69,7 @@ func BenchmarkRenderBigPage(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		e := gate.NewEntry(entry.Cached) // a fresh entry: nothing rendered or indexed yet
-		if _, err := h.srv.render(context.Background(), e, "application/vnd.pypi.simple.v1+json"); err != nil {
+		if _, err := h.srv.render(context.Background(), e, "application/vnd.pypi.simple.v1+json", true); err != nil {
 			b.Fatal(err)
 		}
 	}

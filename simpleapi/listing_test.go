@@ -1,8 +1,12 @@
 package simpleapi
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,5 +63,47 @@ func TestListingFailsClosedWhenDecisionsCannotBeRead(t *testing.T) {
 	q.Invalidate()
 	if _, body = h.get("/simple/alpha/", "Accept", accept); strings.Contains(string(body), "could not evaluate") {
 		t.Errorf("store back: %s", body)
+	}
+}
+
+// A page too large for the page cache is rendered per request in the form
+// the request needs; both forms say the same, with the same validators as
+// a kept page's (plain ETag, and the gzip form's with -gz).
+func TestPageTooLargeToKeepRendersEachForm(t *testing.T) {
+	get := func(h *harness, enc, inm string) (*http.Response, []byte) {
+		return h.get("/simple/alpha/", "Accept", "application/vnd.pypi.simple.v1+json", "Accept-Encoding", enc, "If-None-Match", inm)
+	}
+	kept := newHarness(t)
+	small := newHarness(t, func(o *gate.Options, _ *fakepypi.Server) { o.PageCacheBytes = 1 })
+	for _, h := range []*harness{kept, small} {
+		h.now = kept.now // one clock: the same decisions on both
+	}
+	keptPlain, want := get(kept, "identity", "")
+	keptGz, _ := get(kept, "gzip", "")
+	plain, body := get(small, "identity", "")
+	gz, gzBody := get(small, "gzip", "")
+	if plain.StatusCode != 200 || plain.Header.Get("Content-Encoding") != "" || string(body) != string(want) {
+		t.Fatalf("plain form: %d %q\n%s\nwant\n%s", plain.StatusCode, plain.Header.Get("Content-Encoding"), body, want)
+	}
+	if gz.StatusCode != 200 || gz.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("gzip form: %d %q", gz.StatusCode, gz.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gzBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unzipped, _ := io.ReadAll(zr); string(unzipped) != string(want) {
+		t.Errorf("gzip form differs:\n%s\nwant\n%s", unzipped, want)
+	}
+	if plain.Header.Get("ETag") != keptPlain.Header.Get("ETag") || gz.Header.Get("ETag") != keptGz.Header.Get("ETag") ||
+		!strings.HasSuffix(gz.Header.Get("ETag"), `-gz"`) {
+		t.Errorf("validators: %q %q, kept page's %q %q", plain.Header.Get("ETag"), gz.Header.Get("ETag"),
+			keptPlain.Header.Get("ETag"), keptGz.Header.Get("ETag"))
+	}
+	if r, _ := get(small, "gzip", gz.Header.Get("ETag")); r.StatusCode != http.StatusNotModified {
+		t.Errorf("revalidating the gzip form: %d", r.StatusCode)
+	}
+	if r, _ := get(small, "identity", plain.Header.Get("ETag")); r.StatusCode != http.StatusNotModified {
+		t.Errorf("revalidating the plain form: %d", r.StatusCode)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/url"
 	"sync"
 	"time"
@@ -22,10 +23,23 @@ import (
 // The body is reused until a file's state changes or a time-bound hold on
 // the page ends. The listing may wait on the network (signals, earlier
 // attestations), so it runs outside the entry's lock, once for all
-// concurrent requests of the same page, media type and generation.
-func (s *Server) render(ctx context.Context, e *gate.Entry, media string) (gate.RenderedBody, error) {
+// concurrent requests of the same page, media type and generation. A page
+// too large for the page cache is rendered for each request in the one
+// form it needs (gzip for pip and uv), so its plain body and its gzip form
+// are never in memory together.
+func (s *Server) render(ctx context.Context, e *gate.Entry, media string, gz bool) (gate.RenderedBody, error) {
 	q := s.opt.Gate.Quarantine()
 	gen, now := q.Generation(), s.opt.Now()
+	if !s.opt.Gate.Keeps(e) {
+		key := fmt.Sprintf("%s\x00%s\x00%d\x00%p\x00%t", e.Cached.Page.Name, media, gen, e.Rendered, gz)
+		v, err, _ := s.renders.Do(key, func() (any, error) {
+			return s.renderOnce(context.WithoutCancel(ctx), e, media, gen, gz)
+		})
+		if err != nil {
+			return gate.RenderedBody{}, err
+		}
+		return v.(gate.RenderedBody), nil
+	}
 	rd := e.Rendered
 	rd.Mu.Lock()
 	rp, ok := rd.Bodies[media]
@@ -46,23 +60,19 @@ func (s *Server) render(ctx context.Context, e *gate.Entry, media string) (gate.
 // newRenderedBody computes a page body's validator and its gzip form once,
 // so warm requests only compare and write.
 func newRenderedBody(b []byte, gen uint64, until time.Time) gate.RenderedBody {
-	sum := sha256.Sum256(b)
 	var gz bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
 	zw.Write(b)
 	zw.Close()
-	return gate.RenderedBody{Body: b, Gen: gen, Until: until, ETag: `"` + hex.EncodeToString(sum[:12]) + `"`, Gzip: gz.Bytes()}
+	return gate.RenderedBody{Body: b, Gen: gen, Until: until, ETag: pageETag(sha256.Sum256(b)), Gzip: gz.Bytes()}
 }
+
+// pageETag names a plain body by its sha256 (the gzip form adds "-gz").
+func pageETag(sum [sha256.Size]byte) string { return `"` + hex.EncodeToString(sum[:12]) + `"` }
 
 func (s *Server) renderListing(ctx context.Context, e *gate.Entry, media string, gen uint64) (gate.RenderedBody, error) {
 	view, until := s.opt.Gate.Listing(ctx, &e.Cached.Page, s.opt.HideHeld)
-	var b []byte
-	var err error
-	if media == index.MediaJSON {
-		b, err = index.RenderJSON(view, localURLs(view.Page.Name))
-	} else {
-		b, err = index.RenderHTML(view, localURLs(view.Page.Name))
-	}
+	b, err := renderView(view, media, localURLs(view.Page.Name))
 	if err != nil {
 		return gate.RenderedBody{}, err
 	}
@@ -75,6 +85,46 @@ func (s *Server) renderListing(ctx context.Context, e *gate.Entry, media string,
 	}
 	rd.Bodies[media] = rb
 	return rb, nil
+}
+
+// renderOnce renders a page that is not kept in one form: plain, or gzip
+// streamed from the renderer with the plain body hashed on the way (the
+// ETag is the same either way) but never held.
+func (s *Server) renderOnce(ctx context.Context, e *gate.Entry, media string, gen uint64, gz bool) (gate.RenderedBody, error) {
+	view, until := s.opt.Gate.Listing(ctx, &e.Cached.Page, s.opt.HideHeld)
+	rw := localURLs(view.Page.Name)
+	if !gz {
+		b, err := renderView(view, media, rw)
+		if err != nil {
+			return gate.RenderedBody{}, err
+		}
+		return gate.RenderedBody{Body: b, Gen: gen, Until: until, ETag: pageETag(sha256.Sum256(b))}, nil
+	}
+	var out bytes.Buffer
+	out.Grow(64 * len(view.Page.Files)) // what a page's gzip form takes per file, about
+	h := sha256.New()
+	zw, _ := gzip.NewWriterLevel(&out, gzip.BestSpeed)
+	write := index.WriteHTML
+	if media == index.MediaJSON {
+		write = index.WriteJSON
+	}
+	if err := write(io.MultiWriter(h, zw), view, rw); err != nil {
+		return gate.RenderedBody{}, err
+	}
+	if err := zw.Close(); err != nil {
+		return gate.RenderedBody{}, err
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return gate.RenderedBody{Gen: gen, Until: until, ETag: pageETag(sum), Gzip: out.Bytes()}, nil
+}
+
+// renderView renders a view in a media type.
+func renderView(view *index.View, media string, rw index.Rewrite) ([]byte, error) {
+	if media == index.MediaJSON {
+		return index.RenderJSON(view, rw)
+	}
+	return index.RenderHTML(view, rw)
 }
 
 // localURLs rewrites every file, metadata and provenance URL to Airlock's

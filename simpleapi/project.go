@@ -63,7 +63,7 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	body, err := s.render(r.Context(), entry, media)
+	body, err := s.render(r.Context(), entry, media, acceptsGzip(r.Header.Get("Accept-Encoding")))
 	if err != nil {
 		s.fail(w, r, err)
 		return
