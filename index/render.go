@@ -37,12 +37,14 @@ type outJSONFile struct {
 // 200,000-file page is not copied through doubling buffers.
 const estimatedFileBytes = 320
 
-// RenderJSON renders the view in PEP 691 JSON into a buffer sized up
-// front.
-func RenderJSON(v *View, rw Rewrite) ([]byte, error) {
+// RenderJSON renders the view in PEP 691 JSON.
+func RenderJSON(v *View, rw Rewrite) ([]byte, error) { return render(v, rw, WriteJSON) }
+
+// render writes a view into a buffer sized up front.
+func render(v *View, rw Rewrite, write func(io.Writer, *View, Rewrite) error) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(512 + estimatedFileBytes*len(v.Page.Files))
-	if err := WriteJSON(&buf, v, rw); err != nil {
+	if err := write(&buf, v, rw); err != nil {
 		return nil, err
 	}
 	return trimmed(buf.Bytes()), nil
@@ -201,16 +203,8 @@ type htmlFileView struct {
 	Provenance     string
 }
 
-// RenderHTML renders the view in PEP 503 HTML into a buffer sized up
-// front.
-func RenderHTML(v *View, rw Rewrite) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(512 + estimatedFileBytes*len(v.Page.Files))
-	if err := WriteHTML(&buf, v, rw); err != nil {
-		return nil, err
-	}
-	return trimmed(buf.Bytes()), nil
-}
+// RenderHTML renders the view in PEP 503 HTML.
+func RenderHTML(v *View, rw Rewrite) ([]byte, error) { return render(v, rw, WriteHTML) }
 
 // WriteHTML writes the view in PEP 503 HTML to w, one anchor at a time. A
 // yanked file always carries data-yanked="reason" or data-yanked="": pip
