@@ -3,7 +3,6 @@ package simpleapi
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -145,50 +144,11 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, rec storage.F
 			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
 		}
 	}
-	cw := &countingWriter{ResponseWriter: w}
+	cw := &recorder{ResponseWriter: w} // keeps sendfile, counts what went out
 	http.ServeContent(cw, r, "", rec.FetchedAt, f)
-	s.opt.Metrics.BytesServed.Add(float64(cw.n))
+	s.opt.Metrics.BytesServed.Add(float64(cw.bytes))
 	if s.opt.Downloads != nil && !isMeta && r.Method == http.MethodGet && (cw.status == http.StatusOK || cw.status == http.StatusPartialContent) {
 		s.opt.Downloads.Record(storage.DownloadRecord{Time: s.opt.Now().UTC(), SHA256: rec.SHA256, Project: rec.Project,
-			Filename: rec.Filename, Client: authlimit.Remote(r), UserAgent: r.UserAgent(), Identity: identityOf(r), Status: cw.status, Bytes: cw.n})
+			Filename: rec.Filename, Client: authlimit.Remote(r), UserAgent: r.UserAgent(), Identity: identityOf(r), Status: cw.status, Bytes: cw.bytes})
 	}
-}
-
-type countingWriter struct {
-	http.ResponseWriter
-	n      int64
-	status int
-}
-
-func (c *countingWriter) WriteHeader(code int) {
-	if c.status == 0 {
-		c.status = code
-	}
-	c.ResponseWriter.WriteHeader(code)
-}
-
-func (c *countingWriter) Write(b []byte) (int, error) {
-	if c.status == 0 {
-		c.status = http.StatusOK
-	}
-	n, err := c.ResponseWriter.Write(b)
-	c.n += int64(n)
-	return n, err
-}
-
-// ReadFrom keeps sendfile working for large blobs: the copy goes to the
-// underlying writer's ReadFrom with the file reader unchanged.
-func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
-	if c.status == 0 {
-		c.status = http.StatusOK
-	}
-	var n int64
-	var err error
-	if rf, ok := c.ResponseWriter.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(r)
-	} else {
-		n, err = io.Copy(writerOnly{c.ResponseWriter}, r)
-	}
-	c.n += n
-	return n, err
 }
