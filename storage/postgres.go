@@ -130,12 +130,7 @@ func OpenPostgres(ctx context.Context, dsn, dir string, blobs Blobs) (*Store, er
 		return nil, err
 	}
 	s := &Store{dir: dir, db: &pgDB{pool: pool, held: held, replica: newReplicaID()}, blobs: blobs, dirLock: lock}
-	if err := s.init(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	// The directory is this process's now: what a dead one staged goes.
-	if err := s.removeTemps(); err != nil {
+	if err := s.start(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -166,21 +166,28 @@ func OpenWith(ctx context.Context, dir string, lockTimeout time.Duration, blobs 
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
 	s := &Store{dir: dir, db: boltDB{db}, bolt: db, blobs: blobs}
-	if err := s.init(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	// Only the lock holder may clear temp files (they may belong to a
-	// download in progress in another process otherwise) and claims.
-	if err := s.releaseClaims(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	if err := s.removeTemps(); err != nil {
-		db.Close()
+	if err := s.start(ctx); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// start checks the schema, then, as the holder of the data directory's
+// lock, clears what a process that died left: staged downloads (they may
+// belong to a download in progress in another process otherwise) and, on
+// bbolt, work claims (on PostgreSQL they run out, as other replicas may
+// hold them).
+func (s *Store) start(ctx context.Context) error {
+	if err := s.init(ctx); err != nil {
+		return err
+	}
+	if s.bolt != nil {
+		if err := s.releaseClaims(ctx); err != nil {
+			return err
+		}
+	}
+	return s.removeTemps()
 }
 
 // allBuckets are every bucket the store uses.
