@@ -96,18 +96,28 @@ func NewS3(ctx context.Context, opt S3Options) (*S3, error) {
 
 func (b *S3) key(sha string) string { return path.Join(b.prefix, "sha256", sha[:2], sha) }
 
-// Has asks the bucket for the object.
-func (b *S3) Has(ctx context.Context, sha string) (bool, error) {
+// stat asks the bucket for the object: ErrNotFound when it has none,
+// ErrUnavailable when it cannot tell.
+func (b *S3) stat(ctx context.Context, sha string) (minio.ObjectInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	_, err := b.client.StatObject(ctx, b.bucket, b.key(sha), minio.StatObjectOptions{})
-	if isNoSuchKey(err) {
+	info, err := b.client.StatObject(ctx, b.bucket, b.key(sha), minio.StatObjectOptions{})
+	switch {
+	case isNoSuchKey(err):
+		return info, ErrNotFound
+	case err != nil:
+		return info, bucketErr(err)
+	}
+	return info, nil
+}
+
+// Has asks the bucket for the object.
+func (b *S3) Has(ctx context.Context, sha string) (bool, error) {
+	_, err := b.stat(ctx, sha)
+	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
-	if err != nil {
-		return false, bucketErr(err)
-	}
-	return true, nil
+	return err == nil, err
 }
 
 // bucketErr marks a failure to use the bucket as ErrUnavailable: to a
@@ -122,14 +132,9 @@ func bucketErr(err error) error {
 
 // Open returns the object as a seekable reader (ranges are read on demand).
 func (b *S3) Open(ctx context.Context, sha string) (Blob, error) {
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	info, err := b.client.StatObject(sctx, b.bucket, b.key(sha), minio.StatObjectOptions{})
-	if isNoSuchKey(err) {
-		return nil, ErrNotFound
-	}
+	info, err := b.stat(ctx, sha)
 	if err != nil {
-		return nil, bucketErr(err)
+		return nil, err
 	}
 	// The reader outlives this call: it is bound to the background, not
 	// to a request that may end before the download does.
