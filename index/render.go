@@ -38,10 +38,13 @@ type outJSONFile struct {
 const estimatedFileBytes = 320
 
 // RenderJSON renders the view in PEP 691 JSON.
-func RenderJSON(v *View, rw Rewrite) ([]byte, error) { return render(v, rw, WriteJSON) }
+func RenderJSON(v *View, rw Rewrite) ([]byte, error) { return Render(v, rw, WriteJSON) }
 
-// render writes a view into a buffer sized up front.
-func render(v *View, rw Rewrite, write func(io.Writer, *View, Rewrite) error) ([]byte, error) {
+// A Writer writes a view in one format: WriteJSON or WriteHTML.
+type Writer func(w io.Writer, v *View, rw Rewrite) error
+
+// Render writes a view into a buffer sized up front.
+func Render(v *View, rw Rewrite, write Writer) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(512 + estimatedFileBytes*len(v.Page.Files))
 	if err := write(&buf, v, rw); err != nil {
@@ -204,7 +207,7 @@ type htmlFileView struct {
 }
 
 // RenderHTML renders the view in PEP 503 HTML.
-func RenderHTML(v *View, rw Rewrite) ([]byte, error) { return render(v, rw, WriteHTML) }
+func RenderHTML(v *View, rw Rewrite) ([]byte, error) { return Render(v, rw, WriteHTML) }
 
 // WriteHTML writes the view in PEP 503 HTML to w, one anchor at a time. A
 // yanked file always carries data-yanked="reason" or data-yanked="": pip

@@ -28,28 +28,21 @@ import (
 // form it needs (gzip for pip and uv), so its plain body and its gzip form
 // are never in memory together.
 func (s *Server) render(ctx context.Context, e *gate.Entry, media string, gz bool) (gate.RenderedBody, error) {
-	q := s.opt.Gate.Quarantine()
-	gen, now := q.Generation(), s.opt.Now()
-	if !s.opt.Gate.Keeps(e) {
-		key := fmt.Sprintf("%s\x00%s\x00%d\x00%p\x00%t", e.Cached.Page.Name, media, gen, e.Rendered, gz)
-		v, err, _ := s.renders.Do(key, func() (any, error) {
-			return s.renderOnce(context.WithoutCancel(ctx), e, media, gen, gz)
-		})
-		if err != nil {
-			return gate.RenderedBody{}, err
+	gen, now := s.opt.Gate.Quarantine().Generation(), s.opt.Now()
+	kept := s.opt.Gate.Keeps(e)
+	if kept {
+		rd := e.Rendered
+		rd.Mu.Lock()
+		rp, ok := rd.Bodies[media]
+		rd.Mu.Unlock()
+		if ok && rp.Gen == gen && (rp.Until.IsZero() || now.Before(rp.Until)) {
+			return rp, nil
 		}
-		return v.(gate.RenderedBody), nil
+		gz = false // a kept page is rendered in both forms
 	}
-	rd := e.Rendered
-	rd.Mu.Lock()
-	rp, ok := rd.Bodies[media]
-	rd.Mu.Unlock()
-	if ok && rp.Gen == gen && (rp.Until.IsZero() || now.Before(rp.Until)) {
-		return rp, nil
-	}
-	key := fmt.Sprintf("%s\x00%s\x00%d\x00%p", e.Cached.Page.Name, media, gen, rd)
+	key := fmt.Sprintf("%s\x00%s\x00%d\x00%p\x00%t", e.Cached.Page.Name, media, gen, e.Rendered, gz)
 	v, err, _ := s.renders.Do(key, func() (any, error) {
-		return s.renderListing(context.WithoutCancel(ctx), e, media, gen) // shared: not cut short by one client
+		return s.renderListing(context.WithoutCancel(ctx), e, media, gen, kept, gz) // shared: not cut short by one client
 	})
 	if err != nil {
 		return gate.RenderedBody{}, err
@@ -57,8 +50,8 @@ func (s *Server) render(ctx context.Context, e *gate.Entry, media string, gz boo
 	return v.(gate.RenderedBody), nil
 }
 
-// newRenderedBody computes a page body's validator and its gzip form once,
-// so warm requests only compare and write.
+// newRenderedBody computes a body's validator and its gzip form once, so
+// warm requests only compare and write.
 func newRenderedBody(b []byte, gen uint64, until time.Time) gate.RenderedBody {
 	var gz bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
@@ -70,11 +63,27 @@ func newRenderedBody(b []byte, gen uint64, until time.Time) gate.RenderedBody {
 // pageETag names a plain body by its sha256 (the gzip form adds "-gz").
 func pageETag(sum [sha256.Size]byte) string { return `"` + hex.EncodeToString(sum[:12]) + `"` }
 
-func (s *Server) renderListing(ctx context.Context, e *gate.Entry, media string, gen uint64) (gate.RenderedBody, error) {
+// renderListing renders a page: a kept page in both forms, remembered in
+// its entry so warm requests only compare and write; a page not kept in
+// the one form asked for, the gzip form streamed from the renderer with
+// the plain body hashed on the way (the ETag is the same either way) but
+// never held.
+func (s *Server) renderListing(ctx context.Context, e *gate.Entry, media string, gen uint64, kept, gz bool) (gate.RenderedBody, error) {
 	view, until := s.opt.Gate.Listing(ctx, &e.Cached.Page, s.opt.HideHeld)
-	b, err := renderView(view, media, localURLs(view.Page.Name))
+	rw := localURLs(view.Page.Name)
+	write := index.WriteHTML
+	if media == index.MediaJSON {
+		write = index.WriteJSON
+	}
+	if gz {
+		return renderGzip(view, rw, write, gen, until)
+	}
+	b, err := index.Render(view, rw, write)
 	if err != nil {
 		return gate.RenderedBody{}, err
+	}
+	if !kept {
+		return gate.RenderedBody{Body: b, Gen: gen, Until: until, ETag: pageETag(sha256.Sum256(b))}, nil
 	}
 	rb := newRenderedBody(b, gen, until)
 	rd := e.Rendered
@@ -87,27 +96,12 @@ func (s *Server) renderListing(ctx context.Context, e *gate.Entry, media string,
 	return rb, nil
 }
 
-// renderOnce renders a page that is not kept in one form: plain, or gzip
-// streamed from the renderer with the plain body hashed on the way (the
-// ETag is the same either way) but never held.
-func (s *Server) renderOnce(ctx context.Context, e *gate.Entry, media string, gen uint64, gz bool) (gate.RenderedBody, error) {
-	view, until := s.opt.Gate.Listing(ctx, &e.Cached.Page, s.opt.HideHeld)
-	rw := localURLs(view.Page.Name)
-	if !gz {
-		b, err := renderView(view, media, rw)
-		if err != nil {
-			return gate.RenderedBody{}, err
-		}
-		return gate.RenderedBody{Body: b, Gen: gen, Until: until, ETag: pageETag(sha256.Sum256(b))}, nil
-	}
+// renderGzip renders a view straight into its gzip form.
+func renderGzip(view *index.View, rw index.Rewrite, write index.Writer, gen uint64, until time.Time) (gate.RenderedBody, error) {
 	var out bytes.Buffer
 	out.Grow(64 * len(view.Page.Files)) // what a page's gzip form takes per file, about
 	h := sha256.New()
 	zw, _ := gzip.NewWriterLevel(&out, gzip.BestSpeed)
-	write := index.WriteHTML
-	if media == index.MediaJSON {
-		write = index.WriteJSON
-	}
 	if err := write(io.MultiWriter(h, zw), view, rw); err != nil {
 		return gate.RenderedBody{}, err
 	}
@@ -117,14 +111,6 @@ func (s *Server) renderOnce(ctx context.Context, e *gate.Entry, media string, ge
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return gate.RenderedBody{Gen: gen, Until: until, ETag: pageETag(sum), Gzip: out.Bytes()}, nil
-}
-
-// renderView renders a view in a media type.
-func renderView(view *index.View, media string, rw index.Rewrite) ([]byte, error) {
-	if media == index.MediaJSON {
-		return index.RenderJSON(view, rw)
-	}
-	return index.RenderHTML(view, rw)
 }
 
 // localURLs rewrites every file, metadata and provenance URL to Airlock's
