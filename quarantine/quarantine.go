@@ -167,7 +167,7 @@ func (s *Service) Listing(ctx context.Context, in policy.Input) (Listing, error)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return Listing{}, err
 	}
-	return s.listing(in, rec, err)
+	return s.listing(in, rec, err == nil)
 }
 
 // Stored is the stored decisions of a page's files, read at once.
@@ -188,17 +188,13 @@ func (s *Service) ListingFrom(stored Stored, in policy.Input) (Listing, error) {
 	if s.Audit() {
 		return Listing{Show: true}, nil
 	}
-	rec, ok := stored[in.SHA256]
-	var err error
-	if !ok {
-		err = storage.ErrNotFound
-	}
-	return s.listing(in, rec, err)
+	rec, found := stored[in.SHA256]
+	return s.listing(in, rec, found)
 }
 
-// listing decides from rec, or from the page alone when err is
-// ErrNotFound (no decision stored).
-func (s *Service) listing(in policy.Input, rec storage.DecisionRecord, err error) (Listing, error) {
+// listing decides from rec, or from the page alone when no decision is
+// stored (found false).
+func (s *Service) listing(in policy.Input, rec storage.DecisionRecord, found bool) (Listing, error) {
 	// A file a known-malicious advisory names is marked yanked on pages at
 	// once, whatever its record says (unless an override covers it): an
 	// unpinned install skips it, and a pinned one (a lock file) asks for it
@@ -208,7 +204,7 @@ func (s *Service) listing(in policy.Input, rec storage.DecisionRecord, err error
 			continue
 		}
 		d := s.engine.Evaluate(in, s.now())
-		if err == nil && State(rec.State) == Approved && len(NewEvidence(rec.Approved, d)) == 0 {
+		if found && State(rec.State) == Approved && len(NewEvidence(rec.Approved, d)) == 0 {
 			break
 		}
 		if len(maliciousIDs(d)) > 0 {
@@ -217,7 +213,7 @@ func (s *Service) listing(in policy.Input, rec storage.DecisionRecord, err error
 		break
 	}
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
+	case !found:
 	case State(rec.State) == Approved:
 		return Listing{Show: true}, nil
 	case State(rec.State) == Rejected:
