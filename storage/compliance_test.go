@@ -290,18 +290,23 @@ func TestOneLeader(t *testing.T) {
 
 func TestIndexCompliancePostgres(t *testing.T) {
 	pg := pgtest.Start(t)
-	runIndexSuite(t, func(t *testing.T) *Store {
-		dsn := pg.Database(t)
-		if _, _, err := Migrate(context.Background(), dsn); err != nil {
-			t.Fatal(err)
-		}
-		s, err := OpenPostgres(context.Background(), dsn, t.TempDir(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
+	runIndexSuite(t, func(t *testing.T) *Store { return openMigrated(t, pg.Database(t), nil) })
+}
+
+// openMigrated migrates the database of dsn and opens a store on it (a
+// replica with a data directory of its own), closed when the test ends.
+func openMigrated(tb testing.TB, dsn string, blobs Blobs) *Store {
+	tb.Helper()
+	ctx := context.Background()
+	if _, _, err := Migrate(ctx, dsn); err != nil {
+		tb.Fatal(err)
+	}
+	s, err := OpenPostgres(ctx, dsn, tb.TempDir(), blobs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
 }
 
 // A database without the schema, or at another version, is refused with
@@ -358,20 +363,12 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	}
 	src.PutDownloads(ctx, []DownloadRecord{{Time: now, SHA256: shas[0], Client: "a", Status: 200}})
 
-	dsn := pg.Database(t)
-	if _, _, err := Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
 	bucket := s3.Bucket(t, "copy")
 	blobs, err := NewS3(ctx, S3Options{URL: "s3://" + bucket, Endpoint: s3.Endpoint, Region: "us-east-1", PathStyle: true, Tmp: filepath.Join(t.TempDir(), "tmp")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mid, err := OpenPostgres(ctx, dsn, t.TempDir(), blobs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mid.Close()
+	mid := openMigrated(t, pg.Database(t), blobs)
 	back, err := Open(ctx, t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -426,14 +423,8 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 // get a connection of their own.
 func TestManyFillLocksDoNotStarveWrites(t *testing.T) {
 	pg := pgtest.Start(t)
-	dsn := pg.Database(t)
 	ctx := context.Background()
-	Migrate(ctx, dsn)
-	s, err := OpenPostgres(ctx, dsn, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openMigrated(t, pg.Database(t), nil)
 	const fills = 12
 	var held atomic.Int32
 	errs := make(chan error, fills)

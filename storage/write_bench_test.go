@@ -28,20 +28,7 @@ func BenchmarkDecisionWrites(b *testing.B) {
 	b.Run("postgres-2-replicas", func(b *testing.B) {
 		pg := pgtest.StartDurable(b)
 		dsn := pg.Database(b)
-		ctx := context.Background()
-		if _, _, err := Migrate(ctx, dsn); err != nil {
-			b.Fatal(err)
-		}
-		var stores [2]*Store
-		for i := range stores {
-			s, err := OpenPostgres(ctx, dsn, b.TempDir(), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			stores[i] = s
-		}
-		benchDecisionWrites(b, stores[0], stores[1])
+		benchDecisionWrites(b, openMigrated(b, dsn, nil), openMigrated(b, dsn, nil))
 	})
 }
 
