@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -103,5 +104,29 @@ func TestCachedS3Blobs(t *testing.T) {
 		t.Errorf("evicted blob: %v", err)
 	} else {
 		b.Close()
+	}
+}
+
+// The bucket's credentials may come from the standard AWS credentials file
+// instead of the environment; wrong ones are refused at start with the
+// bucket named.
+func TestS3CredentialsFromFile(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "airlock-file-creds")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	open := func(access, secret string) error {
+		file := filepath.Join(t.TempDir(), "credentials")
+		os.WriteFile(file, []byte("[default]\naws_access_key_id = "+access+"\naws_secret_access_key = "+secret+"\n"), 0o600)
+		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", file)
+		_, err := storage.NewS3(context.Background(), storage.S3Options{URL: "s3://" + bucket, Endpoint: srv.Endpoint,
+			Region: "us-east-1", PathStyle: true, Tmp: filepath.Join(t.TempDir(), "tmp")})
+		return err
+	}
+	if err := open(srv.Access, srv.Secret); err != nil {
+		t.Fatalf("credentials from the file: %v", err)
+	}
+	if err := open(srv.Access, "wrong-secret"); err == nil || !strings.Contains(err.Error(), bucket) {
+		t.Errorf("wrong credentials: %v, want an error naming the bucket", err)
 	}
 }
