@@ -36,10 +36,8 @@ func TestHeldReleaseWithRealClients(t *testing.T) {
 				t.Fatalf("installed a held release:\n%s", out)
 			}
 			// Both pip and uv 0.13 print the reason phrase with the status.
-			for _, want := range []string{"403", "Held by Airlock (cooldown): cooldown until"} {
-				if !strings.Contains(out, want) {
-					t.Errorf("output lacks %q:\n%s", want, out)
-				}
+			if !showsStatus(out, 403) || !strings.Contains(out, "Held by Airlock (cooldown): cooldown until") {
+				t.Errorf("output lacks the 403 and its reason:\n%s", out)
 			}
 		})
 	}

@@ -171,7 +171,7 @@ func TestTamperedUpstreamFileNeverReachesClientOrStore(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s installed a tampered file:\n%s", c.name, out)
 		}
-		if !strings.Contains(out, "502") {
+		if !showsStatus(out, 502) {
 			t.Errorf("%s output does not show the 502:\n%s", c.name, out)
 		}
 		if _, err := os.Stat(filepath.Join(target, "epsilon")); err == nil {

@@ -51,7 +51,7 @@ func TestUnpinnedInstallsGetNewestAllowedRelease(t *testing.T) {
 				t.Fatalf("unpinned install failed:\n%s", out)
 			}
 			assertInstalled(t, target, map[string]string{"coolpkg": "1.0"})
-			if strings.Contains(out, "403") {
+			if showsStatus(out, 403) {
 				t.Errorf("a listed file was refused:\n%s", out)
 			}
 		})

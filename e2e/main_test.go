@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -255,6 +256,15 @@ func run(t *testing.T, cmd *exec.Cmd) (string, error) {
 	c.Stdout, c.Stderr = &out, &out
 	err := c.Run()
 	return out.String(), err
+}
+
+// showsStatus reports whether a client's output shows an HTTP answer with
+// this status: pip prints "HTTP error 403 while getting" or "403 Client
+// Error:" or, after retries, "too many 502 error responses"; uv "(403 Held
+// by Airlock ...)" or "(401 Unauthorized)". A bare "403" would also match a
+// port in a URL (127.0.0.1:34035).
+func showsStatus(out string, status int) bool {
+	return regexp.MustCompile(fmt.Sprintf(`HTTP error %[1]d |\b%[1]d (Client|Server) Error|too many %[1]d error responses|\(%[1]d [A-Z]`, status)).MatchString(out)
 }
 
 func readAll(r io.Reader) string {

@@ -88,7 +88,7 @@ notify:
 			for _, index := range []string{p.URL + "/simple/", strings.Replace(p.URL, "http://", "http://ci:wrong@", 1) + "/simple/"} {
 				before := strings.Count(p.Logs(), "client not authenticated")
 				out, err := run(t, c.install(index, t.TempDir(), "publiconly"))
-				if err == nil || !(strings.Contains(out, "401") || strings.Contains(out, "No matching distribution")) {
+				if err == nil || !(showsStatus(out, 401) || strings.Contains(out, "No matching distribution")) {
 					t.Errorf("install with %s: %v, want a failure:\n%s", index, err, out)
 				}
 				if strings.Count(p.Logs(), "client not authenticated") == before {

@@ -103,11 +103,11 @@ func TestQuarantineCLI(t *testing.T) {
 	if code, out = w.run("quarantine", "approve", "--server", w.srv.URL, "--reason", "x", "beta==2.0"); code != 1 || !strings.Contains(out, "no files of beta==2.0") {
 		t.Errorf("approve a rejected release by name: %d %s", code, out)
 	}
-	if code, out = w.run("quarantine", "show", "--server", w.srv.URL, "ffffffffffff"); code != 1 || !strings.Contains(out, "404") {
+	if code, out = w.run("quarantine", "show", "--server", w.srv.URL, "ffffffffffff"); code != 1 || !strings.Contains(out, "server answered 404") {
 		t.Errorf("show unknown: %d %s", code, out)
 	}
 	t.Setenv("AIRLOCK_ADMIN_TOKEN", "wrong")
-	if code, out = w.run("quarantine", "list", "--server", w.srv.URL); code != 1 || !strings.Contains(out, "401") {
+	if code, out = w.run("quarantine", "list", "--server", w.srv.URL); code != 1 || !strings.Contains(out, "server answered 401") {
 		t.Errorf("wrong token: %d %s", code, out)
 	}
 	t.Setenv("AIRLOCK_ADMIN_TOKEN", "")
@@ -236,7 +236,7 @@ func TestDownloadsCommand(t *testing.T) {
 	if code, out := w.run("downloads", "--server", w.srv.URL, "--json", "--since", "1h", w.old.SHA256()); code != 0 || !strings.Contains(out, `"user_agent"`) {
 		t.Errorf("downloads --json --since: %d %s", code, out)
 	}
-	if code, out := w.run("downloads", "--server", w.srv.URL, "MAL-0000-nope"); code != 1 || !strings.Contains(out, "404") {
+	if code, out := w.run("downloads", "--server", w.srv.URL, "MAL-0000-nope"); code != 1 || !strings.Contains(out, "server answered 404") {
 		t.Errorf("unknown advisory: %d %s", code, out)
 	}
 	if code, out := w.run("downloads", "--since", "yesterday", "x==1"); code != 2 || !strings.Contains(out, "--since") {
