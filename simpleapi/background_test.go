@@ -146,7 +146,7 @@ func TestTransientErrorRetriesNotSticks(t *testing.T) {
 		t.Errorf("client sees the upstream's address: %s\n%s", resp.Status, body)
 	}
 	v, _ := h.config.Quarantine.Get(ctx, bare.SHA256())
-	if v.Decision.Until.IsZero() || !strings.Contains(v.Decision.Reasons[0].Evidence["error"].(string), "500") {
+	if v.Decision.Until.IsZero() || !strings.Contains(v.Decision.Reasons[0].Evidence["error"].(string), "answered 500 Internal Server Error") {
 		t.Errorf("the hold has no retry time or lost the raw error: %+v", v.Decision)
 	}
 	h.fake.SetFault(prov, fakepypi.Fault{})

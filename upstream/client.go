@@ -292,10 +292,7 @@ func (c *Client) fetchOnce(ctx context.Context, kind string, u *url.URL, v Valid
 		return res, nil
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		return nil, ErrNotFound
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		err = fmt.Errorf("%w: %s answered %s", ErrUnavailable, u.Host, resp.Status)
-		return nil, err
-	case resp.StatusCode != http.StatusOK:
+	case resp.StatusCode != http.StatusOK: // 429, 5xx and anything unexpected
 		err = fmt.Errorf("%w: %s answered %s", ErrUnavailable, u.Host, resp.Status)
 		return nil, err
 	}
