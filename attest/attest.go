@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,20 +71,24 @@ type Gatherer struct {
 // kept for the most recent pages, with the prior found for each version.
 type pageIndex struct {
 	releases []release // ascending
-	priors   map[string]*policy.PriorAttestation
+	// files are the releases' files as positions in the page's Files,
+	// release by release: one slice for the page rather than one per
+	// release, and no copies of the files (a huge page would cost twice).
+	files  []int32
+	priors map[string]*policy.PriorAttestation
 	// withProv[i] is the nearest release at or before i with a file that
 	// may have provenance (-1: none), so walking back over a long history
 	// of unattested releases costs nothing per release.
-	withProv []int
+	withProv []int32
 }
 
+// release is one version's files: files[first : first+n] of its index.
 type release struct {
-	v   pep440.Version
-	raw string
-	// files are positions in the page's Files: copies would double what
-	// a huge page costs.
-	files []int32
+	v        pep440.Version
+	first, n int32
 }
+
+func (idx *pageIndex) filesOf(r release) []int32 { return idx.files[r.first : r.first+r.n] }
 
 const memoMax = 8192
 
@@ -273,7 +277,11 @@ func (g *Gatherer) indexedPages() int {
 }
 
 func buildIndex(page *index.Page) *pageIndex {
-	byVersion := map[string]*release{}
+	// Each file starts as a release of its own (first is then the file's
+	// position); sorted by version, the files of one version are merged
+	// in place. No map by version: a 199,000-version page's map and its
+	// keys cost more than the index itself.
+	rels := make([]release, 0, len(page.Files))
 	for i, f := range page.Files {
 		raw, ok := index.VersionFromFilename(page.Name, f.Filename)
 		if !ok || f.Yanked || f.SHA256() == "" {
@@ -283,23 +291,30 @@ func buildIndex(page *index.Page) *pageIndex {
 		if err != nil {
 			continue
 		}
-		key := pv.String()
-		if byVersion[key] == nil {
-			byVersion[key] = &release{v: pv, raw: strings.Clone(raw)}
+		rels = append(rels, release{v: pv, first: int32(i), n: 1})
+	}
+	slices.SortStableFunc(rels, func(a, b release) int { return pep440.Compare(a.v, b.v) }) // page order within a version
+	idx := &pageIndex{priors: map[string]*policy.PriorAttestation{}, files: make([]int32, len(rels))}
+	k := -1
+	for i, r := range rels {
+		idx.files[i] = r.first
+		if k >= 0 && pep440.Compare(rels[k].v, r.v) == 0 {
+			rels[k].n++
+			continue
 		}
-		byVersion[key].files = append(byVersion[key].files, int32(i))
+		k++
+		rels[k] = release{v: r.v, first: int32(i), n: 1}
 	}
-	idx := &pageIndex{priors: map[string]*policy.PriorAttestation{}, releases: make([]release, 0, len(byVersion))}
-	for _, r := range byVersion {
-		idx.releases = append(idx.releases, *r)
+	idx.releases = rels[:k+1]
+	if cap(idx.releases) > 2*len(idx.releases) {
+		idx.releases = slices.Clone(idx.releases) // many files per release: drop the spare room
 	}
-	sort.Slice(idx.releases, func(i, j int) bool { return pep440.Compare(idx.releases[i].v, idx.releases[j].v) < 0 })
-	idx.withProv = make([]int, len(idx.releases))
-	last := -1
+	idx.withProv = make([]int32, len(idx.releases))
+	last := int32(-1)
 	for i, r := range idx.releases {
-		for _, fi := range r.files {
+		for _, fi := range idx.filesOf(r) {
 			if !page.SaysNoProvenance(page.Files[fi]) {
-				last = i
+				last = int32(i)
 				break
 			}
 		}
@@ -308,16 +323,22 @@ func buildIndex(page *index.Page) *pageIndex {
 	return idx
 }
 
+// rawVersion is a release's version as its first file's name spells it.
+func rawVersion(page *index.Page, idx *pageIndex, r release) string {
+	raw, _ := index.VersionFromFilename(page.Name, page.Files[idx.files[r.first]].Filename)
+	return raw
+}
+
 // walk goes back from the release before cur to the first attested one.
 func (g *Gatherer) walk(ctx context.Context, page *index.Page, idx *pageIndex, cur pep440.Version) (*policy.PriorAttestation, error) {
 	i := sort.Search(len(idx.releases), func(i int) bool { return pep440.Compare(idx.releases[i].v, cur) >= 0 })
 	lookups := 0
 	for i--; i >= 0; i-- {
-		if i = idx.withProv[i]; i < 0 {
+		if i = int(idx.withProv[i]); i < 0 {
 			break // no earlier release lists provenance
 		}
 		r := idx.releases[i]
-		for _, fi := range r.files {
+		for _, fi := range idx.filesOf(r) {
 			f := page.Files[fi]
 			if page.SaysNoProvenance(f) {
 				continue
@@ -330,10 +351,10 @@ func (g *Gatherer) walk(ctx context.Context, page *index.Page, idx *pageIndex, c
 			}
 			rec, err := g.record(ctx, page, f)
 			if err != nil {
-				return nil, fmt.Errorf("provenance of earlier release %s: %w", r.raw, err)
+				return nil, fmt.Errorf("provenance of earlier release %s: %w", rawVersion(page, idx, r), err)
 			}
 			if rec.Status == policy.AttestationVerified {
-				return &policy.PriorAttestation{Version: r.raw, Publisher: toPolicy(rec).Publisher}, nil
+				return &policy.PriorAttestation{Version: rawVersion(page, idx, r), Publisher: toPolicy(rec).Publisher}, nil
 			}
 			if !page.ProvenanceKnown {
 				break // one file tells whether a release was attested

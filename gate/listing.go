@@ -21,8 +21,11 @@ import (
 func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*index.View, time.Time) {
 	view := index.ViewOf(p)
 	var until time.Time
-	shown := map[string]bool{}
-	listed := map[string]bool{}
+	// What each version's files came to: listed (some file names it) and
+	// shown (some file is offered). One map, not two: a page can list
+	// 199,000 versions.
+	const listed, shown = 1, 2
+	versions := make(map[string]uint8, len(p.Versions))
 	sctx, cancel := context.WithTimeout(ctx, g.opt.SignalsWait)
 	defer cancel()
 	sig := g.listingSignals(sctx, p)
@@ -43,7 +46,7 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 	var cooling []index.File
 	for i, f := range p.Files {
 		in := g.listingInput(ctx, p, f, sig, lc)
-		listed[in.Version] = true
+		versions[in.Version] |= listed
 		l, err := g.opt.Quarantine.ListingFrom(stored, in)
 		if storedErr != nil {
 			err = storedErr
@@ -63,12 +66,12 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 		case l.Yank:
 			view.Yank(i, l.Reason)
 		}
-		shown[in.Version] = true
+		versions[in.Version] |= shown
 	}
 	g.queue.addMany(ctx, p.Name, cooling, priorityCooling)
-	view.Versions = nil
+	view.Versions = make([]string, 0, len(p.Versions))
 	for _, v := range p.Versions {
-		if shown[v] || !listed[v] {
+		if versions[v] != listed { // shown, or no file of it on the page
 			view.Versions = append(view.Versions, v)
 		}
 	}

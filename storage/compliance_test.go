@@ -18,6 +18,18 @@ import (
 	"airlock/internal/s3test"
 )
 
+// hugePage is a page of n files whose hashes do not compress: 60,000 files
+// gzip to about 2.5 MB, three pieces of pageChunkBytes.
+func hugePage(n int, now time.Time) CachedPage {
+	p := index.Page{Name: "huge", Versions: []string{"1.0"}}
+	for i := 0; i < n; i++ {
+		sum := sha256.Sum256(fmt.Appendf(nil, "%d", i))
+		p.Files = append(p.Files, index.File{Filename: fmt.Sprintf("huge-1.%d.tar.gz", i), URL: "https://f.example/x",
+			Hashes: index.Sha256(fmt.Sprintf("%x", sum)), Size: int64(i)})
+	}
+	return CachedPage{Page: p, FetchedAt: now}
+}
+
 // runIndexSuite is what every database behind the store must do, the same
 // way: bbolt (embedded) and PostgreSQL (shared by replicas).
 func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
@@ -50,6 +62,57 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 		s.PutIndexList(ctx, "internal", CachedList{Names: []string{"x"}})
 		if l, err := s.GetIndexList(ctx, "internal"); err != nil || l.Names[0] != "x" {
 			t.Errorf("index list: %v %v", l, err)
+		}
+	})
+
+	t.Run("a large page in pieces", func(t *testing.T) {
+		s := open(t)
+		big := func(n int) CachedPage { return hugePage(n, now) }
+		pieces := func() int {
+			n := 0
+			s.db.View(ctx, func(tx kvTx) error {
+				return tx.Bucket(bucketPageChunks).ForEach(func(k, _ []byte) error {
+					if bytes.HasPrefix(k, []byte("huge\x00")) {
+						n++
+					}
+					return nil
+				})
+			})
+			return n
+		}
+		s.PutPage(ctx, CachedPage{Page: index.Page{Name: "hug", Files: []index.File{{Filename: "hug-1.0.tar.gz", URL: "https://f.example/y", Size: -1}}}})
+		for _, n := range []int{60000, 30000} {
+			if err := s.PutPage(ctx, big(n)); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetPage(ctx, "huge")
+			if err != nil || len(got.Page.Files) != n || got.Page.Files[n-1].Size != int64(n-1) || got.Page.Files[n-1].SHA256() != big(n).Page.Files[n-1].SHA256() {
+				t.Fatalf("%d files: %v, read %d", n, err, len(got.Page.Files))
+			}
+			if p := pieces(); p < 2 {
+				t.Errorf("%d files stored in %d pieces", n, p)
+			}
+		}
+		if p := pieces(); p != 2 {
+			t.Errorf("after a smaller page: %d pieces, want 2 (none of the larger one's left)", p)
+		}
+		if err := s.PutPage(ctx, big(10)); err != nil {
+			t.Fatal(err)
+		}
+		if p := pieces(); p != 0 {
+			t.Errorf("a small page left %d pieces", p)
+		}
+		if got, err := s.GetPage(ctx, "huge"); err != nil || len(got.Page.Files) != 10 {
+			t.Errorf("small page after a large one: %v %d", err, len(got.Page.Files))
+		}
+		if got, err := s.GetPage(ctx, "hug"); err != nil || len(got.Page.Files) != 1 {
+			t.Errorf("a neighbour's page: %v %d", err, len(got.Page.Files))
+		}
+		// A missing piece is an error, never a page with files left out.
+		s.PutPage(ctx, big(60000))
+		s.db.Update(ctx, func(tx kvTx) error { return tx.Bucket(bucketPageChunks).Delete(chunkKey("huge", 1)) })
+		if _, err := s.GetPage(ctx, "huge"); err == nil || !strings.Contains(err.Error(), "piece 2 of") {
+			t.Errorf("page with a piece missing: %v", err)
 		}
 	})
 
@@ -362,6 +425,9 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 		shas = append(shas, sha)
 	}
 	src.PutDownloads(ctx, []DownloadRecord{{Time: now, SHA256: shas[0], Client: "a", Status: 200}})
+	if err := src.PutPage(ctx, hugePage(60000, now)); err != nil { // stored in pieces
+		t.Fatal(err)
+	}
 
 	bucket := s3.Bucket(t, "copy")
 	blobs, err := NewS3(ctx, S3Options{URL: "s3://" + bucket, Endpoint: s3.Endpoint, Region: "us-east-1", PathStyle: true, Tmp: filepath.Join(t.TempDir(), "tmp")})
@@ -406,6 +472,9 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 		}
 		if n, _ := s.DownloadCounts(ctx, shas[0]); n != 1 {
 			t.Errorf("downloads: %d", n)
+		}
+		if p, err := s.GetPage(ctx, "huge"); err != nil || len(p.Page.Files) != 60000 {
+			t.Errorf("page in pieces: %v, %d files", err, len(p.Page.Files))
 		}
 	}
 	// New audit entries do not overwrite copied ones.

@@ -20,8 +20,10 @@
 // PostgreSQL, as rows of the kv table (bucket, key, value) with their
 // counters in kv_sequences:
 //
-//	meta   "schema_version" -> big-endian uint64
-//	pages  <project>                 -> CachedPage (gzipped JSON; plain JSON from before is read too)
+//	meta   "schema_version" -> big-endian uint64 (the layout's version, schemaVersion)
+//	pages  <project>                 -> CachedPage (gzipped JSON; plain JSON from before is read too),
+//	                                    or for a page over 1 MiB gzipped a marker: its pieces are in
+//	page_chunks <project> 0x00 <big-endian uint32 n> -> piece n of the gzipped page
 //	files  <project> 0x00 <filename> -> FileRecord (".metadata" files included)
 //	lists  "root" | "index:" <name>  -> CachedList (the public list; each private index's)
 //	decisions <sha256>               -> DecisionRecord (gate state per file)
@@ -46,7 +48,6 @@ package storage
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -62,8 +63,10 @@ import (
 	"airlock/index"
 )
 
-// schemaVersion is the layout this code reads and writes.
-const schemaVersion = 1
+// schemaVersion is the layout this code reads and writes. 2: a large page
+// may be stored in pieces (page_chunks), which version 1 cannot read; a
+// version 1 store is taken over as it is (its records all read the same).
+const schemaVersion = 2
 
 var (
 	bucketMeta  = []byte("meta")
@@ -191,7 +194,7 @@ func (s *Store) start(ctx context.Context) error {
 }
 
 // allBuckets are every bucket the store uses.
-var allBuckets = [][]byte{bucketMeta, bucketPages, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance,
+var allBuckets = [][]byte{bucketMeta, bucketPages, bucketPageChunks, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance,
 	bucketSignals, bucketInspections, bucketStates, bucketWork, bucketWorkKeys, bucketDownloads, bucketDownloadsBySHA,
 	bucketDownloadHours, bucketConfusions, bucketSessions, bucketThrottle}
 
@@ -212,10 +215,12 @@ func (s *Store) init(ctx context.Context) error {
 	return s.db.Update(ctx, func(tx kvTx) error {
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(keySchema); v != nil {
-			if got := binary.BigEndian.Uint64(v); got != schemaVersion {
-				return fmt.Errorf("storage: schema version %d, this airlock reads %d", got, schemaVersion)
+			switch got := binary.BigEndian.Uint64(v); {
+			case got == schemaVersion:
+				return nil
+			case got > schemaVersion:
+				return fmt.Errorf("storage: schema version %d was written by a newer airlock; this one reads %d", got, schemaVersion)
 			}
-			return nil
 		}
 		return meta.Put(keySchema, binary.BigEndian.AppendUint64(nil, schemaVersion))
 	})
@@ -251,63 +256,6 @@ func (s *Store) Ping(ctx context.Context) error {
 
 func fileKey(project, filename string) []byte {
 	return append(append([]byte(project), 0), filename...)
-}
-
-// GetPage returns the cached page of a project, or ErrNotFound.
-func (s *Store) GetPage(ctx context.Context, project string) (CachedPage, error) {
-	var cp CachedPage
-	var raw []byte
-	err := s.db.View(ctx, func(tx kvTx) error {
-		v := tx.Bucket(bucketPages).Get([]byte(project))
-		if v == nil {
-			return ErrNotFound
-		}
-		raw = bytes.Clone(v) // out of the mmap before the transaction ends
-		if s.bolt != nil {
-			releaseMapped(v) // v is bbolt's memory map here, never the heap
-		}
-		return nil
-	})
-	if err != nil {
-		return cp, err
-	}
-	if bytes.HasPrefix(raw, gzipMagic) {
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			return cp, fmt.Errorf("storage: corrupt page %q: %w", project, err)
-		}
-		defer zr.Close()
-		if cp, err = readPage(zr); err != nil {
-			return cp, fmt.Errorf("storage: corrupt page %q: %w", project, err)
-		}
-		return cp, nil
-	}
-	if err := json.Unmarshal(raw, &cp); err != nil { // stored before pages were compressed
-		return cp, fmt.Errorf("storage: corrupt page %q: %w", project, err)
-	}
-	return cp, nil
-}
-
-var gzipMagic = []byte{0x1f, 0x8b}
-
-// PutPage stores a project page, gzipped: a big project's page is tens of MB
-// of JSON that compresses several times over.
-func (s *Store) PutPage(ctx context.Context, cp CachedPage) error {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if err := writePage(zw, cp); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	err := full(s.db.Update(ctx, func(tx kvTx) error {
-		return tx.Bucket(bucketPages).Put([]byte(cp.Page.Name), buf.Bytes())
-	}))
-	if err == nil && buf.Len() >= releaseMinBytes {
-		s.releasePages()
-	}
-	return err
 }
 
 // releasePages drops the database's pages from the process's view of its

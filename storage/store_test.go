@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -259,5 +260,37 @@ func TestWorkStats(t *testing.T) {
 	s.FinishWork(ctx, key, it.SHA256)
 	if d, o, _ := s.WorkStats(ctx); d != 3 || !o.Equal(t0) {
 		t.Errorf("after moving the oldest up: depth %d oldest %v", d, o)
+	}
+}
+
+// TestLayoutVersion: a store written by the layout before pieces (1) is
+// taken over and marked 2; one from a newer airlock is refused by name.
+func TestLayoutVersion(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	setVersion := func(v uint64) {
+		s, err := Open(ctx, dir, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.db.Update(ctx, func(tx kvTx) error {
+			return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint64(nil, v))
+		})
+		s.Close()
+	}
+	setVersion(1)
+	s, err := Open(ctx, dir, time.Second)
+	if err != nil {
+		t.Fatalf("version 1 store: %v", err)
+	}
+	var got uint64
+	s.db.View(ctx, func(tx kvTx) error { got = binary.BigEndian.Uint64(tx.Bucket(bucketMeta).Get(keySchema)); return nil })
+	s.Close()
+	if got != schemaVersion {
+		t.Errorf("version after opening a version 1 store: %d", got)
+	}
+	setVersion(schemaVersion + 1)
+	if _, err := Open(ctx, dir, time.Second); err == nil || !strings.Contains(err.Error(), "written by a newer airlock") {
+		t.Errorf("a newer store: %v", err)
 	}
 }

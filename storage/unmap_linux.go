@@ -7,8 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// releaseMinBytes: smaller values are not worth a system call.
-const releaseMinBytes = 1 << 20
+// releaseMinBytes: smaller values are not worth a system call (the last
+// piece of a large page is usually larger).
+const releaseMinBytes = 256 << 10
 
 // releaseMapped tells the kernel this process is done with the pages of
 // the database's memory map that hold b (a value read in place). bbolt

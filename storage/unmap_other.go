@@ -2,8 +2,6 @@
 
 package storage
 
-const releaseMinBytes = 1 << 20
-
 func releaseMapped([]byte) {}
 
 func releaseMap(uintptr, int64) {}
