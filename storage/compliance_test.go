@@ -442,6 +442,8 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	defer back.Close()
 	var log []string
 	progress := func(f string, a ...any) { log = append(log, fmt.Sprintf(f, a...)) }
+	defer func(n int) { copyBatchBytes = n }(copyBatchBytes)
+	copyBatchBytes = 1 << 20 // the page's pieces go one per transaction
 	for _, hop := range [][2]*Store{{src, mid}, {mid, mid}, {mid, back}} {
 		if hop[0] == hop[1] {
 			log = nil

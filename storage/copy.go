@@ -6,8 +6,12 @@ import (
 	"fmt"
 )
 
-// copyBatch bounds one write transaction of a copy.
+// copyBatch and copyBatchBytes bound one write transaction of a copy, and
+// what it holds in memory: a bucket of 1 MiB page pieces must not be read
+// 2,000 at a time.
 const copyBatch = 2000
+
+var copyBatchBytes = 32 << 20 // a variable for tests
 
 // CopyTo copies every record and every stored file into dst, which may be
 // another kind of store (bbolt and a folder to PostgreSQL and S3, and
@@ -56,6 +60,7 @@ func (s *Store) copyBucket(ctx context.Context, dst *Store, name []byte) (int, e
 	var seq uint64
 	for {
 		var keys, vals [][]byte
+		end := true
 		err := s.db.View(ctx, func(tx kvTx) error {
 			b := tx.Bucket(name)
 			if b == nil {
@@ -70,8 +75,13 @@ func (s *Store) copyBucket(ctx context.Context, dst *Store, name []byte) (int, e
 					k, v = c.Next()
 				}
 			}
-			for ; k != nil && len(keys) < copyBatch; k, v = c.Next() {
+			for size := 0; k != nil; k, v = c.Next() {
+				if len(keys) == copyBatch || size >= copyBatchBytes {
+					end = false
+					break
+				}
 				keys, vals = append(keys, bytes.Clone(k)), append(vals, bytes.Clone(v))
+				size += len(k) + len(v)
 			}
 			return nil
 		})
@@ -94,7 +104,7 @@ func (s *Store) copyBucket(ctx context.Context, dst *Store, name []byte) (int, e
 			total += len(keys)
 			after = keys[len(keys)-1]
 		}
-		if len(keys) < copyBatch {
+		if end {
 			break
 		}
 	}
