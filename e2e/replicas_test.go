@@ -5,12 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -26,51 +22,6 @@ import (
 	"airlock/internal/s3test"
 	"airlock/storage"
 )
-
-// balancer runs nginx in front of the replicas; it tries the next replica
-// when one refuses the connection or dies mid-request.
-func balancer(t *testing.T, replicas ...string) string {
-	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		t.Fatal("nginx not found: run `bash scripts/test.sh` (it installs Debian's nginx-light)")
-	}
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	var servers strings.Builder
-	for _, r := range replicas {
-		fmt.Fprintf(&servers, "server %s max_fails=1 fail_timeout=2s; ", strings.TrimPrefix(r, "http://"))
-	}
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;"
-	}
-	conf := fmt.Sprintf(`%s daemon off; worker_processes 1; pid %s/nginx.pid; error_log %s/error.log;
-events { worker_connections 256; }
-http { access_log off;
-  upstream airlock { %s }
-  server { listen %s;
-    location / { proxy_pass http://airlock; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_next_upstream error timeout http_502; proxy_next_upstream_tries 2; proxy_read_timeout 120s; } } }
-`, user, dir, dir, servers.String(), addr)
-	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644)
-	cmd := exec.Command(bin, "-c", filepath.Join(dir, "nginx.conf"), "-p", dir)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("nginx did not start:\n%s", conf)
-	return ""
-}
 
 // TestReplicasShareState: two Airlock replicas on PostgreSQL and S3 behind
 // nginx. A held file is held on both; approved through one, it is served
@@ -96,7 +47,7 @@ func TestReplicasShareState(t *testing.T) {
 	env := airlockEnv(fake, "AIRLOCK_DATABASE_URL="+dsn, "AIRLOCK_BLOBS_URL=s3://"+bucket+"/airlock",
 		"AIRLOCK_BLOBS_ENDPOINT="+s3.Endpoint, "AIRLOCK_BLOBS_PATH_STYLE=true", "AIRLOCK_BLOBS_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID="+s3.Access, "AWS_SECRET_ACCESS_KEY="+s3.Secret, "AIRLOCK_ADMIN_TOKEN="+token,
-		"AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_BACKGROUND_WORKERS=0")
+		"AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_BACKGROUND_WORKERS=0", "AIRLOCK_TRUSTED_PROXIES=127.0.0.1")
 	a := startAirlock(t, t.TempDir(), env...)
 	b := startAirlock(t, t.TempDir(), env...)
 	lb := balancer(t, a.URL, b.URL)

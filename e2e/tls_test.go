@@ -42,8 +42,23 @@ func selfSigned(t *testing.T) (certFile, keyFile string) {
 func TestTLSAndSecureCookie(t *testing.T) {
 	fake := newUpstream(t)
 	cert, key := selfSigned(t)
-	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_TLS_CERT_FILE="+cert, "AIRLOCK_TLS_KEY_FILE="+key, "AIRLOCK_ADMIN_TOKEN=tls-token-0123456789abcdefghijklmno")...)
-	base := strings.Replace(a.URL, "http://", "https://", 1)
+	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_TLS_CERT_FILE="+cert, "AIRLOCK_TLS_KEY_FILE="+key, "AIRLOCK_ADMIN_TOKEN="+tlsToken)...)
+	loginCSRF, session := signIn(t, strings.Replace(a.URL, "http://", "https://", 1))
+	if !loginCSRF.Secure || session == nil || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode {
+		t.Errorf("over TLS: login cookie %+v, session %+v", loginCSRF, session)
+	}
+	// A bad certificate path is a clear start-up error.
+	if _, err := launch(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_TLS_CERT_FILE=/nonexistent.pem", "AIRLOCK_TLS_KEY_FILE="+key)...); err == nil || !strings.Contains(err.Error(), "tls:") {
+		t.Errorf("bad certificate: %v", err)
+	}
+}
+
+const tlsToken = "tls-token-0123456789abcdefghijklmno"
+
+// signIn signs in to the review page at base with tlsToken and returns the
+// sign-in form's cookie and the session cookie it got (nil: none).
+func signIn(t *testing.T, base string) (loginCSRF, session *http.Cookie) {
+	t.Helper()
 	client := &http.Client{
 		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -54,7 +69,6 @@ func TestTLSAndSecureCookie(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var loginCSRF *http.Cookie
 	for _, c := range resp.Cookies() {
 		if c.Name == "airlock_login_csrf" {
 			loginCSRF = c
@@ -62,10 +76,10 @@ func TestTLSAndSecureCookie(t *testing.T) {
 	}
 	_, rest, _ := strings.Cut(string(body), `name="csrf" value="`)
 	csrf, _, _ := strings.Cut(rest, `"`)
-	if loginCSRF == nil || !loginCSRF.Secure || csrf == "" {
-		t.Fatalf("login page over TLS: cookie %+v", loginCSRF)
+	if loginCSRF == nil || csrf == "" {
+		t.Fatalf("login page at %s: %d, no form cookie\n%s", base, resp.StatusCode, body)
 	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/ui/login", strings.NewReader(url.Values{"token": {"tls-token-0123456789abcdefghijklmno"}, "csrf": {csrf}}.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, base+"/ui/login", strings.NewReader(url.Values{"token": {tlsToken}, "csrf": {csrf}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: loginCSRF.Name, Value: loginCSRF.Value})
 	resp, err = client.Do(req)
@@ -73,17 +87,37 @@ func TestTLSAndSecureCookie(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	var session *http.Cookie
 	for _, c := range resp.Cookies() {
 		if c.Name == "airlock_session" {
 			session = c
 		}
 	}
-	if resp.StatusCode != http.StatusSeeOther || session == nil || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode {
-		t.Errorf("session over TLS: %d %+v", resp.StatusCode, session)
+	if resp.StatusCode != http.StatusSeeOther || session == nil {
+		t.Fatalf("sign-in at %s: %d, session %+v", base, resp.StatusCode, session)
 	}
-	// A bad certificate path is a clear start-up error.
-	if _, err := launch(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_TLS_CERT_FILE=/nonexistent.pem", "AIRLOCK_TLS_KEY_FILE="+key)...); err == nil || !strings.Contains(err.Error(), "tls:") {
-		t.Errorf("bad certificate: %v", err)
+	return loginCSRF, session
+}
+
+// TestSecureCookieBehindTLSBalancer: behind nginx terminating TLS (the
+// deployment the README shows), the review page's cookies are Secure when
+// the balancer is in trusted_proxies and says the client came over HTTPS;
+// a plain request to the same Airlock gets no Secure cookie (the browser
+// would drop it), and an Airlock that does not trust the balancer ignores
+// what it says.
+func TestSecureCookieBehindTLSBalancer(t *testing.T) {
+	fake := newUpstream(t)
+	cert, key := selfSigned(t)
+	trusting := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_TRUSTED_PROXIES=127.0.0.1", "AIRLOCK_ADMIN_TOKEN="+tlsToken)...)
+	front := tlsBalancer(t, cert, key, trusting.URL)
+	loginCSRF, session := signIn(t, front)
+	if !loginCSRF.Secure || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode {
+		t.Errorf("through the TLS balancer: login cookie %+v, session %+v", loginCSRF, session)
+	}
+	if loginCSRF, session := signIn(t, trusting.URL); loginCSRF.Secure || session.Secure {
+		t.Errorf("plain HTTP straight to Airlock: Secure cookies (a browser would drop them)")
+	}
+	distrusting := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_ADMIN_TOKEN="+tlsToken)...)
+	if loginCSRF, session := signIn(t, tlsBalancer(t, cert, key, distrusting.URL)); loginCSRF.Secure || session.Secure {
+		t.Errorf("a balancer not in trusted_proxies was believed")
 	}
 }

@@ -1,8 +1,8 @@
 // Package reviewui is the review page for the quarantine queue: server
 // rendered under /ui/, assets embedded, no JavaScript and nothing loaded
 // from other hosts. Sign-in takes the admin token and gives a session
-// cookie (HttpOnly, SameSite=Strict, Secure over TLS); every form carries a
-// CSRF token.
+// cookie (HttpOnly, SameSite=Strict, Secure over TLS: Airlock's own or a
+// trusted proxy's); every form carries a CSRF token.
 package reviewui
 
 import (
@@ -26,6 +26,7 @@ import (
 
 	"airlock/advisories"
 	"airlock/authlimit"
+	"airlock/forwarded"
 	"airlock/gate"
 	"airlock/policy"
 	"airlock/quarantine"
@@ -224,7 +225,7 @@ func randomToken() string {
 
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/ui/", MaxAge: maxAge, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: forwarded.HTTPS(r)})
 }
 
 func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {

@@ -6,10 +6,10 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
-	"net/netip"
 	"strconv"
-	"strings"
 	"time"
+
+	"airlock/forwarded"
 
 	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
@@ -86,7 +86,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		r = s.clientAddress(r)
+		r = forwarded.Proxies(s.opt.TrustedProxies).Apply(r) // the client behind a trusted proxy
 		info := &reqInfo{route: "none"}
 		logger := s.opt.Log.With().Str("request_id", id).Logger()
 		ctx := logger.WithContext(context.WithValue(r.Context(), ctxKey{}, info))
@@ -146,40 +146,3 @@ func newRequestID() string {
 
 // logFrom returns the request-scoped logger.
 func logFrom(ctx context.Context) *zerolog.Logger { return zerolog.Ctx(ctx) }
-
-// clientAddress replaces the peer address with the client's when the peer
-// is a trusted proxy: the nearest address in X-Forwarded-For that is not
-// itself a trusted proxy. Everyone else's X-Forwarded-For is ignored, so a
-// client cannot pick the address it is throttled and audited under.
-func (s *Server) clientAddress(r *http.Request) *http.Request {
-	if len(s.opt.TrustedProxies) == 0 {
-		return r
-	}
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil || !s.trusted(peer.Addr()) {
-		return r
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			return r // a malformed chain: keep the proxy's own address
-		}
-		if !s.trusted(a) {
-			r2 := r.Clone(r.Context())
-			r2.RemoteAddr = netip.AddrPortFrom(a.Unmap(), 0).String()
-			return r2
-		}
-	}
-	return r
-}
-
-func (s *Server) trusted(a netip.Addr) bool {
-	a = a.Unmap()
-	for _, p := range s.opt.TrustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
