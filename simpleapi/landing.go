@@ -4,6 +4,8 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+
+	"airlock/forwarded"
 )
 
 const routeLanding = "/"
@@ -76,13 +78,14 @@ func (s *Server) landing(w http.ResponseWriter, r *http.Request) {
 }
 
 // baseURL is where clients reach Airlock: server.public_url, or the
-// scheme and host of the request.
+// scheme and host of the request (https behind a trusted proxy that
+// terminated TLS).
 func (s *Server) baseURL(r *http.Request) string {
 	if base := strings.TrimRight(s.opt.PublicURL, "/"); base != "" {
 		return base
 	}
 	scheme := "http"
-	if r.TLS != nil {
+	if forwarded.HTTPS(r) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

@@ -2,6 +2,7 @@ package simpleapi
 
 import (
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -23,6 +24,18 @@ func TestLandingPageSaysWhatThisIsAndHowToUseIt(t *testing.T) {
 	_, body = h.get("/", "Host", `x"><script>alert(1)</script>`)
 	if strings.Contains(string(body), "<script>") {
 		t.Errorf("request host not escaped:\n%s", body)
+	}
+	// Behind a balancer that terminates TLS (a trusted proxy saying
+	// X-Forwarded-Proto: https), the address is https; anyone else's
+	// header is ignored.
+	host := strings.TrimPrefix(h.http.URL, "http://")
+	if _, body := h.get("/", "X-Forwarded-Proto", "https"); !strings.Contains(string(body), "index-url = http://"+host+"/simple/") {
+		t.Errorf("an untrusted X-Forwarded-Proto was believed:\n%s", body)
+	}
+	h.trusted = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	h.rebuild()
+	if _, body := h.get("/", "X-Forwarded-Proto", "https"); !strings.Contains(string(body), "index-url = https://"+host+"/simple/") {
+		t.Errorf("behind a trusted TLS proxy, the index is not https:\n%s", body)
 	}
 	// With server.public_url, that is the address shown.
 	h.publicURL = "https://pypi.corp.example"

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -49,6 +50,8 @@ type harness struct {
 	hideHeld bool
 	// publicURL is server.public_url.
 	publicURL string
+	// trusted are trusted_proxies.
+	trusted   []netip.Prefix
 	downloads *downloads.Recorder
 	rules     policy.Rules
 	hooks     *recordingNotifier
@@ -155,7 +158,8 @@ func (h *harness) open(tweak ...func(*gate.Options, *fakepypi.Server)) {
 func (h *harness) rebuild() {
 	h.gate = gate.New(h.config)
 	h.srv = New(Options{Gate: h.gate, Store: h.store, Upstream: h.config.Upstream, Metrics: h.config.Metrics,
-		Log: h.config.Log, PageTTL: h.config.PageTTL, PageTimeout: h.config.PageTimeout, Now: h.config.Now, HideHeld: h.hideHeld, PublicURL: h.publicURL, Downloads: h.downloads})
+		Log: h.config.Log, PageTTL: h.config.PageTTL, PageTimeout: h.config.PageTimeout, Now: h.config.Now, HideHeld: h.hideHeld, PublicURL: h.publicURL, Downloads: h.downloads,
+		TrustedProxies: h.trusted})
 	if h.http != nil {
 		h.http.Config.Handler = h.srv.Handler()
 	}
