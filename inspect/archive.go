@@ -175,6 +175,7 @@ func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool) (*Report, err
 			entryPoints = keep
 		}
 	}
+	sc.finish()
 	rep.Bytes = b.used
 	rep.EntryPoints = parseEntryPoints(entryPoints)
 	if wheel {
@@ -304,6 +305,7 @@ func inspectTar(r io.Reader, lim Limits, decompress func(io.Reader) (io.Reader, 
 			entryPoints = keep
 		}
 	}
+	sc.finish()
 	rep.Bytes = b.used
 	rep.EntryPoints = parseEntryPoints(entryPoints)
 	return rep, nil

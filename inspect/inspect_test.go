@@ -425,6 +425,102 @@ func TestWheelTestCodeInformational(t *testing.T) {
 	}
 }
 
+// TestImportedTestCodeRuns: test code that the package imports — directly,
+// through other test modules, or as the parent package of what it imports
+// — runs at `import pkg` and keeps its severity; test code nothing imports
+// stays informational.
+func TestImportedTestCodeRuns(t *testing.T) {
+	spawn := "import subprocess\nout = subprocess.check_output(['dot', '-V'])\n"
+	fn, data := wheel(t, fakepypi.WheelSpec{Name: "graphs", Version: "3.7", Extra: map[string]string{
+		"graphs/__init__.py":                  "from graphs.drawing import layout\n",
+		"graphs/drawing/__init__.py":          "",
+		"graphs/drawing/layout.py":            "from .tests.helpers import nodes\n",
+		"graphs/drawing/tests/__init__.py":    spawn, // parent package of what layout imports
+		"graphs/drawing/tests/helpers.py":     "from . import test_pydot as _\n",
+		"graphs/drawing/tests/test_pydot.py":  spawn, // imported by an imported test module
+		"graphs/drawing/tests/test_unused.py": spawn, // imported by nothing
+		"graphs/conftest.py":                  spawn,
+	}})
+	rep, err := inspectBytes(t, fn, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Finding{}
+	for _, f := range rep.Findings {
+		got[f.Path] = f
+	}
+	for p, sev := range map[string]string{"graphs/drawing/tests/__init__.py": High, "graphs/drawing/tests/test_pydot.py": High,
+		"graphs/drawing/tests/test_unused.py": Info, "graphs/conftest.py": Info} {
+		if got[p].Severity != sev {
+			t.Errorf("%s: %q, want %q", p, got[p].Severity, sev)
+		}
+	}
+	if m := got["graphs/drawing/tests/test_pydot.py"].Message; !strings.Contains(m, "test code, but imported by the package") {
+		t.Errorf("message does not say why test code counts: %s", m)
+	}
+}
+
+// TestImportsOf: every way a module names another it imports, resolved to
+// absolute names. Listing more is allowed (it only makes more code count
+// as run); missing one is how a payload in test code would hide.
+func TestImportsOf(t *testing.T) {
+	src := `import os, sys as system
+import a.b.c as d  # comment
+from . import sibling
+from .. import (
+    up_one,
+    up_two as two,
+)
+from .sub.mod import thing; import after_semicolon
+from \
+    absolute.pkg import name
+def f():
+    from lazy import late
+if True: from .hidden import x
+s = "(" ; from os import path
+from .after_paren import y
+mod = importlib.import_module("dyn.mod")
+rel = importlib.import_module('.rel', __package__)
+x = __import__("other")
+z = __import__("top.pkg.te" + 'sts.joined')
+print("nothing imported here")
+`
+	got := map[string]bool{}
+	for _, m := range importsOf([]byte(src), "top.pkg.mod", false) {
+		got[m] = true
+	}
+	for _, want := range []string{"os", "sys", "a.b.c", "top.pkg", "top.pkg.sibling", "top", "top.up_one", "top.up_two",
+		"top.pkg.sub.mod", "top.pkg.sub.mod.thing", "after_semicolon", "absolute.pkg", "absolute.pkg.name", "lazy", "lazy.late",
+		"top.pkg.hidden", "top.pkg.after_paren", "dyn.mod", "top.pkg.rel", "other", "top.pkg.tests.joined"} {
+		if !got[want] {
+			t.Errorf("importsOf misses %s (got %v)", want, got)
+		}
+	}
+	for _, never := range []string{"system", "d", "two", "here"} {
+		if got[never] {
+			t.Errorf("importsOf lists the alias or word %q", never)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		wheel bool
+		mod   string
+		pkg   bool
+	}{
+		{"pkg/tests/helper.py", true, "pkg.tests.helper", false},
+		{"pkg/__init__.py", true, "pkg", true},
+		{"demo-1.0.data/purelib/pkg/x.py", true, "pkg.x", false},
+		{"demo-1.0/src/pkg/__init__.py", false, "pkg", true},
+		{"demo-1.0/pkg/tests/t.py", false, "pkg.tests.t", false},
+		{"demo-1.0/setup.py", false, "setup", false},
+		{"pkg/data.txt", true, "", false},
+	} {
+		if mod, pkg := moduleOf(c.name, c.wheel); mod != c.mod || pkg != c.pkg {
+			t.Errorf("moduleOf(%q) = %q %v, want %q %v", c.name, mod, pkg, c.mod, c.pkg)
+		}
+	}
+}
+
 func TestReadMember(t *testing.T) {
 	fn, whl := wheel(t, fakepypi.WheelSpec{Name: "demo", Version: "1.0", Extra: map[string]string{"demo/x.py": "x = 1\n"}})
 	if b, err := ReadMember(bytes.NewReader(whl), int64(len(whl)), fn, "demo/x.py", 1<<20); err != nil || string(b) != "x = 1\n" {

