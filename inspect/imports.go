@@ -2,8 +2,10 @@ package inspect
 
 import (
 	"bytes"
-	"regexp"
+	"slices"
 	"strings"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Test code and the parts of an sdist an installation does not run are
@@ -114,44 +116,31 @@ func moduleOf(name string, wheel bool) (mod string, pkg bool) {
 	return strings.Join(parts, "."), pkg
 }
 
-var (
-	// Found anywhere in a line, not only at its start: `if x: import y`
-	// and `s = 1; from .t import y` import too, and listing a name too
-	// many (one in a string) costs nothing.
-	reFrom   = regexp.MustCompile(`(?:^|[^\w.])from\s+(\.*)\s*([\w.]*)\s+import\s+(\([^)]*\)?|[^;#]*)`)
-	reImport = regexp.MustCompile(`(?:^|[^\w.])import\s+([\w.]+(?:\s+as\s+\w+)?(?:\s*,\s*[\w.]+(?:\s+as\s+\w+)?)*)`)
-	// import_module("pkg.tests.x"), import_module(".x", __package__),
-	// __import__("pkg.te" + "sts.x"): constant strings, joined.
-	reDynamic = regexp.MustCompile(`(?:import_module|__import__)\(\s*((?:[rbu]?['"][\w.]*['"]\s*\+?\s*)+)`)
-	reLiteral = regexp.MustCompile(`['"]([\w.]*)['"]`)
-)
-
-// maxJoin bounds how many lines one parenthesized or continued statement
-// is read over.
-const maxJoin = 50
-
 // importsOf lists the modules a source file may import, as absolute
-// names: every `import`, `from … import` (a name imported from a package
-// may be a submodule, so both are listed) and import_module/__import__
-// of constant strings, wherever they stand. It reads text, not Python:
-// listing too much only makes more code count as run, so every line is
-// read on its own as well as joined into the statement it continues.
+// names: every `import` and `from … import` (a name imported from a
+// package may be a submodule, so both are listed), wherever it stands
+// (`if x: import y`, after a `;`, in a function), and import_module or
+// __import__ of constant strings. It reads text, not Python — a word
+// "import" in a string counts too — because listing too much only makes
+// more code count as run, while missing an import is how a payload in
+// test code would hide. Identifiers are NFKC-normalized, as Python does
+// (`from .ｔｅｓｔｓ import x` imports .tests).
 func importsOf(src []byte, mod string, pkg bool) []string {
-	if !bytes.Contains(src, []byte("import")) {
-		return nil
-	}
 	base := mod // what a relative import is relative to
 	if !pkg {
 		base = parent(mod)
 	}
-	resolve := func(dots int, name string) string {
+	resolve := func(dotted string) string {
+		name := strings.TrimLeft(dotted, ".")
+		dots := len(dotted) - len(name)
+		if dots == 0 {
+			return name
+		}
 		b := base
 		for i := 1; i < dots; i++ {
 			b = parent(b)
 		}
 		switch {
-		case dots == 0:
-			return name
 		case name == "":
 			return b
 		case b == "":
@@ -160,59 +149,193 @@ func importsOf(src []byte, mod string, pkg bool) []string {
 		return b + "." + name
 	}
 	var out []string
-	lines := strings.Split(string(src), "\n")
-	for i, line := range lines {
-		if !strings.Contains(line, "import") && !continues(line) {
+	for off := 0; ; {
+		i := bytes.Index(src[off:], []byte("import"))
+		if i < 0 {
+			break
+		}
+		i += off
+		off = i + len("import")
+		if i > 0 && isIdent(src[i-1]) && !bytes.HasSuffix(src[:i], []byte("__")) {
+			continue // part of a longer name (but __import__ is handled below)
+		}
+		after := src[i+len("import"):]
+		switch {
+		case bytes.HasPrefix(after, []byte("_module")):
+			if name := literalArg(after[len("_module"):]); name != "" {
+				out = append(out, resolve(name))
+			}
+			continue
+		case bytes.HasPrefix(after, []byte("__")) && bytes.HasSuffix(src[:i], []byte("__")):
+			if name := literalArg(after[2:]); name != "" {
+				out = append(out, resolve(name))
+			}
+			continue
+		case len(after) > 0 && isIdent(after[0]):
 			continue
 		}
-		stmt := line
-		for j := i + 1; j < len(lines) && j <= i+maxJoin && (continues(stmt) || strings.Count(stmt, "(") > strings.Count(stmt, ")")); j++ {
-			stmt = strings.TrimSuffix(strings.TrimRight(stmt, " \t\r"), "\\") + " " + lines[j]
-		}
-		for _, m := range reFrom.FindAllStringSubmatch(stmt, -1) {
-			from := resolve(len(m[1]), m[2])
-			out = append(out, from)
-			for _, n := range importedNames(m[3]) {
+		names := importedNames(after)
+		if from, ok := fromBefore(src[:i]); ok {
+			m := resolve(from)
+			out = append(out, m)
+			for _, n := range names {
 				if n != "*" {
-					out = append(out, strings.TrimPrefix(from+"."+n, "."))
+					out = append(out, strings.TrimPrefix(m+"."+n, "."))
 				}
 			}
+			continue
 		}
-		for _, m := range reImport.FindAllStringSubmatch(stmt, -1) {
-			out = append(out, importedNames(m[1])...)
-		}
-		for _, m := range reDynamic.FindAllStringSubmatch(stmt, -1) {
-			var name strings.Builder
-			for _, lit := range reLiteral.FindAllStringSubmatch(m[1], -1) {
-				name.WriteString(lit[1])
+		out = append(out, names...)
+	}
+	return slices.DeleteFunc(out, func(n string) bool { return n == "" || n == "*" })
+}
+
+// isIdent reports a byte of a Python identifier (any non-ASCII byte may
+// be one).
+func isIdent(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+// skipSpace skips blanks, and newlines escaped with a backslash or inside
+// parentheses (within is set).
+func skipSpace(b []byte, within bool) []byte {
+	for len(b) > 0 {
+		switch {
+		case b[0] == ' ' || b[0] == '\t' || b[0] == '\f' || b[0] == '\r':
+			b = b[1:]
+		case b[0] == '\\' && len(b) > 1 && (b[1] == '\n' || b[1] == '\r'):
+			b = b[2:]
+		case within && b[0] == '\n':
+			b = b[1:]
+		case within && b[0] == '#':
+			if i := bytes.IndexByte(b, '\n'); i >= 0 {
+				b = b[i:]
+			} else {
+				b = nil
 			}
-			n := name.String()
-			dots := len(n) - len(strings.TrimLeft(n, "."))
-			out = append(out, resolve(dots, n[dots:]))
+		default:
+			return b
 		}
+	}
+	return b
+}
+
+// dottedName reads a (relative) dotted name at the start of b.
+func dottedName(b []byte) (string, []byte) {
+	i := 0
+	for i < len(b) && (isIdent(b[i]) || b[i] == '.') {
+		i++
+	}
+	return normalizeName(b[:i]), b[i:]
+}
+
+// normalizeName is a name as Python reads it: NFKC-normalized; "" when
+// that is not a dotted name (a cedilla normalizes to a blank and a
+// combining mark; a string given to import_module may hold anything).
+func normalizeName(b []byte) string {
+	n := string(b)
+	if slices.ContainsFunc(b, func(c byte) bool { return c >= 0x80 }) {
+		n = norm.NFKC.String(n)
+	}
+	for i := 0; i < len(n); i++ {
+		if !isIdent(n[i]) && n[i] != '.' {
+			return ""
+		}
+	}
+	return n
+}
+
+// importedNames reads what follows `import`: "a.b as c, d" or a
+// parenthesized list over lines; aliases are not names.
+func importedNames(b []byte) []string {
+	b = skipSpace(b, false)
+	within := len(b) > 0 && b[0] == '('
+	if within {
+		b = b[1:]
+	}
+	var out []string
+	for len(out) < 1000 {
+		b = skipSpace(b, within)
+		name, rest := dottedName(b)
+		if name == "" && !bytes.HasPrefix(rest, []byte("*")) {
+			break
+		}
+		if name == "" {
+			name, rest = "*", rest[1:]
+		}
+		out = append(out, name)
+		b = skipSpace(rest, within)
+		if bytes.HasPrefix(b, []byte("as")) && len(b) > 2 && !isIdent(b[2]) {
+			_, b = dottedName(skipSpace(b[2:], within))
+			b = skipSpace(b, within)
+		}
+		if len(b) == 0 || b[0] != ',' {
+			break
+		}
+		b = b[1:]
 	}
 	return out
 }
 
-func continues(line string) bool { return strings.HasSuffix(strings.TrimRight(line, " \t\r"), "\\") }
+var escapedNewlines = strings.NewReplacer("\\\r\n", " ", "\\\n", " ", "\\", " ")
 
-var parens = strings.NewReplacer("(", " ", ")", " ")
-
-// importedNames splits "a.b as c, (d, e)  # comment" into a.b, d and e.
-func importedNames(list string) []string {
-	if strings.HasPrefix(strings.TrimSpace(list), "(") {
-		list, _, _ = strings.Cut(list, ")")
+// fromBefore reads "from <module>" just before an `import` word, where
+// Python allows blanks (`from . tests import x`), escaped newlines and no
+// blank at all (`from.tests import x`).
+func fromBefore(b []byte) (string, bool) {
+	start := len(b)
+	for start > 0 {
+		c := b[start-1]
+		if isIdent(c) || c == '.' || c == ' ' || c == '\t' || c == '\\' || (c == '\n' || c == '\r') && start > 1 && (b[start-2] == '\\' || b[start-2] == '\r') {
+			start--
+			continue
+		}
+		break
 	}
-	list, _, _ = strings.Cut(list, "#")
-	list, _, _ = strings.Cut(list, ";")
-	list = parens.Replace(list)
-	var out []string
-	for _, item := range strings.Split(list, ",") {
-		if fields := strings.Fields(item); len(fields) > 0 && fields[0] != "import" && fields[0] != "from" {
-			out = append(out, fields[0])
+	span := string(b[start:])
+	if strings.IndexByte(span, '\\') >= 0 {
+		span = escapedNewlines.Replace(span)
+	}
+	fields := strings.Fields(span)
+	for i := len(fields) - 1; i >= 0; i-- {
+		switch {
+		case fields[i] == "from" && i < len(fields)-1:
+			return normalizeName([]byte(strings.Join(fields[i+1:], ""))), true
+		case strings.HasPrefix(fields[i], "from."):
+			return normalizeName([]byte(strings.Join(append([]string{fields[i][len("from"):]}, fields[i+1:]...), ""))), true
 		}
 	}
-	return out
+	return "", false
+}
+
+// literalArg reads the constant strings joined with + that open a call's
+// arguments: `("pkg.te" + 'sts.x'`; "" when the argument is not one.
+func literalArg(b []byte) string {
+	b = skipSpace(b, false)
+	if len(b) == 0 || b[0] != '(' {
+		return ""
+	}
+	b = b[1:]
+	var name strings.Builder
+	for {
+		b = skipSpace(b, true)
+		for len(b) > 0 && strings.IndexByte("rRbBuU", b[0]) >= 0 {
+			b = b[1:]
+		}
+		if len(b) == 0 || b[0] != '"' && b[0] != '\'' {
+			break
+		}
+		end := bytes.IndexByte(b[1:], b[0])
+		if end < 0 {
+			break
+		}
+		name.Write(b[1 : 1+end])
+		b = skipSpace(b[2+end:], true)
+		if len(b) > 0 && b[0] == '+' {
+			b = b[1:]
+		} // else adjacent literals join too: ("a" ".b")
+	}
+	return normalizeName([]byte(name.String()))
 }
 
 func parent(mod string) string {

@@ -283,6 +283,20 @@ func FuzzInspect(f *testing.F) {
 	})
 }
 
+// FuzzImportsOf: any text, read as a module's imports, never panics and
+// lists only names.
+func FuzzImportsOf(f *testing.F) {
+	f.Add([]byte("from . import (a,\n b as c)\nimport x.y as z; __import__('p' + \"q\")\nfrom\\\n.t import u\n"), true)
+	f.Add([]byte("import_module(\"\nfrom..import\nimport (\n"), false)
+	f.Fuzz(func(t *testing.T, src []byte, pkg bool) {
+		for _, name := range importsOf(src, "top.pkg.mod", pkg) {
+			if strings.ContainsAny(name, " \t\n\r(),;#") {
+				t.Fatalf("not a module name: %q", name)
+			}
+		}
+	})
+}
+
 func TestOtherSdistFormats(t *testing.T) {
 	plain := func() []byte {
 		var buf bytes.Buffer
@@ -483,6 +497,13 @@ mod = importlib.import_module("dyn.mod")
 rel = importlib.import_module('.rel', __package__)
 x = __import__("other")
 z = __import__("top.pkg.te" + 'sts.joined')
+from.nospace import a
+from . spaced import b
+from .ｆｕｌｌｗｉｄｔｈ import c
+import_module(
+    "broken.over"
+    ".lines"
+)
 print("nothing imported here")
 `
 	got := map[string]bool{}
@@ -491,7 +512,8 @@ print("nothing imported here")
 	}
 	for _, want := range []string{"os", "sys", "a.b.c", "top.pkg", "top.pkg.sibling", "top", "top.up_one", "top.up_two",
 		"top.pkg.sub.mod", "top.pkg.sub.mod.thing", "after_semicolon", "absolute.pkg", "absolute.pkg.name", "lazy", "lazy.late",
-		"top.pkg.hidden", "top.pkg.after_paren", "dyn.mod", "top.pkg.rel", "other", "top.pkg.tests.joined"} {
+		"top.pkg.hidden", "top.pkg.after_paren", "dyn.mod", "top.pkg.rel", "other", "top.pkg.tests.joined", "top.pkg.nospace", "top.pkg.spaced.b", "top.pkg.fullwidth",
+		"broken.over.lines"} {
 		if !got[want] {
 			t.Errorf("importsOf misses %s (got %v)", want, got)
 		}
