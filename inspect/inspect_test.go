@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -281,6 +282,25 @@ func FuzzInspect(f *testing.F) {
 			t.Fatal("no report and no error")
 		}
 	})
+}
+
+// BenchmarkImportsOfHostile: reading imports stays linear on text made to
+// make it read back or forward again for each "import" (900 KB of
+// "x import " took 2.5 minutes before the reading back was bounded).
+// go test ./inspect -run '^$' -bench ImportsOfHostile
+func BenchmarkImportsOfHostile(b *testing.B) {
+	for _, src := range []string{
+		strings.Repeat("x import ", 100000),
+		strings.Repeat("ximport ", 100000) + "from .tests import a",
+		"import_module(" + strings.Repeat(`"import_module(" `, 50000) + ")",
+	} {
+		b.Run(fmt.Sprintf("%.20s", src), func(b *testing.B) {
+			b.SetBytes(int64(len(src)))
+			for b.Loop() {
+				importsOf([]byte(src), "p.m", false)
+			}
+		})
+	}
 }
 
 // FuzzImportsOf: any text, read as a module's imports, never panics and
