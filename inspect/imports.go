@@ -23,10 +23,10 @@ type deferred struct {
 	module string
 }
 
-// imported records which modules a source file imports, and whether the
-// file is code an installation runs (a root of the import graph).
-func (s *scanner) imported(name string, src []byte, r role) {
-	mod, pkg := moduleOf(name, s.rep.Kind == "wheel")
+// imported records which modules a source file (module mod, a package's
+// __init__ when pkg) imports, and whether it is code an installation runs
+// (a root of the import graph).
+func (s *scanner) imported(mod string, pkg bool, src []byte, r role) {
 	if mod == "" {
 		return
 	}
@@ -40,13 +40,12 @@ func (s *scanner) imported(name string, src []byte, r role) {
 }
 
 // lower adds a finding of code an installation runs as it is, and keeps
-// one of code it does not run for finish.
-func (s *scanner) lower(name string, f Finding, r role) {
+// one of code it does not run (in module mod) for finish.
+func (s *scanner) lower(mod string, f Finding, r role) {
 	if r != testCode && r != notInstalled {
 		s.rep.add(f)
 		return
 	}
-	mod, _ := moduleOf(name, s.rep.Kind == "wheel")
 	s.deferred = append(s.deferred, deferred{f: f, role: r, module: mod})
 }
 

@@ -184,10 +184,11 @@ func (s *scanner) scanText(name string, src []byte, sum string) {
 	if (base == "sitecustomize.py" || base == "usercustomize.py") && topLevel(name) && role != notInstalled {
 		s.rep.add(Finding{Severity: Critical, Kind: "startup-hook", Path: name, Message: base + " at the top level runs at every interpreter start"})
 	}
-	s.imported(name, src, role)
+	mod, pkg := moduleOf(name, s.rep.Kind == "wheel")
+	s.imported(mod, pkg, src, role)
 	for i, line := range strings.Split(string(src), "\n") {
 		if len(line) >= 1000 && reBlob.MatchString(line) {
-			s.lower(name, Finding{Severity: Medium, Kind: "encoded-blob", Path: name, Line: i + 1,
+			s.lower(mod, Finding{Severity: Medium, Kind: "encoded-blob", Path: name, Line: i + 1,
 				Message: "very long encoded string literal", Evidence: excerpt(strings.TrimSpace(line))}, role)
 			break
 		}
@@ -207,7 +208,7 @@ func (s *scanner) scanText(name string, src []byte, sum string) {
 		if role == buildScript {
 			msg = strings.Replace(msg, "when the module is imported", "when the package is built or installed ("+base+")", 1)
 		}
-		s.lower(name, Finding{Severity: sev, Kind: f.Kind, Path: name, Line: f.Line, Message: msg, Evidence: f.Code}, role)
+		s.lower(mod, Finding{Severity: sev, Kind: f.Kind, Path: name, Line: f.Line, Message: msg, Evidence: f.Code}, role)
 	}
 }
 
