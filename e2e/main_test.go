@@ -8,11 +8,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -290,4 +292,47 @@ func webhookRecorder(t *testing.T) (url string, got func() []map[string]any) {
 		defer mu.Unlock()
 		return append([]map[string]any(nil), hooks...)
 	}
+}
+
+// signIn signs in to the review page at base with token and returns the
+// sign-in form's cookie and the session cookie it got.
+func signIn(t *testing.T, base, token string) (loginCSRF, session *http.Cookie) {
+	t.Helper()
+	client := &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	resp, err := client.Get(base + "/ui/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "airlock_login_csrf" {
+			loginCSRF = c
+		}
+	}
+	_, rest, _ := strings.Cut(string(body), `name="csrf" value="`)
+	csrf, _, _ := strings.Cut(rest, `"`)
+	if loginCSRF == nil || csrf == "" {
+		t.Fatalf("login page at %s: %d, no form cookie\n%s", base, resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/ui/login", strings.NewReader(url.Values{"token": {token}, "csrf": {csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: loginCSRF.Name, Value: loginCSRF.Value})
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "airlock_session" {
+			session = c
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || session == nil {
+		t.Fatalf("sign-in at %s: %d, session %+v", base, resp.StatusCode, session)
+	}
+	return loginCSRF, session
 }

@@ -87,33 +87,8 @@ func TestReplicasShareState(t *testing.T) {
 	}
 
 	// Signed in on A, the review page knows the person on B.
+	_, session := signIn(t, a.URL, token)
 	jar := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	loginPage, _ := jar.Get(a.URL + "/ui/login")
-	var csrf string
-	for _, c := range loginPage.Cookies() {
-		if c.Name == "airlock_login_csrf" {
-			csrf = c.Value
-		}
-	}
-	loginPage.Body.Close()
-	form := strings.NewReader("csrf=" + csrf + "&token=" + token)
-	lreq, _ := http.NewRequest(http.MethodPost, a.URL+"/ui/login", form)
-	lreq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	lreq.AddCookie(&http.Cookie{Name: "airlock_login_csrf", Value: csrf})
-	lresp, err := jar.Do(lreq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lresp.Body.Close()
-	var session *http.Cookie
-	for _, c := range lresp.Cookies() {
-		if c.Name == "airlock_session" {
-			session = c
-		}
-	}
-	if session == nil {
-		t.Fatalf("no session from signing in on A: %s", lresp.Status)
-	}
 	qreq, _ := http.NewRequest(http.MethodGet, b.URL+"/ui/queue", nil)
 	qreq.AddCookie(session)
 	if qresp, err := jar.Do(qreq); err != nil || qresp.StatusCode != 200 {

@@ -4,15 +4,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,7 +40,7 @@ func TestTLSAndSecureCookie(t *testing.T) {
 	fake := newUpstream(t)
 	cert, key := selfSigned(t)
 	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_TLS_CERT_FILE="+cert, "AIRLOCK_TLS_KEY_FILE="+key, "AIRLOCK_ADMIN_TOKEN="+tlsToken)...)
-	loginCSRF, session := signIn(t, strings.Replace(a.URL, "http://", "https://", 1))
+	loginCSRF, session := signIn(t, strings.Replace(a.URL, "http://", "https://", 1), tlsToken)
 	if !loginCSRF.Secure || session == nil || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode {
 		t.Errorf("over TLS: login cookie %+v, session %+v", loginCSRF, session)
 	}
@@ -54,49 +51,6 @@ func TestTLSAndSecureCookie(t *testing.T) {
 }
 
 const tlsToken = "tls-token-0123456789abcdefghijklmno"
-
-// signIn signs in to the review page at base with tlsToken and returns the
-// sign-in form's cookie and the session cookie it got (nil: none).
-func signIn(t *testing.T, base string) (loginCSRF, session *http.Cookie) {
-	t.Helper()
-	client := &http.Client{
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	resp, err := client.Get(base + "/ui/login")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, c := range resp.Cookies() {
-		if c.Name == "airlock_login_csrf" {
-			loginCSRF = c
-		}
-	}
-	_, rest, _ := strings.Cut(string(body), `name="csrf" value="`)
-	csrf, _, _ := strings.Cut(rest, `"`)
-	if loginCSRF == nil || csrf == "" {
-		t.Fatalf("login page at %s: %d, no form cookie\n%s", base, resp.StatusCode, body)
-	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/ui/login", strings.NewReader(url.Values{"token": {tlsToken}, "csrf": {csrf}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.AddCookie(&http.Cookie{Name: loginCSRF.Name, Value: loginCSRF.Value})
-	resp, err = client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	for _, c := range resp.Cookies() {
-		if c.Name == "airlock_session" {
-			session = c
-		}
-	}
-	if resp.StatusCode != http.StatusSeeOther || session == nil {
-		t.Fatalf("sign-in at %s: %d, session %+v", base, resp.StatusCode, session)
-	}
-	return loginCSRF, session
-}
 
 // TestSecureCookieBehindTLSBalancer: behind nginx terminating TLS (the
 // deployment the README shows), the review page's cookies are Secure when
@@ -109,15 +63,15 @@ func TestSecureCookieBehindTLSBalancer(t *testing.T) {
 	cert, key := selfSigned(t)
 	trusting := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_TRUSTED_PROXIES=127.0.0.1", "AIRLOCK_ADMIN_TOKEN="+tlsToken)...)
 	front := tlsBalancer(t, cert, key, trusting.URL)
-	loginCSRF, session := signIn(t, front)
+	loginCSRF, session := signIn(t, front, tlsToken)
 	if !loginCSRF.Secure || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode {
 		t.Errorf("through the TLS balancer: login cookie %+v, session %+v", loginCSRF, session)
 	}
-	if loginCSRF, session := signIn(t, trusting.URL); loginCSRF.Secure || session.Secure {
+	if loginCSRF, session := signIn(t, trusting.URL, tlsToken); loginCSRF.Secure || session.Secure {
 		t.Errorf("plain HTTP straight to Airlock: Secure cookies (a browser would drop them)")
 	}
 	distrusting := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_ADMIN_TOKEN="+tlsToken)...)
-	if loginCSRF, session := signIn(t, tlsBalancer(t, cert, key, distrusting.URL)); loginCSRF.Secure || session.Secure {
+	if loginCSRF, session := signIn(t, tlsBalancer(t, cert, key, distrusting.URL), tlsToken); loginCSRF.Secure || session.Secure {
 		t.Errorf("a balancer not in trusted_proxies was believed")
 	}
 }
