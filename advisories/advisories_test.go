@@ -105,7 +105,7 @@ func writeDir(t *testing.T, recs map[string]string) string {
 // must not lift because a feed broke.
 func TestFeedKeepsLastGoodData(t *testing.T) {
 	dir := writeDir(t, map[string]string{"evil-pkg/MAL-2026-1.json": record("MAL-2026-1", "evil-pkg", []string{"1.0"}, "", "")})
-	f := NewFeed([]string{dir}, zerolog.Nop())
+	f := NewFeed([]string{dir}, nil, zerolog.Nop())
 	changed := 0
 	f.OnChange = func(context.Context) { changed++ }
 	if errs := f.Refresh(context.Background()); len(errs) != 0 || f.DB().Records != 1 || changed != 1 {
@@ -148,7 +148,7 @@ func TestZipFileAndURLSources(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(data) }))
 	defer srv.Close()
 	for _, src := range []string{zp, srv.URL + "/all.zip"} {
-		f := NewFeed([]string{src}, zerolog.Nop())
+		f := NewFeed([]string{src}, nil, zerolog.Nop())
 		if errs := f.Refresh(context.Background()); len(errs) != 0 || f.DB().Records != 2 {
 			t.Errorf("%s: %v, %d records", src, errs, f.DB().Records)
 		}
@@ -175,7 +175,7 @@ func BenchmarkLoad15000(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		f := NewFeed([]string{dir}, zerolog.Nop())
+		f := NewFeed([]string{dir}, nil, zerolog.Nop())
 		if errs := f.Refresh(context.Background()); len(errs) != 0 || f.DB().Records != 15000 {
 			b.Fatal(errs)
 		}

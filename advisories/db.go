@@ -15,6 +15,10 @@ type DB struct {
 	// LoadedAt is when the data was read; Records counts the advisories.
 	LoadedAt time.Time
 	Records  int
+	// Partial: a source has no records in force (never read, nothing
+	// kept). An advisory missing from a partial DB may only be unknown,
+	// so a decision it made must stand (see gate).
+	Partial bool
 }
 
 // NewDB indexes advisories; a later one with the same ID replaces an

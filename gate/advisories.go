@@ -32,9 +32,16 @@ func (g *Gate) AdvisoriesChanged(ctx context.Context) {
 		if err := json.Unmarshal(rec.Inputs, &in); err != nil {
 			return nil // an unreadable record is re-decided when asked for
 		}
-		adv := g.advisoriesFor(in.Project, in.Index, in.Version, in.SHA256)
-		if !slices.EqualFunc(in.Advisories, adv, func(a, b policy.Advisory) bool { return a.ID == b.ID }) {
-			in.Advisories = adv
+		adv, partial := g.advisoriesFor(in.Project, in.Index, in.Version, in.SHA256)
+		same := slices.EqualFunc(in.Advisories, adv, func(a, b policy.Advisory) bool { return a.ID == b.ID })
+		if partial {
+			// Only additions count: what is missing may be unread.
+			same = !slices.ContainsFunc(adv, func(a policy.Advisory) bool {
+				return !slices.ContainsFunc(in.Advisories, func(b policy.Advisory) bool { return a.ID == b.ID })
+			})
+		}
+		if !same {
+			in.Advisories, in.AdvisoriesPartial = adv, partial
 			redo = append(redo, in)
 		}
 		return nil

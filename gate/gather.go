@@ -27,22 +27,25 @@ func inputFor(project, source string, f index.File) policy.Input {
 // same name describes other bytes.
 func (g *Gate) inputFor(project, source string, f index.File) policy.Input {
 	in := inputFor(project, source, f)
-	in.Advisories = g.advisoriesFor(project, source, in.Version, in.SHA256)
+	in.Advisories, in.AdvisoriesPartial = g.advisoriesFor(project, source, in.Version, in.SHA256)
 	return in
 }
 
-func (g *Gate) advisoriesFor(project, source, version, sha string) []policy.Advisory {
+// advisoriesFor lists the advisories that name a file, and whether that
+// list may be incomplete (a source has no records in force yet).
+func (g *Gate) advisoriesFor(project, source, version, sha string) ([]policy.Advisory, bool) {
 	if g.opt.Advisories == nil {
-		return nil
+		return nil, false
 	}
 	if source != "" {
 		project, version = "", ""
 	}
+	db := g.opt.Advisories.DB()
 	var out []policy.Advisory
-	for _, a := range g.opt.Advisories.DB().Match(project, version, sha) {
+	for _, a := range db.Match(project, version, sha) {
 		out = append(out, policy.Advisory{ID: a.ID, Summary: a.Summary, Link: a.Link, Published: a.Published, Malicious: a.Malicious, Severity: a.Severity})
 	}
-	return out
+	return out, db.Partial
 }
 
 // reusedFrom returns the sha256 of other bytes stored earlier under f's

@@ -124,6 +124,27 @@ func (g *Gate) Warnings() []Warning {
 		out = append(out, Warning{Check: "signals", Reason: "source_" + src, Since: st.failingSince,
 			Message: fmt.Sprintf("signal source %s is failing (%s): the score components it feeds are unknown", src, st.lastError)})
 	}
+	return append(out, g.advisoryWarnings()...)
+}
+
+// advisoryWarnings names each advisory source whose records in force are
+// not a fresh read, and since when.
+func (g *Gate) advisoryWarnings() []Warning {
+	if g.opt.Advisories == nil {
+		return nil
+	}
+	var out []Warning
+	for _, st := range g.opt.Advisories.Status() {
+		if !st.Stale() {
+			continue
+		}
+		kept := "it has no records in force: blocks it made before stand, nothing new is blocked from it"
+		if !st.LastOK.IsZero() {
+			kept = fmt.Sprintf("its %d records read at %s stay in force", st.Records, st.LastOK.UTC().Format(time.RFC3339))
+		}
+		out = append(out, Warning{Check: "advisories", Reason: "source_stale", Since: st.StaleSince,
+			Message: fmt.Sprintf("advisory source %s is stale since %s (%s); %s", st.Source, st.StaleSince.UTC().Format(time.RFC3339), st.LastError, kept)})
+	}
 	return out
 }
 

@@ -140,6 +140,11 @@ type Input struct {
 	RetryAt time.Time `json:"retry_at,omitzero"`
 	// Advisories are the OSV records that name the file.
 	Advisories []Advisory `json:"advisories,omitempty"`
+	// AdvisoriesPartial: an advisory source had no records in force (not
+	// read since a start with nothing kept), so an advisory missing from
+	// Advisories may only be unknown; the quarantine then keeps those an
+	// earlier decision of the file named.
+	AdvisoriesPartial bool `json:"advisories_partial,omitempty"`
 	// RemovedUpstream is when Airlock found the upstream no longer lists
 	// the stored file (zero while it does). A yank is not a removal.
 	RemovedUpstream time.Time `json:"removed_upstream,omitzero"`

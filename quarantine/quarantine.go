@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -195,6 +196,9 @@ func (s *Service) ListingFrom(stored Stored, in policy.Input) (Listing, error) {
 // listing decides from rec, or from the page alone when no decision is
 // stored (found false).
 func (s *Service) listing(in policy.Input, rec storage.DecisionRecord, found bool) (Listing, error) {
+	if found {
+		in = keepAdvisories(in, rec)
+	}
 	// A file a known-malicious advisory names is marked yanked on pages at
 	// once, whatever its record says (unless an override covers it): an
 	// unpinned install skips it, and a pinned one (a lock file) asks for it
@@ -243,6 +247,28 @@ func (s *Service) listing(in policy.Input, rec storage.DecisionRecord, found boo
 	return Listing{Show: true}, nil
 }
 
+// keepAdvisories adds to in, when its advisories may be incomplete, those
+// the stored decision rec named: a source that could not be read must not
+// lift a block its records made. With every source read, an advisory
+// missing is one withdrawn, and it goes.
+func keepAdvisories(in policy.Input, rec storage.DecisionRecord) policy.Input {
+	if !in.AdvisoriesPartial || len(rec.Inputs) == 0 {
+		return in
+	}
+	var before struct {
+		Advisories []policy.Advisory `json:"advisories"`
+	}
+	if json.Unmarshal(rec.Inputs, &before) != nil {
+		return in
+	}
+	for _, a := range before.Advisories {
+		if !slices.ContainsFunc(in.Advisories, func(b policy.Advisory) bool { return b.ID == a.ID }) {
+			in.Advisories = append(slices.Clip(in.Advisories), a)
+		}
+	}
+	return in
+}
+
 // HoldMessage is the line clients see for a held file.
 func HoldMessage(d policy.Decision, sha string) string {
 	return fmt.Sprintf("%s by Airlock: %s (review %s)", verb(d.Action), d.Summary(), ReviewID(sha))
@@ -260,8 +286,12 @@ func verb(a policy.Action) string {
 // request whose decision has not changed costs one read.
 func (s *Service) Decide(ctx context.Context, in policy.Input) (View, error) {
 	now := s.now()
+	rec, err := s.store.GetDecision(ctx, in.SHA256)
+	if err == nil {
+		in = keepAdvisories(in, rec)
+	}
 	d := s.engine.Evaluate(in, now)
-	if rec, err := s.store.GetDecision(ctx, in.SHA256); err == nil {
+	if err == nil {
 		if rec.Project != "" && rec.Project != in.Project {
 			return s.viaOtherProject(rec, in, d)
 		}
@@ -277,7 +307,7 @@ func (s *Service) Decide(ctx context.Context, in policy.Input) (View, error) {
 	}
 	var events []Event
 	moved := false
-	rec, err := s.store.UpdateDecision(ctx, in.SHA256, func(rec *storage.DecisionRecord, exists bool) (bool, *storage.AuditEvent, error) {
+	rec, err = s.store.UpdateDecision(ctx, in.SHA256, func(rec *storage.DecisionRecord, exists bool) (bool, *storage.AuditEvent, error) {
 		events, moved = nil, false
 		from, fromChecks := State(rec.State), rec.Checks
 		if !exists {

@@ -208,3 +208,33 @@ func TestSameBytesTwoProjects(t *testing.T) {
 		t.Errorf("stored record moved: %s %s", rec.Project, rec.State)
 	}
 }
+
+// A block made by a MAL advisory stands while the advisories may be
+// partial (a source not read since a start with nothing kept): the
+// decision and the listing keep the advisories the record named. Once
+// every source is read, an advisory missing is one withdrawn, and the
+// block goes.
+func TestPartialAdvisoriesKeepBlocks(t *testing.T) {
+	ctx := t.Context()
+	c := &clock{t0}
+	q, _ := newService(t, policy.DefaultRules(), c)
+	sha := strings.Repeat("5", 64)
+	mal := in(sha, t0.Add(-30*24*time.Hour))
+	mal.Advisories = []policy.Advisory{{ID: "MAL-2026-5", Malicious: true}}
+	if v, err := q.Decide(ctx, mal); err != nil || v.State != "blocked" {
+		t.Fatalf("named by a MAL record: %s %v", v.State, err)
+	}
+	partial := in(sha, t0.Add(-30*24*time.Hour))
+	partial.AdvisoriesPartial = true
+	if l, err := q.Listing(ctx, partial); err != nil || (l.Show && !l.Yank) {
+		t.Errorf("listing with partial advisories: %+v %v", l, err)
+	}
+	v, err := q.Decide(ctx, partial)
+	if err != nil || v.State != "blocked" || v.Serve || len(v.Inputs.Advisories) != 1 {
+		t.Fatalf("decided with partial advisories: %s serve=%v %v", v.State, v.Serve, err)
+	}
+	complete := in(sha, t0.Add(-30*24*time.Hour))
+	if v, err := q.Decide(ctx, complete); err != nil || v.State == "blocked" {
+		t.Errorf("the record withdrawn, every source read: %s %v", v.State, err)
+	}
+}

@@ -90,7 +90,7 @@ func BenchmarkWarmFileAdvisories(b *testing.B) {
 					os.WriteFile(p, []byte(fmt.Sprintf(`{"id":"MAL-2026-%d","affected":[{"package":{"ecosystem":"PyPI","name":"pkg%d"},"versions":["1.0"],
 "database_specific":{"indicators":{"package_integrity":[{"filename":"f","hashes":{"sha256":"%064x"}}]}}}]}`, i, i/3, i)), 0o644)
 				}
-				feed := advisories.NewFeed([]string{dir}, zerolog.Nop())
+				feed := advisories.NewFeed([]string{dir}, nil, zerolog.Nop())
 				if errs := feed.Refresh(context.Background()); len(errs) > 0 || feed.DB().Records != records {
 					b.Fatal(errs)
 				}

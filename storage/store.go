@@ -40,6 +40,8 @@
 //	confusions <project>             -> Confusion (private name listed publicly)
 //	sessions <sha256 of the cookie>  -> Session (review sign-ins)
 //	throttle <remote> 0x00 <time>    -> "" (failed sign-ins)
+//	advisory_sources <source>        -> AdvisorySnapshot (the last good read of an advisory source)
+//	advisory_chunks <source> 0x00 <big-endian uint32 n> -> piece n of its records
 //
 // Nothing here knows about policy or HTTP. No network or file streaming
 // happens inside a transaction: blobs are written and synced first, then a
@@ -196,7 +198,7 @@ func (s *Store) start(ctx context.Context) error {
 // allBuckets are every bucket the store uses.
 var allBuckets = [][]byte{bucketMeta, bucketPages, bucketPageChunks, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance,
 	bucketSignals, bucketInspections, bucketStates, bucketWork, bucketWorkKeys, bucketDownloads, bucketDownloadsBySHA,
-	bucketDownloadHours, bucketConfusions, bucketSessions, bucketThrottle}
+	bucketDownloadHours, bucketConfusions, bucketSessions, bucketThrottle, bucketAdvisorySources, bucketAdvisoryChunks}
 
 func (s *Store) init(ctx context.Context) error {
 	if s.bolt != nil {

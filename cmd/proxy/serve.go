@@ -143,7 +143,7 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 		store.Close()
 		return nil, err
 	}
-	feed := newFeed(cfg, m, log)
+	feed := newFeed(cfg, store, m, log)
 	g := gate.New(gate.Options{
 		Advisories:     feed,
 		Indexes:        router,
@@ -372,10 +372,11 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// newFeed reads the advisory sources once (a block must be in force before
-// the first client asks) and reports each refresh in the metrics.
-func newFeed(cfg config.Config, m *metrics.Metrics, log zerolog.Logger) *advisories.Feed {
-	feed := advisories.NewFeed(cfg.Feeds.OSV, log)
+// newFeed restores the advisory sources' last good records from the store
+// and reports each refresh in the metrics.
+func newFeed(cfg config.Config, store *storage.Store, m *metrics.Metrics, log zerolog.Logger) *advisories.Feed {
+	feed := advisories.NewFeed(cfg.Feeds.OSV, store, log)
+	feed.IsNotFound = func(err error) bool { return errors.Is(err, storage.ErrNotFound) }
 	feed.AfterRefresh = func(db *advisories.DB, sources []advisories.SourceStatus) {
 		m.AdvisoryRecords.Set(float64(db.Records))
 		for _, st := range sources {
@@ -390,11 +391,12 @@ func newFeed(cfg config.Config, m *metrics.Metrics, log zerolog.Logger) *advisor
 		}
 		log.Info().Int("records", db.Records).Msg("advisories read")
 	}
-	if len(cfg.Feeds.OSV) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		feed.Refresh(ctx)
-		cancel()
-	}
+	// The records kept from the last good reads are in force before the
+	// first client asks; the sources are read in the background (a feed
+	// that never answers must not keep the server from listening).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	feed.Restore(ctx)
+	cancel()
 	return feed
 }
 
