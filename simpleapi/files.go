@@ -133,9 +133,13 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, rec storage.F
 	} else {
 		h.Set("Content-Type", "application/octet-stream")
 	}
+	// The bytes never change; the decision to serve them may (a block, a
+	// rejection, a removal upstream). no-cache lets clients keep the bytes
+	// but makes them ask every time: a 304 costs one round trip, and a
+	// file no longer served answers 403 however warm the client's cache.
 	h.Set("ETag", `"`+rec.SHA256+`"`)
 	h.Set("X-Airlock-SHA256", rec.SHA256)
-	h.Set("Cache-Control", "max-age=31536000, immutable")
+	h.Set("Cache-Control", "no-cache")
 	// A slow but progressing client may take size/MinDownloadRate; one
 	// that stops reading is cut off then, not held forever.
 	if s.opt.MinDownloadRate > 0 {

@@ -80,6 +80,7 @@ func writePage(w http.ResponseWriter, r *http.Request, media string, page gate.R
 	h := w.Header()
 	h.Set("Content-Type", contentType(media))
 	h.Set("Vary", "Accept, Accept-Encoding")
+	h.Set("Cache-Control", "no-cache") // a page shows decisions, which change
 	body, etag := page.Body, page.ETag
 	gz := acceptsGzip(r.Header.Get("Accept-Encoding")) && len(page.Gzip) > 0
 	if gz {
