@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"airlock/index"
 	"airlock/internal/flight"
 	"airlock/storage"
 	"airlock/upstream"
@@ -216,7 +217,17 @@ func (g *Gate) refreshPage(ctx context.Context, project string, cached *Entry) (
 	switch {
 	case errors.Is(err, upstream.ErrNotFound):
 		g.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
-		return nil, err
+		if cached == nil && !g.hasStoredFiles(ctx, project, source) {
+			return nil, err
+		}
+		// The upstream says a project it listed is gone (how PyPI removes
+		// malware): every file of it was removed. Its page becomes empty,
+		// so no stale copy lists them again while the upstream is down.
+		if cached == nil || len(cached.Cached.Page.Files) > 0 {
+			logFrom(ctx).Warn().Str("event", "security").Str("project", project).
+				Msg("the upstream says the project does not exist any more; its stored files are treated as removed")
+		}
+		res, err = &upstream.PageResult{Page: &index.Page{Name: project}}, nil
 	case err != nil:
 		if cached == nil {
 			g.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
@@ -253,6 +264,21 @@ func (g *Gate) refreshPage(ctx context.Context, project string, cached *Entry) (
 	}
 	g.pages.put(e)
 	return e, nil
+}
+
+// hasStoredFiles reports whether Airlock stored a file of the project from
+// this source (an error counts as yes: a removal must not be missed).
+func (g *Gate) hasStoredFiles(ctx context.Context, project, source string) bool {
+	recs, err := g.opt.Store.ProjectFiles(ctx, project)
+	if err != nil {
+		return true
+	}
+	for _, rec := range recs {
+		if rec.Index == source {
+			return true
+		}
+	}
+	return false
 }
 
 // NewEntry wraps a cached page in a fresh entry, with nothing rendered.
