@@ -63,6 +63,7 @@ type FileView struct {
 type API struct {
 	q       *quarantine.Service
 	eval    Evaluator
+	owned   Names
 	token   string
 	limiter *authlimit.Limiter
 }
@@ -71,9 +72,10 @@ type API struct {
 // throttles a guesser alike.
 func (a *API) ShareThrottle(c authlimit.Counter) { a.limiter.Share(c) }
 
-// New builds the API. An empty token turns it off.
-func New(q *quarantine.Service, eval Evaluator, token string) *API {
-	return &API{q: q, eval: eval, token: token, limiter: authlimit.New(10, time.Minute, nil)}
+// New builds the API. An empty token turns it off; names may be nil (no
+// private indexes).
+func New(q *quarantine.Service, eval Evaluator, names Names, token string) *API {
+	return &API{q: q, eval: eval, owned: names, token: token, limiter: authlimit.New(10, time.Minute, nil)}
 }
 
 // Register adds the API's routes to r, each behind the token check.
@@ -87,6 +89,8 @@ func (a *API) Register(r *mux.Router) {
 	sub.HandleFunc(routeEvaluate, a.evaluate).Methods(http.MethodPost).Name("admin-evaluate")
 	sub.HandleFunc(routeDownloads, a.downloads).Methods(http.MethodGet).Name("admin-downloads")
 	sub.HandleFunc(routeFeedsRefresh, a.refreshFeeds).Methods(http.MethodPost).Name("admin-feeds-refresh")
+	sub.HandleFunc(routeNames, a.names).Methods(http.MethodGet).Name("admin-names")
+	sub.HandleFunc(routeNameRelease, a.releaseName).Methods(http.MethodPost).Name("admin-name-release")
 	sub.NotFoundHandler = a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such admin endpoint")
 	}))

@@ -251,3 +251,39 @@ func TestUnknownEnvironmentVariableIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// Globs written with other separators or capitals ("acme_*", "Acme.*")
+// are spelled as names are normalized, in policy.projects and in an
+// index's projects, so they match what they were written for.
+func TestGlobsAreNormalized(t *testing.T) {
+	p := write(t, `
+policy:
+  projects:
+    "Acme_*": {cooldown: 1h}
+indexes:
+  - name: internal
+    url: http://127.0.0.1:9/
+    projects: ["Corp.*", "acme_*", "Torch_Triton"]
+`)
+	cfg, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := cfg.Policy.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr, _ := r.For("acme-tools"); pr.Cooldown != time.Hour {
+		t.Errorf("policy.projects Acme_* does not apply to acme-tools: %v", pr.Cooldown)
+	}
+	if got := strings.Join(cfg.Indexes[0].Patterns(), ","); got != "corp-*,acme-*,torch-triton" {
+		t.Errorf("index patterns: %s", got)
+	}
+	bad := write(t, "indexes:\n  - name: internal\n    url: http://127.0.0.1:9/\n    projects: [\"acme[\"]\n")
+	if cfg, err := Load(bad, env(nil)); err == nil && cfg.Validate() == nil {
+		t.Error("a pattern that is not a glob was accepted")
+	}
+}

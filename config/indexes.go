@@ -1,10 +1,10 @@
 package config
 
 import (
+	"airlock/index"
 	"fmt"
 	"net/url"
 	"os"
-	"path"
 	"strings"
 	"time"
 
@@ -108,7 +108,7 @@ func (c Config) validateIndexes() error {
 			}
 		}
 		for _, p := range ix.Projects {
-			if _, err := path.Match(p, "x"); err != nil || p == "" {
+			if _, err := index.NormalizeGlob(p); err != nil {
 				return fmt.Errorf("%s.projects: %q is not a name or glob", key, p)
 			}
 		}
@@ -136,4 +136,16 @@ func (c Config) validateIndexes() error {
 		}
 	}
 	return nil
+}
+
+// Patterns are the index's projects spelled as names are normalized
+// ("Acme_*" is "acme-*"), as the router matches them.
+func (ix PrivateIndex) Patterns() []string {
+	out := make([]string, 0, len(ix.Projects))
+	for _, p := range ix.Projects {
+		if n, err := index.NormalizeGlob(p); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }

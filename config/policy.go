@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -260,10 +259,10 @@ func (p Policy) Rules() (policy.Rules, error) {
 	overrides := map[string]*policy.Override{}
 	override := func(section, pat string) (*policy.Override, string, error) {
 		key := "config: " + section + "." + pat
-		norm := strings.ToLower(pat)
-		if n, nerr := index.Normalize(pat); nerr == nil {
-			norm = n // an exact name matches its normalized form
-		} else if _, merr := path.Match(norm, ""); merr != nil {
+		// Names and globs are spelled as names are normalized: "Acme.*"
+		// is "acme-*", which matches what it was written for.
+		norm, nerr := index.NormalizeGlob(pat)
+		if nerr != nil {
 			return nil, key, fmt.Errorf("%s: not a project name or glob", key)
 		}
 		if overrides[norm] == nil {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -331,5 +332,34 @@ func TestReadJSONRejectsAmbiguousDocuments(t *testing.T) {
 	p, err := ReadJSON("p", strings.NewReader(`{"files":[{"filename":"p-1.tar.gz","url":"/p-1.tar.gz","hashes":{"SHA256":"`+strings.Repeat("A", 64)+`"}}],"name":"p","meta":{"api-version":"1.3"},"files-extra":null}`), base)
 	if err != nil || !p.ProvenanceKnown || p.Files[0].SHA256() != strings.Repeat("a", 64) || p.Files[0].URL != "https://up.example/p-1.tar.gz" {
 		t.Fatalf("reordered keys: %+v %v", p, err)
+	}
+}
+
+// Globs are spelled as names are normalized, so that "acme_*" and
+// "Acme.*" match the names they were written for.
+func TestNormalizeGlob(t *testing.T) {
+	for in, want := range map[string]string{
+		"acme_*": "acme-*", "Acme.*": "acme-*", "ACME__tools": "acme-tools", "corp-*-lib": "corp-*-lib",
+		"a._-b?": "a-b?", "[a-c]_x": "[a-c]-x", "[_.]x": "[_.]x", "torchtriton": "torchtriton", `acme\*`: `acme\*`,
+	} {
+		got, err := NormalizeGlob(in)
+		if err != nil || got != want {
+			t.Errorf("NormalizeGlob(%q) = %q, %v; want %q", in, got, err, want)
+		}
+		if n, err := Normalize(in); err == nil && n != got {
+			t.Errorf("a plain name %q: glob %q, name %q", in, got, n)
+		}
+	}
+	for _, bad := range []string{"", "acme[", "[a-"} {
+		if _, err := NormalizeGlob(bad); err == nil {
+			t.Errorf("NormalizeGlob(%q) accepted", bad)
+		}
+	}
+	for pat, name := range map[string]string{"acme_*": "acme-tools", "Acme.*": "acme-lib"} {
+		g, _ := NormalizeGlob(pat)
+		n, _ := Normalize(strings.ReplaceAll(name, "-", "_"))
+		if ok, _ := path.Match(g, n); !ok {
+			t.Errorf("%q does not match %q", pat, name)
+		}
 	}
 }

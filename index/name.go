@@ -5,6 +5,8 @@ package index
 
 import (
 	"errors"
+	"fmt"
+	"path"
 	"strings"
 )
 
@@ -54,4 +56,51 @@ func Normalize(name string) (string, error) {
 		return "", ErrBadName // must end with a letter or digit
 	}
 	return b.String(), nil
+}
+
+// NormalizeGlob spells a project glob as Normalize spells names (lower
+// case, each run of '-', '_' and '.' one '-'; inside [...] nothing
+// changes), so that "acme_*" and "Acme.*" match the normalized names they
+// were written for instead of nothing. A pattern path.Match cannot read
+// is an error.
+func NormalizeGlob(pattern string) (string, error) {
+	if pattern == "" || len(pattern) > maxNameLen {
+		return "", ErrBadName
+	}
+	var b strings.Builder
+	inClass, sep := false, false
+	for i := 0; i < len(pattern); i++ {
+		c := pattern[i]
+		switch {
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+		case c == '[':
+			inClass = true
+		case c == '-' || c == '_' || c == '.':
+			sep = true
+			continue
+		case c == '\\' && i+1 < len(pattern):
+			b.WriteByte(c)
+			i++
+			c = pattern[i]
+		}
+		if sep {
+			b.WriteByte('-')
+			sep = false
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	if sep {
+		b.WriteByte('-')
+	}
+	out := b.String()
+	if _, err := path.Match(out, ""); err != nil {
+		return "", fmt.Errorf("%q is not a name or glob: %w", pattern, err)
+	}
+	return out, nil
 }

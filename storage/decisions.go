@@ -225,3 +225,9 @@ func (s *Store) Audit(ctx context.Context, limit int, keep func(AuditEvent) bool
 	})
 	return out, err
 }
+
+// AppendAudit records an event that is not a file's transition (an
+// operator releasing a name a private index owned).
+func (s *Store) AppendAudit(ctx context.Context, ev AuditEvent) error {
+	return full(s.db.Update(ctx, func(tx kvTx) error { return appendAuditTx(tx, &ev) }))
+}

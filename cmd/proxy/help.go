@@ -83,7 +83,7 @@ var (
 			examples: []string{`airlock quarantine reopen --reason "maintainer account compromised" pkg==1.2.3`}},
 	}
 	// topCommands is the order of the top-level help.
-	topCommands = []*command{serveHelp, quarantineHelp, downloadsHelp, checkHelp, scoreHelp, verifyHelp, migrateHelp, storeCopyHelp, healthHelp, versionHelp}
+	topCommands = []*command{serveHelp, quarantineHelp, downloadsHelp, namesHelp, checkHelp, scoreHelp, verifyHelp, migrateHelp, storeCopyHelp, healthHelp, versionHelp}
 )
 
 // printTopHelp writes what airlock is and what each command does.

@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return quarantineCmd(args[1:], stdout, stderr, os.Getenv)
 	case "downloads":
 		return downloadsCmd(args[1:], stdout, stderr, os.Getenv)
+	case "names":
+		return namesCmd(args[1:], stdout, stderr, os.Getenv)
 	case "store":
 		return storeCmd(ctx, args[1:], stdout, stderr)
 	case "migrate":

@@ -292,10 +292,7 @@ func decideCmd(c *adminClient, w io.Writer, t quarantine.Transition, target, rea
 	if err != nil {
 		return err
 	}
-	actor := os.Getenv("USER")
-	if u, err := user.Current(); err == nil && actor == "" {
-		actor = u.Username
-	}
+	actor := currentUser()
 	var errs []error
 	for _, v := range views {
 		var out quarantine.View
@@ -307,4 +304,13 @@ func decideCmd(c *adminClient, w io.Writer, t quarantine.Transition, target, rea
 		fmt.Fprintf(w, "%s %s -> %s (review %s)\n", out.Filename, v.State, out.State, out.ReviewID)
 	}
 	return errors.Join(errs...)
+}
+
+// currentUser names the person at the terminal for the audit log.
+func currentUser() string {
+	actor := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && actor == "" {
+		actor = u.Username
+	}
+	return actor
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -23,7 +22,6 @@ import (
 	"airlock/connlimit"
 	"airlock/downloads"
 	"airlock/gate"
-	"airlock/index"
 	"airlock/indexes"
 	"airlock/inspect"
 	"airlock/metrics"
@@ -138,7 +136,7 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 		Metrics:      m,
 		UserAgent:    "airlock/" + version,
 	})
-	router, err := newRouter(ctx, cfg, up, store, m, log)
+	router, err := newRouter(ctx, cfg, up, store, q, m, log)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -212,7 +210,7 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 	if cfg.Admin.Token == "" {
 		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")
 	}
-	admin := adminapi.New(q, g, cfg.Admin.Token)
+	admin := adminapi.New(q, g, router, cfg.Admin.Token)
 	ui := reviewui.New(q, g, cfg.Admin.Token, cfg.Upstream.URL, time.Now)
 	ui.SetSessions(store) // kept with the records: every replica knows them
 	ui.ShareThrottle(store)
@@ -337,7 +335,7 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger, 
 
 // newRouter builds the index router: the public upstream and each private
 // index with its credentials (read once here, never logged).
-func newRouter(ctx context.Context, cfg config.Config, public *upstream.Client, store *storage.Store, m *metrics.Metrics, log zerolog.Logger) (*indexes.Router, error) {
+func newRouter(ctx context.Context, cfg config.Config, public *upstream.Client, store *storage.Store, notify indexes.Notifier, m *metrics.Metrics, log zerolog.Logger) (*indexes.Router, error) {
 	var private []*indexes.Index
 	for _, ixc := range cfg.Indexes {
 		user, password, token, err := ixc.Credentials(os.Getenv)
@@ -349,18 +347,12 @@ func newRouter(ctx context.Context, cfg config.Config, public *upstream.Client, 
 			MaxPageBytes: int64(cfg.Upstream.MaxPageBytes), Metrics: m, UserAgent: "airlock/" + version,
 			Username: user, Password: password, Token: token,
 		})
-		var patterns []string
-		for _, p := range ixc.Projects {
-			if n, err := index.Normalize(p); err == nil {
-				p = n // a plain name, normalized; globs are kept as written
-			}
-			patterns = append(patterns, strings.ToLower(p))
-		}
+		patterns := ixc.Patterns()
 		private = append(private, &indexes.Index{Name: ixc.Name, Client: client, Patterns: patterns, ListEvery: time.Duration(ixc.ListRefresh)})
 		log.Info().Str("index", ixc.Name).Str("url", upstream.RedactURL(ixc.URL)).Strs("projects", patterns).
 			Bool("authenticated", user != "" || token != "").Msg("private index")
 	}
-	return indexes.NewRouter(ctx, &indexes.Index{Client: public}, private, store, log), nil
+	return indexes.NewRouter(ctx, &indexes.Index{Client: public}, private, store, notify, log), nil
 }
 
 // isLoopback reports whether a listen host only answers this machine.

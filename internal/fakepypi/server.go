@@ -444,8 +444,10 @@ func (s *Server) wantsJSON(r *http.Request) bool {
 func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	names := make([]string, 0, len(s.dists))
-	for n := range s.dists {
-		names = append(names, n)
+	for n, files := range s.dists {
+		if len(files) > 0 { // a project whose files were all removed is gone
+			names = append(names, n)
+		}
 	}
 	s.mu.Unlock()
 	sort.Strings(names)
