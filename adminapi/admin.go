@@ -45,7 +45,7 @@ const (
 // every check's status for a file.
 type Evaluator interface {
 	Evaluate(ctx context.Context, project, version string) ([]quarantine.View, error)
-	Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error)
+	Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string, scope quarantine.Scope) (quarantine.View, error)
 	Checks(v quarantine.View) []gate.CheckStatus
 	DownloadsFor(ctx context.Context, target string, since time.Time) ([]storage.DownloadRecord, error)
 	RefreshAdvisories(ctx context.Context) (int, []error)
@@ -53,10 +53,18 @@ type Evaluator interface {
 
 var _ Evaluator = (*gate.Gate)(nil)
 
-// FileView is a file's decision with the status of every check.
+// FileView is a file's decision with the status of every check, the
+// checks that hold it (an approval waives each by name) and the
+// fingerprint of that evidence (an approval may carry it).
 type FileView struct {
 	quarantine.View
-	Checks []gate.CheckStatus `json:"check_results"`
+	Checks      []gate.CheckStatus `json:"check_results"`
+	Holding     []string           `json:"holding_checks"`
+	Fingerprint string             `json:"evidence_fingerprint"`
+}
+
+func (a *API) fileView(v quarantine.View) FileView {
+	return FileView{View: v, Checks: a.eval.Checks(v), Holding: quarantine.HoldingChecks(v.Decision), Fingerprint: quarantine.EvidenceFingerprint(v.Decision)}
 }
 
 // API is the admin API.
@@ -171,13 +179,19 @@ func (a *API) show(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, FileView{v, a.eval.Checks(v)})
+	writeJSON(w, http.StatusOK, a.fileView(v))
 }
 
 // DecideRequest is the body of POST /api/v1/quarantine/{id}/{action}.
 type DecideRequest struct {
 	Reason string `json:"reason"`
 	Actor  string `json:"actor"`
+	// Waive and Evidence scope an approval (quarantine.Scope): the holding
+	// checks the reviewer waives (none: a cooldown only), and the
+	// evidence_fingerprint of the decision they read (a mismatch is 409
+	// with the new evidence).
+	Waive    []string `json:"waive,omitempty"`
+	Evidence string   `json:"evidence,omitempty"`
 }
 
 func (a *API) decide(w http.ResponseWriter, r *http.Request) {
@@ -197,16 +211,20 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 	if req.Actor != "" {
 		actor = "admin:" + req.Actor
 	}
-	v, err = a.eval.Review(r.Context(), v.SHA256, quarantine.Transition(vars["action"]), actor, authlimit.Remote(r), req.Reason)
-	if errors.Is(err, gate.ErrNewEvidence) {
-		writeJSON(w, http.StatusConflict, map[string]any{"error": err.Error(), "file": FileView{v, a.eval.Checks(v)}})
+	v, err = a.eval.Review(r.Context(), v.SHA256, quarantine.Transition(vars["action"]), actor, authlimit.Remote(r), req.Reason,
+		quarantine.Scope{Waive: req.Waive, Evidence: req.Evidence})
+	if errors.Is(err, gate.ErrNewEvidence) || errors.Is(err, quarantine.ErrEvidenceChanged) || errors.Is(err, quarantine.ErrNotWaived) {
+		if now, gerr := a.q.Get(r.Context(), v.SHA256); gerr == nil {
+			v = now
+		}
+		writeJSON(w, http.StatusConflict, map[string]any{"error": err.Error(), "file": a.fileView(v)})
 		return
 	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, FileView{v, a.eval.Checks(v)})
+	writeJSON(w, http.StatusOK, a.fileView(v))
 }
 
 func (a *API) audit(w http.ResponseWriter, r *http.Request) {

@@ -28,8 +28,8 @@ var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 type fakeEvaluator struct{ q *quarantine.Service }
 
-func (f fakeEvaluator) Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error) {
-	return f.q.Apply(ctx, sha, t, actor, remote, reason)
+func (f fakeEvaluator) Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string, scope quarantine.Scope) (quarantine.View, error) {
+	return f.q.Apply(ctx, sha, t, actor, remote, reason, scope)
 }
 
 func (f fakeEvaluator) Checks(quarantine.View) []gate.CheckStatus {
@@ -176,7 +176,7 @@ func TestReviewFlow(t *testing.T) {
 		t.Errorf("audit: %+v", audit.Events)
 	}
 	call(t, srv, "GET", "/api/v1/audit?sha256="+a, token, "", &audit)
-	if len(audit.Events) != 2 || audit.Events[0].Actor != "admin:alice" || audit.Events[0].Reason != "checked the diff" {
+	if len(audit.Events) != 2 || audit.Events[0].Actor != "admin:alice" || audit.Events[0].Reason != "checked the diff (waived: cooldown)" {
 		t.Errorf("audit of a: %+v", audit.Events)
 	}
 }

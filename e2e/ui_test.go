@@ -141,8 +141,11 @@ func TestReviewPageInChromium(t *testing.T) {
 	if !fits {
 		t.Error("the detail page scrolls horizontally at 1280 px")
 	}
-	// Type the reason, Tab to the Approve button, press Enter.
+	// Tick the hold to waive (each is named: an approval releases nothing
+	// the reviewer did not tick), type the reason, Tab to the Approve
+	// button, press Enter.
 	run("approve",
+		chromedp.Click(`input[name="waive"][value="cooldown"]`, chromedp.ByQuery),
 		chromedp.SendKeys("#approve-reason", "reviewed in the browser test", chromedp.ByID),
 		chromedp.KeyEvent(kb.Tab),
 		chromedp.KeyEvent(kb.Enter),

@@ -18,7 +18,7 @@ var ErrNewEvidence = errors.New("not approved: checks that had not run yet found
 // not run for the file (download, attestation, inspection, signals); if
 // that brings evidence the reviewer did not see, the file stays held with
 // it and the error says what it is.
-func (g *Gate) Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error) {
+func (g *Gate) Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string, scope quarantine.Scope) (quarantine.View, error) {
 	q := g.opt.Quarantine
 	v, err := q.Get(ctx, sha)
 	if err != nil {
@@ -34,7 +34,7 @@ func (g *Gate) Review(ctx context.Context, sha string, t quarantine.Transition, 
 			return after, fmt.Errorf("%w: %s", ErrNewEvidence, strings.Join(fresh, "; "))
 		}
 	}
-	return q.Apply(ctx, v.SHA256, t, actor, remote, reason)
+	return q.Apply(ctx, v.SHA256, t, actor, remote, reason, scope)
 }
 
 // incomplete reports whether a check has not run for the file: its content

@@ -2,6 +2,8 @@ package quarantine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,10 +45,79 @@ func CanApply(t Transition, from State) bool {
 	return ok && contains(stateNames(spec.from), string(from))
 }
 
+// Scope is what a reviewer saw and waives with an approval: an approval
+// releases only holds the reviewer was shown, never one that arrived
+// after (a vulnerability, a content finding) or one they did not name.
+type Scope struct {
+	// Waive names the holding checks the reviewer waives.
+	Waive []string `json:"waive,omitempty"`
+	// Evidence is the fingerprint (EvidenceFingerprint) of the decision
+	// the reviewer read; when given, a decision that changed since is
+	// refused with the new evidence.
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// routineChecks are waived by a plain approval, with no scope: a cooldown
+// only delays a release, which is what "approve" has always meant.
+var routineChecks = []string{policy.CheckCooldown}
+
+// HoldingChecks lists the checks that hold or block under d, in order.
+func HoldingChecks(d policy.Decision) []string {
+	var out []string
+	for _, r := range d.Reasons {
+		if !r.Action.Serves() && !contains(out, r.Check) {
+			out = append(out, r.Check)
+		}
+	}
+	return out
+}
+
+// EvidenceFingerprint names what a decision holds a file for: every
+// holding reason, in order. A reviewer's form carries it, so an approval
+// of what changed since is refused.
+func EvidenceFingerprint(d policy.Decision) string {
+	h := sha256.New()
+	for _, r := range d.Reasons {
+		if !r.Action.Serves() {
+			fmt.Fprintf(h, "%s\x00%s\x00%s\x00", r.Check, r.Action, r.Message)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// unwaived lists the holding checks of d the scope does not cover, or
+// ErrEvidenceChanged when the reviewer saw other evidence.
+func (sc Scope) unwaived(d policy.Decision) ([]string, error) {
+	if sc.Evidence != "" && sc.Evidence != EvidenceFingerprint(d) {
+		return nil, fmt.Errorf("%w: the file is now held for: %s", ErrEvidenceChanged, holdSummary(d))
+	}
+	covered := sc.Waive
+	if len(covered) == 0 {
+		covered = routineChecks
+	}
+	var out []string
+	for _, c := range HoldingChecks(d) {
+		if !contains(covered, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func holdSummary(d policy.Decision) string {
+	var parts []string
+	for _, r := range d.Reasons {
+		if !r.Action.Serves() {
+			parts = append(parts, r.Check+" ("+r.Message+")")
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
 // Apply records a person's decision on the file with this sha256 (never a
 // name: an approval must not cover a swapped file), with its audit entry, in
-// one transaction.
-func (s *Service) Apply(ctx context.Context, sha string, t Transition, actor, remote, reason string) (View, error) {
+// one transaction. An approval applies only within scope.
+func (s *Service) Apply(ctx context.Context, sha string, t Transition, actor, remote, reason string, scope Scope) (View, error) {
 	spec, ok := transitions[t]
 	if !ok {
 		return View{}, fmt.Errorf("%w: unknown action %q", ErrTransition, t)
@@ -78,6 +149,24 @@ func (s *Service) Apply(ctx context.Context, sha string, t Transition, actor, re
 			return false, nil, fmt.Errorf("%w: no malicious advisory blocks this file; use approve", ErrTransition)
 		case t == Override:
 			reason = "OVERRIDE of advisory " + strings.Join(advisories, ", ") + ": " + reason
+		case t == Approve:
+			left, err := scope.unwaived(d)
+			if err != nil {
+				return false, nil, err
+			}
+			if len(left) > 0 {
+				var shown []string
+				for _, r := range d.Reasons {
+					if !r.Action.Serves() && contains(left, r.Check) {
+						shown = append(shown, r.Check+" ("+r.Message+")")
+					}
+				}
+				return false, nil, fmt.Errorf("%w: also held for %s; review them and waive each by name (--waive %s)",
+					ErrNotWaived, strings.Join(shown, "; "), strings.Join(HoldingChecks(d), ","))
+			}
+			if held := HoldingChecks(d); len(held) > 0 {
+				reason += " (waived: " + strings.Join(held, ", ") + ")"
+			}
 		}
 		rec.State, rec.DecidedBy, rec.Note, rec.UpdatedAt = string(spec.to), actor, reason, s.now().UTC()
 		rec.Approved = nil

@@ -48,6 +48,10 @@ var (
 	ErrTransition     = errors.New("transition not allowed")
 	// ErrOverrideRequired: a known-malicious advisory blocks the file.
 	ErrOverrideRequired = errors.New("override required")
+	// ErrNotWaived: an approval that does not name every hold.
+	ErrNotWaived = errors.New("not approved")
+	// ErrEvidenceChanged: the decision changed since the reviewer read it.
+	ErrEvidenceChanged = errors.New("not approved: the evidence changed since it was shown")
 )
 
 // Actor names automatic transitions in the audit log.

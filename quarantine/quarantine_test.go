@@ -109,10 +109,10 @@ func TestTransitionsAndLookup(t *testing.T) {
 	if _, err := q.Get(ctx, "xyz"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("bad id: %v", err)
 	}
-	if _, err := q.Apply(ctx, strings.Repeat("9", 64), Approve, "a", "", "r"); !errors.Is(err, ErrNotFound) {
+	if _, err := q.Apply(ctx, strings.Repeat("9", 64), Approve, "a", "", "r", Scope{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("approve unknown: %v", err)
 	}
-	if _, err := q.Apply(ctx, allowed, Approve, "a", "", "r"); !errors.Is(err, ErrTransition) {
+	if _, err := q.Apply(ctx, allowed, Approve, "a", "", "r", Scope{}); !errors.Is(err, ErrTransition) {
 		t.Errorf("approve an allowed file: %v", err)
 	}
 	for _, step := range []struct {
@@ -123,7 +123,7 @@ func TestTransitionsAndLookup(t *testing.T) {
 		{held, Approve, Approved}, {held, Reopen, Held}, {held, Reject, Rejected}, {held, Reopen, Held},
 		{allowed, Reject, Rejected}, {allowed, Reopen, Held},
 	} {
-		v, err := q.Apply(ctx, step.sha, step.t, "alice", "10.0.0.1", "because")
+		v, err := q.Apply(ctx, step.sha, step.t, "alice", "10.0.0.1", "because", Scope{})
 		if err != nil || State(v.State) != step.want {
 			t.Fatalf("%s %s: %v %v", step.sha[:13], step.t, v.State, err)
 		}
@@ -150,7 +150,7 @@ func TestNewEvidenceReopensApproval(t *testing.T) {
 	if v, _ := s.Decide(ctx, young); v.State != string(Held) {
 		t.Fatalf("young file: %s", v.State)
 	}
-	if _, err := s.Apply(ctx, sha, Approve, "alice", "", "checked the diff"); err != nil {
+	if _, err := s.Apply(ctx, sha, Approve, "alice", "", "checked the diff", Scope{}); err != nil {
 		t.Fatal(err)
 	}
 	// The same evidence again (still in its cooldown): stays approved.
@@ -167,8 +167,11 @@ func TestNewEvidenceReopensApproval(t *testing.T) {
 	if len(events) != 1 || !strings.Contains(events[0].Reason, "reopened: evidence the approval did not cover: content: critical pth-exec in x.pth") {
 		t.Errorf("audit: %+v", events)
 	}
-	// Approving again covers the finding.
-	if _, err := s.Apply(ctx, sha, Approve, "alice", "", "the .pth is the vendor's"); err != nil {
+	// Approving again covers the finding, when the reviewer names it.
+	if _, err := s.Apply(ctx, sha, Approve, "alice", "", "the .pth is the vendor's", Scope{}); !errors.Is(err, ErrNotWaived) || !strings.Contains(err.Error(), "pth-exec in x.pth") {
+		t.Fatalf("a plain approval of a content hold: %v", err)
+	}
+	if _, err := s.Apply(ctx, sha, Approve, "alice", "", "the .pth is the vendor's", Scope{Waive: []string{"cooldown", "content"}}); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := s.Decide(ctx, withFinding); v.State != string(Approved) {

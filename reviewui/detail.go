@@ -37,8 +37,12 @@ type detailView struct {
 	SimpleURL                      string
 	Events                         []storage.AuditEvent
 	CanApprove                     bool
-	CanReject                      bool
-	CanReopen                      bool
+	// Holding are the checks an approval must waive, each ticked by the
+	// reviewer; Fingerprint names the evidence the page shows.
+	Holding     []string
+	Fingerprint string
+	CanReject   bool
+	CanReopen   bool
 }
 
 type reasonView struct {
@@ -111,6 +115,7 @@ func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, s *session, sha 
 	d.Events, _ = u.q.AuditLog(ctx, 50, func(ev storage.AuditEvent) bool { return ev.SHA256 == v.SHA256 })
 	st := quarantine.State(v.State)
 	d.CanApprove = quarantine.CanApply(quarantine.Approve, st)
+	d.Holding, d.Fingerprint = quarantine.HoldingChecks(v.Decision), quarantine.EvidenceFingerprint(v.Decision)
 	d.CanReject = quarantine.CanApply(quarantine.Reject, st)
 	d.CanReopen = quarantine.CanApply(quarantine.Reopen, st)
 	notice := ""

@@ -46,7 +46,7 @@ const (
 // (an approval first runs the checks that have not run) and every check's
 // status for a file.
 type Reviewer interface {
-	Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error)
+	Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string, scope quarantine.Scope) (quarantine.View, error)
 	Checks(v quarantine.View) []gate.CheckStatus
 	// Warnings are the checks that cannot act (shown as a banner).
 	Warnings() []gate.Warning
@@ -356,8 +356,9 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request, s *session) {
 		u.showDetail(w, r, s, vars["sha"], http.StatusBadRequest, "A reason is required.")
 		return
 	}
-	v, err := u.gate.Review(r.Context(), vars["sha"], quarantine.Transition(vars["action"]), "ui:"+authlimit.Remote(r), authlimit.Remote(r), reason)
-	if errors.Is(err, gate.ErrNewEvidence) {
+	scope := quarantine.Scope{Waive: r.PostForm["waive"], Evidence: r.PostFormValue("evidence")}
+	v, err := u.gate.Review(r.Context(), vars["sha"], quarantine.Transition(vars["action"]), "ui:"+authlimit.Remote(r), authlimit.Remote(r), reason, scope)
+	if errors.Is(err, gate.ErrNewEvidence) || errors.Is(err, quarantine.ErrEvidenceChanged) {
 		u.showDetail(w, r, s, vars["sha"], http.StatusConflict, err.Error()+". Review the new evidence below.")
 		return
 	}

@@ -27,8 +27,8 @@ import (
 // applier stands in for the gate: decisions go straight to the quarantine.
 type applier struct{ q *quarantine.Service }
 
-func (a applier) Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string) (quarantine.View, error) {
-	return a.q.Apply(ctx, sha, t, actor, remote, reason)
+func (a applier) Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string, scope quarantine.Scope) (quarantine.View, error) {
+	return a.q.Apply(ctx, sha, t, actor, remote, reason, scope)
 }
 
 func (applier) Checks(quarantine.View) []gate.CheckStatus { return nil }

@@ -256,7 +256,7 @@ func TestApprovalRunsWhatHasNotRun(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	v, err := h.gate.Review(ctx, poisoned.SHA256(), quarantine.Approve, "alice", "", "cooldown only")
+	v, err := h.gate.Review(ctx, poisoned.SHA256(), quarantine.Approve, "alice", "", "cooldown only", quarantine.Scope{})
 	if !errors.Is(err, gate.ErrNewEvidence) || !strings.Contains(err.Error(), "content: critical pth-exec in litellm_init.pth") {
 		t.Fatalf("approval without the content: %v", err)
 	}
@@ -271,7 +271,7 @@ func TestApprovalRunsWhatHasNotRun(t *testing.T) {
 	if !hasCheck(h.gate.Checks(before), "content", "not yet run") {
 		t.Errorf("a file decided from its metadata must say its content is not yet inspected: %+v", h.gate.Checks(before))
 	}
-	if v, err := h.gate.Review(ctx, clean.SHA256(), quarantine.Approve, "alice", "", "cooldown only"); err != nil || v.State != "approved" {
+	if v, err := h.gate.Review(ctx, clean.SHA256(), quarantine.Approve, "alice", "", "cooldown only", quarantine.Scope{}); err != nil || v.State != "approved" {
 		t.Errorf("clean approval: %v %s", err, v.State)
 	}
 	if v, _ := h.config.Quarantine.Get(ctx, clean.SHA256()); v.Inputs.Content == nil {

@@ -167,16 +167,16 @@ func TestPersonDecisionsStickAndSurviveRestart(t *testing.T) {
 	h, _, young := newGateHarness(t, nil)
 	q := h.config.Quarantine
 	h.get(fileURL(young)) // held
-	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Approve, "alice", "127.0.0.1", ""); !errors.Is(err, quarantine.ErrReasonRequired) {
+	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Approve, "alice", "127.0.0.1", "", quarantine.Scope{}); !errors.Is(err, quarantine.ErrReasonRequired) {
 		t.Errorf("approve without reason: %v", err)
 	}
-	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Approve, "alice", "127.0.0.1", "diffed against the tag"); err != nil {
+	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Approve, "alice", "127.0.0.1", "diffed against the tag", quarantine.Scope{}); err != nil {
 		t.Fatal(err)
 	}
 	if resp, _ := h.get(fileURL(young)); resp.StatusCode != 200 {
 		t.Errorf("approved: %d", resp.StatusCode)
 	}
-	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Approve, "alice", "", "again"); !errors.Is(err, quarantine.ErrTransition) {
+	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Approve, "alice", "", "again", quarantine.Scope{}); !errors.Is(err, quarantine.ErrTransition) {
 		t.Errorf("approving twice: %v", err)
 	}
 
@@ -189,7 +189,7 @@ func TestPersonDecisionsStickAndSurviveRestart(t *testing.T) {
 		t.Errorf("approval lost on restart: %d", resp.StatusCode)
 	}
 
-	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Reopen, "bob", "", "second look"); err != nil {
+	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Reopen, "bob", "", "second look", quarantine.Scope{}); err != nil {
 		t.Fatal(err)
 	}
 	resp, body := h.get(fileURL(young))
@@ -202,7 +202,7 @@ func TestPersonDecisionsStickAndSurviveRestart(t *testing.T) {
 	if resp, _ := h.get(fileURL(young)); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("reopened hold released by the sweep: %d", resp.StatusCode)
 	}
-	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Reject, "bob", "", "typosquat"); err != nil {
+	if _, err := q.Apply(ctx, young.SHA256(), quarantine.Reject, "bob", "", "typosquat", quarantine.Scope{}); err != nil {
 		t.Fatal(err)
 	}
 	resp, _ = h.get(fileURL(young))

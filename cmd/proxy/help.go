@@ -70,8 +70,13 @@ var (
 			usage:    "airlock quarantine show [--server URL] [--json] TARGET",
 			examples: []string{"airlock quarantine show litellm==1.82.6", "airlock quarantine show 3f2a9c1e0b7d"}},
 		"approve": {name: "quarantine approve", summary: "Approve held files: they are served once every remaining check has run.",
-			usage:    "airlock quarantine approve [--server URL] --reason TEXT TARGET",
-			examples: []string{`airlock quarantine approve --reason "reviewed: build change only" requests==2.32.3`}},
+			usage: "airlock quarantine approve [--server URL] [--waive CHECKS] [--evidence FINGERPRINT] --reason TEXT TARGET",
+			details: "An approval waives only the holds it names: without --waive, a cooldown and nothing else. A file " +
+				"also held for content, a vulnerability or anything else is refused with those reasons listed, until " +
+				"each is waived by name. --evidence (printed by quarantine show) refuses the approval if the decision " +
+				"changed since it was shown.",
+			examples: []string{`airlock quarantine approve --reason "reviewed: build change only" requests==2.32.3`,
+				`airlock quarantine approve --waive cooldown,content --evidence 3f0c2a9e1b7d4c58 --reason "the downloader is the vendor's updater" pkg==1.1`}},
 		"reject": {name: "quarantine reject", summary: "Reject files: they are never served and leave the client's pages.",
 			usage:    "airlock quarantine reject [--server URL] --reason TEXT TARGET",
 			examples: []string{`airlock quarantine reject --reason "credential stealer in .pth" litellm==1.82.8`}},

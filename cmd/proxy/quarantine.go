@@ -114,6 +114,11 @@ func quarantineCmd(args []string, stdout, stderr io.Writer, getenv func(string) 
 	default:
 		reason = fs.String("reason", "", "why (required; recorded in the audit log)")
 	}
+	var waive, evidence *string
+	if sub == "approve" {
+		waive = fs.String("waive", "", "the holding `checks` this approval waives, comma-separated (default: cooldown only; quarantine show lists them)")
+		evidence = fs.String("evidence", "", "the evidence `fingerprint` quarantine show printed: refused if the decision changed since")
+	}
 	if code, done := parseFlags(help, fs, args[1:], stdout, stderr); done {
 		return code
 	}
@@ -140,7 +145,16 @@ func quarantineCmd(args []string, stdout, stderr io.Writer, getenv func(string) 
 	case "show":
 		err = showCmd(c, stdout, fs.Arg(0), *asJSON)
 	default:
-		err = decideCmd(c, stdout, quarantine.Transition(sub), fs.Arg(0), *reason)
+		var scope quarantine.Scope
+		if waive != nil {
+			for _, w := range strings.Split(*waive, ",") {
+				if w = strings.TrimSpace(w); w != "" {
+					scope.Waive = append(scope.Waive, w)
+				}
+			}
+			scope.Evidence = strings.TrimSpace(*evidence)
+		}
+		err = decideCmd(c, stdout, quarantine.Transition(sub), fs.Arg(0), *reason, scope)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock quarantine %s: %v\n", sub, err)
@@ -217,6 +231,10 @@ func showCmd(c *adminClient, w io.Writer, target string, asJSON bool) error {
 			fmt.Fprintln(w)
 		}
 		printView(w, fv.View)
+		if len(fv.Holding) > 0 && quarantine.CanApply(quarantine.Approve, quarantine.State(fv.State)) {
+			fmt.Fprintf(w, "  holds:     %s (evidence %s)\n  to approve: airlock quarantine approve --waive %s --evidence %s --reason \"...\" %s\n",
+				strings.Join(fv.Holding, ", "), fv.Fingerprint, strings.Join(fv.Holding, ","), fv.Fingerprint, fv.ReviewID)
+		}
 		fmt.Fprintln(w, "  checks:")
 		for _, cs := range fv.Checks {
 			fmt.Fprintf(w, "    %-15s %-12s %s\n", cs.Check, cs.Status, cs.Detail)
@@ -282,7 +300,7 @@ func resolveTarget(c *adminClient, target, states string) ([]quarantine.View, er
 	return out, nil
 }
 
-func decideCmd(c *adminClient, w io.Writer, t quarantine.Transition, target, reason string) error {
+func decideCmd(c *adminClient, w io.Writer, t quarantine.Transition, target, reason string, scope quarantine.Scope) error {
 	states := map[quarantine.Transition]string{
 		quarantine.Approve: "held,blocked",
 		quarantine.Reject:  "held,blocked,allowed,released",
@@ -296,7 +314,7 @@ func decideCmd(c *adminClient, w io.Writer, t quarantine.Transition, target, rea
 	var errs []error
 	for _, v := range views {
 		var out quarantine.View
-		err := c.do(http.MethodPost, "/api/v1/quarantine/"+v.SHA256+"/"+string(t), adminapi.DecideRequest{Reason: reason, Actor: actor}, &out)
+		err := c.do(http.MethodPost, "/api/v1/quarantine/"+v.SHA256+"/"+string(t), adminapi.DecideRequest{Reason: reason, Actor: actor, Waive: scope.Waive, Evidence: scope.Evidence}, &out)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", v.Filename, err))
 			continue

@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"airlock/internal/fakepypi"
+)
+
+// TestApprovalReleasesOnlyWhatWasReviewed: approv 1.1 is held for its
+// cooldown and a content finding (a .pth that runs a payload). A plain
+// `airlock quarantine approve` refuses and lists the content reason; one
+// that waives the cooldown only refuses too; pip never gets the payload.
+// The reviewer reads `quarantine show` (holds and fingerprint); a
+// vulnerability advisory arrives; the approval with the fingerprint read
+// before is refused with the new evidence (409 from the API). Waiving
+// every hold of the evidence now shown approves it.
+func TestApprovalReleasesOnlyWhatWasReviewed(t *testing.T) {
+	requireVenv(t)
+	pip := pipClient("pinned-pip", filepath.Join(venv, "bin", "python"))
+	fake := fakepypi.New()
+	t.Cleanup(fake.Close)
+	fake.AddWheel(fakepypi.WheelSpec{Name: "approv", Version: "1.0"}, uploaded)
+	bad := fake.AddWheel(fakepypi.WheelSpec{Name: "approv", Version: "1.1", Extra: poisonPth}, time.Now().Add(-time.Hour))
+	feedDir := t.TempDir()
+	const token = "approve-scope-token-0123456789abcd"
+	cfg := filepath.Join(t.TempDir(), "airlock.yaml")
+	os.WriteFile(cfg, []byte("policy:\n  vulnerabilities: {critical: hold}\n"), 0o600)
+	a, err := launchArgs(t, t.TempDir(), []string{"--config", cfg}, airlockEnv(fake, "AIRLOCK_ADMIN_TOKEN="+token, "AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_FEEDS_OSV="+feedDir)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.stop)
+	cli := func(args ...string) (string, error) {
+		cmd := exec.Command(airlockBin, append([]string{"quarantine"}, args...)...)
+		cmd.Env = append(cleanEnv(), "AIRLOCK_ADMIN_TOKEN="+token, "AIRLOCK_SERVER="+a.URL)
+		return run(t, cmd)
+	}
+	run(t, pip.install(a.URL+"/simple/", t.TempDir(), "approv==1.1")) // the metadata request queues its inspection
+	waitForBackground(t, a.URL)
+	if out, err := run(t, pip.install(a.URL+"/simple/", t.TempDir(), "approv==1.1")); err == nil || !strings.Contains(out, "pth-exec") {
+		t.Fatalf("approv 1.1 must be held for its content: %v\n%s", err, out)
+	}
+	out, err := cli("approve", "--reason", "we need it today", "approv==1.1")
+	if err == nil || !strings.Contains(out, "also held for content") || !strings.Contains(out, "pth-exec in litellm_init.pth") || !strings.Contains(out, "--waive cooldown,content") {
+		t.Errorf("a plain approval of a content hold: %v\n%s", err, out)
+	}
+	if out, err := cli("approve", "--waive", "cooldown", "--reason", "only the cooldown", "approv==1.1"); err == nil || !strings.Contains(out, "also held for content") {
+		t.Errorf("waiving the cooldown alone: %v\n%s", err, out)
+	}
+	if out, err := run(t, pip.install(a.URL+"/simple/", t.TempDir(), "approv==1.1")); err == nil {
+		t.Fatalf("pip got the payload after refused approvals:\n%s", out)
+	}
+
+	show, err := cli("show", "--json", bad.SHA256()[:12])
+	var shown []struct {
+		Holding     []string `json:"holding_checks"`
+		Fingerprint string   `json:"evidence_fingerprint"`
+	}
+	if err != nil || json.Unmarshal([]byte(show), &shown) != nil || len(shown) != 1 || len(shown[0].Fingerprint) != 16 ||
+		strings.Join(shown[0].Holding, ",") != "cooldown,content" {
+		t.Fatalf("quarantine show --json: %v\n%s", err, show)
+	}
+	if text, _ := cli("show", bad.SHA256()[:12]); !strings.Contains(text, "--evidence "+shown[0].Fingerprint) {
+		t.Errorf("quarantine show does not print how to approve what it shows:\n%s", text)
+	}
+
+	// The news arrives between reading and approving.
+	os.MkdirAll(filepath.Join(feedDir, "vulns"), 0o755)
+	os.WriteFile(filepath.Join(feedDir, "vulns", "GHSA-appr-0001.json"), []byte(`{"id":"GHSA-appr-0001","summary":"Remote code execution",
+"database_specific":{"severity":"CRITICAL"},"affected":[{"package":{"ecosystem":"PyPI","name":"approv"},"versions":["1.1"]}]}`), 0o644)
+	req, _ := http.NewRequest(http.MethodPost, a.URL+"/api/v1/feeds/refresh", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("refresh: %v", err)
+	}
+	resp.Body.Close()
+	body := `{"reason":"the .pth is the vendor's updater","waive":["cooldown","content"],"evidence":"` + shown[0].Fingerprint + `"}`
+	req, _ = http.NewRequest(http.MethodPost, a.URL+"/api/v1/quarantine/"+bad.SHA256()[:12]+"/approve", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := readAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(answer, "evidence changed") || !strings.Contains(answer, "GHSA-appr-0001") {
+		t.Errorf("an approval of evidence that changed: %d\n%s", resp.StatusCode, answer)
+	}
+	if out, err := cli("approve", "--waive", "cooldown,content", "--evidence", shown[0].Fingerprint, "--reason", "x", "approv==1.1"); err == nil || !strings.Contains(out, "evidence changed") {
+		t.Errorf("the CLI's approval of evidence that changed: %v\n%s", err, out)
+	}
+	if out, err := run(t, pip.install(a.URL+"/simple/", t.TempDir(), "approv==1.1")); err == nil {
+		t.Fatalf("pip got the payload:\n%s", out)
+	}
+
+	// Everything now shown, waived by name: approved.
+	if out, err := cli("approve", "--waive", "cooldown,content,vulnerability", "--reason", "reviewed the diff and GHSA-appr-0001 with the maintainers", "approv==1.1"); err != nil || !strings.Contains(out, "held -> approved") {
+		t.Fatalf("an approval of every hold shown: %v\n%s", err, out)
+	}
+	if out, err := run(t, pip.install(a.URL+"/simple/", t.TempDir(), "approv==1.1")); err != nil {
+		t.Errorf("pip after the approval: %v\n%s", err, out)
+	}
+}
