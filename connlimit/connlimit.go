@@ -6,6 +6,7 @@
 package connlimit
 
 import (
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -72,6 +73,16 @@ type conn struct {
 	l    *Listener
 	addr netip.Addr
 	once sync.Once
+}
+
+// ReadFrom hands a response body to the connection's own ReadFrom, so a
+// stored file goes out with sendfile(2) as it would without the wrapper:
+// net/http only uses it when the net.Conn it writes to has the method.
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 func (c *conn) Close() error {

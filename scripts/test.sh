@@ -30,6 +30,13 @@ if ! command -v nginx >/dev/null 2>&1; then
   $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nginx-light >/dev/null
 fi
 
+# strace watches the running binary send a warm file with sendfile(2).
+if ! command -v strace >/dev/null 2>&1; then
+  echo "installing strace (Debian package) for the sendfile test"
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq strace >/dev/null
+fi
+
 # A real S3-compatible server for the blob store's tests: versitygw.
 export VERSITYGW=${VERSITYGW:-$(go env GOPATH)/bin/versitygw}
 if [ ! -x "$VERSITYGW" ]; then
