@@ -40,14 +40,18 @@ for review, and the installer is told why.</p>
 
 <h2>Use it</h2>
 <p>pip, in <code>pip.conf</code> (<code>~/.config/pip/pip.conf</code>, or <code>/etc/pip.conf</code> for everyone):</p>
-<pre><code>[global]
+<pre><code data-file="pip.conf">[global]
 index-url = {{.Index}}</code></pre>
-<p>uv, in <code>uv.toml</code> (<code>~/.config/uv/uv.toml</code>) or under <code>[tool.uv]</code> in <code>pyproject.toml</code>:</p>
-<pre><code>[[index]]
+<p>uv, in <code>uv.toml</code> (<code>~/.config/uv/uv.toml</code>):</p>
+<pre><code data-file="uv.toml">[[index]]
+url = "{{.Index}}"
+default = true</code></pre>
+<p>uv, in a project's <code>pyproject.toml</code> (the table is <code>tool.uv.index</code> there):</p>
+<pre><code data-file="pyproject.toml">[[tool.uv.index]]
 url = "{{.Index}}"
 default = true</code></pre>
 <p>For one command, or in CI:</p>
-<pre><code>PIP_INDEX_URL={{.Index}} pip install requests
+<pre><code data-file="shell">PIP_INDEX_URL={{.Index}} pip install requests
 UV_DEFAULT_INDEX={{.Index}} uv pip install requests</code></pre>
 <p>Use Airlock as the only index: <code>--extra-index-url</code> lets whichever index offers the higher version win.</p>
 

@@ -36,12 +36,17 @@ Point uv at it, in ~/.config/uv/uv.toml:
     url = "%s"
     default = true
 
+or in a project's pyproject.toml:
+    [[tool.uv.index]]
+    url = "%s"
+    default = true
+
 Or for one command:  PIP_INDEX_URL=%s pip install requests
 
 Then %s, or run: airlock quarantine list
 Stop with Ctrl-C. Log lines (JSON) follow.
 
-`, cfg.Upstream.URL, index, cfg.DataDir, index, index, index, review)
+`, cfg.Upstream.URL, index, cfg.DataDir, index, index, index, index, review)
 }
 
 // indexURL is how clients reach the server: server.public_url when set,
