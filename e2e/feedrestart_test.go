@@ -142,6 +142,10 @@ func TestRestartWithFeedDownKeepsBlocks(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(string(body), "advisory source "+feed.URL+"/all.zip is stale since") {
 		t.Errorf("/readyz with a stale source: %d\n%s", status, body)
 	}
+	// The metric says so from the first scrape, as /readyz does.
+	if _, metrics, _ := fetch(t, http.MethodGet, a.URL+"/metrics", nil); !strings.Contains(string(metrics), `airlock_check_inert{check="advisories",reason="source_stale"} 1`) {
+		t.Errorf("the first scrape after start does not show the stale source:\n%s", metrics)
+	}
 	if !strings.Contains(a.Logs(), `"kept_records":1`) {
 		t.Errorf("the log must say the kept records are in force:\n%s", a.Logs())
 	}

@@ -129,6 +129,7 @@ func New(opt Options) *Gate {
 	}
 	g.queue = newQueue(g)
 	opt.Quarantine.SetRefresher(g.refresh)
+	opt.Metrics.CheckInert.From(g.inertChecks)
 	return g
 }
 

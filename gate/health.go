@@ -96,6 +96,15 @@ func (g *Gate) sourcesGathered(asked []string, unknown map[string]string) {
 	g.ReportWarnings()
 }
 
+// inertChecks are the (check, reason) pairs of Warnings, for the metric.
+func (g *Gate) inertChecks() [][2]string {
+	var out [][2]string
+	for _, w := range g.Warnings() {
+		out = append(out, [2]string{w.Check, w.Reason})
+	}
+	return out
+}
+
 // Warnings lists the checks that cannot act now, in a stable order.
 func (g *Gate) Warnings() []Warning {
 	h := &g.health
@@ -163,11 +172,10 @@ func (g *Gate) reportWarningsEvery(ctx context.Context, interval time.Duration) 
 	every.Run(ctx, interval, g.ReportWarnings)
 }
 
-// ReportWarnings sets the inert-check gauges and logs each standing
-// warning once per warnLogEvery.
+// ReportWarnings logs each standing warning once per warnLogEvery
+// (airlock_check_inert is worked out when scraped: inertChecks).
 func (g *Gate) ReportWarnings() {
 	ws := g.Warnings()
-	g.opt.Metrics.CheckInert.Reset()
 	now := g.opt.Now()
 	h := &g.health
 	h.mu.Lock()
@@ -176,7 +184,6 @@ func (g *Gate) ReportWarnings() {
 		h.logged = map[string]time.Time{}
 	}
 	for _, w := range ws {
-		g.opt.Metrics.CheckInert.WithLabelValues(w.Check, w.Reason).Set(1)
 		key := w.Check + "/" + w.Reason
 		if t, ok := h.logged[key]; ok && now.Sub(t) < warnLogEvery {
 			continue

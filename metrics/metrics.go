@@ -3,6 +3,8 @@
 package metrics
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -28,7 +30,7 @@ type Metrics struct {
 	SignalErrors    *prometheus.CounterVec // source
 	// CheckInert is 1 for a check that cannot act (check, reason), e.g.
 	// attestation/no_provenance_upstream or signals/source_github.
-	CheckInert *prometheus.GaugeVec
+	CheckInert *InertChecks
 	// AdvisoryRecords counts the advisories in force; AdvisoryRefreshed
 	// is each source's last successful read (unix seconds) and
 	// AdvisoryFailing 1 while its last read failed.
@@ -85,9 +87,8 @@ func New() *Metrics {
 			Name: "airlock_signal_source_errors_total", Help: "Failed reads of a behavioural signal source.",
 		}, []string{"source"}),
 	}
-	m.CheckInert = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "airlock_check_inert", Help: "1 while a check cannot act, by check and reason (see /readyz and the logs).",
-	}, []string{"check", "reason"})
+	m.CheckInert = &InertChecks{desc: prometheus.NewDesc("airlock_check_inert",
+		"1 while a check cannot act, by check and reason (see /readyz and the logs).", []string{"check", "reason"}, nil)}
 	m.AdvisoryRecords = prometheus.NewGauge(prometheus.GaugeOpts{Name: "airlock_advisories_records", Help: "OSV advisories in force."})
 	m.AdvisoryRefreshed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "airlock_advisories_last_refresh_timestamp_seconds", Help: "When each advisory source was last read successfully.",
@@ -101,4 +102,40 @@ func New() *Metrics {
 		m.BytesServed, m.HashMismatches, m.RefusedHosts, m.Gate,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// InertChecks is airlock_check_inert, worked out when scraped (as /readyz
+// is when asked): a scrape in the first minute after start sees what the
+// server already knows, not what a timer last wrote.
+type InertChecks struct {
+	desc *prometheus.Desc
+	mu   sync.Mutex
+	list func() [][2]string // (check, reason) pairs
+}
+
+// From sets what lists the checks that cannot act now.
+func (c *InertChecks) From(list func() [][2]string) {
+	c.mu.Lock()
+	c.list = list
+	c.mu.Unlock()
+}
+
+// Describe implements prometheus.Collector.
+func (c *InertChecks) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *InertChecks) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	list := c.list
+	c.mu.Unlock()
+	if list == nil {
+		return
+	}
+	seen := map[[2]string]bool{}
+	for _, p := range list() {
+		if !seen[p] {
+			seen[p] = true
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, p[0], p[1])
+		}
+	}
 }
