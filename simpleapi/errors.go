@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -11,6 +12,7 @@ import (
 	"airlock/gate"
 	"airlock/index"
 	"airlock/storage"
+	"airlock/textsafe"
 	"airlock/upstream"
 )
 
@@ -75,7 +77,42 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// outage of the store or of a check passes unnoticed.
 		w.Header().Set("Retry-After", "5")
 	}
+	if code == http.StatusBadGateway {
+		// The status line carries the short reason, as a 403's does: pip
+		// otherwise says only "from versions: none".
+		writeWithReason(w, r, code, textsafe.Header(gatewayPhrase(err)), msg+"\n")
+		return
+	}
 	writeText(w, code, msg)
+}
+
+var answered = regexp.MustCompile(`answered (\d{3})`)
+
+// gatewayPhrase is a 502's reason phrase: what went wrong upstream in a
+// few words, without hosts, ports or URLs (which the log has).
+func gatewayPhrase(err error) string {
+	switch {
+	case errors.Is(err, storage.ErrHashMismatch):
+		return "Upstream file did not match its sha256"
+	case errors.Is(err, errProvenanceInvalid):
+		return "Upstream provenance does not verify"
+	case errors.Is(err, gate.ErrNoSHA256):
+		return "Upstream lists no sha256"
+	case errors.Is(err, upstream.ErrHostNotAllowed):
+		return "Upstream file host not allowed"
+	case errors.Is(err, gate.ErrTruncated):
+		return "Upstream unavailable: download cut short"
+	case errors.Is(err, upstream.ErrTooLarge), errors.Is(err, storage.ErrTooLarge):
+		return "Upstream answer too large"
+	case errors.Is(err, index.ErrMalformed):
+		return "Upstream answer malformed"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Upstream unavailable: timed out"
+	}
+	if m := answered.FindStringSubmatch(err.Error()); m != nil {
+		return "Upstream unavailable: it answered " + m[1]
+	}
+	return "Upstream unavailable: unreachable"
 }
 
 func writeText(w http.ResponseWriter, code int, msg string) {
