@@ -1,6 +1,10 @@
 package index
 
-import "iter"
+import (
+	"iter"
+
+	"airlock/textsafe"
+)
 
 // View is a page as a client is shown it: each file as listed, yanked
 // with a reason, or left out, and the versions offered. It marks the
@@ -64,6 +68,10 @@ func (v *View) Files() iter.Seq[File] {
 					f.Yanked, f.YankedReason = true, reason
 				}
 			}
+			// A reason reaches the installer's terminal as it is: ESC from
+			// an upstream, or a member name's newline in a hold, must not
+			// drive it.
+			f.YankedReason = textsafe.Line(f.YankedReason)
 			if !yield(f) {
 				return
 			}

@@ -60,11 +60,11 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, v quarantine.Vie
 	fmt.Fprintf(&body, "State: %s. Decision: %s.\n", v.State, action)
 	for _, reason := range v.Decision.Reasons {
 		if reason.Action != policy.Allow {
-			fmt.Fprintf(&body, "- %s (%s): %s\n", reason.Check, reason.Action, reason.Message)
+			fmt.Fprintf(&body, "- %s (%s): %s\n", reason.Check, reason.Action, textsafe.Line(reason.Message))
 		}
 	}
 	if v.DecidedBy != "" {
-		fmt.Fprintf(&body, "- decided by %s: %s\n", v.DecidedBy, v.Note)
+		fmt.Fprintf(&body, "- decided by %s: %s\n", textsafe.Line(v.DecidedBy), textsafe.Line(v.Note))
 	}
 	if !v.Decision.Until.IsZero() && quarantine.State(v.State) == quarantine.Held && v.DecidedBy == "" {
 		fmt.Fprintf(&body, "Releases on its own at %s.\n", v.Decision.Until.UTC().Format(time.RFC3339))

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"airlock/index"
+	"airlock/textsafe"
 	"airlock/upstream"
 )
 
@@ -97,6 +98,9 @@ func rewriteJSON(raw []byte, offered map[string]index.File, filesBase string) ([
 				}
 			}
 			f["url"] = filesBase + url.PathEscape(name)
+			if r, ok := f["yanked_reason"].(string); ok {
+				f["yanked_reason"] = textsafe.Line(r) // the upstream's, shown by clients as it is
+			}
 			if of.Yanked {
 				f["yanked"], f["yanked_reason"] = true, of.YankedReason
 			}

@@ -93,9 +93,10 @@ func Header(s string) string {
 
 // Slack escapes text for Slack-style chat messages (mrkdwn): &, < and >
 // become entities, so "<!channel>" and "<url|label>" are shown, not acted
-// on. Control characters are escaped as for a terminal.
+// on. Control characters, newlines and tabs are escaped as for Line: a
+// member name cannot start a forged line of the message.
 func Slack(s string) string {
-	return slackEntities.Replace(Terminal(s))
+	return slackEntities.Replace(Line(s))
 }
 
 var slackEntities = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

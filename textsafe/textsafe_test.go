@@ -50,6 +50,10 @@ func TestSlack(t *testing.T) {
 	if got != want {
 		t.Errorf("Slack = %q, want %q", got, want)
 	}
+	// A chat line stays one line: a member name cannot start a forged one.
+	if got := Slack("x.pth\n:unlock: released\tby alice"); got != `x.pth\x0a:unlock: released\x09by alice` {
+		t.Errorf("Slack kept a line break: %q", got)
+	}
 }
 
 func TestHeader(t *testing.T) {

@@ -75,7 +75,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if d.Action.Stronger(worst) {
 			worst = d.Action
 		}
-		fmt.Fprintf(stdout, "%-5s %s\n", strings.ToUpper(string(d.Action)), v.Filename)
+		fmt.Fprintf(stdout, "%-5s %s\n", strings.ToUpper(string(d.Action)), cell(v.Filename))
 		if !v.Inputs.UploadTime.IsZero() {
 			fmt.Fprintf(stdout, "      uploaded %s\n", v.Inputs.UploadTime.Format(time.RFC3339))
 		}
@@ -113,14 +113,14 @@ func printSignals(w io.Writer, s *policy.Signals) {
 // printReasons writes each reason with its evidence, indented.
 func printReasons(w io.Writer, reasons []policy.Reason) {
 	for _, r := range reasons {
-		fmt.Fprintf(w, "      %s [%s]: %s\n", r.Check, r.Action, r.Message)
+		fmt.Fprintf(w, "      %s [%s]: %s\n", r.Check, r.Action, cell(r.Message))
 		keys := make([]string, 0, len(r.Evidence))
 		for k := range r.Evidence {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			fmt.Fprintf(w, "        %s: %s\n", k, evidenceValue(r.Evidence[k]))
+			fmt.Fprintf(w, "        %s: %s\n", k, cell(evidenceValue(r.Evidence[k])))
 		}
 	}
 }

@@ -68,7 +68,7 @@ func downloadsCmd(args []string, stdout, stderr io.Writer, getenv func(string) s
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tCLIENT\tIDENTITY\tFILE\tUSER AGENT")
 	for _, d := range resp.Downloads {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Time.UTC().Format(time.RFC3339), d.Client, firstNonEmpty(d.Identity, "-"), d.Filename, shortAgent(d.UserAgent))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Time.UTC().Format(time.RFC3339), cell(d.Client), cell(firstNonEmpty(d.Identity, "-")), cell(d.Filename), cell(shortAgent(d.UserAgent)))
 	}
 	tw.Flush()
 	return 0

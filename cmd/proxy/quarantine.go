@@ -18,6 +18,7 @@ import (
 	"airlock/adminapi"
 	"airlock/config"
 	"airlock/quarantine"
+	"airlock/textsafe"
 )
 
 // adminClient calls the admin API.
@@ -205,7 +206,9 @@ func printTable(w io.Writer, files []quarantine.View) {
 		if v.Note != "" {
 			reason = v.DecidedBy + ": " + v.Note
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ReviewID, v.State, v.Filename, strings.Join(v.Decision.Checks(), ","), reason)
+		// Each cell on one line: a member name with a newline and tabs
+		// must not print a row of its own ("released … approved by …").
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ReviewID, v.State, cell(v.Filename), strings.Join(v.Decision.Checks(), ","), cell(reason))
 	}
 	tw.Flush()
 }
@@ -237,14 +240,18 @@ func showCmd(c *adminClient, w io.Writer, target string, asJSON bool) error {
 		}
 		fmt.Fprintln(w, "  checks:")
 		for _, cs := range fv.Checks {
-			fmt.Fprintf(w, "    %-15s %-12s %s\n", cs.Check, cs.Status, cs.Detail)
+			fmt.Fprintf(w, "    %-15s %-12s %s\n", cs.Check, cs.Status, cell(cs.Detail))
 		}
 	}
 	return nil
 }
 
+// cell is text from outside (names, reasons, notes, user agents) for one
+// line of a table or a listing.
+func cell(s string) string { return textsafe.Line(s) }
+
 func printView(w io.Writer, v quarantine.View) {
-	fmt.Fprintf(w, "%s  (%s %s)\n", v.Filename, v.Project, v.Version)
+	fmt.Fprintf(w, "%s  (%s %s)\n", cell(v.Filename), v.Project, cell(v.Version))
 	fmt.Fprintf(w, "  sha256:    %s\n  review id: %s\n  state:     %s\n  decision:  %s (%s mode, policy %s, at %s)\n",
 		v.SHA256, v.ReviewID, v.State, v.Decision.Action, v.Decision.Mode, v.Decision.Policy, v.Decision.EvaluatedAt.Format(time.RFC3339))
 	if !v.Inputs.UploadTime.IsZero() {
@@ -254,7 +261,7 @@ func printView(w io.Writer, v quarantine.View) {
 		fmt.Fprintf(w, "  releases:  %s (on its own)\n", v.Decision.Until.Format(time.RFC3339))
 	}
 	if v.DecidedBy != "" {
-		fmt.Fprintf(w, "  decided by %s: %s\n", v.DecidedBy, v.Note)
+		fmt.Fprintf(w, "  decided by %s: %s\n", cell(v.DecidedBy), cell(v.Note))
 	}
 	printReasons(w, v.Decision.Reasons)
 }
