@@ -12,23 +12,34 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"airlock/authlimit"
 )
 
 // Authenticator is safe for concurrent use.
 type Authenticator struct {
 	usersFile, tokensFile string
 	now                   func() time.Time
+	// limiter counts failures per address; slots bound the bcrypt checks
+	// running at once, and penalty the ones of addresses that failed too
+	// often (they share one), so guessers cannot keep the cores busy.
+	limiter        *authlimit.Limiter
+	slots, penalty chan struct{}
 
 	mu        sync.Mutex
 	users     map[string][]byte // name -> bcrypt hash
+	dummy     []byte            // a hash at the users' cost, for unknown names
 	tokens    map[string]string // sha256 hex -> name
 	stamps    [2]string         // files' size and mtime when read
 	checkedAt time.Time
@@ -55,12 +66,25 @@ func New(usersFile, tokensFile string) (*Authenticator, error) {
 	if usersFile == "" && tokensFile == "" {
 		return nil, fmt.Errorf("clientauth: no users file and no tokens file")
 	}
-	a := &Authenticator{usersFile: usersFile, tokensFile: tokensFile, now: time.Now}
+	a := &Authenticator{usersFile: usersFile, tokensFile: tokensFile, now: time.Now,
+		limiter: authlimit.New(maxFailures, time.Minute, nil),
+		slots:   make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), penalty: make(chan struct{}, 1)}
 	if err := a.load(); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
+
+// maxFailures is how many wrong credentials an address may send a minute
+// before its attempts are answered 429 (a right one still passes).
+const maxFailures = 20
+
+// ErrThrottled: the address sent too many wrong credentials lately.
+var ErrThrottled = errors.New("too many failed attempts from this address; wait a minute")
+
+// Share counts failures in c (the store), so every replica throttles a
+// guesser alike.
+func (a *Authenticator) Share(c authlimit.Counter) { a.limiter.Share(c) }
 
 func stamp(path string) string {
 	if path == "" {
@@ -77,7 +101,9 @@ func (a *Authenticator) load() error {
 	users, tokens := map[string][]byte{}, map[string]string{}
 	if a.usersFile != "" {
 		if err := readLines(a.usersFile, func(name, value string) error {
-			if !strings.HasPrefix(value, "$2") {
+			// A whole hash or none: a file read while it is rewritten
+			// may end in the middle of one.
+			if _, err := bcrypt.Cost([]byte(value)); err != nil || len(value) != 60 {
 				return fmt.Errorf("the password of %q is not a bcrypt hash (htpasswd -B)", name)
 			}
 			users[name] = []byte(value)
@@ -97,17 +123,44 @@ func (a *Authenticator) load() error {
 			return err
 		}
 	}
-	a.users, a.tokens = users, tokens
+	dummy, err := dummyFor(users, a.dummy)
+	if err != nil {
+		return err
+	}
+	a.users, a.tokens, a.dummy = users, tokens, dummy
 	a.stamps = [2]string{stamp(a.usersFile), stamp(a.tokensFile)}
 	a.verified = map[[32]byte]verified{}
 	return nil
 }
 
+// dummyFor is a hash at the cost most of the users' hashes have: an
+// unknown name then takes as long to refuse as a known one with a wrong
+// password (htpasswd -B writes cost 5; bcrypt's default is 10).
+func dummyFor(users map[string][]byte, old []byte) ([]byte, error) {
+	counts := map[int]int{}
+	cost := bcrypt.DefaultCost
+	for _, h := range users {
+		c, _ := bcrypt.Cost(h)
+		if counts[c]++; counts[c] > counts[cost] || (counts[c] == counts[cost] && c > cost) {
+			cost = c
+		}
+	}
+	if c, err := bcrypt.Cost(old); err == nil && c == cost {
+		return old, nil
+	}
+	return bcrypt.GenerateFromPassword([]byte("airlock-unknown-user"), cost)
+}
+
 // readLines reads "name:value" lines; blank lines and # comments are skipped.
+// An empty file is taken for one being rewritten, and refused: emptying it
+// on purpose is done with a comment line.
 func readLines(path string, add func(name, value string) error) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("clientauth: %w", err)
+	}
+	if len(data) == 0 {
+		return fmt.Errorf("clientauth: %s is empty (being rewritten?); to allow nobody, leave a # comment in it", path)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
@@ -154,11 +207,28 @@ func (a *Authenticator) Identify(r *http.Request) (string, error) {
 		a.mu.Unlock()
 		return v.name, nil
 	}
-	users, tokens := a.users, a.tokens
+	users, tokens, dummy := a.users, a.tokens, a.dummy
 	a.mu.Unlock()
 
-	name, err := check(r, users, tokens)
+	ctx := r.Context()
+	remote := authlimit.Remote(r)
+	blocked := a.limiter.Blocked(ctx, remote)
+	slots := a.slots
+	if blocked {
+		slots = a.penalty
+	}
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	name, err := check(r, users, tokens, dummy)
+	<-slots
 	if err != nil {
+		a.limiter.Fail(ctx, remote)
+		if blocked {
+			return "", ErrThrottled
+		}
 		return "", err
 	}
 	a.mu.Lock()
@@ -167,15 +237,26 @@ func (a *Authenticator) Identify(r *http.Request) (string, error) {
 	return name, nil
 }
 
-func check(r *http.Request, users map[string][]byte, tokens map[string]string) (string, error) {
+// bcryptRunning counts the checks in flight (for the test of the cap).
+var bcryptRunning, bcryptPeak atomic.Int32
+
+func compare(hash, password []byte) error {
+	n := bcryptRunning.Add(1)
+	defer bcryptRunning.Add(-1)
+	for p := bcryptPeak.Load(); n > p && !bcryptPeak.CompareAndSwap(p, n); p = bcryptPeak.Load() {
+	}
+	return bcrypt.CompareHashAndPassword(hash, password)
+}
+
+func check(r *http.Request, users map[string][]byte, tokens map[string]string, dummy []byte) (string, error) {
 	if user, password, ok := r.BasicAuth(); ok {
 		hash, known := users[user]
 		if !known {
 			// Spend the same time as for a known user.
-			bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+			compare(dummy, []byte(password))
 			return "", fmt.Errorf("wrong user or password")
 		}
-		if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
+		if compare(hash, []byte(password)) != nil {
 			return "", fmt.Errorf("wrong user or password")
 		}
 		return user, nil
@@ -193,4 +274,3 @@ func check(r *http.Request, users map[string][]byte, tokens map[string]string) (
 	return "", fmt.Errorf("unsupported Authorization scheme: use HTTP basic or a bearer token")
 }
 
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("airlock"), bcrypt.DefaultCost)

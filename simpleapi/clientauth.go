@@ -2,7 +2,10 @@ package simpleapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
+
+	"airlock/clientauth"
 )
 
 type identityKey struct{}
@@ -17,6 +20,12 @@ func (s *Server) requireClient(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		name, err := s.opt.ClientAuth.Identify(r)
+		if errors.Is(err, clientauth.ErrThrottled) {
+			logFrom(r.Context()).Warn().Str("remote", r.RemoteAddr).Msg("client credentials throttled")
+			w.Header().Set("Retry-After", "60")
+			writeText(w, http.StatusTooManyRequests, "429 Airlock: "+err.Error())
+			return
+		}
 		if err != nil {
 			logFrom(r.Context()).Warn().Str("remote", r.RemoteAddr).Str("reason", err.Error()).Msg("client not authenticated")
 			w.Header().Set("WWW-Authenticate", `Basic realm="Airlock package index", charset="UTF-8"`)

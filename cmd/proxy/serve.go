@@ -178,6 +178,7 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 			store.Close()
 			return nil, fmt.Errorf("auth.clients: %w", err)
 		}
+		clients.Share(store) // every replica throttles a guesser alike
 		clients.OnReloadError = func(err error) {
 			log.Error().Err(err).Msg("auth.clients: a changed file could not be read; the credentials read before stay in force")
 		}
