@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"airlock/index"
+	"airlock/pep440"
 	"airlock/textsafe"
 	"airlock/upstream"
 )
@@ -61,6 +62,9 @@ func (s *Server) jsonAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	base := s.baseURL(r)
 	out, err := rewriteJSON(doc, offered, base+"/files/"+name+"/")
+	if err == nil && version == "" {
+		out, err = latestServed(out, name, offered)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -188,4 +192,53 @@ func packageType(filename string) string {
 		return "bdist_wheel"
 	}
 	return "sdist"
+}
+
+// latestServed makes a project document say the newest release Airlock
+// serves, as info.version and in urls: PyPI's says its newest upload,
+// which may be held, and a bot reading it would propose what Airlock
+// refuses. A final release wins over a newer pre-release, as on PyPI.
+func latestServed(raw []byte, project string, offered map[string]index.File) ([]byte, error) {
+	var best pep440.Version
+	bestVersion := ""
+	for _, f := range offered {
+		if f.Yanked {
+			continue
+		}
+		v, ok := index.VersionFromFilename(project, f.Filename)
+		if !ok {
+			continue
+		}
+		pv, err := pep440.Parse(v)
+		if err != nil {
+			continue
+		}
+		if bestVersion == "" || (best.IsPrerelease() && !pv.IsPrerelease()) ||
+			(best.IsPrerelease() == pv.IsPrerelease() && pep440.Compare(pv, best) > 0) {
+			best, bestVersion = pv, v
+		}
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, errors.Join(index.ErrMalformed, err)
+	}
+	var info map[string]any
+	if err := json.Unmarshal(doc["info"], &info); err != nil || info == nil {
+		return raw, nil // nothing to correct
+	}
+	var releases map[string][]map[string]any
+	json.Unmarshal(doc["releases"], &releases)
+	if cur, _ := info["version"].(string); cur == bestVersion {
+		return raw, nil
+	}
+	info["version"] = nilIfEmpty(bestVersion)
+	urls := []map[string]any{}
+	for v, files := range releases {
+		if pv, err := pep440.Parse(v); err == nil && bestVersion != "" && pep440.Compare(pv, best) == 0 {
+			urls = files
+		}
+	}
+	doc["info"], _ = json.Marshal(info)
+	doc["urls"], _ = json.Marshal(urls)
+	return json.Marshal(doc)
 }

@@ -42,6 +42,11 @@ func TestJSONAPIShowsWhatTheIndexServes(t *testing.T) {
 	if y["yanked"] != true || !strings.Contains(y["yanked_reason"].(string), "cooldown") {
 		t.Errorf("held file not marked: %v", y)
 	}
+	// The newest release Airlock serves, not the held newest upload: a bot
+	// reading info.version proposes what the index gives.
+	if doc.Info["version"] != old.Version || len(doc.URLs) == 0 || doc.URLs[0]["filename"] != old.Filename {
+		t.Errorf("info.version %v, urls %v: want the served %s", doc.Info["version"], doc.URLs, old.Version)
+	}
 	// One release, and a release the upstream does not have.
 	resp, body = h.get("/pypi/beta/" + young.Version + "/json")
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"yanked":true`) || strings.Contains(string(body), old.Filename) {
