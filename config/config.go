@@ -488,3 +488,17 @@ func (c Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// WideProxyRanges lists the trusted_proxies ranges of more than 256
+// addresses: balancers are a few addresses, and a client inside a trusted
+// range chooses the address it is recorded under.
+func (c Config) WideProxyRanges() []string {
+	prefixes, _ := c.TrustedProxyPrefixes()
+	var out []string
+	for _, p := range prefixes {
+		if p.Addr().BitLen()-p.Bits() > 8 {
+			out = append(out, p.String())
+		}
+	}
+	return out
+}

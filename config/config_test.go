@@ -287,3 +287,12 @@ indexes:
 		t.Error("a pattern that is not a glob was accepted")
 	}
 }
+
+// trusted_proxies wider than a few balancers are named for the warning.
+func TestWideProxyRanges(t *testing.T) {
+	cfg := Default()
+	cfg.TrustedProxies = []string{"10.0.3.10", "10.0.3.0/24", "10.0.0.0/8", "fd00::/64", "fd00::1"}
+	if got := strings.Join(cfg.WideProxyRanges(), ","); got != "10.0.0.0/8,fd00::/64" {
+		t.Errorf("wide ranges: %s", got)
+	}
+}

@@ -172,6 +172,9 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 	if err != nil {
 		return nil, err
 	}
+	if wide := cfg.WideProxyRanges(); len(wide) > 0 {
+		log.Warn().Strs("ranges", wide).Msg("trusted_proxies holds ranges of more than 256 addresses: a client inside one chooses the address it is throttled and recorded under; list only the balancers")
+	}
 	var clients *clientauth.Authenticator
 	if c := cfg.Auth.Clients; c.UsersFile != "" || c.TokensFile != "" {
 		if clients, err = clientauth.New(c.UsersFile, c.TokensFile); err != nil {
