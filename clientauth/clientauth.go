@@ -273,4 +273,3 @@ func check(r *http.Request, users map[string][]byte, tokens map[string]string, d
 	}
 	return "", fmt.Errorf("unsupported Authorization scheme: use HTTP basic or a bearer token")
 }
-
