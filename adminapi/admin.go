@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/authlimit"
+	"airlock/clientauth"
 	"airlock/gate"
 	"airlock/index"
 	"airlock/quarantine"
@@ -73,6 +74,9 @@ type API struct {
 	eval    Evaluator
 	owned   Names
 	token   string
+	// reviewers are per-reviewer tokens (admin.reviewers_file); nil: only
+	// the admin token.
+	reviewers *clientauth.Authenticator
 	limiter *authlimit.Limiter
 }
 
@@ -82,8 +86,8 @@ func (a *API) ShareThrottle(c authlimit.Counter) { a.limiter.Share(c) }
 
 // New builds the API. An empty token turns it off; names may be nil (no
 // private indexes).
-func New(q *quarantine.Service, eval Evaluator, names Names, token string) *API {
-	return &API{q: q, eval: eval, owned: names, token: token, limiter: authlimit.New(10, time.Minute, nil)}
+func New(q *quarantine.Service, eval Evaluator, names Names, token string, reviewers *clientauth.Authenticator) *API {
+	return &API{q: q, eval: eval, owned: names, token: token, reviewers: reviewers, limiter: authlimit.New(10, time.Minute, nil)}
 }
 
 // Register adds the API's routes to r, each behind the token check.
@@ -113,6 +117,13 @@ func (a *API) auth(next http.Handler) http.Handler {
 		}
 		remote := authlimit.Remote(r)
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if ok && a.reviewers != nil && subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
+			// A reviewer's own token: what they decide is recorded as them.
+			if name, err := a.reviewers.Token(r, got); err == nil {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reviewerKey{}, name)))
+				return
+			}
+		}
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
 			// Only wrong attempts are throttled: a correct token is never
 			// refused, so nobody can lock the admin out by guessing.
@@ -207,10 +218,7 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	actor := "admin"
-	if req.Actor != "" {
-		actor = "admin:" + req.Actor
-	}
+	actor := actorOf(r, req.Actor)
 	v, err = a.eval.Review(r.Context(), v.SHA256, quarantine.Transition(vars["action"]), actor, authlimit.Remote(r), req.Reason,
 		quarantine.Scope{Waive: req.Waive, Evidence: req.Evidence})
 	if errors.Is(err, gate.ErrNewEvidence) || errors.Is(err, quarantine.ErrEvidenceChanged) || errors.Is(err, quarantine.ErrNotWaived) {
@@ -380,4 +388,19 @@ func (a *API) refreshFeeds(w http.ResponseWriter, r *http.Request) {
 		msgs = append(msgs, err.Error())
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"records": records, "errors": msgs})
+}
+
+type reviewerKey struct{}
+
+// actorOf is who the audit log and webhooks name for a request: the
+// reviewer whose token it carries, or, with the shared admin token, the
+// name the caller declares (the CLI sends the user's login).
+func actorOf(r *http.Request, declared string) string {
+	if name, ok := r.Context().Value(reviewerKey{}).(string); ok {
+		return "reviewer:" + name
+	}
+	if declared != "" {
+		return "admin:" + declared
+	}
+	return "admin"
 }

@@ -58,10 +58,7 @@ func (a *API) releaseName(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no private indexes are configured")
 		return
 	}
-	actor := "admin"
-	if req.Actor != "" {
-		actor = "admin:" + req.Actor
-	}
+	actor := actorOf(r, req.Actor)
 	ix := mux.Vars(r)["index"]
 	if err := a.owned.Release(r.Context(), ix, req.Name, actor, authlimit.Remote(r), req.Reason); err != nil {
 		writeError(w, http.StatusConflict, err.Error())

@@ -130,6 +130,10 @@ type Admin struct {
 	// Listen serves the admin API and the review page on their own address
 	// (e.g. 127.0.0.1:3181) instead of the index's; empty shares it.
 	Listen string `yaml:"listen"`
+	// ReviewersFile holds per-reviewer tokens, "name:sha256-hex" lines: a
+	// reviewer signs in to the review page and calls the API with their
+	// own token, and the audit log and webhooks name them.
+	ReviewersFile string `yaml:"reviewers_file"`
 }
 
 // MinAdminToken is the shortest admin token accepted.

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -108,4 +110,95 @@ func TestApprovalReleasesOnlyWhatWasReviewed(t *testing.T) {
 	if out, err := run(t, pip.install(a.URL+"/simple/", t.TempDir(), "approv==1.1")); err != nil {
 		t.Errorf("pip after the approval: %v\n%s", err, out)
 	}
+}
+
+// TestReviewerIdentityRecorded: with admin.reviewers_file, a reviewer's
+// own token names them: an approval from the CLI with Alice's token and a
+// rejection on the review page signed in with Bob's are recorded as
+// reviewer:alice and reviewer:bob, in the audit log and the webhooks (they
+// were admin:root and ui:127.0.0.1).
+func TestReviewerIdentityRecorded(t *testing.T) {
+	requireVenv(t)
+	fake := fakepypi.New()
+	t.Cleanup(fake.Close)
+	first := fake.AddWheel(fakepypi.WheelSpec{Name: "idpkg", Version: "1.0"}, time.Now().Add(-time.Hour))
+	second := fake.AddWheel(fakepypi.WheelSpec{Name: "idpkg2", Version: "1.0"}, time.Now().Add(-time.Hour))
+	const admin = "identity-admin-token-0123456789abcd"
+	alice, bob := "alice-own-token-0123456789", "bob-own-token-0123456789"
+	dir := t.TempDir()
+	reviewers := filepath.Join(dir, "reviewers")
+	os.WriteFile(reviewers, []byte("alice:"+sha256hex(alice)+"\nbob:"+sha256hex(bob)+"\n"), 0o600)
+	hookURL, hooks := webhookRecorder(t)
+	a := startAirlock(t, filepath.Join(dir, "data"), airlockEnv(fake, "AIRLOCK_ADMIN_TOKEN="+admin, "AIRLOCK_ADMIN_REVIEWERS_FILE="+reviewers,
+		"AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_NOTIFY_WEBHOOKS="+hookURL)...)
+	pip := pipClient("pinned-pip", filepath.Join(venv, "bin", "python"))
+	for _, req := range []string{"idpkg==1.0", "idpkg2==1.0"} {
+		run(t, pip.install(a.URL+"/simple/", t.TempDir(), req)) // held: cooldown
+	}
+	cmd := exec.Command(airlockBin, "quarantine", "approve", "--server", a.URL, "--reason", "needed today", "idpkg==1.0")
+	cmd.Env = append(cleanEnv(), "AIRLOCK_ADMIN_TOKEN="+alice)
+	if out, err := run(t, cmd); err != nil || !strings.Contains(out, "held -> approved") {
+		t.Fatalf("approve with alice's token: %v\n%s", err, out)
+	}
+	// Bob signs in to the review page with his own token (no name asked).
+	csrfCookie, session := signIn(t, a.URL, bob)
+	_ = csrfCookie
+	page, _ := http.NewRequest(http.MethodGet, a.URL+"/ui/file/"+second.SHA256(), nil)
+	page.AddCookie(session)
+	resp, err := http.DefaultClient.Do(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(resp.Body)
+	resp.Body.Close()
+	_, rest, _ := strings.Cut(body, `name="csrf" value="`)
+	csrf, _, _ := strings.Cut(rest, `"`)
+	form := strings.NewReader("csrf=" + csrf + "&reason=typosquat")
+	post, _ := http.NewRequest(http.MethodPost, a.URL+"/ui/file/"+second.SHA256()+"/reject", form)
+	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	post.AddCookie(session)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := client.Do(post); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reject on the review page: %v %v", resp, err)
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, a.URL+"/api/v1/audit?limit=50", nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audit struct {
+		Events []struct{ SHA256, To, Actor string }
+	}
+	json.NewDecoder(resp.Body).Decode(&audit)
+	resp.Body.Close()
+	want := map[string]string{first.SHA256(): "reviewer:alice", second.SHA256(): "reviewer:bob"}
+	for _, e := range audit.Events {
+		if w, ok := want[e.SHA256]; ok && (e.To == "approved" || e.To == "rejected") {
+			if e.Actor != w {
+				t.Errorf("%s recorded as %q, want %q", e.To, e.Actor, w)
+			}
+			delete(want, e.SHA256)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("decisions missing from the audit log: %v (%+v)", want, audit)
+	}
+	seen := map[string]bool{}
+	for deadline := time.Now().Add(10 * time.Second); len(seen) < 2 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, h := range hooks() {
+			if actor, _ := h["actor"].(string); actor == "reviewer:alice" || actor == "reviewer:bob" {
+				seen[actor] = true
+			}
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("webhooks name %v, want both reviewers", seen)
+	}
+}
+
+func sha256hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }

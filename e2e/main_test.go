@@ -318,7 +318,7 @@ func signIn(t *testing.T, base, token string) (loginCSRF, session *http.Cookie) 
 	if loginCSRF == nil || csrf == "" {
 		t.Fatalf("login page at %s: %d, no form cookie\n%s", base, resp.StatusCode, body)
 	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/ui/login", strings.NewReader(url.Values{"token": {token}, "csrf": {csrf}}.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, base+"/ui/login", strings.NewReader(url.Values{"token": {token}, "name": {"e2e reviewer"}, "csrf": {csrf}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: loginCSRF.Name, Value: loginCSRF.Value})
 	resp, err = client.Do(req)

@@ -112,7 +112,9 @@ func TestReviewPageInChromium(t *testing.T) {
 	}
 	// Keyboard only from here: the token field has focus; Enter submits.
 	run("sign in",
-		chromedp.SendKeys("#token", "ui-token-0123456789abcdefghijklmnop"+kb.Enter, chromedp.ByID),
+		chromedp.SendKeys("#token", "ui-token-0123456789abcdefghijklmnop", chromedp.ByID),
+		chromedp.KeyEvent(kb.Tab),
+		chromedp.SendKeys("#name", "Alice Reviewer"+kb.Enter, chromedp.ByID),
 		chromedp.WaitVisible("table", chromedp.ByQuery),
 		chromedp.Location(&location),
 		chromedp.Text("main", &body, chromedp.ByQuery),
@@ -203,7 +205,7 @@ func TestReviewPageInChromium(t *testing.T) {
 	run("audit and overview",
 		chromedp.Navigate(a.URL+"/ui/audit"),
 		chromedp.Text("main", &body, chromedp.ByQuery))
-	if !strings.Contains(body, "reviewed in the browser test") || !strings.Contains(body, "executable .pth added") {
+	if !strings.Contains(body, "reviewed in the browser test") || !strings.Contains(body, "executable .pth added") || !strings.Contains(body, "ui:Alice Reviewer") {
 		t.Errorf("audit log:\n%s", body)
 	}
 	run("overview", chromedp.Navigate(a.URL+"/ui/overview"), chromedp.Text("main", &body, chromedp.ByQuery))

@@ -22,7 +22,7 @@ import (
 // Payload is what a webhook receives.
 type Payload struct {
 	Text     string          `json:"text"`
-	Event    string          `json:"event"` // hold or release
+	Event    string          `json:"event"` // hold, release or reject
 	Project  string          `json:"project"`
 	Version  string          `json:"version"`
 	Filename string          `json:"filename"`
@@ -166,6 +166,8 @@ func payloadOf(e quarantine.Event) Payload {
 		if e.Downloads > 0 {
 			p.Text += fmt.Sprintf(". It was downloaded %d times by %d addresses before: see airlock downloads %s", e.Downloads, e.DownloadClients, r.ReviewID)
 		}
+	} else if e.Kind == "reject" {
+		p.Text = fmt.Sprintf(":no_entry: Airlock: %s rejected %s (%s %s): %s (review %s)", esc(e.Actor), esc(r.Filename), esc(r.Project), esc(r.Version), esc(e.Reason), r.ReviewID)
 	} else {
 		p.Text = fmt.Sprintf(":unlock: Airlock released %s (%s %s), %s by %s: %s (review %s)", esc(r.Filename), esc(r.Project), esc(r.Version), r.State, esc(e.Actor), esc(e.Reason), r.ReviewID)
 	}

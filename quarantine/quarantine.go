@@ -471,6 +471,8 @@ func (s *Service) event(from, to State, rec storage.DecisionRecord, d policy.Dec
 		kind = "hold"
 	case (to == Released || to == Approved) && (from == Held || from == Blocked):
 		kind = "release"
+	case to == Rejected && from != to:
+		kind = "reject" // a person's: the channel learns who refused what
 	}
 	v := View{DecisionRecord: rec, ReviewID: ReviewID(rec.SHA256), Decision: d}
 	return Event{Kind: kind, Record: v, Actor: actor, Reason: reason}

@@ -26,11 +26,13 @@ import (
 
 	"airlock/advisories"
 	"airlock/authlimit"
+	"airlock/clientauth"
 	"airlock/forwarded"
 	"airlock/gate"
 	"airlock/policy"
 	"airlock/quarantine"
 	"airlock/storage"
+	"airlock/textsafe"
 )
 
 //go:embed assets/* templates/*
@@ -71,8 +73,9 @@ type UI struct {
 	now       func() time.Time
 	templates map[string]*template.Template
 
-	sessions Sessions
-	limiter  *authlimit.Limiter
+	sessions  Sessions
+	limiter   *authlimit.Limiter
+	reviewers *clientauth.Authenticator // nil: the admin token only
 }
 
 // Sessions keeps signed-in sessions: in memory by default, in the shared
@@ -128,6 +131,8 @@ func (m *memorySessions) DeleteSession(_ context.Context, cookie string) error {
 type session struct {
 	csrf    string
 	expires time.Time
+	// actor is what the audit log records for this reviewer.
+	actor string
 }
 
 // New builds the UI. An empty token turns it off (it says so).
@@ -214,7 +219,14 @@ func (u *UI) sessionOf(r *http.Request) *session {
 	if err != nil {
 		return nil
 	}
-	return &session{csrf: s.CSRF, expires: s.Expires}
+	actor := "ui:" + s.Reviewer
+	if s.OwnToken {
+		actor = "reviewer:" + s.Reviewer
+	}
+	if s.Reviewer == "" {
+		actor = "ui:" + authlimit.Remote(r) // a session from before names were asked
+	}
+	return &session{csrf: s.CSRF, expires: s.Expires, actor: actor}
 }
 
 func randomToken() string {
@@ -247,7 +259,20 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, http.StatusForbidden, "message", pageData{Title: "Refused", Error: "Missing or wrong CSRF token: reload the sign-in page and try again."})
 		return
 	}
-	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("token")), []byte(u.token)) != 1 {
+	token := r.PostFormValue("token")
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	ownToken := false
+	if u.reviewers != nil && subtle.ConstantTimeCompare([]byte(token), []byte(u.token)) != 1 {
+		if n, err := u.reviewers.Token(r, token); err == nil {
+			name, ownToken = n, true
+		}
+	}
+	if !ownToken && subtle.ConstantTimeCompare([]byte(token), []byte(u.token)) == 1 && !validReviewerName(name) {
+		u.render(w, r, http.StatusBadRequest, "login", pageData{Title: "Sign in", CSRF: c.Value,
+			Error: "With the shared admin token, give your name: it is what the audit log records for your decisions."})
+		return
+	}
+	if !ownToken && subtle.ConstantTimeCompare([]byte(token), []byte(u.token)) != 1 {
 		// Only wrong attempts are throttled; the right token always signs in.
 		if u.limiter.Blocked(ctx, authlimit.Remote(r)) {
 			u.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Too many failed attempts; wait a minute."})
@@ -259,7 +284,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := randomToken()
-	if err := u.sessions.PutSession(ctx, id, storage.Session{CSRF: randomToken(), Expires: u.now().Add(sessionTTL)}, u.now()); err != nil {
+	if err := u.sessions.PutSession(ctx, id, storage.Session{CSRF: randomToken(), Expires: u.now().Add(sessionTTL), Reviewer: name, OwnToken: ownToken}, u.now()); err != nil {
 		zerolog.Ctx(r.Context()).Error().Err(err).Msg("storing a review session")
 		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", Error: "Could not start a session; try again."})
 		return
@@ -357,7 +382,7 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	scope := quarantine.Scope{Waive: r.PostForm["waive"], Evidence: r.PostFormValue("evidence")}
-	v, err := u.gate.Review(r.Context(), vars["sha"], quarantine.Transition(vars["action"]), "ui:"+authlimit.Remote(r), authlimit.Remote(r), reason, scope)
+	v, err := u.gate.Review(r.Context(), vars["sha"], quarantine.Transition(vars["action"]), s.actor, authlimit.Remote(r), reason, scope)
 	if errors.Is(err, gate.ErrNewEvidence) || errors.Is(err, quarantine.ErrEvidenceChanged) {
 		u.showDetail(w, r, s, vars["sha"], http.StatusConflict, err.Error()+". Review the new evidence below.")
 		return
@@ -389,3 +414,21 @@ func fmtTime(t time.Time) string {
 }
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
+
+// validReviewerName is a name a person types at sign-in: a few words of
+// printable text (it goes into the audit log, webhooks and terminals).
+func validReviewerName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, c := range name {
+		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) {
+			return false
+		}
+	}
+	return textsafe.Line(name) == name
+}
+
+// SetReviewers lets reviewers sign in with their own tokens
+// (admin.reviewers_file), which name them.
+func (u *UI) SetReviewers(a *clientauth.Authenticator) { u.reviewers = a }

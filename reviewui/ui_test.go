@@ -103,7 +103,7 @@ func TestSessionCookie(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("sign-in without CSRF: %d", resp.StatusCode)
 		}
-		resp, _ = c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "csrf": {csrf}})
+		resp, _ = c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "name": {"alice"}, "csrf": {csrf}})
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("sign-in: %d", resp.StatusCode)
 		}
@@ -164,7 +164,7 @@ func signInPage(t *testing.T) (*httptest.Server, *http.Client, string) {
 // TestNoticeOnlyFromServer: the status box never shows text from the URL.
 func TestNoticeOnlyFromServer(t *testing.T) {
 	srv, c, csrf := signInPage(t)
-	c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "csrf": {csrf}})
+	c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "name": {"alice"}, "csrf": {csrf}})
 	var resp *http.Response
 	var body []byte
 	for _, path := range []string{"/ui/file/" + strings.Repeat("a", 64) + "?notice=Approved+by+security%2C+safe+to+install", "/ui/queue?notice=Approved+by+security%2C+safe+to+install"} {
@@ -193,7 +193,7 @@ func TestRightTokenAfterGuessing(t *testing.T) {
 	if resp, _ := c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"guess"}, "csrf": {csrf}}); resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("eleventh wrong token: %d", resp.StatusCode)
 	}
-	if resp, _ := c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "name": {"alice"}, "csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("right token after guessing: %d", resp.StatusCode)
 	}
 }
@@ -203,7 +203,7 @@ func TestRightTokenAfterGuessing(t *testing.T) {
 // upstream" rather than "missing", which would suggest it was checked.
 func TestInertCheckBannerAndAttestationPanel(t *testing.T) {
 	srv, c, csrf := signInPage(t)
-	c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "csrf": {csrf}})
+	c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "name": {"alice"}, "csrf": {csrf}})
 	get := func(path string) string {
 		resp, err := c.Get(srv.URL + path)
 		if err != nil {
@@ -235,7 +235,7 @@ func TestInertCheckBannerAndAttestationPanel(t *testing.T) {
 // The overview counts downloads served, and labels files decided as such.
 func TestOverviewCountsDownloads(t *testing.T) {
 	srv, c, csrf := signInPage(t)
-	c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "csrf": {csrf}})
+	c.PostForm(srv.URL+"/ui/login", url.Values{"token": {"tok"}, "name": {"alice"}, "csrf": {csrf}})
 	resp, err := c.Get(srv.URL + "/ui/overview")
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,11 @@ var bucketSessions = []byte("sessions")
 type Session struct {
 	CSRF    string    `json:"csrf"`
 	Expires time.Time `json:"expires"`
+	// Reviewer is who signed in: the name of their reviewer token, or the
+	// name given with the shared admin token.
+	Reviewer string `json:"reviewer,omitempty"`
+	// OwnToken: signed in with a reviewer's own token.
+	OwnToken bool `json:"own_token,omitempty"`
 }
 
 func sessionKey(cookie string) []byte {

@@ -214,8 +214,20 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 	if cfg.Admin.Token == "" {
 		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")
 	}
-	admin := adminapi.New(q, g, router, cfg.Admin.Token)
+	var reviewers *clientauth.Authenticator
+	if cfg.Admin.ReviewersFile != "" {
+		if reviewers, err = clientauth.New("", cfg.Admin.ReviewersFile); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("admin.reviewers_file: %w", err)
+		}
+		reviewers.Share(store)
+		reviewers.OnReloadError = func(err error) {
+			log.Error().Err(err).Msg("admin.reviewers_file: a changed file could not be read; the tokens read before stay in force")
+		}
+	}
+	admin := adminapi.New(q, g, router, cfg.Admin.Token, reviewers)
 	ui := reviewui.New(q, g, cfg.Admin.Token, cfg.Upstream.URL, time.Now)
+	ui.SetReviewers(reviewers)
 	ui.SetSessions(store) // kept with the records: every replica knows them
 	ui.ShareThrottle(store)
 	admin.ShareThrottle(store)
