@@ -70,14 +70,14 @@ func (a *API) fileView(v quarantine.View) FileView {
 
 // API is the admin API.
 type API struct {
-	q       *quarantine.Service
-	eval    Evaluator
-	owned   Names
-	token   string
+	q     *quarantine.Service
+	eval  Evaluator
+	owned Names
+	token string
 	// reviewers are per-reviewer tokens (admin.reviewers_file); nil: only
 	// the admin token.
 	reviewers *clientauth.Authenticator
-	limiter *authlimit.Limiter
+	limiter   *authlimit.Limiter
 }
 
 // ShareThrottle counts wrong tokens in c (the store), so every replica
