@@ -69,6 +69,7 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 		// that could hold the file, fetching it costs bytes and decides
 		// nothing (a cold install would download every earlier release).
 		ok, note = false, "not compared with "+prevVersion+": nothing found that could hold the file"
+		prevVersion = "" // a finding is not "not in" a release nobody looked into
 	}
 	if ok {
 		if _, err := g.ensureStored(ctx, page, prevFile); err == nil {

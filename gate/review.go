@@ -8,6 +8,7 @@ import (
 
 	"airlock/policy"
 	"airlock/quarantine"
+	"airlock/signals"
 )
 
 // ErrNewEvidence means an approval was not applied: the checks that had not
@@ -62,10 +63,20 @@ func (g *Gate) complete(ctx context.Context, v quarantine.View) (quarantine.View
 
 // CheckStatus is one check's state for a reviewer.
 type CheckStatus struct {
-	Check  string `json:"check"`
-	Status string `json:"status"` // the action it took, or "not yet run"
+	Check string `json:"check"`
+	// Status is the action it took ("passed" when it found nothing), or
+	// StatusNotRun, StatusCouldNotRun, StatusPartial, "off": a check that
+	// had nothing to work on must not read as one that passed.
+	Status string `json:"status"`
 	Detail string `json:"detail,omitempty"`
 }
+
+// Check statuses besides the actions.
+const (
+	StatusNotRun      = "not yet run"
+	StatusCouldNotRun = "could not run"
+	StatusPartial     = "partial"
+)
 
 // Checks lists every check the gate runs for a file with its result,
 // including the ones that have not run yet, so a reviewer sees what the
@@ -95,19 +106,57 @@ func (g *Gate) Checks(v quarantine.View) []CheckStatus {
 		status("upload_time", true, ""),
 		status("not_after", true, ""),
 	}
+	// unable marks a check that ran on nothing as such, unless it acted.
+	unable := func(cs CheckStatus, state, why string) CheckStatus {
+		if cs.Status == "passed" {
+			cs.Status, cs.Detail = state, why
+		}
+		return cs
+	}
 	if g.attestFor(in.Index) != nil {
-		out = append(out, status("attestation", in.Attestation != nil, "provenance not fetched yet"))
+		cs := status("attestation", in.Attestation != nil, "provenance not fetched yet")
+		if in.Attestation != nil && in.Attestation.Status == policy.AttestationMissing && g.AttestationUnavailable() {
+			cs = unable(cs, StatusCouldNotRun, "the upstream publishes no PEP 740 provenance: a missing attestation says nothing")
+		}
+		out = append(out, cs)
 	} else {
 		out = append(out, CheckStatus{Check: "attestation", Status: "off"})
 	}
 	if g.signalsFor(in.Index) != nil {
-		out = append(out, status("source_release", in.Signals != nil, "signal sources not read yet"),
-			status("score", in.Signals != nil, "signal sources not read yet"))
+		src, score := status("source_release", in.Signals != nil, "signal sources not read yet"),
+			status("score", in.Signals != nil, "signal sources not read yet")
+		if s := in.Signals; s != nil {
+			if why, failed := s.Unknown[signals.SourceGitHub]; failed {
+				src = unable(src, StatusCouldNotRun, "the source repository could not be read: "+why)
+			} else if s.Repository == "" {
+				src = unable(src, StatusCouldNotRun, "no source repository is linked, so there is no tag to compare")
+			}
+			if s.Score == nil {
+				score = unable(score, StatusCouldNotRun, "no signal source answered")
+			} else if len(s.Missing) > 0 {
+				partial := fmt.Sprintf("score %d from %.0f%% of its weights; unknown: %s", *s.Score, 100*s.Confidence, strings.Join(s.Missing, ", "))
+				if score.Status == "passed" {
+					score.Status, score.Detail = StatusPartial, partial
+				} else {
+					score.Detail += " (partial data: " + partial + ")"
+				}
+			}
+		}
+		out = append(out, src, score)
 	} else {
 		out = append(out, CheckStatus{Check: "signals", Status: "off"})
 	}
 	if g.opt.Inspect {
-		out = append(out, status("content", in.Content != nil, "not yet inspected: the file has not been downloaded"))
+		cs := status("content", in.Content != nil, "not yet inspected: the file has not been downloaded")
+		if c := in.Content; c != nil && c.Error != "" {
+			cs = unable(cs, StatusCouldNotRun, c.Error)
+		} else if c != nil && c.PreviousVersion == "" && cs.Status == "passed" {
+			cs.Detail = "no earlier release compared"
+			if c.Note != "" {
+				cs.Detail = c.Note
+			}
+		}
+		out = append(out, cs)
 	} else {
 		out = append(out, CheckStatus{Check: "content", Status: "off"})
 	}

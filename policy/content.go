@@ -50,7 +50,8 @@ func (contentCheck) Evaluate(rules ProjectRules, in Input, _ time.Time) ([]Reaso
 		for k, v := range ev {
 			fev[k] = v
 		}
-		since := "new in this release"
+		// Say what was compared: "not in 1.0" only when 1.0 was looked into.
+		since := "no earlier release compared"
 		if c.PreviousVersion != "" {
 			since = "not in " + c.PreviousVersion
 		}

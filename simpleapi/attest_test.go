@@ -166,6 +166,10 @@ func TestUpstreamWithoutProvenanceIsReported(t *testing.T) {
 	if resp, _ := h.get(fileURL(bare)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("file from a provenance-less upstream: %s", resp.Status)
 	}
+	// The reviewer is told the check could not run, not that it passed.
+	if v, err := h.config.Quarantine.Get(t.Context(), bare.SHA256()); err != nil || !hasCheck(h.gate.Checks(v), "attestation", gate.StatusCouldNotRun) {
+		t.Errorf("attestation without provenance upstream reads as %+v", h.gate.Checks(v))
+	}
 	const warning = "warning: PEP 740 attestation checks cannot act: the upstream publishes no provenance"
 	if _, body := h.get("/readyz"); !strings.Contains(string(body), warning) {
 		t.Errorf("readyz does not say the check is inert:\n%s", body)

@@ -190,6 +190,16 @@ func TestMissingSourcesDoNotLengthenCooldown(t *testing.T) {
 	if s := v.Inputs.Signals; s == nil || s.Confidence >= 0.8 || len(s.Missing) == 0 {
 		t.Errorf("signals should say they are incomplete: %+v", s)
 	}
+	// The reviewer sees a partial score and a tag check that could not
+	// run (GitHub unreachable), not two checks that passed.
+	checks := h.gate.Checks(v)
+	partial := false
+	for _, c := range checks {
+		partial = partial || (c.Check == "score" && (c.Status == gate.StatusPartial || strings.Contains(c.Detail, "partial data")))
+	}
+	if !partial || !hasCheck(checks, "source_release", gate.StatusCouldNotRun) {
+		t.Errorf("checks on partial signals: %+v", checks)
+	}
 	m := h.metrics()
 	if !strings.Contains(m, `airlock_signal_source_errors_total{source="pypistats"}`) {
 		t.Error("failing source not counted")

@@ -95,3 +95,28 @@ func TestBombIsHeldNotCrashed(t *testing.T) {
 		t.Errorf("corrupt: %s", resp.Status)
 	}
 }
+
+// A finding in a release whose earlier release was never looked into
+// (nothing found could hold the file, so 1.0 was not fetched) does not
+// say "(not in 1.0)": it says no earlier release was compared, and the
+// content check says why.
+func TestNotComparedSaysSo(t *testing.T) {
+	ctx := t.Context()
+	h := newHarness(t)
+	h.fake.AddWheel(fakepypi.WheelSpec{Name: "cmp", Version: "1.0"}, uploaded)
+	cur := h.fake.AddWheel(fakepypi.WheelSpec{Name: "cmp", Version: "1.1", Extra: map[string]string{"cmp/sub/x.pth": "import os\n"}}, uploaded.Add(time.Hour))
+	if resp, _ := h.get(fileURL(cur)); resp.StatusCode != 200 {
+		t.Fatalf("cmp 1.1: %s", resp.Status)
+	}
+	v, _ := h.config.Quarantine.Get(ctx, cur.SHA256())
+	summary := v.Decision.Summary()
+	for _, r := range v.Decision.Reasons {
+		summary += " | " + r.Message
+	}
+	if strings.Contains(summary, "not in 1.0") || !strings.Contains(summary, "no earlier release compared") {
+		t.Errorf("a finding compared with a release never looked into: %s", summary)
+	}
+	if v.Inputs.Content == nil || !strings.Contains(v.Inputs.Content.Note, "not compared with 1.0") || v.Inputs.Content.PreviousVersion != "" {
+		t.Errorf("content evidence: %+v", v.Inputs.Content)
+	}
+}
