@@ -117,7 +117,8 @@ type Report struct {
 //	age          = min(1, project age / 2 years)
 //	cadence      = min(1, median interval between releases / 14 days)
 //	               (0.5 with fewer than two releases)
-//	maintainers  = 1 - 0.5^n (n maintainers and owners: 1 → 0.5, 2 → 0.75, 3 → 0.875)
+//	maintainers  = 1 - 0.5^n (n maintainers and owners: 1 → 0.5, 2 → 0.75, 3 → 0.875);
+//	               unknown when PyPI lists no roles (an organisation's project)
 //	organization = 1 if an organization owns the project, else 0
 //	downloads    = min(1, log10(1 + downloads last month) / 7)
 //	repository   = 0 without a linked repository; 0.25 if it does not
@@ -147,7 +148,13 @@ func Assess(f *Facts, w Weights, th Thresholds, now time.Time) Report {
 			cad = c.MedianInterval.Hours() / (14 * 24)
 		}
 		add("cadence", w.Cadence, cad)
-		add("maintainers", w.Maintainers, 1-math.Pow(0.5, float64(len(p.Maintainers))))
+		// An organisation's project may list no personal roles (PyPI's
+		// JSON API shows roles: [] for litellm, anthropic): that says
+		// nothing about its maintainers, so the component is unknown,
+		// not 0.
+		if len(p.Maintainers) > 0 {
+			add("maintainers", w.Maintainers, 1-math.Pow(0.5, float64(len(p.Maintainers))))
+		}
 		org := 0.0
 		if p.Organization != "" {
 			org = 1

@@ -3,6 +3,7 @@ package signals
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,15 +227,38 @@ func TestTagForms(t *testing.T) {
 
 func TestGitHubLinkForms(t *testing.T) {
 	for urls, want := range map[string]string{
-		"https://github.com/BerriAI/litellm":          "BerriAI/litellm",
-		"https://github.com/BerriAI/litellm.git":      "BerriAI/litellm",
-		"http://www.github.com/a/b/":                  "a/b",
-		"https://gitlab.com/a/b":                      "",
-		"https://github.com/a":                        "",
-		"https://github.com/a/b/tree/main/subproject": "",
+		"https://github.com/BerriAI/litellm":     "BerriAI/litellm",
+		"https://github.com/BerriAI/litellm.git": "BerriAI/litellm",
+		"http://www.github.com/a/b/":             "a/b",
+		"https://gitlab.com/a/b":                 "",
+		"https://github.com/a":                   "",
+		// A monorepo's package links into its tree: the repository is
+		// still owner/repo (it was "no repository linked", a known 0).
+		"https://github.com/a/b/tree/main/subproject":                        "a/b",
+		"https://github.com/langchain-ai/langgraph/tree/main/libs/langgraph": "langchain-ai/langgraph",
+		"https://github.com/a/b#readme":                                      "a/b",
+		"https://github.com/sponsors/someone":                                "",
+		"https://github.com/orgs/acme/projects":                              "",
 	} {
 		if got := githubRepo(map[string]string{"Source": urls}); got != want {
 			t.Errorf("%s: %q, want %q", urls, got, want)
 		}
+	}
+}
+
+// An organisation's project whose JSON API lists no roles (litellm,
+// anthropic) has unknown maintainers, not zero: the component is left out
+// (and named missing), so the score is not pushed down by what PyPI does
+// not say.
+func TestNoRolesIsUnknownNotZero(t *testing.T) {
+	f := &Facts{Project: "p", PyPI: &PyPI{FirstRelease: now.Add(-800 * 24 * time.Hour), Releases: 3, Organization: "acme",
+		ReleaseTimes: map[string]time.Time{"1": now.Add(-800 * 24 * time.Hour), "2": now.Add(-400 * 24 * time.Hour), "3": now.Add(-24 * time.Hour)}},
+		Downloads: &Downloads{LastMonth: 5_000_000}, RepoLink: "acme/p", Repo: &Repo{Exists: true, PushedAt: now.Add(-time.Hour)}}
+	r := Assess(f, DefaultWeights(), DefaultThresholds(), now)
+	if _, scored := r.Breakdown["maintainers"]; scored || !slices.Contains(r.Missing, "maintainers") || r.Confidence >= 1 {
+		t.Errorf("no roles: breakdown %v, missing %v, confidence %v", r.Breakdown, r.Missing, r.Confidence)
+	}
+	if *r.Score < 80 {
+		t.Errorf("an old, busy, organisation-owned project with an active repository scores %d", *r.Score)
 	}
 }

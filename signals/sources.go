@@ -259,7 +259,12 @@ func (c *Client) downloads(ctx context.Context, project string) (*Downloads, err
 	return doc.Data, nil
 }
 
-var githubURL = regexp.MustCompile(`^https?://(?:www\.)?github\.com/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?(?:[#?].*)?$`)
+// githubURL reads owner/repo from a repository link, also one into a
+// monorepo's tree (github.com/langchain-ai/langgraph/tree/main/libs/…).
+var githubURL = regexp.MustCompile(`^https?://(?:www\.)?github\.com/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?(?:/[^#?]*)?(?:[#?].*)?$`)
+
+// notRepoOwners are GitHub paths that are not an owner/repo pair.
+var notRepoOwners = map[string]bool{"sponsors": true, "orgs": true, "apps": true, "marketplace": true, "settings": true, "topics": true, "features": true, "users": true}
 
 // githubRepo finds owner/repo in project_urls, preferring the keys that name
 // the source.
@@ -284,7 +289,7 @@ func githubRepo(urls map[string]string) string {
 		return keys[i] < keys[j]
 	})
 	for _, k := range keys {
-		if m := githubURL.FindStringSubmatch(strings.TrimSpace(urls[k])); m != nil {
+		if m := githubURL.FindStringSubmatch(strings.TrimSpace(urls[k])); m != nil && !notRepoOwners[strings.ToLower(m[1])] {
 			return m[1] + "/" + m[2]
 		}
 	}
