@@ -34,7 +34,8 @@ func TestApprovalReleasesOnlyWhatWasReviewed(t *testing.T) {
 	const token = "approve-scope-token-0123456789abcd"
 	cfg := filepath.Join(t.TempDir(), "airlock.yaml")
 	os.WriteFile(cfg, []byte("policy:\n  vulnerabilities: {critical: hold}\n"), 0o600)
-	a, err := launchArgs(t, t.TempDir(), []string{"--config", cfg}, airlockEnv(fake, "AIRLOCK_ADMIN_TOKEN="+token, "AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_FEEDS_OSV="+feedDir)...)
+	dataDir := t.TempDir()
+	a, err := launchArgs(t, dataDir, []string{"--config", cfg}, append(airlockEnv(fake, "AIRLOCK_ADMIN_TOKEN="+token, "AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_FEEDS_OSV="+feedDir), backendEnv(t, dataDir)...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,6 +174,20 @@ func launchArgs(t *testing.T, dataDir string, args []string, env ...string) (*pr
 	}
 }
 
+// backendEnv is what runs a test that starts Airlock with its own
+// --config on the run's backend too: PostgreSQL's URL for its data
+// directory when STORE_TEST_BACKEND=postgres, nothing otherwise.
+func backendEnv(t *testing.T, dataDir string) []string {
+	if !storetest.Postgres() {
+		return nil
+	}
+	dsn, err := storetest.DSN(t, dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{"AIRLOCK_DATABASE_URL=" + dsn}
+}
+
 // stop sends SIGTERM and waits for a graceful exit.
 func (p *proc) stop() {
 	select {

@@ -49,7 +49,7 @@ notify:
   webhooks: [`+hookURL+`]
 `), 0o600)
 	p, err := launchArgs(t, filepath.Join(dir, "data"), []string{"--config", cfg},
-		airlockEnv(public, "AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_ADMIN_TOKEN="+token, "AIRLOCK_INDEX_TTL=1ms")...)
+		append(airlockEnv(public, "AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_ADMIN_TOKEN="+token, "AIRLOCK_INDEX_TTL=1ms"), backendEnv(t, filepath.Join(dir, "data"))...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
