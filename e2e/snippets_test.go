@@ -172,4 +172,17 @@ func TestPrintedSnippetsInstallThroughAirlock(t *testing.T) {
 	for _, c := range codes {
 		trySnippet(t, "landing page", c[1], html.UnescapeString(c[2]), base)
 	}
+
+	// The README's marked snippets, with its address replaced by this one.
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := regexp.MustCompile("(?s)<!-- snippet: ([a-z.]+) -->\n```[a-z]*\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
+	if len(marked) < 4 {
+		t.Fatalf("README: %d marked snippets, want the shell lines, pip.conf, uv.toml and pyproject.toml", len(marked))
+	}
+	for _, m := range marked {
+		trySnippet(t, "README", m[1], strings.ReplaceAll(strings.TrimSpace(m[2]), "http://127.0.0.1:3180", base), base)
+	}
 }
