@@ -130,8 +130,12 @@ func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool) (*Report, err
 	sc := newScanner(rep, lim)
 	hashes := map[string]string{}
 	var record, wheelMeta, entryPoints []byte
+	seen := make(map[string]bool, len(zr.File))
 	for _, f := range zr.File {
 		m := member{name: f.Name, mode: "file"}
+		if duplicate(rep, seen, f.Name) {
+			continue // its first copy is the one read; the finding says there are two
+		}
 		switch {
 		case f.FileInfo().IsDir():
 			m.mode = "dir"
@@ -260,6 +264,7 @@ func inspectTar(r io.Reader, lim Limits, decompress func(io.Reader) (io.Reader, 
 	tr := tar.NewReader(b.reader(gz))
 	sc := newScanner(rep, lim)
 	var entryPoints []byte
+	seen := map[string]bool{}
 	members := 0
 	for {
 		h, err := tr.Next()
@@ -274,6 +279,9 @@ func inspectTar(r io.Reader, lim Limits, decompress func(io.Reader) (io.Reader, 
 			return nil, limitErr("more than %d members", lim.MaxMembers)
 		}
 		m := member{name: strings.TrimPrefix(h.Name, "./"), mode: "other"}
+		if h.Typeflag != tar.TypeDir && duplicate(rep, seen, m.name) {
+			continue
+		}
 		switch h.Typeflag {
 		case tar.TypeReg, '\x00': // '\x00' is the old-style regular file flag
 			m.mode = "file"
@@ -385,3 +393,16 @@ func parseEntryPoints(data []byte) []string {
 
 // b64sum is the RECORD encoding of a sha256.
 func b64sum(h []byte) string { return base64.RawURLEncoding.EncodeToString(h) }
+
+// duplicate reports a member listed twice: the copy a review shows and
+// the one an installer writes (the last, for most) need not be the same.
+func duplicate(rep *Report, seen map[string]bool, name string) bool {
+	key := strings.TrimSuffix(name, "/")
+	if !seen[key] {
+		seen[key] = true
+		return false
+	}
+	rep.add(Finding{Severity: High, Kind: "duplicate-member", Path: name,
+		Message: "listed twice in the archive: what was inspected need not be what an installer writes"})
+	return true
+}

@@ -62,6 +62,7 @@ func (s *scanner) member(name string, r io.Reader, keep bool) (string, []byte, e
 			}
 			if room := maxKeep - int64(kept.Len()); room > 0 {
 				kept.Write(chunk[:min(int64(n), room)])
+				truncated = truncated || int64(n) > room // the end of this chunk is not kept
 			} else if maxKeep > 0 {
 				truncated = true
 			}
@@ -74,12 +75,21 @@ func (s *scanner) member(name string, r io.Reader, keep bool) (string, []byte, e
 		}
 	}
 	sum := b64sum(h.Sum(nil))
+	if strings.HasSuffix(base, ".pyc") && s.roleOf(name) != notInstalled {
+		s.bytecode(name, head.Bytes())
+	}
 	if kind := nativeKind(head.Bytes()); kind != "" {
 		s.rep.add(Finding{Severity: Info, Kind: "native-executable", Path: name, Message: kind + " executable"})
 	}
 	if text {
 		if truncated {
-			s.rep.add(Finding{Severity: Medium, Kind: "unscanned", Path: name, Message: "source file larger than the scan limit; only its start was scanned"})
+			// What could not be read whole is not vouched for: a payload
+			// past the limit would run unseen.
+			sev := High
+			if r := s.roleOf(name); r == notInstalled || r == testCode {
+				sev = Medium
+			}
+			s.rep.add(Finding{Severity: sev, Kind: "unscanned", Path: name, Message: fmt.Sprintf("source file larger than the scan limit (%d MiB): only its start was read, so what it runs is not known", s.lim.MaxScanBytes>>20)})
 		}
 		s.scanText(name, kept.Bytes(), sum)
 	}
@@ -165,7 +175,7 @@ var reBlob = regexp.MustCompile(`["']([A-Za-z0-9+/=_-]{1000,})["']`)
 func (s *scanner) scanText(name string, src []byte, sum string) {
 	base := path.Base(name)
 	if strings.HasSuffix(base, ".pth") {
-		for i, line := range strings.Split(string(src), "\n") {
+		for i, line := range pthLines(src) {
 			t := strings.TrimSpace(line)
 			if strings.HasPrefix(t, "import ") || strings.HasPrefix(t, "import\t") {
 				f := Finding{Kind: "pth-exec", Path: name, Line: i + 1, Evidence: excerpt(t)}
@@ -185,6 +195,13 @@ func (s *scanner) scanText(name string, src []byte, sum string) {
 		s.rep.add(Finding{Severity: Critical, Kind: "startup-hook", Path: name, Message: base + " at the top level runs at every interpreter start"})
 	}
 	mod, pkg := moduleOf(name, s.rep.Kind == "wheel")
+	// Read what Python runs, or refuse to vouch for it.
+	text, problem := asPythonReads(src)
+	if problem != "" {
+		s.lower(mod, Finding{Severity: High, Kind: "unreadable-source", Path: name, Message: problem}, role)
+		return
+	}
+	src = text
 	s.imported(mod, pkg, src, role)
 	for i, line := range strings.Split(string(src), "\n") {
 		if len(line) >= 1000 && reBlob.MatchString(line) {
@@ -333,4 +350,27 @@ func analyzed(sum string, src []byte) []pycode.Finding {
 	analysedCache.m[key] = fs
 	analysedCache.Unlock()
 	return fs
+}
+
+// bytecode reports a compiled module: code Python may run that Airlock
+// cannot read. A .pyc outside __pycache__ is imported with no source at
+// all; one inside whose header says "hash-based, unchecked" is used
+// whatever the .py beside it says; a timestamp one is used when it matches
+// the installed source's, which an installer that does not byte-compile
+// (uv, by default) leaves to chance.
+func (s *scanner) bytecode(name string, head []byte) {
+	f := Finding{Kind: "bytecode", Path: name}
+	const hashBased, checkSource = 1, 2
+	switch {
+	case !strings.Contains(name, "__pycache__/"):
+		f.Severity, f.Message = High, "compiled bytecode without its source: Python imports it, and nobody can read what it runs"
+	case len(head) >= 8 && binary.LittleEndian.Uint32(head[4:8])&(hashBased|checkSource) == hashBased:
+		f.Severity, f.Message = High, "unchecked hash-based bytecode: Python runs it instead of the source beside it, whatever that says"
+	default:
+		f.Severity, f.Message = Medium, "compiled bytecode shipped beside its source: Python may run it instead of the source"
+	}
+	if s.roleOf(name) == testCode {
+		f.Severity = Low
+	}
+	s.rep.add(f)
 }

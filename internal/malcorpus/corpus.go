@@ -88,6 +88,19 @@ var Shapes = []Shape{
 	{Name: "payload in a zip put on sys.path",
 		Files:  map[string]string{"pkg/__init__.py": "import os, sys\nsys.path.insert(0, os.path.join(os.path.dirname(__file__), '_vendor.zip'))\nimport helper\n"},
 		Nested: "pkg/_vendor.zip", NestedFiles: map[string]string{"helper/__init__.py": "import subprocess\nsubprocess.Popen(['sh', '-c', 'id'])\n"}},
+	// Airlock must read the file Python runs.
+	{Name: "code behind a lone CR, which ends a line for Python",
+		Files: map[string]string{"pkg/__init__.py": "# configuration\rimport subprocess; subprocess.Popen(['sh', '-c', 'id'])\n"}},
+	{Name: "coding: unicode_escape turns \\u000a in a comment into code",
+		Files: map[string]string{"pkg/__init__.py": "# coding: unicode_escape\n# settings\\u000aimport base64; exec(base64.b64decode('" + payload + "'))\n"}},
+	{Name: "a byte-order mark before a .pth's import line", WheelOnly: true,
+		Files: map[string]string{"pkg_init.pth": "\ufeffimport os, base64; exec(base64.b64decode('" + payload + "'))\n"}},
+	{Name: "a .pth import line after a form feed (3.13 splits lines as str.splitlines)", WheelOnly: true,
+		Files: map[string]string{"pkg_init.pth": "/opt/pkg\fimport os, base64; exec(base64.b64decode('" + payload + "'))\n"}},
+	{Name: "sourceless bytecode imported instead of a module", WheelOnly: true,
+		Files: map[string]string{"pkg/__init__.py": "from . import helper\n", "pkg/helper.pyc": "\xcb\x0d\x0d\x0a\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xe3code"}},
+	{Name: "unchecked hash-based bytecode beside a clean source", WheelOnly: true,
+		Files: map[string]string{"pkg/__init__.py": "x = 1\n", "pkg/__pycache__/__init__.cpython-312.pyc": "\xcb\x0d\x0d\x0a\x01\x00\x00\x00hashhash\xe3code"}},
 }
 
 // Wheel builds the shape as a wheel of project "corpus".
