@@ -22,9 +22,9 @@ func File(r io.ReaderAt, size int64, name string, lim Limits) (*Report, error) {
 	var err error
 	switch {
 	case strings.HasSuffix(name, ".whl"):
-		rep, err = inspectZip(r, size, lim, true)
+		rep, err = inspectZip(r, size, lim, true, name)
 	case strings.HasSuffix(name, ".zip") || strings.HasSuffix(name, ".egg"):
-		rep, err = inspectZip(r, size, lim, false)
+		rep, err = inspectZip(r, size, lim, false, name)
 	case strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".tgz"):
 		rep, err = inspectTarGz(io.NewSectionReader(r, 0, size), lim)
 	case strings.HasSuffix(name, ".tar.bz2"):
@@ -64,13 +64,34 @@ func checkName(rep *Report, m member, lim Limits) (bool, error) {
 	}
 	switch m.mode {
 	case "symlink", "hardlink":
-		rep.add(Finding{Severity: High, Kind: "link", Path: m.name, Message: m.mode + " inside the archive (not followed)", Evidence: "-> " + m.link})
+		f := Finding{Severity: High, Kind: "link", Path: m.name, Message: m.mode + " inside the archive (not followed)", Evidence: "-> " + m.link}
+		if linkStaysInside(m) {
+			// tenacity's sdist links one of its files to another: an
+			// extractor that honours links writes nothing outside.
+			f.Severity, f.Message = Low, m.mode+" to another member of the archive (not followed)"
+		}
+		rep.add(f)
 		return false, nil
 	case "other":
 		rep.add(Finding{Severity: Medium, Kind: "special-file", Path: m.name, Message: "device, fifo or other special file in the archive"})
 		return false, nil
 	}
 	return m.mode == "file", nil
+}
+
+// linkStaysInside reports a link whose target is a path inside the
+// archive's own root folder (never absolute, never above it).
+func linkStaysInside(m member) bool {
+	if m.link == "" || strings.HasPrefix(m.link, "/") || strings.Contains(m.link, "\\") || m.link == "(zip symlink)" {
+		return false
+	}
+	target := m.link
+	if m.mode == "symlink" { // relative to the link's folder; a hard link names a member
+		target = path.Join(path.Dir(m.name), m.link)
+	}
+	clean := path.Clean(target)
+	root, _, _ := strings.Cut(m.name, "/")
+	return clean != "." && !strings.HasPrefix(clean, "../") && clean != ".." && strings.HasPrefix(clean, root+"/")
 }
 
 func hasDotDot(name string) bool {
@@ -114,7 +135,7 @@ func (br *budgetReader) Read(p []byte) (int, error) {
 }
 
 // inspectZip reads a wheel (checkRecord) or a zip sdist member by member.
-func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool) (*Report, error) {
+func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool, filename string) (*Report, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -184,7 +205,7 @@ func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool) (*Report, err
 	rep.EntryPoints = parseEntryPoints(entryPoints)
 	if wheel {
 		checkRecord(rep, record, hashes)
-		if bytes.Contains(wheelMeta, []byte("Root-Is-Purelib: true")) {
+		if bytes.Contains(wheelMeta, []byte("Root-Is-Purelib: true")) && pureTags(filename) {
 			for i := range rep.Findings {
 				if rep.Findings[i].Kind == "native-executable" {
 					rep.Findings[i].Severity = High
@@ -405,4 +426,11 @@ func duplicate(rep *Report, seen map[string]bool, name string) bool {
 	rep.add(Finding{Severity: High, Kind: "duplicate-member", Path: name,
 		Message: "listed twice in the archive: what was inspected need not be what an installer writes"})
 	return true
+}
+
+// pureTags reports whether a wheel's filename says it is for every
+// platform (…-none-any.whl): a platform wheel whose WHEEL file says
+// Root-Is-Purelib: true (wandb's) carries its native code on purpose.
+func pureTags(filename string) bool {
+	return strings.HasSuffix(path.Base(filename), "-any.whl")
 }

@@ -179,6 +179,16 @@ func NormalizePath(p, project, version string) string {
 	if first, rest, ok := strings.Cut(p, "/"); ok && strings.HasSuffix(first, "-"+version) {
 		p = "ROOT/" + rest // an sdist's top directory
 	}
+	// Nested archives and their folders carry the version too (cmake's
+	// test fixtures: …/cmake-4.4.4.tar.gz!/cmake-4.4.4/…): without this,
+	// every finding in them is "new" in the next release.
+	if strings.Contains(version, ".") {
+		p = strings.ReplaceAll(p, "-"+version+"/", "-VERSION/")
+		p = strings.ReplaceAll(p, "-"+version+".tar", "-VERSION.tar")
+		p = strings.ReplaceAll(p, "-"+version+".zip", "-VERSION.zip")
+		p = strings.ReplaceAll(p, "-"+version+".whl", "-VERSION.whl")
+		p = strings.ReplaceAll(p, "-"+version+"-", "-VERSION-")
+	}
 	return p
 }
 

@@ -48,6 +48,8 @@ func (s *scanner) member(name string, r io.Reader, keep bool) (string, []byte, e
 		maxKeep = s.lim.MaxScanBytes
 	case nested:
 		maxKeep = maxNestedBytes
+	case keep && strings.HasSuffix(name, "/RECORD"):
+		maxKeep = maxRecordBytes // a big wheel's RECORD runs to megabytes (ziglang: 1.2 MB)
 	case keep:
 		maxKeep = 1 << 20
 	}
@@ -100,11 +102,18 @@ func (s *scanner) member(name string, r io.Reader, keep bool) (string, []byte, e
 			return "", nil, err
 		}
 	}
+	if keep && truncated {
+		return sum, nil, fmt.Errorf("%w: %s is larger than %d MiB", ErrLimit, name, maxKeep>>20)
+	}
 	if keep {
 		return sum, kept.Bytes(), nil
 	}
 	return sum, nil, nil
 }
+
+// maxRecordBytes bounds a wheel's RECORD kept whole (one read only in part
+// would list every later member as "not in RECORD").
+const maxRecordBytes = 64 << 20
 
 // Nested archives (a zip put on sys.path, a vendored wheel) are inspected
 // like the distribution, to a depth and a size.
@@ -145,6 +154,11 @@ func (s *scanner) nested(name string, data []byte) error {
 	for _, f := range rep.Findings {
 		if f.Kind == "record-mismatch" || f.Kind == "record-missing" {
 			continue // a nested wheel's RECORD is its own business
+		}
+		if f.Kind == "link" || f.Kind == "special-file" {
+			// Installing never unpacks an archive inside the
+			// distribution: its links are not written anywhere.
+			f.Severity = Low
 		}
 		f.Path = name + "!/" + f.Path
 		s.rep.add(f)
@@ -252,7 +266,10 @@ func (r role) note() string {
 // notInstalledDirs are the sdist folders whose code installing never runs.
 var notInstalledDirs = map[string]bool{"tests": true, "test": true, "testing": true, "docs": true, "doc": true,
 	"examples": true, "example": true, "scripts": true, "benchmarks": true, "bench": true, "downstream": true,
-	"tools": true, "ci": true, ".github": true}
+	"tools": true, "ci": true, ".github": true,
+	// Vendored trees of other languages' sources (opencv-python's
+	// 3rdparty/ carries maintainer scripts no build installs).
+	"3rdparty": true, "third_party": true, "thirdparty": true}
 
 // roleOf classifies a source file. Wheels install everything they carry;
 // an sdist runs its setup.py (at its root) and installs its packages, but

@@ -33,6 +33,9 @@ type WheelSpec struct {
 	EntryPoints string
 	// Tag is the wheel's compatibility tag; empty means py3-none-any.
 	Tag string
+	// SaysPurelib makes WHEEL say Root-Is-Purelib: true whatever the tag,
+	// as some platform wheels do (wandb's).
+	SaysPurelib bool
 }
 
 // ModuleName is the importable module a generated wheel installs.
@@ -92,7 +95,7 @@ func BuildWheel(spec WheelSpec) (filename string, data, metadata []byte) {
 	}
 	members = append(members,
 		member{distInfo + "/METADATA", metadata},
-		member{distInfo + "/WHEEL", []byte("Wheel-Version: 1.0\nGenerator: airlock-fakepypi\nRoot-Is-Purelib: " + strconv.FormatBool(strings.HasSuffix(tag, "-none-any")) + "\nTag: " + tag + "\n")},
+		member{distInfo + "/WHEEL", []byte("Wheel-Version: 1.0\nGenerator: airlock-fakepypi\nRoot-Is-Purelib: " + strconv.FormatBool(strings.HasSuffix(tag, "-none-any") || spec.SaysPurelib) + "\nTag: " + tag + "\n")},
 	)
 	var record strings.Builder
 	for _, m := range members {
