@@ -187,6 +187,12 @@ type Inspect struct {
 	MaxPathLength int      `yaml:"max_path_length"`
 	MaxDepth      int      `yaml:"max_depth"`
 	MaxScanBytes  ByteSize `yaml:"max_scan_bytes"`
+	// CompareSource compares a wheel's Python files with the repository
+	// at the release's tag (GitHub's source archive, through
+	// signals.github_api_url); it needs the signals on.
+	CompareSource bool `yaml:"compare_source"`
+	// MaxSourceBytes bounds one source archive.
+	MaxSourceBytes ByteSize `yaml:"max_source_bytes"`
 }
 
 // Signals is the `signals:` section: the behavioural sources.
@@ -276,10 +282,11 @@ func Default() Config {
 			MaxPageBytes: 64 << 20,
 			MaxFileBytes: 8 << 30,
 		},
-		Index:       Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank", PageCacheBytes: 128 << 20},
-		Policy:      defaultPolicy(),
-		Notify:      Notify{Timeout: Duration(5 * time.Second), Retries: 3},
-		Inspect:     Inspect{Enabled: true, MaxTotalBytes: 8 << 30, MaxMemberBytes: 4 << 30, RatioMinBytes: 64 << 20, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20},
+		Index:  Index{TTL: Duration(10 * time.Minute), HeldFiles: "yank", PageCacheBytes: 128 << 20},
+		Policy: defaultPolicy(),
+		Notify: Notify{Timeout: Duration(5 * time.Second), Retries: 3},
+		Inspect: Inspect{Enabled: true, MaxTotalBytes: 8 << 30, MaxMemberBytes: 4 << 30, RatioMinBytes: 64 << 20, MaxMembers: 100_000, MaxRatio: 200, MaxPathLength: 1024, MaxDepth: 48, MaxScanBytes: 4 << 20,
+			CompareSource: true, MaxSourceBytes: 256 << 20},
 		Store:       Store{MinFreeBytes: 1 << 30},
 		MemoryLimit: 256 << 20,
 		Server: Server{ReadTimeout: Duration(30 * time.Second), WriteTimeout: Duration(2 * time.Minute),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,8 @@ import (
 	"airlock/pep440"
 	"airlock/policy"
 	"airlock/quarantine"
+	"airlock/signals"
+	"airlock/sourcecmp"
 	"airlock/storage"
 )
 
@@ -58,6 +61,9 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 		return &policy.Content{Error: err.Error()} // not remembered in memory: the store has it
 	}
 	version, _ := index.VersionFromFilename(page.Name, f.Filename)
+	// Before the baseline is chosen: a file not in the source could hold
+	// this one, which makes the comparison with the baseline worth its bytes.
+	rep, srcNote := g.withSource(ctx, page, version, rep)
 	var prev *inspect.Report
 	budget := baselineChecks
 	prevFile, prevVersion, ok := previousFile(page, f, func(p *index.Page, f index.File) bool {
@@ -82,6 +88,15 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 			prevVersion = ""
 		}
 	}
+	// Code in the wheel that is not in its repository at the tag is added
+	// to the baseline's report too, so a file every release builds
+	// differently is known, not new.
+	if prev != nil {
+		prev, _ = g.withSource(ctx, page, prevVersion, prev)
+	}
+	if srcNote != "" {
+		note = strings.TrimPrefix(note+"; "+srcNote, "; ")
+	}
 	d := inspect.Compare(page.Name, version, rep, prevVersion, prev)
 	c := &policy.Content{PreviousVersion: d.PreviousVersion, FilesAdded: capList(d.Added), FilesRemoved: capList(d.Removed), Note: note}
 	for _, fi := range d.New {
@@ -102,7 +117,9 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 	for _, fi := range d.Known {
 		c.Known = append(c.Known, toFinding(fi))
 	}
-	g.content.put(f.SHA256(), c)
+	if !strings.Contains(srcNote, sourceRetry) {
+		g.content.put(f.SHA256(), c)
+	}
 	return c
 }
 
@@ -330,4 +347,55 @@ func wheelTags(filename string) string {
 		return ""
 	}
 	return strings.Join(parts[len(parts)-3:], "-")
+}
+
+// sourceRetry starts the note of a comparison the forge failed: the
+// content is not remembered, so the next look compares again.
+const sourceRetry = "source not compared (forge unreachable, tried again at the next look): "
+
+// withSource adds to a copy of a wheel's report a finding for each of its
+// Python files that the project's repository at the release's tag does
+// not have with the same content; note says why the comparison could not
+// run (no repository, no tag, the forge unreachable), which leaves the
+// report as it was.
+func (g *Gate) withSource(ctx context.Context, page *index.Page, version string, rep *inspect.Report) (*inspect.Report, string) {
+	if g.opt.Sources == nil || page.Source != "" || rep == nil || rep.Kind != "wheel" || len(rep.Sources) == 0 {
+		return rep, ""
+	}
+	s := g.signalsFor(page.Source)
+	if s == nil {
+		return rep, ""
+	}
+	sig := s.ForRelease(ctx, page.Name, version)
+	if sig != nil {
+		if why, failed := sig.Unknown[signals.SourceGitHub]; failed {
+			g.forgeAnswered(errors.New(why))
+			return rep, sourceRetry + "GitHub could not be read: " + why
+		}
+	}
+	switch {
+	case sig == nil || sig.Repository == "":
+		return rep, "source not compared: no repository linked"
+	case sig.Tag == nil:
+		return rep, "source not compared: the repository has no tag for " + version
+	}
+	tree, err := g.opt.Sources.Tree(ctx, sig.Repository, sig.Tag.Name)
+	if errors.Is(err, sourcecmp.ErrNoArchive) {
+		g.forgeAnswered(nil)
+		return rep, "source not compared: " + err.Error()
+	}
+	g.forgeAnswered(err)
+	if err != nil {
+		return rep, sourceRetry + err.Error()
+	}
+	out := *rep
+	out.Findings = slices.Clone(rep.Findings)
+	for _, d := range sourcecmp.Compare(rep.Sources, tree) {
+		msg := fmt.Sprintf("differs from the source at %s (%s): this code is not what the repository has", sig.Tag.Name, sig.Repository)
+		if d.Missing {
+			msg = fmt.Sprintf("not in the source at %s (%s): code nobody committed", sig.Tag.Name, sig.Repository)
+		}
+		out.Findings = append(out.Findings, inspect.Finding{Severity: inspect.High, Kind: "not-in-source", Path: d.Path, Message: msg})
+	}
+	return &out, ""
 }

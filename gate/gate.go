@@ -37,6 +37,7 @@ import (
 	"airlock/metrics"
 	"airlock/quarantine"
 	"airlock/signals"
+	"airlock/sourcecmp"
 	"airlock/upstream"
 )
 
@@ -68,6 +69,9 @@ type Options struct {
 	// Inspect turns content inspection on, within InspectLimits.
 	Inspect       bool
 	InspectLimits inspect.Limits
+	// Sources compares a wheel's Python files with its repository at the
+	// release's tag (needs Signals for the repository and tag); nil: off.
+	Sources *sourcecmp.Fetcher
 	// Background bounds the work queue; zero Workers turns it off.
 	Background Background
 	// SignalsWait bounds how long a listing waits for the signal sources

@@ -38,6 +38,26 @@ type health struct {
 	firstPage                  time.Time
 	sources                    map[string]*sourceState
 	logged                     map[string]time.Time // warning key -> last logged
+	// forgeFailing is when the source forge stopped answering (zero while
+	// it does), for the source comparison.
+	forgeFailing time.Time
+	forgeError   string
+}
+
+// forgeAnswered records whether the source forge could be read, for the
+// inert-check warning.
+func (g *Gate) forgeAnswered(err error) {
+	h := &g.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case err == nil:
+		h.forgeFailing, h.forgeError = time.Time{}, ""
+	case h.forgeFailing.IsZero():
+		h.forgeFailing, h.forgeError = g.opt.Now(), err.Error()
+	default:
+		h.forgeError = err.Error()
+	}
 }
 
 type sourceState struct {
@@ -132,6 +152,10 @@ func (g *Gate) Warnings() []Warning {
 		}
 		out = append(out, Warning{Check: "signals", Reason: "source_" + src, Since: st.failingSince,
 			Message: fmt.Sprintf("signal source %s is failing (%s): the score components it feeds are unknown", src, st.lastError)})
+	}
+	if !h.forgeFailing.IsZero() {
+		out = append(out, Warning{Check: "content", Reason: "forge_unreachable", Since: h.forgeFailing,
+			Message: fmt.Sprintf("the source comparison cannot run: the forge's source archives cannot be read (%s)", h.forgeError)})
 	}
 	return append(out, g.advisoryWarnings()...)
 }

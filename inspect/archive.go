@@ -191,6 +191,12 @@ func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool, filename stri
 			return nil, classify(err, b, lim)
 		}
 		hashes[f.Name] = sum
+		if wheel && sc.lim.depth == 0 && isSource(f.Name) && sc.roleOf(f.Name) == installed {
+			if rep.Sources == nil {
+				rep.Sources = map[string]string{}
+			}
+			rep.Sources[f.Name] = sum
+		}
 		switch {
 		case wheel && strings.HasSuffix(f.Name, ".dist-info/RECORD") && strings.Count(f.Name, "/") == 1:
 			record = keep
@@ -433,4 +439,10 @@ func duplicate(rep *Report, seen map[string]bool, name string) bool {
 // Root-Is-Purelib: true (wandb's) carries its native code on purpose.
 func pureTags(filename string) bool {
 	return strings.HasSuffix(path.Base(filename), "-any.whl")
+}
+
+// isSource reports a file whose code Python runs from source: a module or
+// a .pth (metadata folders excluded).
+func isSource(name string) bool {
+	return (strings.HasSuffix(name, ".py") || strings.HasSuffix(name, ".pth")) && !strings.Contains(name, ".dist-info/")
 }

@@ -52,6 +52,10 @@ type Report struct {
 	// EntryPoints are console and GUI scripts ("name = module:func").
 	EntryPoints []string `json:"entry_points,omitempty"`
 	Bytes       int64    `json:"bytes"` // uncompressed
+	// Sources are a wheel's installed Python files (.py, .pth) by path,
+	// with their RECORD-style sha256: what the source comparison checks
+	// against the repository at the release's tag.
+	Sources map[string]string `json:"sources,omitempty"`
 }
 
 // ErrLimit wraps every reason an archive could not be inspected: a limit it

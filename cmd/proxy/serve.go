@@ -30,6 +30,7 @@ import (
 	"airlock/quarantine"
 	"airlock/reviewui"
 	"airlock/simpleapi"
+	"airlock/sourcecmp"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -158,6 +159,7 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 		Quarantine:     q,
 		Attest:         attest.New(up, cfg.UpstreamURL(), verifier, store),
 		Signals:        newAssessor(cfg, store),
+		Sources:        newSourceFetcher(cfg, store),
 		Inspect:        cfg.Inspect.Enabled,
 		InspectLimits: inspect.Limits{MaxTotalBytes: int64(cfg.Inspect.MaxTotalBytes), MaxMemberBytes: int64(cfg.Inspect.MaxMemberBytes), MaxMembers: cfg.Inspect.MaxMembers,
 			MaxRatio: cfg.Inspect.MaxRatio, MaxPathLength: cfg.Inspect.MaxPathLength, MaxDepth: cfg.Inspect.MaxDepth,
@@ -449,4 +451,27 @@ func openStore(cfg config.Config, log zerolog.Logger) (*storage.Store, error) {
 			PathStyle: cfg.Blobs.PathStyle, CacheBytes: int64(cfg.Blobs.CacheBytes)},
 		LockTimeout: time.Second,
 	}, log)
+}
+
+// newSourceFetcher reads repositories at a release's tag for the source
+// comparison, through the signals' GitHub API, caching each tree with the
+// signal documents; nil when the comparison or the signals are off.
+func newSourceFetcher(cfg config.Config, store *storage.Store) *sourcecmp.Fetcher {
+	if !cfg.Inspect.Enabled || !cfg.Inspect.CompareSource || !cfg.Signals.Enabled {
+		return nil
+	}
+	return &sourcecmp.Fetcher{APIURL: cfg.Signals.GitHubAPIURL, Token: cfg.Signals.GitHubToken,
+		HTTP: &http.Client{Timeout: 2 * time.Minute}, MaxBytes: int64(cfg.Inspect.MaxSourceBytes), Cache: treeCache{store}}
+}
+
+// treeCache keeps source trees as signal documents in the store.
+type treeCache struct{ store *storage.Store }
+
+func (c treeCache) Get(ctx context.Context, key string) ([]byte, bool) {
+	d, err := c.store.GetSignalDoc(ctx, key)
+	return d.Body, err == nil && d.Status == http.StatusOK
+}
+
+func (c treeCache) Put(ctx context.Context, key string, body []byte) {
+	c.store.PutSignalDoc(ctx, key, storage.SignalDoc{Body: body, Status: http.StatusOK, FetchedAt: time.Now().UTC()})
 }

@@ -1,10 +1,15 @@
 package fakepypi
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +36,9 @@ type FakeTag struct {
 	Name       string
 	CommitTime time.Time
 	Released   time.Time
+	// Files are the repository's files at the tag (path -> content), served
+	// as GitHub serves a tag's source archive (/repos/o/r/tarball/TAG).
+	Files map[string]string
 }
 
 // SetMeta sets a project's ownership and project_urls in the JSON API.
@@ -143,6 +151,28 @@ func (s *Server) serveGitHub(w http.ResponseWriter, r *http.Request) {
 			out = []map[string]any{}
 		}
 		enc.Encode(out)
+	case len(parts) == 4 && parts[2] == "tarball":
+		for i, t := range tags {
+			if t.Name != parts[3] {
+				continue
+			}
+			var buf bytes.Buffer
+			gz := gzip.NewWriter(&buf)
+			tw := tar.NewWriter(gz)
+			root := fmt.Sprintf("%s-%s-%07d/", parts[0], parts[1], i+1) // GitHub's owner-repo-sha/
+			tw.WriteHeader(&tar.Header{Name: "pax_global_header", Typeflag: tar.TypeXGlobalHeader, PAXRecords: map[string]string{"comment": fmt.Sprintf("%040d", i+1)}})
+			for _, p := range slices.Sorted(maps.Keys(t.Files)) {
+				tw.WriteHeader(&tar.Header{Name: root + p, Mode: 0o644, Size: int64(len(t.Files[p])), Typeflag: tar.TypeReg})
+				tw.Write([]byte(t.Files[p]))
+			}
+			tw.Close()
+			gz.Close()
+			w.Header().Set("Content-Type", "application/x-gzip")
+			w.Write(buf.Bytes())
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"message":"Not Found"}`))
 	case len(parts) == 4 && parts[2] == "commits":
 		n, _ := strconv.Atoi(strings.TrimLeft(parts[3], "0"))
 		if n < 1 || n > len(tags) {
