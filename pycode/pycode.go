@@ -299,8 +299,18 @@ func (a *analyzer) block(n *node, atImport bool) {
 // expr walks an expression (same rules as statements).
 func (a *analyzer) expr(n *node, atImport bool) { a.block(n, atImport) }
 
-// isMainGuard reports `__name__ == "__main__"` (either way round).
+// isMainGuard reports `__name__ == "__main__"` (either way round), also as
+// one side of an `and` (`if sys.platform != "win32" and __name__ ==
+// "__main__":`, rich's): the body runs only when both hold.
 func (a *analyzer) isMainGuard(cond *node) bool {
+	switch cond.Kind() {
+	case "parenthesized_expression":
+		if cond.NamedChildCount() == 1 {
+			return a.isMainGuard(cond.NamedChild(0))
+		}
+	case "boolean_operator":
+		return cond.op == "and" && cond.NamedChildCount() == 2 && (a.isMainGuard(cond.NamedChild(0)) || a.isMainGuard(cond.NamedChild(1)))
+	}
 	if cond.Kind() != "comparison_operator" || cond.NamedChildCount() != 2 {
 		return false
 	}

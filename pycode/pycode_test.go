@@ -39,6 +39,9 @@ func TestWhatRunsAtImport(t *testing.T) {
 		{"called two levels deep", "import os\ndef a():\n    b()\ndef b():\n    os.system('x')\na()\n", "spawn@5"},
 		{"function never called", "import subprocess\ndef build():\n    subprocess.run(['make'])\n", ""},
 		{"main guard", "import subprocess\nif __name__ == '__main__':\n    subprocess.run(['x'])\nelse:\n    pass\n", ""},
+		{"main guard in an and (rich's ansi.py)", "import sys, pty\nif sys.platform != 'win32' and __name__ == '__main__':\n    pty.spawn(sys.argv[1:])\n", ""},
+		{"main guard in parentheses", "import sys, pty\nif (__name__ == '__main__') and True:\n    pty.spawn(sys.argv[1:])\n", ""},
+		{"an or is no guard", "import sys, pty\nif sys.platform != 'win32' or __name__ == '__main__':\n    pty.spawn(sys.argv[1:])\n", "spawn@3"},
 		{"else of main guard runs", "import subprocess\nif __name__ == \"__main__\":\n    pass\nelse:\n    subprocess.run(['x'])\n", "spawn@5"},
 		{"lambda body", "import os\nf = lambda: os.system('x')\n", ""},
 		{
