@@ -15,6 +15,7 @@ package pycode
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strings"
 
 	sitter "github.com/tree-sitter/go-tree-sitter"
@@ -33,6 +34,10 @@ const (
 	// EnvExfiltration: the whole environment or credential files read,
 	// and the network used.
 	EnvExfiltration = "env-exfiltration"
+	// DynamicCode: an interpreter of source or bytecode run at import
+	// (exec, eval, runpy, code, timeit, unpickling), whatever its
+	// argument: what it runs is not in the file.
+	DynamicCode = "dynamic-code"
 )
 
 // Finding is one dangerous thing the code does.
@@ -78,9 +83,13 @@ func containsAny(src []byte, ws [][]byte) bool {
 	return false
 }
 
+// reDynamic finds the interpreters of source a file may call (exec and
+// eval as calls: the words alone are in every "execute").
+var reDynamic = regexp.MustCompile(`\b(?:exec|eval)\s*\(|\brunpy\b|\btimeit\b|\bInteractive(?:Interpreter|Console)\b|\bcompile_command\b|\bcode\.interact\b|\bpickle\b|\bmarshal\b`)
+
 func mayFind(src []byte) bool {
 	network := containsAny(src, networkWords)
-	return containsAny(src, spawnWords) || containsAny(src, computedWords) ||
+	return containsAny(src, spawnWords) || containsAny(src, computedWords) || reDynamic.Match(src) ||
 		(containsAny(src, execWords) && (network || containsAny(src, decoderWords))) ||
 		(network && containsAny(src, secretWords2))
 }
@@ -327,6 +336,10 @@ var (
 		// Decoded bytes handed to native code: shellcode loaders.
 		"ctypes.memmove": true, "ctypes.create_string_buffer": true, "ctypes.CDLL": true, "ctypes.cdll.LoadLibrary": true,
 		"ctypes.windll.kernel32.VirtualAlloc": true, "ctypes.string_at": true}
+	// dynamicSinks run source or bytecode handed to them.
+	dynamicSinks = prefixSet("runpy.run_path", "runpy.run_module", "timeit.timeit", "timeit.repeat", "timeit.Timer",
+		"code.InteractiveInterpreter", "code.InteractiveConsole", "code.interact", "code.compile_command",
+		"pip.main", "pip._internal.main", "pip._internal.cli.main.main")
 	spawnCalls = prefixSet("subprocess.Popen", "subprocess.run", "subprocess.call", "subprocess.check_call",
 		"subprocess.check_output", "subprocess.getoutput", "subprocess.getstatusoutput", "os.system", "os.popen",
 		"os.execl", "os.execle", "os.execlp", "os.execlpe", "os.execv", "os.execve", "os.execvp", "os.execvpe",
@@ -378,6 +391,12 @@ func (a *analyzer) call(n *node, atImport bool) {
 			a.execs = append(a.execs, site{line: line(n), what: ObfuscatedExec + ": " + what + " of decoded data", atImport: atImport})
 		case computed:
 			a.execs = append(a.execs, site{line: line(n), what: ObfuscatedExec + ": " + what + " reached through a computed name (" + short(a.text(fn)) + ")", atImport: atImport})
+		case atImport && what != "compile": // compile alone runs nothing; its code object is exec'd or eval'd
+			a.execs = append(a.execs, site{line: line(n), what: DynamicCode + ": " + what + " of code built at import: what runs is not in the file", atImport: true})
+		}
+	case dynamicSinks[callee]:
+		if atImport {
+			a.execs = append(a.execs, site{line: line(n), what: DynamicCode + ": " + callee + " runs code that is not in the file", atImport: true})
 		}
 	case loadSinks[callee]:
 		if t := a.argsTaint(args); t != "" {
@@ -386,6 +405,8 @@ func (a *analyzer) call(n *node, atImport bool) {
 				why = "native code from data"
 			}
 			a.execs = append(a.execs, site{line: line(n), what: ObfuscatedExec + ": " + callee + " of " + t + " data (" + why + ")", atImport: atImport})
+		} else if atImport && !strings.HasPrefix(callee, "ctypes.") {
+			a.execs = append(a.execs, site{line: line(n), what: DynamicCode + ": " + callee + " at import (unpickling runs code)", atImport: true})
 		}
 	case spawnCalls[callee]:
 		a.spawns = append(a.spawns, site{line: line(n), what: callee, atImport: atImport, download: a.mentionsDownload(args)})
