@@ -135,6 +135,13 @@ type analyzer struct {
 	tainted map[string]string // names bound to decoded, fetched or environment data
 	funcs   map[string]*node
 	called  map[string]bool // module functions called at import
+	// classes are the module's classes by name, with their methods;
+	// instances the module-level names bound to one (v = C()); runs the
+	// method bodies found to run at import (queued, walked once).
+	classes   map[string]map[string]*node
+	instances map[string]string
+	runs      []*node
+	ran       map[*node]bool
 	// computed marks aliases bound through a look-up (getattr, a
 	// subscript, __import__), not a plain name.
 	computed map[string]bool
@@ -144,7 +151,8 @@ type analyzer struct {
 
 func newAnalyzer(src []byte) *analyzer {
 	return &analyzer{src: src, lines: bytes.Split(src, []byte("\n")), aliases: map[string]string{}, star: map[string]bool{},
-		consts: map[string]string{}, tainted: map[string]string{}, funcs: map[string]*node{}, called: map[string]bool{}, computed: map[string]bool{}}
+		consts: map[string]string{}, tainted: map[string]string{}, funcs: map[string]*node{}, called: map[string]bool{}, computed: map[string]bool{},
+		classes: map[string]map[string]*node{}, instances: map[string]string{}, ran: map[*node]bool{}}
 }
 
 func (a *analyzer) text(n *node) string { return string(a.src[n.start:n.end]) }
@@ -158,25 +166,125 @@ func (a *analyzer) run(root *node) {
 		a.collect(root)
 	}
 	a.block(root, true)
-	// Functions the module calls at its top level run at import too; so
-	// do the ones they call, a few levels deep.
-	done := map[string]bool{}
-	for round := 0; round < 3; round++ {
-		var next []string
+	// Functions and methods the module runs at its top level run at import
+	// too, and so do the ones they run, to any depth: each body is walked
+	// once, so the module's own size bounds the work.
+	for {
 		for name := range a.called {
-			if !done[name] {
-				done[name] = true
-				next = append(next, name)
+			if fn := a.funcs[name]; fn != nil {
+				a.runs = append(a.runs, fn)
 			}
 		}
-		if len(next) == 0 {
-			break
+		clear(a.called)
+		if len(a.runs) == 0 {
+			return
 		}
-		for _, name := range next {
-			if fn := a.funcs[name]; fn != nil {
-				if body := fn.ChildByFieldName("body"); body != nil {
-					a.block(body, true)
+		fn := a.runs[0]
+		a.runs = a.runs[1:]
+		if a.ran[fn] {
+			continue
+		}
+		a.ran[fn] = true
+		if body := fn.ChildByFieldName("body"); body != nil {
+			a.block(body, true)
+		}
+	}
+}
+
+// runMethod queues a method of a module class that runs at import.
+func (a *analyzer) runMethod(class, method string) {
+	if m := a.classes[class][method]; m != nil {
+		a.runs = append(a.runs, m)
+	}
+}
+
+// runsCallable queues what an expression names when it is run at import:
+// a module function, a class (its __init__), a lambda's body.
+func (a *analyzer) runsCallable(n *node) {
+	switch n.Kind() {
+	case "identifier":
+		name := a.text(n)
+		if _, ok := a.funcs[name]; ok {
+			a.called[name] = true
+		}
+		if _, ok := a.classes[name]; ok {
+			a.runMethod(name, "__new__")
+			a.runMethod(name, "__init__")
+		}
+	case "attribute":
+		a.methodCall(n)
+	case "lambda":
+		if body := n.ChildByFieldName("body"); body != nil {
+			a.block(body, true)
+		}
+	}
+}
+
+// methodCall queues the method an attribute names on a module class, on a
+// call of one (C().m), or on a module-level instance of one (v.m).
+func (a *analyzer) methodCall(fn *node) {
+	obj, attr := fn.ChildByFieldName("object"), fn.ChildByFieldName("attribute")
+	if obj == nil || attr == nil {
+		return
+	}
+	class := ""
+	switch obj.Kind() {
+	case "identifier":
+		class = a.text(obj)
+		if c, ok := a.instances[class]; ok {
+			class = c
+		}
+	case "call":
+		if f := obj.ChildByFieldName("function"); f != nil && f.Kind() == "identifier" {
+			class = a.text(f)
+		}
+	}
+	if _, ok := a.classes[class]; ok {
+		a.runMethod(class, a.text(attr))
+	}
+}
+
+// handoffs run the callables handed to them, now or before the process
+// ends: a thread's target, an exit hook, a partial, a tracer, a map.
+var handoffs = prefixSet("threading.Thread", "threading.Timer", "atexit.register", "functools.partial", "weakref.finalize",
+	"sys.settrace", "sys.setprofile", "threading.settrace", "threading.setprofile", "builtins.map", "builtins.filter",
+	"builtins.sorted", "functools.reduce", "operator.methodcaller", "contextlib.contextmanager", "asyncio.run",
+	"signal.signal", "sys.excepthook", "concurrent.futures.ThreadPoolExecutor")
+
+// classHooks queues what Python runs when a class statement runs: the
+// metaclass's __new__/__init__/__prepare__, the bases' __init_subclass__,
+// the __set_name__ of descriptors its body creates, and its decorators.
+func (a *analyzer) classHooks(n *node) {
+	if supers := n.ChildByFieldName("superclasses"); supers != nil {
+		for i := uint(0); i < supers.NamedChildCount(); i++ {
+			c := supers.NamedChild(i)
+			switch c.Kind() {
+			case "identifier":
+				a.runMethod(a.text(c), "__init_subclass__")
+			case "keyword_argument":
+				if name, value := c.ChildByFieldName("name"), c.ChildByFieldName("value"); name != nil && value != nil && a.text(name) == "metaclass" && value.Kind() == "identifier" {
+					for _, m := range []string{"__prepare__", "__new__", "__init__"} {
+						a.runMethod(a.text(value), m)
+					}
 				}
+			}
+		}
+	}
+	body := n.ChildByFieldName("body")
+	if body == nil {
+		return
+	}
+	for i := uint(0); i < body.NamedChildCount(); i++ {
+		st := body.NamedChild(i)
+		if st.Kind() == "expression_statement" && st.NamedChildCount() == 1 {
+			st = st.NamedChild(0)
+		}
+		if st.Kind() != "assignment" {
+			continue
+		}
+		if right := st.ChildByFieldName("right"); right != nil && right.Kind() == "call" {
+			if f := right.ChildByFieldName("function"); f != nil && f.Kind() == "identifier" {
+				a.runMethod(a.text(f), "__set_name__")
 			}
 		}
 	}
@@ -227,8 +335,31 @@ func (a *analyzer) collect(n *node) {
 		if name := n.ChildByFieldName("name"); name != nil && isModuleLevel(n) {
 			a.funcs[a.text(name)] = n
 		}
+	case "class_definition":
+		if name := n.ChildByFieldName("name"); name != nil && isModuleLevel(n) {
+			methods := map[string]*node{}
+			if body := n.ChildByFieldName("body"); body != nil {
+				for i := uint(0); i < body.NamedChildCount(); i++ {
+					d := body.NamedChild(i)
+					if d.Kind() == "decorated_definition" {
+						d = d.ChildByFieldName("definition")
+					}
+					if d != nil && d.Kind() == "function_definition" {
+						if mn := d.ChildByFieldName("name"); mn != nil {
+							methods[a.text(mn)] = d
+						}
+					}
+				}
+			}
+			a.classes[a.text(name)] = methods
+		}
 	case "assignment":
 		left, right := n.ChildByFieldName("left"), n.ChildByFieldName("right")
+		if left != nil && right != nil && left.Kind() == "identifier" && right.Kind() == "call" {
+			if f := right.ChildByFieldName("function"); f != nil && f.Kind() == "identifier" {
+				a.instances[a.text(left)] = a.text(f) // a class's instance, if it names one
+			}
+		}
 		if left != nil && right != nil && left.Kind() == "identifier" {
 			name := a.text(left)
 			if r := a.resolve(right); r != "" {
@@ -299,6 +430,19 @@ func (a *analyzer) block(n *node, atImport bool) {
 		a.call(n, atImport)
 	case "lambda":
 		return // its body runs only when called
+	case "class_definition":
+		if atImport {
+			a.classHooks(n)
+		}
+	case "decorator":
+		// A decorator is called with what it decorates when the def runs.
+		if atImport && n.NamedChildCount() == 1 {
+			a.runsCallable(n.NamedChild(0))
+		}
+	case "subscript":
+		if v := n.ChildByFieldName("value"); atImport && v != nil && v.Kind() == "identifier" {
+			a.runMethod(a.text(v), "__class_getitem__")
+		}
 	}
 	for i := uint(0); i < n.NamedChildCount(); i++ {
 		a.block(n.NamedChild(i), atImport)
@@ -375,9 +519,18 @@ func (a *analyzer) call(n *node, atImport bool) {
 		return
 	}
 	callee := a.resolve(fn)
-	if fn.Kind() == "identifier" && atImport {
-		if _, ok := a.funcs[a.text(fn)]; ok {
-			a.called[a.text(fn)] = true
+	if atImport {
+		a.runsCallable(fn) // a module function, a class, a method
+		if handoffs[callee] && args != nil {
+			for i := uint(0); i < args.NamedChildCount(); i++ {
+				arg := args.NamedChild(i)
+				if arg.Kind() == "keyword_argument" {
+					arg = arg.ChildByFieldName("value")
+				}
+				if arg != nil {
+					a.runsCallable(arg)
+				}
+			}
 		}
 	}
 	computed := (fn.Kind() != "identifier" && !strings.HasPrefix(a.text(fn), "builtins.")) || a.computed[a.text(fn)]

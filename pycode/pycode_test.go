@@ -66,6 +66,23 @@ func TestWhatRunsAtImport(t *testing.T) {
 		{"code.InteractiveInterpreter", "import code\ncode.InteractiveInterpreter().runsource('x = 1')\n", "dynamic-code@2"},
 		{"pickle of a literal", "import pickle\npickle.loads(b'cbuiltins\\nprint\\n(Vx\\ntR.')\n", "dynamic-code@2"},
 		{"one environment key", "import os, requests\nhome = os.environ.get('HOME')\nrequests.get('https://pypi.org')\n", ""},
+		// What runs one step from the top level: methods, class hooks,
+		// decorators by name, callbacks handed to the standard library,
+		// chains of any depth.
+		{"a method called at import", "import os\nclass Setup:\n    def go(self):\n        os.system('x')\nSetup().go()\n", "spawn@4"},
+		{"a method of a module instance", "import os\nclass Setup:\n    def go(self):\n        os.system('x')\ns = Setup()\ns.go()\n", "spawn@4"},
+		{"__init__ of a class instantiated at import", "import os\nclass Setup:\n    def __init__(self):\n        os.system('x')\nSetup()\n", "spawn@4"},
+		{"__init_subclass__ of a base", "import os\nclass Base:\n    def __init_subclass__(cls):\n        os.system('x')\nclass Child(Base):\n    pass\n", "spawn@4"},
+		{"a metaclass", "import os\nclass Meta(type):\n    def __new__(m, *a):\n        os.system('x')\n        return type.__new__(m, *a)\nclass C(metaclass=Meta):\n    pass\n", "spawn@4"},
+		{"__set_name__ of a descriptor", "import os\nclass D:\n    def __set_name__(self, owner, name):\n        os.system('x')\nclass C:\n    f = D()\n", "spawn@4"},
+		{"__class_getitem__", "import os\nclass G:\n    def __class_getitem__(cls, k):\n        os.system('x')\nG[int]\n", "spawn@4"},
+		{"a decorator used by name", "import os\ndef reg(f):\n    os.system('x')\n    return f\n@reg\ndef g():\n    pass\n", "spawn@3"},
+		{"a thread's target", "import os, threading\ndef w():\n    os.system('x')\nthreading.Thread(target=w).start()\n", "spawn@3"},
+		{"an exit hook", "import os, atexit\ndef w():\n    os.system('x')\natexit.register(w)\n", "spawn@3"},
+		{"a partial called", "import os, functools\ndef w(c):\n    os.system(c)\nfunctools.partial(w, 'x')()\n", "spawn@3"},
+		{"a lambda handed to a thread", "import os, threading\nthreading.Thread(target=lambda: os.system('x')).start()\n", "spawn@2"},
+		{"a chain five deep", "import os\ndef a():\n    b()\ndef b():\n    c()\ndef c():\n    d()\ndef d():\n    e()\ndef e():\n    os.system('x')\na()\n", "spawn@11"},
+		{"a method never called", "import os\nclass Setup:\n    def go(self):\n        os.system('x')\nSetup()\n", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := kinds(atImport(Analyze([]byte(tt.src)))); got != tt.want {

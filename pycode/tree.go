@@ -70,7 +70,7 @@ func language() *sitter.Language {
 var fieldParents = map[string]bool{"call": true, "attribute": true, "subscript": true, "assignment": true,
 	"function_definition": true, "if_statement": true, "import_from_statement": true, "aliased_import": true,
 	"binary_operator": true, "generator_expression": true, "list_comprehension": true, "for_in_clause": true,
-	"keyword_argument": true, "decorated_definition": true, "class_definition": true}
+	"keyword_argument": true, "decorated_definition": true, "class_definition": true, "lambda": true}
 
 // maxDepth bounds the copied tree: deeper nesting is no Python anyone
 // writes, and a recursion on hostile input must stop somewhere.
