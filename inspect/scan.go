@@ -319,6 +319,8 @@ func isTestPath(name string) bool {
 	return strings.HasPrefix(b, "test_") || b == "conftest.py" || strings.HasSuffix(b, "_test.py")
 }
 
+var reDataSitePackages = regexp.MustCompile(`\.data/data/(?:lib/python3\.\d+|Lib|lib/pypy3\.\d+)/site-packages$`)
+
 // pthRuns reports whether a .pth file lands directly in site-packages,
 // where the interpreter executes its import lines (never one inside a
 // nested archive).
@@ -331,7 +333,9 @@ func topLevel(name string) bool {
 		return true
 	}
 	dir := path.Dir(name)
-	return strings.HasSuffix(dir, ".data/purelib") || strings.HasSuffix(dir, ".data/platlib")
+	// A wheel's data files go under sys.prefix: .data/data/lib/python3.X/
+	// site-packages/ is site-packages itself.
+	return strings.HasSuffix(dir, ".data/purelib") || strings.HasSuffix(dir, ".data/platlib") || reDataSitePackages.MatchString(dir)
 }
 
 func excerpt(s string) string {

@@ -31,6 +31,7 @@ func TestReadsWhatPythonRuns(t *testing.T) {
 		{"utf-7 declared", "pkg/util.py", "# vim: set fileencoding=utf-7 :\nx = 1\n", "unreadable-source", High},
 		{"a BOM before a .pth's import line (Python 3.13 strips it)", "demo_init.pth", "\ufeffimport os; os.system('id')\n", "pth-exec", Critical},
 		{"a .pth line after a lone CR", "demo_init.pth", "/some/path\rimport os; os.system('id')\n", "pth-exec", Critical},
+		{"a .pth installed as a data file into site-packages", "demo-1.0.data/data/lib/python3.12/site-packages/demo_init.pth", "import os; os.system('id')\n", "pth-exec", Critical},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			fn, data := wheel(t, fakepypi.WheelSpec{Name: "demo", Version: "1.0", Extra: map[string]string{tt.path: tt.src}})

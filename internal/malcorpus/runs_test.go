@@ -110,9 +110,27 @@ func TestEveryShapeRunsItsPayload(t *testing.T) {
 				dir := t.TempDir()
 				_, data := build()
 				mode, target := "import", dir
-				if kind == "wheel" {
+				hasData := false
+				for p := range s.Files {
+					hasData = hasData || strings.Contains(p, ".data/")
+				}
+				switch {
+				case kind == "wheel" && hasData:
+					// Data files go under the prefix: let pip put them there,
+					// and use that prefix's site-packages.
+					whl := filepath.Join(t.TempDir(), "corpus-1.0-py3-none-any.whl")
+					os.WriteFile(whl, data, 0o644)
+					prefix := filepath.Join(dir, "prefix")
+					c := exec.Command(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--prefix", prefix, whl)
+					c.Env = append(os.Environ(), "PIP_CONFIG_FILE=/dev/null", "PIP_DISABLE_PIP_VERSION_CHECK=1")
+					if out, err := c.CombinedOutput(); err != nil {
+						t.Fatalf("pip install: %v\n%s", err, out)
+					}
+					site, _ := exec.Command(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib', vars={'base': '"+prefix+"', 'platbase': '"+prefix+"'}))").Output()
+					target = strings.TrimSpace(string(site))
+				case kind == "wheel":
 					unzip(t, data, dir)
-				} else {
+				default:
 					untar(t, data, dir)
 					target = filepath.Join(dir, "corpus-1.0")
 					if _, err := os.Stat(filepath.Join(target, "setup.py")); err == nil {
