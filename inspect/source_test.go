@@ -198,3 +198,32 @@ func TestPthSplitAsSiteDoes(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAsPythonReads: whatever the bytes, the reader ends lines as CPython
+// does (no CR survives), drops a leading BOM, and refuses rather than
+// guesses a declared codec it does not decode; it never panics.
+func FuzzAsPythonReads(f *testing.F) {
+	for _, s := range []string{"x = 1\n", "\ufeff# coding: latin-1\n\xe9\r\n", "# coding: unicode_escape\n", "a\rb\r\n\r", "#!/bin/py\n# vim: fileencoding=cp1252\n\x80"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		out, problem := asPythonReads(src)
+		if problem != "" {
+			if out != nil {
+				t.Fatalf("a refused source still returned text")
+			}
+			return
+		}
+		if bytes.IndexByte(out, '\r') >= 0 {
+			t.Fatalf("a CR survived in %q", out)
+		}
+		if bytes.HasPrefix(src, utf8BOM) && bytes.HasPrefix(out, utf8BOM) && !bytes.HasPrefix(src[3:], utf8BOM) {
+			t.Fatalf("the BOM was kept")
+		}
+		for _, line := range pthLines(src) {
+			if strings.ContainsAny(line, "\r\n\f\v") {
+				t.Fatalf(".pth line %q still holds a line break", line)
+			}
+		}
+	})
+}

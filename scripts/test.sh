@@ -60,7 +60,7 @@ bash packaging/test.sh
 # An execution count, not a duration: a duration can end mid-input, which
 # Go reports as "context deadline exceeded" (a flake, not a finding).
 FUZZTIME=${FUZZTIME:-20000x}
-for target in index:FuzzNormalize index:FuzzParseJSON index:FuzzParseHTML config:FuzzLoad pep440:FuzzParse verify:FuzzParseProvenance verify:FuzzVerifyAttestation inspect:FuzzInspect inspect:FuzzImportsOf pycode:FuzzAnalyze; do
+for target in index:FuzzNormalize index:FuzzParseJSON index:FuzzParseHTML config:FuzzLoad pep440:FuzzParse verify:FuzzParseProvenance verify:FuzzVerifyAttestation inspect:FuzzInspect inspect:FuzzImportsOf inspect:FuzzAsPythonReads pycode:FuzzAnalyze; do
   pkg=${target%%:*}; fn=${target#*:}
   log=$(mktemp)
   go test -run='^$' -fuzz="^$fn\$" -fuzztime="$FUZZTIME" "./$pkg" > "$log" 2>&1 || { cat "$log"; exit 1; }
