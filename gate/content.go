@@ -304,11 +304,12 @@ func previousFile(page *index.Page, f index.File, cleared func(*index.Page, inde
 		file    index.File
 		v       pep440.Version
 		version string
-		same    bool
+		same    bool // a wheel with the same tags
+		kind    bool // the same kind (wheel or sdist)
 	}
 	var cands []candidate
 	for _, other := range page.Files {
-		if other.Yanked || other.SHA256() == "" || strings.HasSuffix(other.Filename, ".whl") != wheel {
+		if other.Yanked || other.SHA256() == "" {
 			continue
 		}
 		v, ok := index.VersionFromFilename(page.Name, other.Filename)
@@ -319,11 +320,20 @@ func previousFile(page *index.Page, f index.File, cleared func(*index.Page, inde
 		if err != nil || pep440.Compare(pv, cv) >= 0 {
 			continue
 		}
-		cands = append(cands, candidate{other, pv, v, wheelTags(other.Filename) == tags})
+		cands = append(cands, candidate{other, pv, v, wheelTags(other.Filename) == tags, strings.HasSuffix(other.Filename, ".whl") == wheel})
 	}
+	// Newest first; within a release, the same kind (a wheel with the same
+	// tags first) before the other: a project whose earlier release has
+	// only an sdist is compared with that sdist, by installed path.
 	slices.SortStableFunc(cands, func(a, b candidate) int {
 		if c := pep440.Compare(b.v, a.v); c != 0 {
 			return c
+		}
+		if a.kind != b.kind {
+			if a.kind {
+				return -1
+			}
+			return 1
 		}
 		switch {
 		case a.same && !b.same:

@@ -125,3 +125,45 @@ func TestThirdPartyTreeIsNotInstalled(t *testing.T) {
 		}
 	}
 }
+
+// future 1.0.0's first wheel follows releases that shipped only an sdist:
+// compared by installed path, the exec it always had at import is known.
+func TestWheelComparedWithAnEarlierSdist(t *testing.T) {
+	src := "exec(\"def raise_(tp, value=None, tb=None):\\n    raise tp\\n\")\n"
+	fn, data := wheel(t, fakepypi.WheelSpec{Name: "future", Version: "1.0.0", Extra: map[string]string{"future/utils/__init__.py": src}})
+	cur, err := inspectBytes(t, fn, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdist := tarGz(t, []tar.Header{
+		{Name: "future-0.18.3/PKG-INFO", Typeflag: tar.TypeReg},
+		{Name: "future-0.18.3/src/future/utils/__init__.py", Typeflag: tar.TypeReg},
+	}, map[string]string{"future-0.18.3/PKG-INFO": "Name: future\n", "future-0.18.3/src/future/utils/__init__.py": src})
+	prev, err := inspectBytes(t, "future-0.18.3.tar.gz", sdist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := kinds(cur)["dynamic-code"]; !ok {
+		t.Fatalf("the exec at import is not found: %+v", cur.Findings)
+	}
+	if d := Compare("future", "1.0.0", cur, "0.18.3", prev); len(d.New) != 0 || len(d.Known) == 0 {
+		t.Errorf("new %+v, known %+v", d.New, d.Known)
+	}
+}
+
+// pip's __pip-runner__.py cannot be named by an import statement: what
+// its top level runs (runpy.run_module) runs only when it is executed.
+func TestUnimportableModuleIsAScript(t *testing.T) {
+	fn, data := wheel(t, fakepypi.WheelSpec{Name: "pip", Version: "26.3", Extra: map[string]string{
+		"pip/__pip-runner__.py": "import runpy\nrunpy.run_module('pip', run_name='__main__', alter_sys=True)\n",
+	}})
+	rep, err := inspectBytes(t, fn, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Findings {
+		if f.Severity == High || f.Severity == Critical {
+			t.Errorf("an unimportable script holds: %+v", f)
+		}
+	}
+}

@@ -44,6 +44,21 @@ func (f Finding) Key(project, version string) string {
 	return f.Kind + "|" + NormalizePath(f.Path, project, version)
 }
 
+// installedKey is Key with the path an installation gives the file: an
+// sdist's root folder and src/ dropped, a wheel's .data/purelib|platlib.
+func (f Finding) installedKey(project, version string) string {
+	p := NormalizePath(f.Path, project, version)
+	p = strings.TrimPrefix(p, "ROOT/")
+	p = strings.TrimPrefix(p, "src/")
+	if i := strings.Index(p, "-VERSION.data/"); i >= 0 {
+		rest := p[i+len("-VERSION.data/"):]
+		if scheme, after, ok := strings.Cut(rest, "/"); ok && (scheme == "purelib" || scheme == "platlib") {
+			p = after
+		}
+	}
+	return f.Kind + "|" + p
+}
+
 // Report is what an inspection found.
 type Report struct {
 	Kind     string    `json:"kind"` // wheel or sdist
@@ -126,12 +141,19 @@ func Compare(project, version string, cur *Report, prevVersion string, prev *Rep
 		d.New = append(d.New, cur.Findings...)
 		return d
 	}
+	// A wheel compared with an sdist (a project whose earlier release
+	// shipped only an sdist): findings are matched by the path the file is
+	// installed at, which the sdist has under its root and perhaps src/.
+	key := Finding.Key
+	if cur.Kind != "" && prev.Kind != "" && cur.Kind != prev.Kind {
+		key = Finding.installedKey
+	}
 	had := map[string]bool{}
 	for _, f := range prev.Findings {
-		had[f.Key(project, prevVersion)] = true
+		had[key(f, project, prevVersion)] = true
 	}
 	for _, f := range cur.Findings {
-		if had[f.Key(project, version)] {
+		if had[key(f, project, version)] {
 			d.Known = append(d.Known, f)
 		} else {
 			d.New = append(d.New, f)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"airlock/pycode"
 )
@@ -209,6 +210,11 @@ func (s *scanner) scanText(name string, src []byte, sum string) {
 		s.rep.add(Finding{Severity: Critical, Kind: "startup-hook", Path: name, Message: base + " at the top level runs at every interpreter start"})
 	}
 	mod, pkg := moduleOf(name, s.rep.Kind == "wheel")
+	if role == installed && !importable(base) {
+		// pip's __pip-runner__.py: no import statement can name it, so
+		// its top level runs only when someone executes it as a script.
+		role = notInstalled
+	}
 	// Read what Python runs, or refuse to vouch for it.
 	text, problem := asPythonReads(src)
 	if problem != "" {
@@ -394,4 +400,19 @@ func (s *scanner) bytecode(name string, head []byte) {
 		f.Severity = Low
 	}
 	s.rep.add(f)
+}
+
+// importable reports whether an import statement can name a module file:
+// its name must be an identifier (setup.py aside, which its role covers).
+func importable(base string) bool {
+	name := strings.TrimSuffix(base, ".py")
+	if name == "" {
+		return false
+	}
+	for i, r := range name {
+		if !(r == '_' || unicode.IsLetter(r) || (i > 0 && unicode.IsDigit(r))) {
+			return false
+		}
+	}
+	return true
 }

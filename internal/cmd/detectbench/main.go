@@ -248,12 +248,16 @@ func newSince(client *http.Client, cache, project string, cur, prev release, f p
 	if err != nil {
 		return held
 	}
-	curRep := &inspect.Report{Findings: held}
+	curRep := &inspect.Report{Findings: held, Kind: "sdist"}
+	if strings.HasSuffix(f.Filename, ".whl") {
+		curRep.Kind = "wheel"
+	}
 	return holding(inspect.Compare(project, cur.version, curRep, prev.version, prevRep).New)
 }
 
 // sameKind finds the previous release's file to compare with: a wheel with
-// the same tags, any wheel, or an sdist.
+// the same tags, any wheel, or an sdist (for an sdist: an sdist); failing
+// those, a file of the other kind.
 func sameKind(prev release, filename string) (pypiFile, bool) {
 	wheel := strings.HasSuffix(filename, ".whl")
 	tags := wheelTags(filename)
@@ -271,6 +275,11 @@ func sameKind(prev release, filename string) (pypiFile, bool) {
 	}
 	if anyKind != nil {
 		return *anyKind, true
+	}
+	// A release of the other kind only (an sdist before the first wheel):
+	// compared by installed path, as the gate does.
+	if len(prev.files) > 0 {
+		return prev.files[0], true
 	}
 	return pypiFile{}, false
 }
