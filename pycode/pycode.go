@@ -83,9 +83,10 @@ func containsAny(src []byte, ws [][]byte) bool {
 	return false
 }
 
-// reDynamic finds the interpreters of source a file may call (exec and
-// eval as calls: the words alone are in every "execute").
-var reDynamic = regexp.MustCompile(`\b(?:exec|eval)\s*\(|\brunpy\b|\btimeit\b|\bInteractive(?:Interpreter|Console)\b|\bcompile_command\b|\bcode\.interact\b|\bpickle\b|\bmarshal\b`)
+// reDynamic finds the interpreters of source a file may call or hand on
+// (exec and eval as calls or values: the words alone are in every
+// "execute").
+var reDynamic = regexp.MustCompile(`\b(?:exec|eval)\s*[(,)\]]|\brunpy\b|\btimeit\b|\bInteractive(?:Interpreter|Console)\b|\bcompile_command\b|\bcode\.interact\b|\bpickle\b|\bmarshal\b`)
 
 func mayFind(src []byte) bool {
 	network := containsAny(src, networkWords)
@@ -546,6 +547,21 @@ func (a *analyzer) call(n *node, atImport bool) {
 	callee := a.resolve(fn)
 	if atImport && (callee == "setuptools.setup" || callee == "distutils.core.setup") && args != nil {
 		a.cmdclass(args)
+	}
+	if atImport && args != nil {
+		// exec or eval handed on as a value (map(exec, ...), a callback):
+		// whoever receives it runs code that is not in the file.
+		for i := uint(0); i < args.NamedChildCount(); i++ {
+			arg := args.NamedChild(i)
+			if arg.Kind() == "keyword_argument" {
+				arg = arg.ChildByFieldName("value")
+			}
+			if arg != nil && (arg.Kind() == "identifier" || arg.Kind() == "attribute" || arg.Kind() == "call" || arg.Kind() == "subscript") {
+				if r := a.resolve(arg); r == "builtins.exec" || r == "builtins.eval" {
+					a.execs = append(a.execs, site{line: line(n), what: DynamicCode + ": " + strings.TrimPrefix(r, "builtins.") + " handed to " + short(a.text(fn)) + ", which runs code that is not in the file", atImport: true})
+				}
+			}
+		}
 	}
 	if atImport {
 		a.runsCallable(fn) // a module function, a class, a method

@@ -83,6 +83,9 @@ func TestWhatRunsAtImport(t *testing.T) {
 		{"a lambda handed to a thread", "import os, threading\nthreading.Thread(target=lambda: os.system('x')).start()\n", "spawn@2"},
 		{"a chain five deep", "import os\ndef a():\n    b()\ndef b():\n    c()\ndef c():\n    d()\ndef d():\n    e()\ndef e():\n    os.system('x')\na()\n", "spawn@11"},
 		{"a cmdclass's methods run when setup.py builds", "import os\nfrom setuptools import setup\nfrom setuptools.command.install import install\nclass Install(install):\n    def run(self):\n        os.system('x')\nsetup(name='p', cmdclass={'install': Install})\n", "spawn@6"},
+		{"sys.modules['subprocess']", "import sys\nsys.modules['subprocess'].Popen(['x'])\n", "spawn@2"},
+		{"builtins.__dict__.get('exec')", "import builtins\nbuiltins.__dict__.get('exec')('x = 1')\n", "dynamic-code@2"},
+		{"exec handed to map", "list(map(exec, ['x = 1']))\n", "dynamic-code@1"},
 		{"a method never called", "import os\nclass Setup:\n    def go(self):\n        os.system('x')\nSetup()\n", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -99,6 +99,13 @@ func (a *analyzer) resolveDepth(n *node, depth int) string {
 				return a.resolveDepth(args[0], depth+1) // vars(mod)[k] is mod.k
 			}
 		}
+		// A look-up by a constant key: builtins.__dict__.get('exec'),
+		// sys.modules.get('subprocess').
+		if obj, ok := strings.CutSuffix(fn, ".get"); ok && len(args) >= 1 {
+			if name, ok := a.constString(args[0]); ok {
+				return member(obj, name)
+			}
+		}
 	case "subscript":
 		value := n.ChildByFieldName("value")
 		key, ok := a.constString(n.ChildByFieldName("subscript"))
@@ -121,10 +128,7 @@ func (a *analyzer) resolveDepth(n *node, depth int) string {
 			}
 		}
 		if obj := a.resolveDepth(value, depth+1); obj != "" {
-			if obj == "builtins" {
-				return "builtins." + key
-			}
-			return obj + "." + key
+			return member(obj, key)
 		}
 	}
 	return ""
@@ -472,4 +476,16 @@ func rot13(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// member is what obj[key] (or obj.get(key)) names: a builtin, a module
+// sys.modules holds, or an attribute.
+func member(obj, key string) string {
+	switch obj {
+	case "builtins":
+		return "builtins." + key
+	case "sys.modules":
+		return key // sys.modules['subprocess'] is the subprocess module
+	}
+	return obj + "." + key
 }
