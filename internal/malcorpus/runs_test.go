@@ -29,7 +29,7 @@ const runner = `
 import json, os, sys, runpy
 seen = []
 BLOCK = ("subprocess.Popen", "os.system", "os.posix_spawn", "os.exec", "os.spawn", "socket.connect",
-         "socket.getaddrinfo", "urllib.Request", "ctypes.dlopen")
+         "socket.getaddrinfo", "socket.gethostbyname", "urllib.Request", "ctypes.dlopen")
 def hook(event, args):
     if event in BLOCK:
         seen.append(event)
