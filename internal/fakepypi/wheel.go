@@ -27,7 +27,8 @@ type WheelSpec struct {
 	// PayloadBytes adds an incompressible data file of this size, for
 	// throughput benchmarks.
 	PayloadBytes int
-	// Extra adds files (path inside the wheel -> content), listed in RECORD.
+	// Extra adds files (path inside the wheel -> content), listed in RECORD;
+	// its <module>/__init__.py replaces the default one.
 	Extra map[string]string
 	// EntryPoints is the entry_points.txt content, if any.
 	EntryPoints string
@@ -68,8 +69,9 @@ func BuildWheel(spec WheelSpec) (filename string, data, metadata []byte) {
 		name string
 		body []byte
 	}
-	members := []member{
-		{dist + "/__init__.py", []byte(fmt.Sprintf("__version__ = %q\nNAME = %q\n", spec.Version, spec.Name))},
+	var members []member
+	if _, own := spec.Extra[dist+"/__init__.py"]; !own { // Extra's own __init__.py replaces it: one member a path
+		members = append(members, member{dist + "/__init__.py", []byte(fmt.Sprintf("__version__ = %q\nNAME = %q\n", spec.Version, spec.Name))})
 	}
 	if spec.PayloadBytes > 0 {
 		payload := make([]byte, spec.PayloadBytes)
