@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -57,18 +55,7 @@ func TestAdvisoryBlocksWhatWasServed(t *testing.T) {
 	const token = "advisory-token-0123456789abcdefghij"
 	a := startAirlock(t, filepath.Join(dir, "data"), airlockEnv(fake, "AIRLOCK_FEEDS_OSV="+feed, "AIRLOCK_ADMIN_TOKEN="+token,
 		"AIRLOCK_NOTIFY_WEBHOOKS="+hookURL, "AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_INDEX_TTL=1ms")...)
-	admin := func(method, path string) map[string]any {
-		req, _ := http.NewRequest(method, a.URL+"/api/v1"+path, bytes.NewReader(nil))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return out
-	}
+	admin := func(method, path string) map[string]any { return adminJSON(t, a.URL, token, method, path) }
 
 	for _, req := range []string{"victim==1.0", "hashed==1.0", "vulnpkg==1.0"} {
 		if out, err := run(t, pip.install(a.URL+"/simple/", t.TempDir(), req)); err != nil {

@@ -78,24 +78,13 @@ func TestApprovalReleasesOnlyWhatWasReviewed(t *testing.T) {
 	os.MkdirAll(filepath.Join(feedDir, "vulns"), 0o755)
 	os.WriteFile(filepath.Join(feedDir, "vulns", "GHSA-appr-0001.json"), []byte(`{"id":"GHSA-appr-0001","summary":"Remote code execution",
 "database_specific":{"severity":"CRITICAL"},"affected":[{"package":{"ecosystem":"PyPI","name":"approv"},"versions":["1.1"]}]}`), 0o644)
-	req, _ := http.NewRequest(http.MethodPost, a.URL+"/api/v1/feeds/refresh", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("refresh: %v", err)
+	if status, out := adminCall(t, a.URL, token, http.MethodPost, "/feeds/refresh", ""); status != http.StatusOK {
+		t.Fatalf("refresh: %d %s", status, out)
 	}
-	resp.Body.Close()
 	body := `{"reason":"the .pth is the vendor's updater","waive":["cooldown","content"],"evidence":"` + shown[0].Fingerprint + `"}`
-	req, _ = http.NewRequest(http.MethodPost, a.URL+"/api/v1/quarantine/"+bad.SHA256()[:12]+"/approve", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer := readAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusConflict || !strings.Contains(answer, "evidence changed") || !strings.Contains(answer, "GHSA-appr-0001") {
-		t.Errorf("an approval of evidence that changed: %d\n%s", resp.StatusCode, answer)
+	status, answer := adminCall(t, a.URL, token, http.MethodPost, "/quarantine/"+bad.SHA256()[:12]+"/approve", body)
+	if status != http.StatusConflict || !strings.Contains(string(answer), "evidence changed") || !strings.Contains(string(answer), "GHSA-appr-0001") {
+		t.Errorf("an approval of evidence that changed: %d\n%s", status, answer)
 	}
 	if out, err := cli("approve", "--waive", "cooldown,content", "--evidence", shown[0].Fingerprint, "--reason", "x", "approv==1.1"); err == nil || !strings.Contains(out, "evidence changed") {
 		t.Errorf("the CLI's approval of evidence that changed: %v\n%s", err, out)
@@ -163,17 +152,11 @@ func TestReviewerIdentityRecorded(t *testing.T) {
 		t.Fatalf("reject on the review page: %v %v", resp, err)
 	}
 
-	req, _ := http.NewRequest(http.MethodGet, a.URL+"/api/v1/audit?limit=50", nil)
-	req.Header.Set("Authorization", "Bearer "+admin)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, raw := adminCall(t, a.URL, admin, http.MethodGet, "/audit?limit=50", "")
 	var audit struct {
 		Events []struct{ SHA256, To, Actor string }
 	}
-	json.NewDecoder(resp.Body).Decode(&audit)
-	resp.Body.Close()
+	json.Unmarshal(raw, &audit)
 	want := map[string]string{first.SHA256(): "reviewer:alice", second.SHA256(): "reviewer:bob"}
 	for _, e := range audit.Events {
 		if w, ok := want[e.SHA256]; ok && (e.To == "approved" || e.To == "rejected") {

@@ -86,13 +86,9 @@ func TestWarmClientCacheAsksAgain(t *testing.T) {
 	}
 
 	// Rejected after the clients cached it.
-	httpReq, _ := http.NewRequest(http.MethodPost, a.URL+"/api/v1/quarantine/"+kappa.SHA256()[:12]+"/reject", strings.NewReader(`{"reason":"payload found"}`))
-	httpReq.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(httpReq)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("reject: %v %v", resp, err)
+	if status, out := adminCall(t, a.URL, token, http.MethodPost, "/quarantine/"+kappa.SHA256()[:12]+"/reject", `{"reason":"payload found"}`); status != http.StatusOK {
+		t.Fatalf("reject: %d %s", status, out)
 	}
-	resp.Body.Close()
 	for name, cmd := range map[string]*exec.Cmd{
 		"pip": pipWithCache(ref), "pip hash-pinned": pipWithCache("--require-hashes", "--no-deps", "-r", req), "uv": uvWithCache(ref),
 	} {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"archive/zip"
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -89,18 +88,7 @@ func TestRestartWithFeedDownKeepsBlocks(t *testing.T) {
 	env := func(feedURL string) []string {
 		return airlockEnv(fake, "AIRLOCK_FEEDS_OSV="+feedURL, "AIRLOCK_ADMIN_TOKEN="+token, "AIRLOCK_SIGNALS_ENABLED=false", "AIRLOCK_INDEX_TTL=1ms")
 	}
-	admin := func(base, method, path string) map[string]any {
-		req, _ := http.NewRequest(method, base+"/api/v1"+path, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return out
-	}
+	admin := func(base, method, path string) map[string]any { return adminJSON(t, base, token, method, path) }
 	a := startAirlock(t, dataDir, env(feed.URL+"/all.zip")...)
 	if out, err := run(t, pip.install(a.URL+"/simple/", t.TempDir(), "omega==1.0")); err != nil {
 		t.Fatalf("omega before the advisory: %v\n%s", err, out)

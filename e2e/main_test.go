@@ -188,6 +188,33 @@ func backendEnv(t *testing.T, dataDir string) []string {
 	return []string{"AIRLOCK_DATABASE_URL=" + dsn}
 }
 
+// adminCall calls the admin API at base with a bearer token and a JSON
+// body ("" for none), and returns the status and the raw answer.
+func adminCall(t *testing.T, base, token, method, path, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+"/api/v1"+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+// adminJSON is adminCall decoded as a JSON object.
+func adminJSON(t *testing.T, base, token, method, path string) map[string]any {
+	t.Helper()
+	_, body := adminCall(t, base, token, method, path, "")
+	var out map[string]any
+	json.Unmarshal(body, &out)
+	return out
+}
+
 // stop sends SIGTERM and waits for a graceful exit.
 func (p *proc) stop() {
 	select {

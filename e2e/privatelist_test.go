@@ -111,17 +111,11 @@ notify:
 		t.Fatalf("airlock names release: %v\n%s", err, out)
 	}
 	installs("released", "learnedpkg", "99.0")
-	req, _ := http.NewRequest(http.MethodGet, p.URL+"/api/v1/audit?limit=20", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, raw := adminCall(t, p.URL, token, http.MethodGet, "/audit?limit=20", "")
 	var audit struct {
 		Events []struct{ Project, To, Reason, Actor string }
 	}
-	json.NewDecoder(resp.Body).Decode(&audit)
-	resp.Body.Close()
+	json.Unmarshal(raw, &audit)
 	found := false
 	for _, e := range audit.Events {
 		found = found || (e.Project == "learnedpkg" && e.To == "released" && e.Reason == "moved to PyPI" && strings.HasPrefix(e.Actor, "admin"))

@@ -346,14 +346,7 @@ func TestOtherSdistFormats(t *testing.T) {
 // — the recall half of the detection benchmark.
 func TestRecallCorpus(t *testing.T) {
 	for _, s := range malcorpus.Shapes {
-		variants := map[string]func() (string, []byte){}
-		if !s.SdistOnly {
-			variants["wheel"] = s.Wheel
-		}
-		if !s.WheelOnly {
-			variants["sdist"] = s.Sdist
-		}
-		for kind, build := range variants {
+		for kind, build := range s.Variants() {
 			t.Run(s.Name+"/"+kind, func(t *testing.T) {
 				fn, data := build()
 				rep, err := inspectBytes(t, fn, data)

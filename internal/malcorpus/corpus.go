@@ -147,6 +147,19 @@ var Shapes = []Shape{
 		Files: map[string]string{"pkg/__init__.py": "x = 1\n", "pkg/__pycache__/__init__.cpython-312.pyc": "\xcb\x0d\x0d\x0a\x01\x00\x00\x00hashhash\xe3code"}},
 }
 
+// Variants builds the forms the shape can take, by kind ("wheel",
+// "sdist"): what every consumer of the corpus iterates.
+func (s Shape) Variants() map[string]func() (string, []byte) {
+	out := map[string]func() (string, []byte){}
+	if !s.SdistOnly {
+		out["wheel"] = s.Wheel
+	}
+	if !s.WheelOnly {
+		out["sdist"] = s.Sdist
+	}
+	return out
+}
+
 // Wheel builds the shape as a wheel of project "corpus".
 func (s Shape) Wheel() (string, []byte) {
 	extra := map[string]string{}

@@ -98,14 +98,7 @@ func TestEveryShapeRunsItsPayload(t *testing.T) {
 	stubs := t.TempDir()
 	os.WriteFile(filepath.Join(stubs, "requests.py"), []byte(requestsStub), 0o644)
 	for _, s := range Shapes {
-		variants := map[string]func() (string, []byte){}
-		if !s.SdistOnly {
-			variants["wheel"] = s.Wheel
-		}
-		if !s.WheelOnly {
-			variants["sdist"] = s.Sdist
-		}
-		for kind, build := range variants {
+		for kind, build := range s.Variants() {
 			t.Run(s.Name+"/"+kind, func(t *testing.T) {
 				dir := t.TempDir()
 				_, data := build()

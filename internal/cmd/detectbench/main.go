@@ -75,17 +75,8 @@ func recall() {
 	total, held := 0, 0
 	var missed []string
 	for _, s := range malcorpus.Shapes {
-		var variants [][2]any
-		if !s.SdistOnly {
-			fn, data := s.Wheel()
-			variants = append(variants, [2]any{fn, data})
-		}
-		if !s.WheelOnly {
-			fn, data := s.Sdist()
-			variants = append(variants, [2]any{fn, data})
-		}
-		for _, v := range variants {
-			fn, data := v[0].(string), v[1].([]byte)
+		for _, build := range s.Variants() {
+			fn, data := build()
 			total++
 			rep, err := inspect.File(strings.NewReader(string(data)), int64(len(data)), fn, inspect.DefaultLimits())
 			if err != nil || holding(rep.Findings) != nil {
