@@ -281,6 +281,12 @@ func (d *pgDB) GetMany(ctx context.Context, bucket []byte, keys [][]byte, fn fun
 func (d *pgDB) Close() error {
 	d.leadMu.Lock()
 	if d.lead != nil {
+		// Unlock before closing: a closed connection's session locks end
+		// only when its server process notices, so another replica asking
+		// at once would be refused. The unlock's answer means it is free.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		d.lead.Exec(ctx, `SELECT pg_advisory_unlock($1)`, sweepLock)
+		cancel()
 		d.lead.Release()
 		d.lead = nil
 	}
