@@ -26,11 +26,11 @@ func File(r io.ReaderAt, size int64, name string, lim Limits) (*Report, error) {
 	case strings.HasSuffix(name, ".zip") || strings.HasSuffix(name, ".egg"):
 		rep, err = inspectZip(r, size, lim, false, name)
 	case strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".tgz"):
-		rep, err = inspectTarGz(io.NewSectionReader(r, 0, size), lim)
+		rep, err = inspectTar(r, size, lim, func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) })
 	case strings.HasSuffix(name, ".tar.bz2"):
-		rep, err = inspectTar(io.NewSectionReader(r, 0, size), lim, func(r io.Reader) (io.Reader, error) { return bzip2.NewReader(r), nil })
+		rep, err = inspectTar(r, size, lim, func(r io.Reader) (io.Reader, error) { return bzip2.NewReader(r), nil })
 	case strings.HasSuffix(name, ".tar"):
-		rep, err = inspectTar(io.NewSectionReader(r, 0, size), lim, func(r io.Reader) (io.Reader, error) { return r, nil })
+		rep, err = inspectTar(r, size, lim, func(r io.Reader) (io.Reader, error) { return r, nil })
 	default:
 		return nil, fmt.Errorf("%w: unsupported archive type %s", ErrLimit, name)
 	}
@@ -149,6 +149,25 @@ func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool, filename stri
 	}
 	b := &budget{max: lim.MaxTotalBytes}
 	sc := newScanner(rep, lim)
+	sc.reread = func(fn func(string, io.Reader) error) error {
+		seen := map[string]bool{}
+		for _, f := range zr.File {
+			if seen[f.Name] || f.FileInfo().IsDir() || f.Mode()&0o170000 == 0o120000 {
+				continue
+			}
+			seen[f.Name] = true
+			rc, err := f.Open()
+			if err != nil {
+				return err
+			}
+			err = fn(f.Name, rc)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	hashes := map[string]string{}
 	var record, wheelMeta, entryPoints []byte
 	seen := make(map[string]bool, len(zr.File))
@@ -273,15 +292,10 @@ func (rr *ratioReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// inspectTarGz reads a gzipped tar sdist as a stream.
-func inspectTarGz(r io.Reader, lim Limits) (*Report, error) {
-	return inspectTar(r, lim, func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) })
-}
-
 // inspectTar reads a (compressed) tar sdist as a stream; decompress wraps
 // the compressed bytes.
-func inspectTar(r io.Reader, lim Limits, decompress func(io.Reader) (io.Reader, error)) (*Report, error) {
-	counted := &countingReader{r: bufio.NewReaderSize(r, 64<<10)}
+func inspectTar(ra io.ReaderAt, size int64, lim Limits, decompress func(io.Reader) (io.Reader, error)) (*Report, error) {
+	counted := &countingReader{r: bufio.NewReaderSize(io.NewSectionReader(ra, 0, size), 64<<10)}
 	gz, err := decompress(counted)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -290,6 +304,33 @@ func inspectTar(r io.Reader, lim Limits, decompress func(io.Reader) (io.Reader, 
 	b := &budget{max: lim.MaxTotalBytes, compressed: counted, ratio: lim.MaxRatio, minLen: lim.MinRatioSizeLen}
 	tr := tar.NewReader(b.reader(gz))
 	sc := newScanner(rep, lim)
+	sc.reread = func(fn func(string, io.Reader) error) error {
+		// The first pass read the whole stream under every limit: a
+		// second one meets the same bytes.
+		gz, err := decompress(bufio.NewReaderSize(io.NewSectionReader(ra, 0, size), 64<<10))
+		if err != nil {
+			return err
+		}
+		tr := tar.NewReader(gz)
+		seen := map[string]bool{}
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			name := strings.TrimPrefix(h.Name, "./")
+			if (h.Typeflag != tar.TypeReg && h.Typeflag != '\x00') || seen[name] {
+				continue
+			}
+			seen[name] = true
+			if err := fn(name, tr); err != nil {
+				return err
+			}
+		}
+	}
 	var entryPoints []byte
 	seen := map[string]bool{}
 	members := 0

@@ -53,29 +53,11 @@ func (s *scanner) lower(mod string, f Finding, r role) {
 // anywhere else when an installed module imports their module (directly,
 // through other modules, or as a parent package of what it imports).
 func (s *scanner) finish() {
+	s.follow()
 	if len(s.deferred) == 0 {
 		return
 	}
-	runs := map[string]bool{}
-	var visit func(mod string)
-	visit = func(mod string) {
-		for i := 0; i <= len(mod); i++ { // importing a.b.c runs a, a.b and a.b.c
-			if i < len(mod) && mod[i] != '.' {
-				continue
-			}
-			if p := mod[:i]; !runs[p] {
-				runs[p] = true
-				for _, imp := range s.imports[p] {
-					visit(imp)
-				}
-			}
-		}
-	}
-	for _, root := range s.roots {
-		for _, imp := range s.imports[root] {
-			visit(imp)
-		}
-	}
+	runs := s.runsAtImport()
 	for _, d := range s.deferred {
 		f := d.f
 		if d.module != "" && runs[d.module] {

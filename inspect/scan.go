@@ -9,7 +9,6 @@ import (
 	"io"
 	"path"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -28,6 +27,10 @@ type scanner struct {
 	deferred []deferred
 	imports  map[string][]string // module -> modules it imports
 	roots    []string            // modules an installation runs
+	// mods are the archive's Python modules, for following calls between
+	// them (follow.go); reread reads the members again, in order.
+	mods   map[string]*modInfo
+	reread func(fn func(name string, r io.Reader) error) error
 }
 
 func newScanner(rep *Report, lim Limits) *scanner {
@@ -230,7 +233,13 @@ func (s *scanner) scanText(name string, src []byte, sum string) {
 			break
 		}
 	}
-	for _, f := range analyzed(sum, src) {
+	summaryOf := mod
+	if role == buildScript {
+		summaryOf = "" // a script: its calls into any module of the sdist count
+	}
+	m := analyzed(sum, src, summaryOf, pkg, false)
+	s.module(name, mod, pkg, role, m)
+	for _, f := range m.Findings {
 		sev := Medium // not at import: worth a look, not a hold
 		if f.AtImport {
 			sev = High
@@ -356,23 +365,27 @@ func excerpt(s string) string {
 // the cost of the analysis. Bounded; cleared when full.
 var analysedCache = struct {
 	sync.Mutex
-	m map[string][]pycode.Finding
-}{m: map[string][]pycode.Finding{}}
+	m map[string]*pycode.Module
+}{m: map[string]*pycode.Module{}}
 
 const analysedMax = 50_000
 
-func analyzed(sum string, src []byte) []pycode.Finding {
-	key := sum + ":" + strconv.Itoa(len(src)) // src may be a truncated prefix of the member
+// analyzed is pycode.AnalyzeModule, remembered by the member's content
+// and the module's name (relative imports resolve from it).
+func analyzed(sum string, src []byte, mod string, pkg, whole bool) *pycode.Module {
+	// src may be a truncated prefix of the member: its length is part of
+	// the key.
+	key := fmt.Sprintf("%s:%d:%s:%t:%t", sum, len(src), mod, pkg, whole)
 	analysedCache.Lock()
 	fs, ok := analysedCache.m[key]
 	analysedCache.Unlock()
 	if ok {
 		return fs
 	}
-	fs = pycode.Analyze(src)
+	fs = pycode.AnalyzeModule(src, mod, pkg, whole)
 	analysedCache.Lock()
 	if len(analysedCache.m) >= analysedMax {
-		analysedCache.m = map[string][]pycode.Finding{}
+		analysedCache.m = map[string]*pycode.Module{}
 	}
 	analysedCache.m[key] = fs
 	analysedCache.Unlock()

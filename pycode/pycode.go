@@ -147,13 +147,21 @@ type analyzer struct {
 	// subscript, __import__), not a plain name.
 	computed map[string]bool
 
+	// For following calls between modules (module.go): the module's own
+	// name, the qualified names of its functions and methods ("f",
+	// "C.m"), and the calls into its own package met while walking.
+	mod  string
+	pkg  bool
+	qual map[*node]string
+	ext  []string
+
 	execs, spawns, nets, envs []site
 }
 
 func newAnalyzer(src []byte) *analyzer {
 	return &analyzer{src: src, lines: bytes.Split(src, []byte("\n")), aliases: map[string]string{}, star: map[string]bool{},
 		consts: map[string]string{}, tainted: map[string]string{}, funcs: map[string]*node{}, called: map[string]bool{}, computed: map[string]bool{},
-		classes: map[string]map[string]*node{}, instances: map[string]string{}, ran: map[*node]bool{}}
+		classes: map[string]map[string]*node{}, instances: map[string]string{}, ran: map[*node]bool{}, qual: map[*node]string{}}
 }
 
 func (a *analyzer) text(n *node) string { return string(a.src[n.start:n.end]) }
@@ -202,6 +210,9 @@ func (a *analyzer) runMethod(class, method string) {
 // runsCallable queues what an expression names when it is run at import:
 // a module function, a class (its __init__), a lambda's body.
 func (a *analyzer) runsCallable(n *node) {
+	if k := n.Kind(); k == "identifier" || k == "attribute" {
+		a.noteCall(a.resolve(n)) // an imported function handed on or used as a decorator
+	}
 	switch n.Kind() {
 	case "identifier":
 		name := a.text(n)
@@ -340,6 +351,12 @@ func (a *analyzer) collect(n *node) {
 			return
 		}
 		mod := a.text(modNode)
+		join := func(name string) string {
+			if strings.HasSuffix(mod, ".") { // from . import x, from .. import y
+				return mod + name
+			}
+			return mod + "." + name
+		}
 		for i := uint(0); i < n.NamedChildCount(); i++ {
 			c := n.NamedChild(i)
 			if c == modNode {
@@ -347,10 +364,10 @@ func (a *analyzer) collect(n *node) {
 			}
 			switch c.Kind() {
 			case "dotted_name":
-				a.aliases[a.text(c)] = mod + "." + a.text(c)
+				a.aliases[a.text(c)] = join(a.text(c))
 			case "aliased_import":
 				if name, alias := c.ChildByFieldName("name"), c.ChildByFieldName("alias"); name != nil && alias != nil {
-					a.aliases[a.text(alias)] = mod + "." + a.text(name)
+					a.aliases[a.text(alias)] = join(a.text(name))
 				}
 			case "wildcard_import":
 				a.star[mod] = true
@@ -360,6 +377,7 @@ func (a *analyzer) collect(n *node) {
 	case "function_definition":
 		if name := n.ChildByFieldName("name"); name != nil && isModuleLevel(n) {
 			a.funcs[a.text(name)] = n
+			a.qual[n] = a.text(name)
 		}
 	case "class_definition":
 		if name := n.ChildByFieldName("name"); name != nil && isModuleLevel(n) {
@@ -373,6 +391,7 @@ func (a *analyzer) collect(n *node) {
 					if d != nil && d.Kind() == "function_definition" {
 						if mn := d.ChildByFieldName("name"); mn != nil {
 							methods[a.text(mn)] = d
+							a.qual[d] = a.text(name) + "." + a.text(mn)
 						}
 					}
 				}
@@ -548,6 +567,26 @@ func (a *analyzer) call(n *node, atImport bool) {
 		return
 	}
 	callee := a.resolve(fn)
+	if atImport {
+		a.noteCall(callee)
+	}
+	if atImport && fn.Kind() == "attribute" {
+		// A method of an instance of an imported class: Runner().start(),
+		// or r.start() with r = Runner() at the top level.
+		obj, attr := fn.ChildByFieldName("object"), fn.ChildByFieldName("attribute")
+		if obj != nil && attr != nil {
+			class := ""
+			switch {
+			case obj.Kind() == "call":
+				class = a.resolve(obj.ChildByFieldName("function"))
+			case obj.Kind() == "identifier" && a.instances[a.text(obj)] != "":
+				class = a.aliases[a.instances[a.text(obj)]]
+			}
+			if class != "" {
+				a.noteCall(class + "." + a.text(attr))
+			}
+		}
+	}
 	if atImport && (callee == "setuptools.setup" || callee == "distutils.core.setup") && args != nil {
 		a.cmdclass(args)
 	}

@@ -1,0 +1,335 @@
+package inspect
+
+import (
+	"bytes"
+	"io"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	"airlock/pycode"
+)
+
+// Following calls between modules. A module is analysed alone, so a
+// function that starts a process is "not called at import" in the module
+// that defines it, though the package's __init__.py imports it and calls
+// it at its top level. At the end of the archive the modules' summaries
+// (pycode.Module) are joined: every call made at import by code an
+// installation runs is followed into the package's other modules, through
+// re-exports and star imports, to any depth, and what the functions it
+// reaches do is reported as running at import.
+//
+// Parsing is what costs, so the first pass parses only files with the
+// words a finding needs. When such a file has a dangerous function, the
+// archive is read again (it is a file on disk) and the modules that name
+// one are parsed too, until no new names turn up: each module is parsed
+// at most once.
+
+// modInfo is one Python module of the archive.
+type modInfo struct {
+	path string
+	pkg  bool
+	role role
+	m    *pycode.Module
+}
+
+// module records a module's summary (the first file of a name wins, as
+// the first member of a name is the one read).
+func (s *scanner) module(path, mod string, pkg bool, r role, m *pycode.Module) {
+	if mod == "" || s.lim.depth > 0 {
+		return
+	}
+	if s.mods == nil {
+		s.mods = map[string]*modInfo{}
+	}
+	if old := s.mods[mod]; old == nil || old.path == path {
+		s.mods[mod] = &modInfo{path: path, pkg: pkg, role: r, m: m}
+	}
+}
+
+// target is one function, class or method of a module of the archive.
+type target struct{ mod, name string }
+
+// resolve finds the definition an absolute dotted name stands for: the
+// longest module prefix, then the name in it, through its aliases (a
+// package's __init__ re-exporting `from ._boot import init`) and star
+// imports.
+func (s *scanner) resolve(abs string, depth int) (target, bool) {
+	if depth > 32 {
+		return target{}, false
+	}
+	for i := len(abs); i > 0; i = strings.LastIndexByte(abs[:i], '.') {
+		mi := s.mods[abs[:i]]
+		if mi == nil || i == len(abs) {
+			continue
+		}
+		rest := abs[i+1:]
+		if mi.m == nil || !mi.m.Parsed {
+			return target{abs[:i], rest}, false // not known: parse it to know
+		}
+		if mi.m.Entries[rest] != nil {
+			return target{abs[:i], rest}, true
+		}
+		first, more, _ := strings.Cut(rest, ".")
+		if alias, ok := mi.m.Aliases[first]; ok {
+			if more != "" {
+				alias += "." + more
+			}
+			return s.resolve(alias, depth+1)
+		}
+		for _, star := range mi.m.Stars {
+			if t, ok := s.resolve(star+"."+rest, depth+1); ok {
+				return t, true
+			}
+		}
+		return target{abs[:i], rest}, true // defined there, and harmless
+	}
+	return target{}, false
+}
+
+// entry is the summary of a target, nil when it does nothing that
+// matters.
+func (s *scanner) entry(t target) *pycode.Entry {
+	if mi := s.mods[t.mod]; mi != nil && mi.m != nil {
+		return mi.m.Entries[t.name]
+	}
+	return nil
+}
+
+// dangerous closes over the calls between modules: a target is dangerous
+// when it makes a finding or calls a dangerous target.
+func (s *scanner) dangerous() map[target]bool {
+	out := map[target]bool{}
+	for mod, mi := range s.mods {
+		if mi.m == nil {
+			continue
+		}
+		for name, e := range mi.m.Entries {
+			if len(e.Findings) > 0 {
+				out[target{mod, name}] = true
+			}
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for mod, mi := range s.mods {
+			if mi.m == nil {
+				continue
+			}
+			for name, e := range mi.m.Entries {
+				t := target{mod, name}
+				if out[t] {
+					continue
+				}
+				for _, c := range e.Calls {
+					if ct, ok := s.resolve(c, 0); ok && out[ct] {
+						out[t], changed = true, true
+						break
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// wordsOf are the names a module must mention to call the dangerous
+// targets, or to re-export them: their functions' and classes' names and
+// the names modules bind to them.
+func (s *scanner) wordsOf(danger map[target]bool) map[string]bool {
+	words := map[string]bool{}
+	for t := range danger {
+		first, _, _ := strings.Cut(t.name, ".")
+		words[first] = true
+	}
+	for _, mi := range s.mods {
+		if mi.m == nil {
+			continue
+		}
+		for name, abs := range mi.m.Aliases {
+			if t, ok := s.resolve(abs, 0); ok && danger[t] {
+				words[name] = true
+			}
+		}
+	}
+	return words
+}
+
+var reWord = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+
+// mentions reports whether src has one of the words as a whole word.
+func mentions(src []byte, words map[string]bool) bool {
+	for _, w := range reWord.FindAll(src, -1) {
+		if words[string(w)] {
+			return true
+		}
+	}
+	return false
+}
+
+// follow joins the modules' summaries and reports what runs at import
+// through calls between modules.
+func (s *scanner) follow() {
+	if s.mods == nil {
+		return
+	}
+	danger := s.dangerous()
+	if len(danger) == 0 {
+		return
+	}
+	// Parse the modules that name a dangerous target, until no new names.
+	for words := s.wordsOf(danger); s.reread != nil; {
+		parsed := 0
+		err := s.reread(func(name string, r io.Reader) error {
+			mod, pkg := moduleOf(name, s.rep.Kind == "wheel")
+			mi := s.mods[mod]
+			if mi == nil || mi.path != name || (mi.m != nil && mi.m.Parsed) {
+				return nil
+			}
+			src, err := io.ReadAll(io.LimitReader(r, s.lim.MaxScanBytes))
+			if err != nil {
+				return err
+			}
+			text, problem := asPythonReads(src)
+			// A star import may re-export a dangerous name unnamed.
+			if problem != "" || !(mentions(text, words) || bytes.Contains(text, []byte("import *"))) {
+				return nil
+			}
+			if mi.role == buildScript {
+				mod = "" // as scanText does
+			}
+			mi.m = pycode.AnalyzeModule(text, mod, pkg, true)
+			parsed++
+			return nil
+		})
+		if err != nil {
+			// The archive read whole once; failing now is a fault, and a
+			// fault holds.
+			s.rep.add(Finding{Severity: High, Kind: "unscanned", Path: "", Message: "could not read the archive again to follow calls between modules: " + err.Error()})
+			return
+		}
+		if parsed == 0 {
+			break
+		}
+		danger = s.dangerous()
+		next := s.wordsOf(danger)
+		if len(next) == len(words) {
+			break
+		}
+		words = next
+	}
+	s.promote(s.hot())
+}
+
+// caller is how a target came to run at import: the file whose code calls
+// it and the name it calls.
+type caller struct {
+	path, callee string
+	build        bool
+}
+
+// hot follows every call made at import by code an installation runs.
+func (s *scanner) hot() map[target]caller {
+	runs := s.runsAtImport()
+	hot := map[target]caller{}
+	type step struct {
+		callee string
+		from   caller
+	}
+	var queue []step
+	for _, mod := range slices.Sorted(maps.Keys(s.mods)) {
+		mi := s.mods[mod]
+		if mi.m == nil || !(mi.role == installed || mi.role == buildScript || runs[mod]) {
+			continue
+		}
+		for _, c := range mi.m.Calls {
+			queue = append(queue, step{c, caller{path: mi.path, callee: c, build: mi.role == buildScript}})
+		}
+	}
+	for len(queue) > 0 {
+		st := queue[0]
+		queue = queue[1:]
+		t, ok := s.resolve(st.callee, 0)
+		if !ok {
+			continue
+		}
+		if _, done := hot[t]; done {
+			continue
+		}
+		hot[t] = st.from
+		if e := s.entry(t); e != nil {
+			for _, c := range e.Calls {
+				queue = append(queue, step{c, st.from})
+			}
+		}
+	}
+	return hot
+}
+
+// runsAtImport lists the modules that code an installation runs imports
+// (directly or not), as finish does.
+func (s *scanner) runsAtImport() map[string]bool {
+	runs := map[string]bool{}
+	var visit func(mod string)
+	visit = func(mod string) {
+		for i := 0; i <= len(mod); i++ {
+			if i < len(mod) && mod[i] != '.' {
+				continue
+			}
+			if p := mod[:i]; !runs[p] {
+				runs[p] = true
+				for _, imp := range s.imports[p] {
+					visit(imp)
+				}
+			}
+		}
+	}
+	for _, root := range s.roots {
+		for _, imp := range s.imports[root] {
+			visit(imp)
+		}
+	}
+	return runs
+}
+
+// promote reports the findings of the targets that run at import, in
+// place of the same findings reported as "not called at import".
+func (s *scanner) promote(hot map[target]caller) {
+	type key struct {
+		path string
+		line int
+	}
+	done := map[key]bool{}
+	ts := slices.SortedFunc(maps.Keys(hot), func(a, b target) int { return strings.Compare(a.mod+":"+a.name, b.mod+":"+b.name) })
+	for _, t := range ts {
+		e := s.entry(t)
+		if e == nil {
+			continue
+		}
+		mi := s.mods[t.mod]
+		from := hot[t]
+		for _, f := range e.Findings {
+			k := key{mi.path, f.Line}
+			if done[k] || slices.ContainsFunc(s.rep.Findings, func(g Finding) bool {
+				return g.Path == mi.path && g.Line == f.Line && g.Kind == f.Kind && (g.Severity == High || g.Severity == Critical)
+			}) {
+				continue // reported already: it runs at import in its own module too
+			}
+			done[k] = true
+			sev := High
+			if f.Kind == pycode.EnvExfiltration {
+				sev = Critical
+			}
+			how := "when the package is imported"
+			if from.build {
+				how = "when the package is built or installed"
+			}
+			msg := strings.Replace(f.Message, "when the module is imported", how, 1)
+			msg += " (" + from.path + " calls " + from.callee + " at its top level)"
+			s.rep.Findings = slices.DeleteFunc(s.rep.Findings, func(g Finding) bool { return g.Path == mi.path && g.Line == f.Line && g.Severity == Medium })
+			s.deferred = slices.DeleteFunc(s.deferred, func(d deferred) bool { return d.f.Path == mi.path && d.f.Line == f.Line })
+			s.rep.add(Finding{Severity: sev, Kind: f.Kind, Path: mi.path, Line: f.Line, Message: msg, Evidence: f.Code})
+		}
+	}
+}

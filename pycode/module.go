@@ -1,0 +1,230 @@
+package pycode
+
+import (
+	"slices"
+	"strings"
+
+	sitter "github.com/tree-sitter/go-tree-sitter"
+)
+
+// Following calls between modules: `from ._boot import init; init()` in a
+// package's __init__.py runs _boot.init at import, though _boot alone
+// only defines it. A module is analysed alone (archives are read as
+// streams), so each analysis says what the module offers and what it
+// calls, and the caller (inspect) joins them across the package:
+//   - Entries: the module's functions, classes and methods that reach a
+//     dangerous call when something runs them (through the module's own
+//     functions too), with the findings they then make;
+//   - Calls: what the module calls in its own package at import, and
+//     what each entry calls there when it runs, as absolute names;
+//   - Aliases and Stars: names it imports from its own package, so that
+//     a name re-exported by a package's __init__ leads to its definition.
+
+// Module is what one module does, for following calls between modules.
+type Module struct {
+	// Parsed is unset when the source was not parsed (see AnalyzeModule).
+	Parsed   bool
+	Findings []Finding
+	// Entries are keyed by "f", "C" (running C() runs __new__ and
+	// __init__) or "C.m".
+	Entries map[string]*Entry
+	// Calls are the calls into the module's own package made at import.
+	Calls []string
+	// Aliases are module-level names bound by importing from the same
+	// package, to the absolute names they stand for.
+	Aliases map[string]string
+	// Stars are the same-package modules imported with *.
+	Stars []string
+}
+
+// Entry is what running one of a module's functions does.
+type Entry struct {
+	// Findings are those the function makes when it runs (as at import).
+	Findings []Finding
+	// Calls are the calls into the package it makes when it runs.
+	Calls []string
+}
+
+// AnalyzeModule analyses the module mod (a package's __init__ when pkg);
+// mod is "" for a script (setup.py), whose calls into any module are
+// noted: it belongs to no package, and builds those beside it.
+// Unless whole is set, source without the words a finding needs is not
+// parsed and its Module is empty: the caller parses it whole only when a
+// dangerous function elsewhere makes its calls matter.
+func AnalyzeModule(src []byte, mod string, pkg, whole bool) *Module {
+	if !whole && !mayFind(src) {
+		return &Module{}
+	}
+	p := sitter.NewParser()
+	defer p.Close()
+	if err := p.SetLanguage(language()); err != nil {
+		return &Module{}
+	}
+	tree := p.Parse(src, nil)
+	if tree == nil {
+		return &Module{}
+	}
+	root := copyTree(tree, src)
+	tree.Close()
+	a := newAnalyzer(src)
+	a.mod, a.pkg = mod, pkg
+	a.run(root)
+	m := &Module{Parsed: true, Findings: a.report(), Calls: dedupe(a.ext), Aliases: map[string]string{}}
+	for name, target := range a.aliases {
+		if abs := a.absolute(target); abs != "" && a.local(abs) && !a.computed[name] {
+			m.Aliases[name] = abs
+		}
+	}
+	for star := range a.star {
+		if abs := a.absolute(star); a.local(abs) {
+			m.Stars = append(m.Stars, abs)
+		}
+	}
+	slices.Sort(m.Stars)
+	m.Entries = a.entries()
+	return m
+}
+
+// facts are what one function body does when it runs, before the
+// module's own calls are followed.
+type facts struct {
+	execs, spawns, nets, envs []site
+	ext                       []string
+	local                     []string // qualified names of the module's functions it runs
+}
+
+// entries walks each function and method body as if it ran, then closes
+// over the module's own calls: an entry is a function that reaches a
+// dangerous call or a call into the package.
+func (a *analyzer) entries() map[string]*Entry {
+	byName := map[string]*facts{}
+	for n, q := range a.qual {
+		byName[q] = a.bodyFacts(n)
+	}
+	out := map[string]*Entry{}
+	for q := range byName {
+		seen := map[string]bool{}
+		var all facts
+		var visit func(string)
+		visit = func(q string) {
+			f := byName[q]
+			if f == nil || seen[q] {
+				return
+			}
+			seen[q] = true
+			all.execs = append(all.execs, f.execs...)
+			all.spawns = append(all.spawns, f.spawns...)
+			all.nets = append(all.nets, f.nets...)
+			all.envs = append(all.envs, f.envs...)
+			all.ext = append(all.ext, f.ext...)
+			for _, l := range f.local {
+				visit(l)
+			}
+		}
+		visit(q)
+		a.execs, a.spawns, a.nets, a.envs = all.execs, all.spawns, all.nets, all.envs
+		e := &Entry{Findings: a.report(), Calls: dedupe(all.ext)}
+		if len(e.Findings) > 0 || len(e.Calls) > 0 {
+			out[q] = e
+		}
+	}
+	// A class runs __new__ and __init__ when called: its entry is theirs.
+	for class := range a.classes {
+		var e Entry
+		for _, m := range []string{"__new__", "__init__"} {
+			if me := out[class+"."+m]; me != nil {
+				e.Findings = append(e.Findings, me.Findings...)
+				e.Calls = append(e.Calls, me.Calls...)
+			}
+		}
+		if len(e.Findings) > 0 || len(e.Calls) > 0 {
+			out[class] = &e
+		}
+	}
+	return out
+}
+
+// bodyFacts walks the body of fn as if it ran at import, into lists of
+// its own, and returns what it found.
+func (a *analyzer) bodyFacts(fn *node) *facts {
+	body := fn.ChildByFieldName("body")
+	if body == nil {
+		return &facts{}
+	}
+	a.execs, a.spawns, a.nets, a.envs, a.ext = nil, nil, nil, nil, nil
+	a.called, a.runs = map[string]bool{}, nil
+	a.block(body, true)
+	f := &facts{execs: a.execs, spawns: a.spawns, nets: a.nets, envs: a.envs, ext: a.ext}
+	for name := range a.called {
+		if n := a.funcs[name]; n != nil {
+			f.local = append(f.local, a.qual[n])
+		}
+	}
+	for _, n := range a.runs {
+		if q := a.qual[n]; q != "" {
+			f.local = append(f.local, q)
+		}
+	}
+	a.called, a.runs = map[string]bool{}, nil
+	return f
+}
+
+// noteCall records a call into the module's own package.
+func (a *analyzer) noteCall(callee string) {
+	if callee == "" || strings.HasPrefix(callee, "builtins.") {
+		return
+	}
+	if abs := a.absolute(callee); abs != "" && a.local(abs) {
+		a.ext = append(a.ext, abs)
+	}
+}
+
+// absolute makes a relative dotted name (".x.f", "..y") absolute from the
+// module's place.
+func (a *analyzer) absolute(dotted string) string {
+	name := strings.TrimLeft(dotted, ".")
+	dots := len(dotted) - len(name)
+	if dots == 0 {
+		return name
+	}
+	base := a.mod
+	if !a.pkg {
+		base = parentOf(base)
+	}
+	for i := 1; i < dots; i++ {
+		base = parentOf(base)
+	}
+	switch {
+	case base == "":
+		return name
+	case name == "":
+		return base
+	}
+	return base + "." + name
+}
+
+// local reports whether an absolute name is in the module's own top-level
+// package.
+func (a *analyzer) local(abs string) bool {
+	if a.mod == "" {
+		return true // a script's
+	}
+	root, _, _ := strings.Cut(a.mod, ".")
+	return abs == root || strings.HasPrefix(abs, root+".")
+}
+
+func parentOf(mod string) string {
+	if i := strings.LastIndexByte(mod, '.'); i >= 0 {
+		return mod[:i]
+	}
+	return ""
+}
+
+func dedupe(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
