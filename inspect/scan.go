@@ -31,6 +31,11 @@ type scanner struct {
 	// them (follow.go); reread reads the members again, in order.
 	mods   map[string]*modInfo
 	reread func(fn func(name string, r io.Reader) error) error
+	// pyproject is an sdist's pyproject.toml (at pyprojectName); forced
+	// are the files it, or a build script, makes build scripts (build.go).
+	pyproject     []byte
+	pyprojectName string
+	forced        map[string]bool
 }
 
 func newScanner(rep *Report, lim Limits) *scanner {
@@ -44,6 +49,8 @@ func (s *scanner) member(name string, r io.Reader, keep bool) (string, []byte, e
 	base := path.Base(name)
 	text := strings.HasSuffix(base, ".py") || strings.HasSuffix(base, ".pth")
 	nested := s.lim.depth < maxNesting && nestedArchive(base) && s.roleOf(name) != notInstalled
+	// An sdist's pyproject.toml says what else its build runs (build.go).
+	pyproject := s.rep.Kind == "sdist" && s.lim.depth == 0 && base == "pyproject.toml" && strings.Count(name, "/") == 1
 	var head bytes.Buffer // first bytes, for magic numbers
 	var kept bytes.Buffer // text to scan, metadata or a nested archive to keep
 	maxKeep := int64(0)
@@ -55,6 +62,8 @@ func (s *scanner) member(name string, r io.Reader, keep bool) (string, []byte, e
 	case keep && strings.HasSuffix(name, "/RECORD"):
 		maxKeep = maxRecordBytes // a big wheel's RECORD runs to megabytes (ziglang: 1.2 MB)
 	case keep:
+		maxKeep = 1 << 20
+	case pyproject:
 		maxKeep = 1 << 20
 	}
 	truncated := false
@@ -81,6 +90,9 @@ func (s *scanner) member(name string, r io.Reader, keep bool) (string, []byte, e
 		}
 	}
 	sum := b64sum(h.Sum(nil))
+	if pyproject && !truncated {
+		s.pyproject, s.pyprojectName = kept.Bytes(), name
+	}
 	if strings.HasSuffix(base, ".pyc") && s.roleOf(name) != notInstalled {
 		s.bytecode(name, head.Bytes())
 	}
@@ -305,7 +317,7 @@ func (s *scanner) roleOf(name string) role {
 	if len(parts) > 1 {
 		rest = parts[1:]
 	}
-	if len(rest) == 1 && rest[0] == "setup.py" {
+	if s.forced[name] || len(rest) == 1 && conventionalBuildFiles[rest[0]] {
 		return buildScript
 	}
 	for _, dir := range rest[:len(rest)-1] {

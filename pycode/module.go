@@ -35,6 +35,16 @@ type Module struct {
 	Aliases map[string]string
 	// Stars are the same-package modules imported with *.
 	Stars []string
+	// ExecFiles are the files the module reads and executes at import
+	// (exec(open("pkg/version.py").read()), setup.py's habit).
+	ExecFiles []ExecFile
+}
+
+// ExecFile is a file a module executes: the constant parts of its path
+// joined with "/", and the line of the exec.
+type ExecFile struct {
+	Path string
+	Line int
 }
 
 // Entry is what running one of a module's functions does.
@@ -81,6 +91,7 @@ func AnalyzeModule(src []byte, mod string, pkg, whole bool) *Module {
 		}
 	}
 	slices.Sort(m.Stars)
+	m.ExecFiles = a.execFiles
 	m.Entries = a.entries()
 	return m
 }
@@ -227,4 +238,75 @@ func dedupe(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return slices.Compact(s)
+}
+
+// noteExecFile records the file an exec'd argument reads: open(P).read(),
+// io/codecs.open(P).read(), Path(P).read_text(), where P is a constant or
+// os.path.join / Path / "/" of pieces whose constant ones are kept (here =
+// os.path.dirname(__file__) is the script's own folder).
+func (a *analyzer) noteExecFile(args *node) {
+	if args == nil || args.NamedChildCount() == 0 {
+		return
+	}
+	call := args.NamedChild(0)
+	if call.Kind() == "call" && a.resolve(call.ChildByFieldName("function")) == "builtins.compile" {
+		if ca := argList(call); len(ca) > 0 {
+			call = ca[0] // exec(compile(open(P).read(), P, "exec"))
+		}
+	}
+	if call.Kind() != "call" {
+		return
+	}
+	fn := call.ChildByFieldName("function")
+	if fn == nil || fn.Kind() != "attribute" {
+		return
+	}
+	attr, obj := fn.ChildByFieldName("attribute"), fn.ChildByFieldName("object")
+	if attr == nil || obj == nil || obj.Kind() != "call" {
+		return
+	}
+	switch a.text(attr) {
+	case "read", "read_text", "read_bytes":
+	default:
+		return
+	}
+	opener := a.resolve(obj.ChildByFieldName("function"))
+	switch opener {
+	case "builtins.open", "io.open", "codecs.open", "pathlib.Path", "pathlib.PurePath":
+	default:
+		if t := a.text(obj.ChildByFieldName("function")); t != "open" && t != "Path" {
+			return
+		}
+	}
+	if pa := argList(obj); len(pa) > 0 {
+		if p := a.pathOf(pa[0], 0); p != "" {
+			a.execFiles = append(a.execFiles, ExecFile{Path: p, Line: line(args)})
+		}
+	}
+}
+
+// pathOf joins the constant pieces of a path expression.
+func (a *analyzer) pathOf(n *node, depth int) string {
+	if n == nil || depth > 8 {
+		return ""
+	}
+	if s, ok := a.constString(n); ok {
+		return s
+	}
+	var parts []string
+	switch n.Kind() {
+	case "call":
+		for _, arg := range argList(n) {
+			if p := a.pathOf(arg, depth+1); p != "" {
+				parts = append(parts, p)
+			}
+		}
+	case "binary_operator":
+		for i := uint(0); i < n.NamedChildCount(); i++ {
+			if p := a.pathOf(n.NamedChild(i), depth+1); p != "" {
+				parts = append(parts, p)
+			}
+		}
+	}
+	return strings.Join(parts, "/")
 }

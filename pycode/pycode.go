@@ -150,10 +150,11 @@ type analyzer struct {
 	// For following calls between modules (module.go): the module's own
 	// name, the qualified names of its functions and methods ("f",
 	// "C.m"), and the calls into its own package met while walking.
-	mod  string
-	pkg  bool
-	qual map[*node]string
-	ext  []string
+	mod       string
+	pkg       bool
+	qual      map[*node]string
+	ext       []string
+	execFiles []ExecFile
 
 	execs, spawns, nets, envs []site
 }
@@ -622,6 +623,9 @@ func (a *analyzer) call(n *node, atImport bool) {
 	computed := (fn.Kind() != "identifier" && !strings.HasPrefix(a.text(fn), "builtins.")) || a.computed[a.text(fn)]
 	switch {
 	case execSinks[callee]:
+		if atImport {
+			a.noteExecFile(args)
+		}
 		what := strings.TrimPrefix(callee, "builtins.")
 		switch taint := a.argsTaint(args); {
 		case taint == "fetched":

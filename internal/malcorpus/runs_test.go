@@ -53,6 +53,37 @@ try:
         os.chdir(target)
         sys.argv = ["setup.py", "--version"]
         runpy.run_path(os.path.join(target, "setup.py"), run_name="__main__")
+    elif mode == "build":
+        # What a build frontend and the common backends run of an sdist
+        # without setup.py: an in-tree backend's hooks, hatchling's custom
+        # build hook, pdm-backend's hooks.
+        import tomllib, importlib
+        os.chdir(target)
+        cfg = tomllib.load(open("pyproject.toml", "rb"))
+        bs, tool = cfg.get("build-system", {}), cfg.get("tool", {})
+        def attempt(fn, *args):
+            try:
+                fn(*args)
+            except BaseException:
+                pass
+        if bs.get("backend-path"):
+            for d in bs["backend-path"]:
+                sys.path.insert(0, os.path.join(target, d))
+            backend = importlib.import_module(bs["build-backend"].split(":")[0])
+            for hook in ("get_requires_for_build_wheel", "prepare_metadata_for_build_wheel", "build_wheel"):
+                if hasattr(backend, hook):
+                    attempt(getattr(backend, hook), target)
+        custom = tool.get("hatch", {}).get("build", {}).get("hooks", {}).get("custom")
+        if custom is not None:
+            ns = runpy.run_path(os.path.join(target, custom.get("path", "hatch_build.py")))
+            for v in list(ns.values()):
+                if isinstance(v, type) and "initialize" in vars(v):
+                    attempt(object.__new__(v).initialize, "standard", {})
+        if os.path.exists("pdm_build.py"):
+            ns = runpy.run_path("pdm_build.py")
+            for hook in ("pdm_build_initialize", "pdm_build_update_files", "pdm_build_finalize"):
+                if hook in ns:
+                    attempt(ns[hook], None)
     else:
         import site, importlib
         site.addsitedir(target)
@@ -97,6 +128,10 @@ func TestEveryShapeRunsItsPayload(t *testing.T) {
 	}
 	stubs := t.TempDir()
 	os.WriteFile(filepath.Join(stubs, "requests.py"), []byte(requestsStub), 0o644)
+	// hatchling's hook interface, which a hatch_build.py subclasses.
+	hooks := filepath.Join(stubs, "hatchling", "builders", "hooks", "plugin")
+	os.MkdirAll(hooks, 0o755)
+	os.WriteFile(filepath.Join(hooks, "interface.py"), []byte("class BuildHookInterface:\n    pass\n"), 0o644)
 	for _, s := range Shapes {
 		for kind, build := range s.Variants() {
 			t.Run(s.Name+"/"+kind, func(t *testing.T) {
@@ -128,6 +163,8 @@ func TestEveryShapeRunsItsPayload(t *testing.T) {
 					target = filepath.Join(dir, "corpus-1.0")
 					if _, err := os.Stat(filepath.Join(target, "setup.py")); err == nil {
 						mode = "setup"
+					} else if _, err := os.Stat(filepath.Join(target, "pyproject.toml")); err == nil {
+						mode = "build"
 					}
 				}
 				for p := range s.Files {
