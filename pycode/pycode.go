@@ -38,7 +38,35 @@ const (
 	// (exec, eval, runpy, code, timeit, unpickling), whatever its
 	// argument: what it runs is not in the file.
 	DynamicCode = "dynamic-code"
+	// NativeLoad: a native library the distribution ships loaded with
+	// ctypes at import: code nobody can read runs then. A project that
+	// always did so is known; one that starts to is what to look at.
+	NativeLoad = "native-load"
 )
+
+// nativeLoaders load a shared library by path.
+var nativeLoaders = prefixSet("ctypes.CDLL", "ctypes.PyDLL", "ctypes.WinDLL", "ctypes.OleDLL", "ctypes.cdll.LoadLibrary",
+	"ctypes.pydll.LoadLibrary", "ctypes.windll.LoadLibrary", "ctypes.LibraryLoader")
+
+// loadsShippedFile reports whether a loader's argument is a file path, not
+// a system library's bare name ("libc.so.6", find_library("c")), which
+// every platform has and the distribution does not ship.
+func (a *analyzer) loadsShippedFile(args *node) bool {
+	if args == nil || args.NamedChildCount() == 0 {
+		return false
+	}
+	arg := args.NamedChild(0)
+	if s, ok := a.constString(arg); ok {
+		return strings.ContainsAny(s, "/\\")
+	}
+	if arg.Kind() == "call" && strings.HasSuffix(a.resolve(arg.ChildByFieldName("function")), "find_library") {
+		return false
+	}
+	if arg.Kind() == "none" {
+		return false // CDLL(None): the process's own symbols
+	}
+	return true
+}
 
 // Finding is one dangerous thing the code does.
 type Finding struct {
@@ -650,6 +678,8 @@ func (a *analyzer) call(n *node, atImport bool) {
 			a.execs = append(a.execs, site{line: line(n), what: ObfuscatedExec + ": " + callee + " of " + t + " data (" + why + ")", atImport: atImport})
 		} else if atImport && !strings.HasPrefix(callee, "ctypes.") {
 			a.execs = append(a.execs, site{line: line(n), what: DynamicCode + ": " + callee + " at import (unpickling runs code)", atImport: true})
+		} else if atImport && nativeLoaders[callee] && a.loadsShippedFile(args) {
+			a.execs = append(a.execs, site{line: line(n), what: NativeLoad + ": " + callee + " loads a native library shipped in the distribution", atImport: true})
 		}
 	case spawnCalls[callee]:
 		a.spawns = append(a.spawns, site{line: line(n), what: callee, atImport: atImport, download: a.mentionsDownload(args)})

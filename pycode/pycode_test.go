@@ -58,6 +58,14 @@ func TestWhatRunsAtImport(t *testing.T) {
 		// runs is not in the file's code); the baseline tells the release
 		// that always had it (six) from the one that adds it.
 		{"exec of a literal", "exec('x = 1')\n", "dynamic-code@1"},
+		// A shipped native library loaded at import; system libraries by
+		// name are not shipped code.
+		{"ctypes loads a shipped library", "import ctypes, os\n_lib = ctypes.CDLL(os.path.join(os.path.dirname(__file__), '_native.so'))\n", "native-load@2"},
+		{"cdll.LoadLibrary of a relative path", "from ctypes import cdll\nlib = cdll.LoadLibrary('./libhelper.so')\n", "native-load@2"},
+		{"libc by name", "import ctypes\nlibc = ctypes.CDLL('libc.so.6')\n", ""},
+		{"find_library", "import ctypes, ctypes.util\nlib = ctypes.CDLL(ctypes.util.find_library('c'))\n", ""},
+		{"the process's own symbols", "import ctypes\nme = ctypes.CDLL(None)\n", ""},
+		{"loaded only when called", "import ctypes\ndef load(p):\n    return ctypes.CDLL(p)\n", ""},
 		{"exec of a literal inside a function", "def f():\n    exec('x = 1')\n", ""},
 		{"eval of a reversed literal", "eval(')1(tnirp'[::-1])\n", "dynamic-code@1"},
 		{"compile alone runs nothing", "c = compile('x = 1', 'f', 'exec')\n", ""},

