@@ -54,12 +54,25 @@ func TestWheelComparedWithTaggedSource(t *testing.T) {
 		}
 		fake.AddWheel(fakepypi.WheelSpec{Name: pkg, Version: "1.1", Extra: rename(files, pkg)}, uploaded.Add(24*time.Hour))
 	}
+	// An sdist is compared too: its modules and build scripts.
+	fake.SetMeta("sdonly", fakepypi.ProjectMeta{Maintainers: []string{"a", "b", "c"}, Organization: "acme",
+		ProjectURLs: map[string]string{"Source": "https://github.com/acme/sdonly"}})
+	fake.SetRepo("acme/sdonly", fakepypi.Repo{CreatedAt: now.Add(-1000 * 24 * time.Hour), PushedAt: now,
+		Tags: []fakepypi.FakeTag{{Name: "v1.0", CommitTime: uploaded.Add(-time.Hour), Released: uploaded.Add(-time.Hour), Files: repoFiles("sdonly")},
+			{Name: "v1.1", CommitTime: uploaded.Add(23 * time.Hour), Released: uploaded.Add(23 * time.Hour), Files: repoFiles("sdonly")}}})
+	fake.AddSdistWith("sdonly", "1.0", rename(built, "sdonly"), uploaded)
+	// Nothing in it a content check would hold: only the comparison can.
+	quiet := map[string]string{"sdonly/__init__.py": "", "sdonly/utils/__init__.py": "", "sdonly/utils/downloads.py": "def get(url):\n    return url.replace('https', 'http')\n"}
+	fake.AddSdistWith("sdonly", "1.1", quiet, uploaded.Add(24*time.Hour))
 	fake.SetFault("/repos/acme/inert/tarball/v1.1", fakepypi.Fault{Status: http.StatusServiceUnavailable})
 	a := startAirlock(t, t.TempDir(), airlockEnv(fake)...)
 
 	out, err := run(t, pip.install(a.URL+"/simple/", t.TempDir(), "ultra==1.1"))
 	if err == nil || !strings.Contains(out, "not-in-source in ultra/utils/downloads.py") || !strings.Contains(out, "differs from the source at v1.1") {
 		t.Errorf("a module that is not its tag's: %v\n%s", err, out)
+	}
+	if out, err := run(t, pip.install(a.URL+"/simple/", t.TempDir(), "sdonly==1.1")); err == nil || !strings.Contains(out, "not-in-source in sdonly/utils/downloads.py") {
+		t.Errorf("an sdist module that is not its tag's: %v\n%s", err, out)
 	}
 	target := t.TempDir()
 	if out, err := run(t, pip.install(a.URL+"/simple/", target, "clean==1.1")); err != nil {
@@ -71,5 +84,55 @@ func TestWheelComparedWithTaggedSource(t *testing.T) {
 	}
 	if _, body, _ := fetch(t, http.MethodGet, a.URL+"/readyz", nil); !strings.Contains(string(body), "the source comparison cannot run") {
 		t.Errorf("/readyz does not say the comparison is inert:\n%s", body)
+	}
+}
+
+// TestWheelComparedWithItsSdist: where no repository can be read (none is
+// linked), a wheel is compared with its release's sdist. solo 1.1's wheel
+// carries a module its sdist does not have as it ships it: pip and uv are
+// refused with the file and the sdist named. duet 1.1, whose wheel is its
+// sdist's code, installs; so does lone 1.1, which has no sdist to compare
+// with (the check says so, and holds nothing).
+func TestWheelComparedWithItsSdist(t *testing.T) {
+	requireVenv(t)
+	pip := pipClient("pinned-pip", filepath.Join(venv, "bin", "python"))
+	fake := fakepypi.New()
+	t.Cleanup(fake.Close)
+	source := func(pkg string) map[string]string {
+		return map[string]string{pkg + "/__init__.py": "", pkg + "/net.py": "def get(url):\n    return url\n"}
+	}
+	for _, pkg := range []string{"solo", "duet", "lone"} {
+		fake.SetMeta(pkg, fakepypi.ProjectMeta{Maintainers: []string{"a", "b", "c"}})
+		for i, v := range []string{"1.0", "1.1"} {
+			at := uploaded.Add(time.Duration(i) * 24 * time.Hour)
+			wheel := source(pkg)
+			if pkg == "solo" && v == "1.1" {
+				wheel[pkg+"/net.py"] += "\nimport os\n_home = os.path.expanduser('~')\n"
+			}
+			fake.AddWheel(fakepypi.WheelSpec{Name: pkg, Version: v, Extra: wheel}, at)
+			if pkg != "lone" {
+				fake.AddSdistWith(pkg, v, source(pkg), at)
+			}
+		}
+	}
+	a := startAirlock(t, t.TempDir(), airlockEnv(fake)...)
+
+	// Wheels only: the sdist is clean, and a client that builds it gets
+	// what the source says.
+	out, err := run(t, pip.install(a.URL+"/simple/", t.TempDir(), "--only-binary", ":all:", "solo==1.1"))
+	if err == nil || !strings.Contains(out, "not-in-source in solo/net.py") || !strings.Contains(out, "differs from the release's sdist solo-1.1.tar.gz") {
+		t.Errorf("a wheel module its sdist does not have: %v\n%s", err, out)
+	}
+	// uv, asking after the hold: the page no longer offers the wheel.
+	target := t.TempDir()
+	if out, err := run(t, uvClient().install(a.URL+"/simple/", target, "--only-binary", ":all:", "solo==1.1")); err == nil {
+		t.Errorf("uv installed the held wheel:\n%s", out)
+	}
+	for _, pkg := range []string{"duet", "lone"} {
+		target := t.TempDir()
+		if out, err := run(t, pip.install(a.URL+"/simple/", target, pkg+"==1.1")); err != nil {
+			t.Errorf("%s: %v\n%s", pkg, err, out)
+		}
+		assertInstalled(t, target, map[string]string{pkg: "1.1"})
 	}
 }

@@ -363,49 +363,91 @@ func wheelTags(filename string) string {
 // content is not remembered, so the next look compares again.
 const sourceRetry = "source not compared (forge unreachable, tried again at the next look): "
 
-// withSource adds to a copy of a wheel's report a finding for each of its
-// Python files that the project's repository at the release's tag does
-// not have with the same content; note says why the comparison could not
-// run (no repository, no tag, the forge unreachable), which leaves the
-// report as it was.
+// withSource adds to a copy of a distribution's report a finding for
+// each of its Python files that the project's repository at the release's
+// tag does not have with the same content. Where the repository cannot be
+// read (none linked, no tag, the forge unreachable), a wheel is compared
+// with its release's sdist instead: a wheel built from code that was not
+// published is the same sign. The sdist stands in only then — with the
+// repository at hand it adds nothing a payload could not also put in the
+// sdist. note says what could not be compared, and with what instead.
 func (g *Gate) withSource(ctx context.Context, page *index.Page, version string, rep *inspect.Report) (*inspect.Report, string) {
-	if g.opt.Sources == nil || page.Source != "" || rep == nil || rep.Kind != "wheel" || len(rep.Sources) == 0 {
+	if g.opt.Sources == nil || page.Source != "" || rep == nil || len(rep.Sources) == 0 {
 		return rep, ""
 	}
+	tree, against, note := g.sourceTree(ctx, page, version)
+	if tree == nil && rep.Kind == "wheel" {
+		if sd, name := g.sdistSources(ctx, page, version); sd != nil {
+			tree, against = sd, "the release's sdist "+name
+			note += "; compared with " + name + " instead"
+		}
+	}
+	if tree == nil {
+		return rep, note
+	}
+	out := *rep
+	out.Findings = slices.Clone(rep.Findings)
+	for _, d := range sourcecmp.Compare(rep.Sources, tree) {
+		msg := fmt.Sprintf("differs from %s: this code is not what the source has", against)
+		if d.Missing {
+			msg = fmt.Sprintf("not in %s: code nobody published as source", against)
+		}
+		out.Findings = append(out.Findings, inspect.Finding{Severity: inspect.High, Kind: "not-in-source", Path: d.Path, Message: msg})
+	}
+	return &out, note
+}
+
+// sourceTree reads the repository at the release's tag; against names it
+// for a finding's message, note says why it could not.
+func (g *Gate) sourceTree(ctx context.Context, page *index.Page, version string) (sourcecmp.Tree, string, string) {
 	s := g.signalsFor(page.Source)
 	if s == nil {
-		return rep, ""
+		return nil, "", ""
 	}
 	sig := s.ForRelease(ctx, page.Name, version)
 	if sig != nil {
 		if why, failed := sig.Unknown[signals.SourceGitHub]; failed {
 			g.forgeAnswered(errors.New(why))
-			return rep, sourceRetry + "GitHub could not be read: " + why
+			return nil, "", sourceRetry + "GitHub could not be read: " + why
 		}
 	}
 	switch {
 	case sig == nil || sig.Repository == "":
-		return rep, "source not compared: no repository linked"
+		return nil, "", "source not compared: no repository linked"
 	case sig.Tag == nil:
-		return rep, "source not compared: the repository has no tag for " + version
+		return nil, "", "source not compared: the repository has no tag for " + version
 	}
 	tree, err := g.opt.Sources.Tree(ctx, sig.Repository, sig.Tag.Name)
 	if errors.Is(err, sourcecmp.ErrNoArchive) {
 		g.forgeAnswered(nil)
-		return rep, "source not compared: " + err.Error()
+		return nil, "", "source not compared: " + err.Error()
 	}
 	g.forgeAnswered(err)
 	if err != nil {
-		return rep, sourceRetry + err.Error()
+		return nil, "", sourceRetry + err.Error()
 	}
-	out := *rep
-	out.Findings = slices.Clone(rep.Findings)
-	for _, d := range sourcecmp.Compare(rep.Sources, tree) {
-		msg := fmt.Sprintf("differs from the source at %s (%s): this code is not what the repository has", sig.Tag.Name, sig.Repository)
-		if d.Missing {
-			msg = fmt.Sprintf("not in the source at %s (%s): code nobody committed", sig.Tag.Name, sig.Repository)
+	return tree, fmt.Sprintf("the source at %s (%s)", sig.Tag.Name, sig.Repository), ""
+}
+
+// sdistSources are the Python files of the release's sdist, downloaded
+// (hash-verified like any fill) and inspected; nil when the release has
+// none or it cannot be read.
+func (g *Gate) sdistSources(ctx context.Context, page *index.Page, version string) (sourcecmp.Tree, string) {
+	for _, f := range page.Files {
+		if !strings.HasSuffix(f.Filename, ".tar.gz") && !strings.HasSuffix(f.Filename, ".zip") {
+			continue
 		}
-		out.Findings = append(out.Findings, inspect.Finding{Severity: inspect.High, Kind: "not-in-source", Path: d.Path, Message: msg})
+		if v, ok := index.VersionFromFilename(page.Name, f.Filename); !ok || v != version {
+			continue
+		}
+		if _, err := g.ensureStored(ctx, page, f); err != nil {
+			return nil, ""
+		}
+		rep, err := g.inspectStored(ctx, f.SHA256(), f.Filename)
+		if err != nil || rep.Kind != "sdist" {
+			return nil, ""
+		}
+		return sourcecmp.Tree(rep.Sources), f.Filename
 	}
-	return &out, ""
+	return nil, ""
 }

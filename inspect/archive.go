@@ -210,12 +210,7 @@ func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool, filename stri
 			return nil, classify(err, b, lim)
 		}
 		hashes[f.Name] = sum
-		if wheel && sc.lim.depth == 0 && isSource(f.Name) && sc.roleOf(f.Name) == installed {
-			if rep.Sources == nil {
-				rep.Sources = map[string]string{}
-			}
-			rep.Sources[f.Name] = sum
-		}
+		sc.source(f.Name, sum)
 		switch {
 		case wheel && strings.HasSuffix(f.Name, ".dist-info/RECORD") && strings.Count(f.Name, "/") == 1:
 			record = keep
@@ -373,10 +368,11 @@ func inspectTar(ra io.ReaderAt, size int64, lim Limits, decompress func(io.Reade
 		if h.Size > lim.memberMax() {
 			return nil, limitErr("member %s is %d bytes, more than %d", m.name, h.Size, lim.memberMax())
 		}
-		_, keep, err := sc.member(m.name, tr, strings.HasSuffix(m.name, "entry_points.txt"))
+		sum, keep, err := sc.member(m.name, tr, strings.HasSuffix(m.name, "entry_points.txt"))
 		if err != nil {
 			return nil, classify(err, b, lim)
 		}
+		sc.source(m.name, sum)
 		if keep != nil {
 			entryPoints = keep
 		}

@@ -441,3 +441,28 @@ func importable(base string) bool {
 	}
 	return true
 }
+
+// source records an installed Python file for the source comparison: a
+// wheel's by its path, an sdist's (its modules and build scripts, not its
+// tests or docs) by its path under the root folder, as the repository has
+// it.
+func (s *scanner) source(name, sum string) {
+	if s.lim.depth > 0 || !isSource(name) {
+		return
+	}
+	key := name
+	switch r := s.roleOf(name); {
+	case s.rep.Kind == "wheel" && r == installed:
+	case s.rep.Kind == "sdist" && (r == installed || r == buildScript):
+		_, key, _ = strings.Cut(name, "/")
+		if key == "" || key == "PKG-INFO" {
+			return
+		}
+	default:
+		return
+	}
+	if s.rep.Sources == nil {
+		s.rep.Sources = map[string]string{}
+	}
+	s.rep.Sources[key] = sum
+}

@@ -246,6 +246,15 @@ func (s *Server) AddSdist(name, version string, uploaded time.Time) *Dist {
 	return d
 }
 
+// AddSdistWith registers an sdist of the given files (paths under its
+// root folder).
+func (s *Server) AddSdistWith(name, version string, files map[string]string, uploaded time.Time) *Dist {
+	fn, data := BuildSdistWith(name, version, files)
+	d := &Dist{Project: normalize(name), Version: version, Filename: fn, Data: data, UploadTime: uploaded}
+	s.Add(d)
+	return d
+}
+
 // AddFixture registers a real file from disk, with its provenance when
 // provenancePath is not empty.
 func (s *Server) AddFixture(project, version, path, provenancePath string, uploaded time.Time) (*Dist, error) {

@@ -8,7 +8,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,18 +131,25 @@ func BuildWheel(spec WheelSpec) (filename string, data, metadata []byte) {
 // BuildSdist returns the filename and bytes of a minimal sdist (PKG-INFO and
 // a module), enough to be listed, downloaded and hash-checked.
 func BuildSdist(name, version string) (string, []byte) {
+	return BuildSdistWith(name, version, map[string]string{ModuleName(name) + "/__init__.py": fmt.Sprintf("__version__ = %q\n", version)})
+}
+
+// BuildSdistWith returns an sdist of PKG-INFO and files (paths under the
+// root folder), in path order.
+func BuildSdistWith(name, version string, files map[string]string) (string, []byte) {
 	dist := ModuleName(name)
 	root := fmt.Sprintf("%s-%s", dist, version)
 	var buf bytes.Buffer
 	gz, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	gz.ModTime = fixedTime
 	tw := tar.NewWriter(gz)
-	for _, m := range []struct{ name, body string }{
-		{root + "/PKG-INFO", fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n", name, version)},
-		{root + "/" + dist + "/__init__.py", fmt.Sprintf("__version__ = %q\n", version)},
-	} {
-		tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.body)), ModTime: fixedTime, Typeflag: tar.TypeReg})
-		tw.Write([]byte(m.body))
+	all := map[string]string{"PKG-INFO": fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n", name, version)}
+	for p, body := range files {
+		all[p] = body
+	}
+	for _, p := range slices.Sorted(maps.Keys(all)) {
+		tw.WriteHeader(&tar.Header{Name: root + "/" + p, Mode: 0o644, Size: int64(len(all[p])), ModTime: fixedTime, Typeflag: tar.TypeReg})
+		tw.Write([]byte(all[p]))
 	}
 	tw.Close()
 	gz.Close()
