@@ -202,7 +202,11 @@ func capList(l []string) []string {
 
 // inspectStored inspects a stored blob once and remembers the outcome.
 func (g *Gate) inspectStored(ctx context.Context, sha, filename string) (*inspect.Report, error) {
-	if rec, err := g.opt.Store.GetInspection(ctx, sha); err == nil {
+	rec, err := g.opt.Store.GetInspection(ctx, sha)
+	if err == nil && rec.Rules != inspect.RulesVersion && g.opt.Store.HasBlob(ctx, sha) {
+		err = storage.ErrNotFound // made by other rules: inspect again
+	}
+	if err == nil {
 		if rec.Error != "" {
 			return nil, errors.New(rec.Error)
 		}
@@ -221,7 +225,7 @@ func (g *Gate) inspectStored(ctx context.Context, sha, filename string) (*inspec
 	if err != nil {
 		return nil, errors.New("could not inspect: " + err.Error())
 	}
-	rec := storage.InspectionRecord{SHA256: sha, InspectedAt: g.opt.Now().UTC()}
+	rec = storage.InspectionRecord{SHA256: sha, InspectedAt: g.opt.Now().UTC(), Rules: inspect.RulesVersion}
 	rep, err := inspect.File(f, info.Size(), filename, g.opt.InspectLimits)
 	if err != nil {
 		if !errors.Is(err, inspect.ErrLimit) {

@@ -16,6 +16,12 @@ import (
 	"strings"
 )
 
+// RulesVersion names the rules inspection applies. Stored reports carry
+// it, and one made by other rules is made again: findings are compared
+// with a baseline's, and a baseline read with older rules lacks every
+// newer rule's findings. TestRulesVersion says when to change it.
+const RulesVersion = "2026-12-03"
+
 // Severities, strongest first.
 const (
 	Critical = "critical"

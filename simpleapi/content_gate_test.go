@@ -1,8 +1,10 @@
 package simpleapi
 
 import (
+	"airlock/inspect"
 	"archive/zip"
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -118,5 +120,41 @@ func TestNotComparedSaysSo(t *testing.T) {
 	}
 	if v.Inputs.Content == nil || !strings.Contains(v.Inputs.Content.Note, "not compared with 1.0") || v.Inputs.Content.PreviousVersion != "" {
 		t.Errorf("content evidence: %+v", v.Inputs.Content)
+	}
+}
+
+// TestReportOfOlderRulesIsMadeAgain: a stored inspection report made by
+// older rules (here: rules that did not know .pth lines) is made again
+// before it is compared with. Otherwise every finding the newer rules make
+// is "new" in the next release — an upgrade would hold setuptools for the
+// .pth it always shipped.
+func TestReportOfOlderRulesIsMadeAgain(t *testing.T) {
+	ctx := t.Context()
+	h := newHarness(t)
+	pth := map[string]string{"distutils-precedence.pth": "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'\n"}
+	h.fake.AddWheel(fakepypi.WheelSpec{Name: "setuptools", Version: "80.0", Extra: pth}, uploaded)
+	prev := h.fake.AddWheel(fakepypi.WheelSpec{Name: "setuptools", Version: "80.1", Extra: pth}, uploaded.Add(time.Hour))
+	if resp, _ := h.get(fileURL(prev)); resp.StatusCode != 200 {
+		t.Fatalf("setuptools 80.1: %s", resp.Status)
+	}
+	cur := h.fake.AddWheel(fakepypi.WheelSpec{Name: "setuptools", Version: "80.2", Extra: pth}, uploaded.Add(2*time.Hour))
+	h.advance(2 * time.Minute) // past the page's time to live: 80.2 is listed
+	rec, err := h.store.GetInspection(ctx, prev.SHA256())
+	if err != nil || rec.Rules != inspect.RulesVersion {
+		t.Fatalf("stored report: %+v %v", rec, err)
+	}
+	var rep inspect.Report
+	json.Unmarshal(rec.Report, &rep)
+	rep.Findings = nil // what older rules found
+	rec.Report, _ = json.Marshal(rep)
+	rec.Rules = ""
+	if err := h.store.PutInspection(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := h.get(fileURL(cur)); resp.StatusCode != 200 {
+		t.Fatalf("setuptools 80.2 compared with a report of older rules: %s", resp.Status)
+	}
+	if rec, _ := h.store.GetInspection(ctx, prev.SHA256()); rec.Rules != inspect.RulesVersion || !strings.Contains(string(rec.Report), "pth-exec") {
+		t.Errorf("the baseline's report was not made again: %+v", rec)
 	}
 }

@@ -14,6 +14,11 @@ type InspectionRecord struct {
 	Report      json.RawMessage `json:"report,omitempty"`
 	Error       string          `json:"error,omitempty"`
 	InspectedAt time.Time       `json:"inspected_at"`
+	// Rules is the inspection rules' version that made the report
+	// (inspect.RulesVersion): a report of older rules is made again, or
+	// a baseline read with old rules would make every new rule's finding
+	// "new" in the release compared with it.
+	Rules string `json:"rules,omitempty"`
 }
 
 var bucketInspections = []byte("inspections")
