@@ -15,7 +15,13 @@ import (
 // (a metadata request may come first; then the distribution is queued with
 // priority, so its content is inspected before anyone can approve it).
 func (g *Gate) Decide(ctx context.Context, page *index.Page, f index.File, stored bool) (quarantine.View, error) {
-	in := g.withRetry(g.gather(ctx, page, f, stored))
+	return g.decide(ctx, page, f, stored, nil)
+}
+
+// decide is Decide with the file's stored record when the caller read it
+// already (nil: read it if needed).
+func (g *Gate) decide(ctx context.Context, page *index.Page, f index.File, stored bool, known *storage.FileRecord) (quarantine.View, error) {
+	in := g.withRetry(g.gather(ctx, page, f, stored, known))
 	v, err := g.opt.Quarantine.Decide(ctx, in)
 	if err == nil && !stored && g.opt.Inspect && v.Inputs.Content == nil && !v.Serve {
 		g.queue.add(ctx, page, f, priorityAsked)
@@ -48,7 +54,7 @@ func (g *Gate) decideListed(ctx context.Context, page *index.Page, f index.File,
 		_, fillErr = g.ensureStored(ctx, page, f)
 	}
 	_, stored := g.storedFile(ctx, page.Name, f)
-	in := g.gather(ctx, page, f, stored)
+	in := g.gather(ctx, page, f, stored, nil)
 	if fillErr != nil {
 		in.GatherErrors = append(in.GatherErrors, "download: "+fillErr.Error())
 	}

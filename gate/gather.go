@@ -50,25 +50,16 @@ func (g *Gate) advisoriesFor(project, source, version, sha string) ([]policy.Adv
 
 // reusedFrom returns the sha256 of other bytes stored earlier under f's
 // name, if the upstream changed them (now, or at the download that
-// replaced them).
-func (g *Gate) reusedFrom(ctx context.Context, project string, f index.File) string {
-	if rec, ok := ctx.Value(storedRecordKey{}).(storage.FileRecord); ok && rec.Project == project && rec.Filename == f.Filename {
-		return reusedIn(rec, f) // read by the request already
+// replaced them); known is the file's record when the caller read it.
+func (g *Gate) reusedFrom(ctx context.Context, project string, f index.File, known *storage.FileRecord) string {
+	if known != nil && known.Project == project && known.Filename == f.Filename {
+		return reusedIn(*known, f) // read by the request already
 	}
 	rec, err := g.opt.Store.GetFile(ctx, project, f.Filename)
 	if err != nil {
 		return ""
 	}
 	return reusedIn(rec, f)
-}
-
-type storedRecordKey struct{}
-
-// WithStoredRecord hands the file record a request already read to the
-// decision, which would otherwise read it again (a warm file request reads
-// it once).
-func WithStoredRecord(ctx context.Context, rec storage.FileRecord) context.Context {
-	return context.WithValue(ctx, storedRecordKey{}, rec)
 }
 
 // reusedIn is reusedFrom for a record already read.
@@ -91,9 +82,9 @@ func (g *Gate) rulesFor(project string) policy.ProjectRules {
 // sha256) with the newest earlier attested release, and the project's
 // behaviour. A failure is recorded in the input, where it holds the file
 // until the retry time it is given.
-func (g *Gate) gather(ctx context.Context, page *index.Page, f index.File, stored bool) policy.Input {
+func (g *Gate) gather(ctx context.Context, page *index.Page, f index.File, stored bool, known *storage.FileRecord) policy.Input {
 	in := g.inputFor(page.Name, page.Source, f)
-	in.ReusedFilename = g.reusedFrom(ctx, page.Name, f)
+	in.ReusedFilename = g.reusedFrom(ctx, page.Name, f, known)
 	if g.opt.Inspect {
 		if stored {
 			in.Content = g.contentFor(ctx, page, f)
@@ -196,7 +187,7 @@ func (g *Gate) refresh(in policy.Input) policy.Input {
 			return in // no longer listed as it was: nothing to gather
 		}
 		_, stored := g.storedFile(ctx, page.Name, f)
-		return g.withRetry(g.gather(signals.Fresh(ctx), page, f, stored))
+		return g.withRetry(g.gather(signals.Fresh(ctx), page, f, stored, nil))
 	}
 	if s := g.signalsFor(in.Index); in.Signals != nil && in.Version != "" && s != nil {
 		in.Signals = s.ForRelease(signals.Fresh(ctx), in.Project, in.Version)

@@ -37,7 +37,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, storage.ErrHashMismatch):
 		return http.StatusBadGateway, "upstream file did not match its published sha256; nothing was stored or served"
-	case errors.Is(err, errNoDecision):
+	case errors.Is(err, gate.ErrNoDecision):
 		return http.StatusServiceUnavailable, "could not decide on this file, so it is not served; try again later"
 	case errors.Is(err, errProvenanceInvalid):
 		return http.StatusBadGateway, err.Error()

@@ -1,8 +1,6 @@
 package simpleapi
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -30,91 +28,21 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := vars["filename"]
-	distName, isMeta := strings.CutSuffix(key, gate.MetadataSuffix)
-	if !index.ValidFilename(distName) {
+	if distName, _ := strings.CutSuffix(key, gate.MetadataSuffix); !index.ValidFilename(distName) {
 		s.fail(w, r, storage.ErrNotFound)
 		return
 	}
-	ctx := r.Context()
-	g := s.opt.Gate
 	// A cold file waits for the upstream and the checks: longer than the
 	// server's write timeout for pages.
 	if s.opt.FillTimeout > 0 {
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opt.FillTimeout + s.opt.WriteTimeout))
 	}
-	rec, recErr := s.opt.Store.GetFile(ctx, project, key)
-	if recErr != nil && !errors.Is(recErr, storage.ErrNotFound) {
-		s.fail(w, r, recErr)
-		return
-	}
-	haveRec := recErr == nil && s.opt.Store.HasBlob(ctx, rec.SHA256)
-
-	entry, pageErr := g.Page(ctx, project)
-	if pageErr != nil {
-		// The upstream cannot tell us anything new: a file verified
-		// earlier is still what was published.
-		if haveRec && !errors.Is(pageErr, context.Canceled) {
-			logFrom(ctx).Debug().Err(pageErr).Str("file", key).Msg("upstream failed; serving stored file")
-			dist := rec
-			if isMeta {
-				if dist, err = s.opt.Store.GetFile(ctx, project, distName); err != nil {
-					s.fail(w, r, pageErr)
-					return
-				}
-			}
-			v, err := g.DecideFromRecord(ctx, dist)
-			s.decideAndServe(w, r, v, err, rec, isMeta)
-			return
-		}
-		s.fail(w, r, pageErr)
-		return
-	}
-	page := &entry.Cached.Page
-	t, err := g.TargetFor(page, distName, isMeta)
-	if errors.Is(err, gate.ErrNotListed) && haveRec && !isMeta {
-		// Stored, but the upstream no longer lists it: removed upstream
-		// (policy.on_upstream_removed decides whether it is still served).
-		v, err := g.DecideRemoved(ctx, rec)
-		s.decideAndServe(w, r, v, err, rec, isMeta)
-		return
-	}
+	ans, err := s.opt.Gate.File(r.Context(), gate.FileRequest{Project: project, Filename: key})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if haveRec && rec.SHA256 == t.SHA256 {
-		s.opt.Metrics.Cache.WithLabelValues(kindOf(isMeta), "hit").Inc()
-		v, err := g.Decide(gate.WithStoredRecord(ctx, rec), page, t.File, !isMeta)
-		s.decideAndServe(w, r, v, err, rec, isMeta)
-		return
-	}
-	if haveRec && !isMeta {
-		logFrom(ctx).Error().Str("event", "security").Str("file", key).
-			Str("stored_sha256", rec.SHA256).Str("listed_sha256", t.SHA256).
-			Msg("upstream now lists a different sha256 for a stored file")
-		// Decide before downloading anything: the reuse alone holds it.
-		if v, err := g.Decide(ctx, page, t.File, false); err != nil || !v.Serve {
-			s.decideAndServe(w, r, v, err, rec, isMeta)
-			return
-		}
-	}
-	s.opt.Metrics.Cache.WithLabelValues(kindOf(isMeta), "miss").Inc()
-	rec, err = g.Fill(ctx, t)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	// The attestation is verified against the listed sha256, which the
-	// stored bytes were just checked to have.
-	v, err := g.Decide(ctx, page, t.File, !isMeta)
-	s.decideAndServe(w, r, v, err, rec, isMeta)
-}
-
-func kindOf(isMeta bool) string {
-	if isMeta {
-		return "metadata"
-	}
-	return "file"
+	s.serveAnswer(w, r, ans)
 }
 
 // serveBlob serves stored bytes with http.ServeContent: Range, HEAD and

@@ -2,27 +2,22 @@ package simpleapi
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"airlock/gate"
 	"airlock/policy"
 	"airlock/quarantine"
-	"airlock/storage"
 	"airlock/textsafe"
 )
 
-// decideAndServe serves a stored file the gate decided to serve, or
+// serveAnswer serves the stored file the gate decided to serve, or
 // answers 403 with the reasons.
-func (s *Server) decideAndServe(w http.ResponseWriter, r *http.Request, v quarantine.View, err error, rec storage.FileRecord, isMeta bool) {
-	if err != nil {
-		// Fail closed: no decision, no bytes.
-		s.fail(w, r, fmt.Errorf("%w: %w", errNoDecision, err))
-		return
-	}
+func (s *Server) serveAnswer(w http.ResponseWriter, r *http.Request, ans gate.FileAnswer) {
+	v := ans.View
 	if !v.Serve {
 		s.opt.Metrics.Gate.WithLabelValues("refused", string(v.Decision.Action)).Inc()
 		s.refuse(w, r, v)
@@ -32,7 +27,7 @@ func (s *Server) decideAndServe(w http.ResponseWriter, r *http.Request, v quaran
 	if v.Decision.Action != policy.Allow {
 		w.Header().Set("X-Airlock-Decision", string(v.Decision.Action))
 	}
-	s.serveBlob(w, r, rec, isMeta)
+	s.serveBlob(w, r, ans.Record, ans.Meta)
 }
 
 // refuse answers 403 for a held, blocked or rejected file. The reason
@@ -133,5 +128,3 @@ func writeRaw(bw *bufio.Writer, r *http.Request, code int, phrase string, h http
 	}
 	bw.Flush()
 }
-
-var errNoDecision = errors.New("could not decide on this file")
