@@ -47,9 +47,6 @@ const (
 // DefaultContentActions map finding severities to actions.
 var DefaultContentActions = map[string]Action{"critical": Hold, "high": Hold, "medium": Warn, "low": Allow, "info": Allow}
 
-// Flags the signals raise; each is also a check name with its own action.
-var Flags = []string{"single-maintainer", "rapid-releases", "high-blast-radius", "new-project", "dormant-then-release", "no-repository"}
-
 // Attestation requirements.
 const (
 	RequireNever                = "never"
@@ -152,28 +149,6 @@ type Override struct {
 	Actions             map[string]Action
 	RequireAttestation  *string
 	Publisher           *string
-}
-
-// DefaultActions are each check's action when not configured.
-var DefaultActions = map[string]Action{
-	CheckMalicious:          Block,
-	CheckVulnerability:      Warn,
-	CheckUpstreamRemoved:    Block,
-	CheckFilenameReused:     Hold,
-	CheckCooldown:           Hold,
-	CheckNotAfter:           Hold,
-	CheckAttestation:        Hold,
-	CheckAttestationInvalid: Block,
-	CheckScore:              Warn,
-	CheckSourceRelease:      Hold,
-	CheckNoRepository:       Warn,
-	CheckUnknown:            Warn,
-	"single-maintainer":     Warn,
-	"rapid-releases":        Warn,
-	"high-blast-radius":     Warn,
-	"new-project":           Warn,
-	"dormant-then-release":  Warn,
-	"no-repository":         Warn,
 }
 
 // DefaultRules are the built-in policy: enforce, 7-day cooldown, hold files

@@ -13,15 +13,6 @@ func isNew(rules ProjectRules, in Input, now time.Time) bool {
 	return in.UploadTime.IsZero() || now.Sub(in.UploadTime) <= rules.NewReleaseWindow
 }
 
-var flagText = map[string]string{
-	"single-maintainer":    "one maintainer: one stolen token publishes",
-	"rapid-releases":       "many releases in the last 30 days",
-	"high-blast-radius":    "single maintainer, heavy downloads and rapid releases",
-	"new-project":          "project younger than 90 days",
-	"dormant-then-release": "a release after more than a year of silence",
-	"no-repository":        "no source repository linked",
-}
-
 // signalsCheck acts on the commitment score, the flags and unknown sources.
 type signalsCheck struct{}
 
@@ -52,7 +43,7 @@ func (signalsCheck) Evaluate(rules ProjectRules, in Input, now time.Time) ([]Rea
 			Message: fmt.Sprintf("commitment score %d is below %d", *s.Score, rules.ScoreMin), Evidence: ev})
 	}
 	for _, f := range s.Flags {
-		out = append(out, Reason{Check: f, Action: rules.action(f), Message: "flag " + f + ": " + flagText[f]})
+		out = append(out, Reason{Check: f, Action: rules.action(f), Message: "flag " + f + ": " + flagDoc(f)})
 	}
 	return out, nil
 }
@@ -106,10 +97,17 @@ func (sourceReleaseCheck) Evaluate(rules ProjectRules, in Input, now time.Time) 
 // BehaviourChecks names every check that acts on the project's behaviour:
 // the score, unknown sources, the source release and each flag.
 func BehaviourChecks() []string {
-	out := []string{CheckScore, CheckUnknown, CheckSourceRelease, CheckNoRepository}
-	for f := range flagText {
-		out = append(out, f)
+	var out []string
+	for _, c := range Registry {
+		if c.Family == "behaviour" {
+			out = append(out, c.Name)
+		}
 	}
-	sort.Strings(out[4:])
 	return out
+}
+
+// flagDoc says what a flag means.
+func flagDoc(flag string) string {
+	c, _ := LookupCheck(flag)
+	return c.Doc
 }

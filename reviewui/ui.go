@@ -368,8 +368,7 @@ func (u *UI) queue(w http.ResponseWriter, r *http.Request, s *session) {
 	if f.State == "" {
 		f.State = "held"
 	}
-	checks := append([]string{policy.CheckCooldown, policy.CheckNotAfter, policy.CheckUploadTime, policy.CheckAttestation, policy.CheckAttestationInvalid,
-		policy.CheckSourceRelease, policy.CheckScore, policy.CheckContent, policy.CheckUnknown, policy.CheckNoRepository, policy.CheckError}, policy.Flags...)
+	checks := policy.CheckNames() // every check a reviewer may filter by, from the one registry
 	u.render(w, r, http.StatusOK, "queue", pageData{Title: "Queue", SignedIn: true, CSRF: s.csrf, Files: files, Counts: cs, Filter: f,
 		States: []string{"held", "blocked", "released", "approved", "rejected", "allowed", "all"}, Checks: checks})
 }

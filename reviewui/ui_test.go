@@ -121,6 +121,13 @@ func TestSessionCookie(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(body), "p-1.tar.gz") {
 			t.Errorf("queue: %d", resp.StatusCode)
 		}
+		// The check filter offers every check of the registry, the ones
+		// that matter in an incident among them.
+		for _, c := range []string{"malicious", "vulnerability", "filename_reused", "upstream_removed", "content", "single-maintainer"} {
+			if !strings.Contains(string(body), `<option value="`+c+`"`) {
+				t.Errorf("the check filter does not offer %s", c)
+			}
+		}
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 			t.Errorf("CSP: %q", csp)
 		}
