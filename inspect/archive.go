@@ -299,7 +299,17 @@ func inspectTar(ra io.ReaderAt, size int64, lim Limits, decompress func(io.Reade
 	b := &budget{max: lim.MaxTotalBytes, compressed: counted, ratio: lim.MaxRatio, minLen: lim.MinRatioSizeLen}
 	tr := tar.NewReader(b.reader(gz))
 	sc := newScanner(rep, lim)
+	sc.retained = map[string][]byte{}
 	sc.reread = func(fn func(string, io.Reader) error) error {
+		if sc.retained != nil {
+			// Every source file was kept as it went by: no second pass.
+			for _, name := range sc.retainedOrder {
+				if err := fn(name, bytes.NewReader(sc.retained[name])); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		// The first pass read the whole stream under every limit: a
 		// second one meets the same bytes.
 		gz, err := decompress(bufio.NewReaderSize(io.NewSectionReader(ra, 0, size), 64<<10))

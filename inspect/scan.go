@@ -36,6 +36,32 @@ type scanner struct {
 	pyproject     []byte
 	pyprojectName string
 	forced        map[string]bool
+	// retained keeps a streamed archive's source files (up to
+	// maxRetainedBytes, then nil) so that reread need not decompress the
+	// stream again.
+	retained      map[string][]byte
+	retainedOrder []string
+	retainedBytes int64
+}
+
+// maxRetainedBytes bounds the source kept of a streamed archive; past it,
+// reread streams the archive again.
+const maxRetainedBytes = 64 << 20
+
+// retain keeps a source file of a streamed archive for reread.
+func (s *scanner) retain(name string, src []byte) {
+	if s.retained == nil {
+		return
+	}
+	if _, dup := s.retained[name]; dup {
+		return
+	}
+	if s.retainedBytes += int64(len(src)); s.retainedBytes > maxRetainedBytes {
+		s.retained, s.retainedOrder = nil, nil
+		return
+	}
+	s.retained[name] = src
+	s.retainedOrder = append(s.retainedOrder, name)
 }
 
 func newScanner(rep *Report, lim Limits) *scanner {
@@ -203,6 +229,7 @@ var reBlob = regexp.MustCompile(`["']([A-Za-z0-9+/=_-]{1000,})["']`)
 
 // scanText looks at a .py or .pth file; sum is its content hash.
 func (s *scanner) scanText(name string, src []byte, sum string) {
+	s.retain(name, src)
 	base := path.Base(name)
 	if strings.HasSuffix(base, ".pth") {
 		for i, line := range pthLines(src) {

@@ -116,9 +116,13 @@ func containsAny(src []byte, ws [][]byte) bool {
 // "execute").
 var reDynamic = regexp.MustCompile(`\b(?:exec|eval)\s*[(,)\]]|\brunpy\b|\btimeit\b|\bInteractive(?:Interpreter|Console)\b|\bcompile_command\b|\bcode\.interact\b|\bpickle\b|\bmarshal\b`)
 
+// dynamicWords are what reDynamic needs: the regexp runs only on files
+// that have one (regexp matching costs more than parsing on large files).
+var dynamicWords = words("exec", "eval", "runpy", "timeit", "Interactive", "compile_command", "code.interact", "pickle", "marshal")
+
 func mayFind(src []byte) bool {
 	network := containsAny(src, networkWords)
-	return containsAny(src, spawnWords) || containsAny(src, computedWords) || reDynamic.Match(src) ||
+	return containsAny(src, spawnWords) || containsAny(src, computedWords) || (containsAny(src, dynamicWords) && reDynamic.Match(src)) ||
 		(containsAny(src, execWords) && (network || containsAny(src, decoderWords))) ||
 		(network && containsAny(src, secretWords2))
 }

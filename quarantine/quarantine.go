@@ -310,9 +310,9 @@ func (s *Service) Decide(ctx context.Context, in policy.Input) (View, error) {
 		return View{}, err
 	}
 	var events []Event
-	moved := false
+	moved, blocked := false, false
 	rec, err = s.store.UpdateDecision(ctx, in.SHA256, func(rec *storage.DecisionRecord, exists bool) (bool, *storage.AuditEvent, error) {
-		events, moved = nil, false
+		events, moved, blocked = nil, false, false
 		from, fromChecks := State(rec.State), rec.Checks
 		if !exists {
 			rec.CreatedAt = now.UTC()
@@ -346,9 +346,7 @@ func (s *Service) Decide(ctx context.Context, in policy.Input) (View, error) {
 		}
 		ev := s.auditEvent(*rec, Actor, "", from, to, reason)
 		e := s.event(from, to, *rec, d, Actor, reason)
-		if to == Blocked && s.countDownloads != nil {
-			e.Downloads, e.DownloadClients = s.countDownloads(ctx, rec.SHA256)
-		}
+		blocked = to == Blocked
 		if (e.Kind == "hold" && cooldownOnly(rec.Checks)) || (e.Kind == "release" && cooldownOnly(fromChecks)) {
 			e.Kind = "" // a cooldown starting or ending is routine: audited, not announced
 		}
@@ -357,6 +355,12 @@ func (s *Service) Decide(ctx context.Context, in policy.Input) (View, error) {
 	})
 	if err != nil {
 		return View{}, err
+	}
+	if blocked && s.countDownloads != nil && len(events) > 0 {
+		// Counted after the write, not inside it: a read inside a write
+		// transaction takes a second connection on PostgreSQL while the
+		// write lock is held.
+		events[0].Downloads, events[0].DownloadClients = s.countDownloads(ctx, rec.SHA256)
 	}
 	if moved {
 		s.changed(ctx, events)

@@ -58,7 +58,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer a.cleanup()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Duration(cfg.Upstream.Timeout)+time.Duration(cfg.Upstream.FillTimeout))
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Duration(cfg.Upstream.Timeout)+time.Duration(cfg.Upstream.FillTimeout))
 	defer cancel()
 	views, err := a.gate.EvaluateDownloaded(ctx, project, release)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,7 +26,7 @@ var downloadsHelp = &command{name: "downloads", summary: "List who downloaded a 
 	}}
 
 // downloadsCmd answers "which of our machines installed it?".
-func downloadsCmd(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func downloadsCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := newFlags(downloadsHelp, stderr)
 	server := fs.String("server", firstNonEmpty(getenv("AIRLOCK_SERVER"), "http://"+config.DefaultListen), "airlock server `URL` (or AIRLOCK_SERVER)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -46,7 +47,7 @@ func downloadsCmd(args []string, stdout, stderr io.Writer, getenv func(string) s
 		}
 		q.Set("since", t.UTC().Format(time.RFC3339))
 	}
-	c := newAdminClient(*server, getenv, downloadsHelp, stderr)
+	c := newAdminClient(ctx, *server, getenv, downloadsHelp, stderr)
 	if c == nil {
 		return 2
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -38,7 +39,7 @@ func readyzURL(listen string) string {
 
 // health needs no curl in the image: the container's health check runs
 // the binary itself.
-func healthCmd(args []string, stdout, stderr io.Writer) int {
+func healthCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(healthHelp, stderr)
 	u := fs.String("url", readyzURL(os.Getenv("AIRLOCK_LISTEN")), "readiness `URL` of the server (default from AIRLOCK_LISTEN)")
 	if code, done := parseFlags(healthHelp, fs, args, stdout, stderr); done {
@@ -49,7 +50,12 @@ func healthCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(*u)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *u, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "airlock health: %v\n", err)
+		return 2
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock health: %v\n", err)
 		return 1

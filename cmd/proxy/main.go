@@ -20,8 +20,8 @@ import (
 var version = "dev"
 
 func main() {
-	// SIGTERM or Ctrl-C cancels ctx: serve shuts down gracefully, the
-	// other commands stop what they are doing.
+	// SIGTERM or Ctrl-C cancels ctx: serve shuts down gracefully, every
+	// other command stops what it is doing (each is handed ctx).
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -44,21 +44,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "check":
 		return check(ctx, args[1:], stdout, stderr)
 	case "score":
-		return score(args[1:], stdout, stderr)
+		return score(ctx, args[1:], stdout, stderr)
 	case "verify":
-		return verifyCmd(args[1:], stdout, stderr)
+		return verifyCmd(ctx, args[1:], stdout, stderr)
 	case "quarantine":
-		return quarantineCmd(args[1:], stdout, stderr, os.Getenv)
+		return quarantineCmd(ctx, args[1:], stdout, stderr, os.Getenv)
 	case "downloads":
-		return downloadsCmd(args[1:], stdout, stderr, os.Getenv)
+		return downloadsCmd(ctx, args[1:], stdout, stderr, os.Getenv)
 	case "names":
-		return namesCmd(args[1:], stdout, stderr, os.Getenv)
+		return namesCmd(ctx, args[1:], stdout, stderr, os.Getenv)
 	case "store":
 		return storeCmd(ctx, args[1:], stdout, stderr)
 	case "migrate":
-		return migrateCmd(args[1:], stdout, stderr)
+		return migrateCmd(ctx, args[1:], stdout, stderr)
 	case "health":
-		return healthCmd(args[1:], stdout, stderr)
+		return healthCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		return versionCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

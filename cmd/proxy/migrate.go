@@ -19,7 +19,7 @@ var migrateHelp = &command{name: "migrate", summary: "Create or upgrade the Post
 		"airlock migrate --config /etc/airlock/config.yaml",
 	}}
 
-func migrateCmd(args []string, stdout, stderr io.Writer) int {
+func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(migrateHelp, stderr)
 	cfgPath := fs.String("config", "", "YAML config `file` (optional)")
 	if code, done := parseFlags(migrateHelp, fs, args, stdout, stderr); done {
@@ -38,7 +38,7 @@ func migrateCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "airlock migrate: no database.url (AIRLOCK_DATABASE_URL): bbolt needs no migration")
 		return 2
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	from, to, err := storage.Migrate(ctx, cfg.Database.URL)
 	if err != nil {

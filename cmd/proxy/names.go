@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,7 +32,7 @@ var (
 	}
 )
 
-func namesCmd(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func namesCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
 		usageError(stderr, namesHelp, "which subcommand?")
 		return 2
@@ -69,7 +70,7 @@ func namesCmd(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		usageError(stderr, help, "--index and --reason are required")
 		return 2
 	}
-	c := newAdminClient(*server, getenv, help, stderr)
+	c := newAdminClient(ctx, *server, getenv, help, stderr)
 	if c == nil {
 		return 2
 	}

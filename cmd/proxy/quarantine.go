@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 
 // adminClient calls the admin API.
 type adminClient struct {
+	ctx   context.Context // the command's: Ctrl-C ends a request in flight
 	base  string
 	token string
 	http  *http.Client
@@ -30,13 +32,13 @@ type adminClient struct {
 
 // newAdminClient is the admin API client of the commands that ask a
 // running server; nil (said on stderr) without AIRLOCK_ADMIN_TOKEN.
-func newAdminClient(server string, getenv func(string) string, c *command, stderr io.Writer) *adminClient {
+func newAdminClient(ctx context.Context, server string, getenv func(string) string, c *command, stderr io.Writer) *adminClient {
 	token := getenv("AIRLOCK_ADMIN_TOKEN")
 	if token == "" {
 		fmt.Fprintf(stderr, "airlock %s: set AIRLOCK_ADMIN_TOKEN to the server's admin token (admin.token in its config)\n", c.name)
 		return nil
 	}
-	return &adminClient{base: server, token: token, http: &http.Client{Timeout: 2 * time.Minute}}
+	return &adminClient{ctx: ctx, base: server, token: token, http: &http.Client{Timeout: 2 * time.Minute}}
 }
 
 // errAPI is an error answer from the server (exit 1, not a usage error).
@@ -53,7 +55,7 @@ func (c *adminClient) do(method, path string, body, out any) error {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, strings.TrimRight(c.base, "/")+path, rd)
+	req, err := http.NewRequestWithContext(c.ctx, method, strings.TrimRight(c.base, "/")+path, rd)
 	if err != nil {
 		return err
 	}
@@ -84,7 +86,7 @@ func (c *adminClient) do(method, path string, body, out any) error {
 	return nil
 }
 
-func quarantineCmd(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func quarantineCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
 		usageError(stderr, quarantineHelp, "which subcommand?")
 		return 2
@@ -135,7 +137,7 @@ func quarantineCmd(args []string, stdout, stderr io.Writer, getenv func(string) 
 		usageError(stderr, help, "--reason is required")
 		return 2
 	}
-	c := newAdminClient(*server, getenv, help, stderr)
+	c := newAdminClient(ctx, *server, getenv, help, stderr)
 	if c == nil {
 		return 2
 	}

@@ -72,7 +72,7 @@ func cadenceJSON(c *signals.Cadence) *CadenceJSON {
 
 // score prints a project's commitment score with its breakdown, flags and
 // facts. It opens no data directory, so it works while a server runs.
-func score(args []string, stdout, stderr io.Writer) int {
+func score(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(scoreHelp, stderr)
 	cfgPath := fs.String("config", "", "YAML config `file` (optional)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -95,9 +95,13 @@ func score(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Signals.Enabled = true
 	a := newAssessor(cfg, &signals.MemCache{})
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Duration(cfg.Signals.Timeout))
+	rctx, cancel := context.WithTimeout(ctx, 4*time.Duration(cfg.Signals.Timeout))
 	defer cancel()
-	r := a.Report(ctx, project)
+	r := a.Report(rctx, project)
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "airlock score: interrupted") // a score of sources cut short is no score
+		return 1
+	}
 	f := r.Facts
 	if f.PyPI == nil && f.Unknown[signals.SourcePyPI] != "" && strings.Contains(f.Unknown[signals.SourcePyPI], "has no project") {
 		fmt.Fprintf(stderr, "airlock score: %s\n", f.Unknown[signals.SourcePyPI])

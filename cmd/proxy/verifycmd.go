@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -19,7 +20,7 @@ import (
 // verifyCmd verifies a local distribution against a PEP 740 Provenance
 // object or a bare Attestation. Exit 0: verified; 1: not (with the reason);
 // 2: bad usage.
-func verifyCmd(args []string, stdout, stderr io.Writer) int {
+func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(verifyHelp, stderr)
 	provPath := fs.String("provenance", "", "Provenance object or bare Attestation `file` (default: DIST.provenance, then DIST.publish.attestation)")
 	rootPath := fs.String("trusted-root", "", "trusted_root.json `file` (default: the embedded Sigstore public-good root)")
@@ -32,7 +33,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	dist := fs.Arg(0)
-	sha, err := hashFile(dist) // streamed: a distribution can be gigabytes
+	sha, err := hashFile(ctx, dist) // streamed: a distribution can be gigabytes
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock verify: %v\n", err)
 		return 2
@@ -137,15 +138,28 @@ func readCapped(path string, max int64) ([]byte, error) {
 	return data, nil
 }
 
-func hashFile(path string) (string, error) {
+func hashFile(ctx context.Context, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader stops a long read when ctx ends (Ctrl-C).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
