@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -134,38 +133,94 @@ func (s *scanner) dangerous() map[target]bool {
 	return out
 }
 
-// wordsOf are the names a module must mention to call the dangerous
-// targets, or to re-export them: their functions' and classes' names and
-// the names modules bind to them.
-func (s *scanner) wordsOf(danger map[target]bool) map[string]bool {
-	words := map[string]bool{}
+// clue is what a module must mention, both as whole words, to reach a
+// dangerous target: the name it calls (the function's or class's, or a
+// name a module binds to it) and the module that name is imported from.
+type clue struct{ module, name string }
+
+// cluesOf are the clues of the dangerous targets and of the names modules
+// bind to them (a package's __init__ re-exporting `from ._boot import
+// init`): to call one, a module must import it, so it names both.
+func (s *scanner) cluesOf(danger map[target]bool) map[clue]bool {
+	last := func(mod string) string { return mod[strings.LastIndexByte(mod, '.')+1:] }
+	clues := map[clue]bool{}
 	for t := range danger {
 		first, _, _ := strings.Cut(t.name, ".")
-		words[first] = true
+		clues[clue{last(t.mod), first}] = true
 	}
-	for _, mi := range s.mods {
+	for mod, mi := range s.mods {
 		if mi.m == nil {
 			continue
 		}
 		for name, abs := range mi.m.Aliases {
 			if t, ok := s.resolve(abs, 0); ok && danger[t] {
-				words[name] = true
+				clues[clue{last(mod), name}] = true
+			}
+		}
+		if len(mi.m.Stars) == 0 {
+			continue
+		}
+		for t := range danger { // re-exported by a star import
+			first, _, _ := strings.Cut(t.name, ".")
+			if rt, ok := s.resolve(mod+"."+t.name, 0); ok && rt == t {
+				clues[clue{last(mod), first}] = true
 			}
 		}
 	}
-	return words
+	return clues
 }
 
-var reWord = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
-
-// mentions reports whether src has one of the words as a whole word.
-func mentions(src []byte, words map[string]bool) bool {
-	for _, w := range reWord.FindAll(src, -1) {
-		if words[string(w)] {
+// mentions reports whether src names both words of a clue.
+func mentions(src []byte, clues map[clue]bool) bool {
+	if len(clues) > 64 {
+		words := identifiers(src)
+		for c := range clues {
+			if words[c.name] && words[c.module] {
+				return true
+			}
+		}
+		return false
+	}
+	for c := range clues {
+		if hasWord(src, c.name) && hasWord(src, c.module) {
 			return true
 		}
 	}
 	return false
+}
+
+// hasWord reports whether w occurs in src as a whole identifier.
+func hasWord(src []byte, w string) bool {
+	for off := 0; ; {
+		i := bytes.Index(src[off:], []byte(w))
+		if i < 0 {
+			return false
+		}
+		i += off
+		end := i + len(w)
+		if (i == 0 || !isIdent(src[i-1])) && (end == len(src) || !isIdent(src[end])) {
+			return true
+		}
+		off = i + 1
+	}
+}
+
+// identifiers are the words of src that may be Python names.
+func identifiers(src []byte) map[string]bool {
+	out := map[string]bool{}
+	for i := 0; i < len(src); {
+		if !isIdent(src[i]) || src[i] >= '0' && src[i] <= '9' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(src) && isIdent(src[j]) {
+			j++
+		}
+		out[string(src[i:j])] = true
+		i = j
+	}
+	return out
 }
 
 // follow joins the modules' summaries and reports what runs at import
@@ -179,12 +234,15 @@ func (s *scanner) follow() {
 		return
 	}
 	// Parse the modules that name a dangerous target, until no new names.
-	for words := s.wordsOf(danger); s.reread != nil; {
+	// Test code and the parts of an sdist no installation runs call
+	// nothing at import unless installed code imports them.
+	runs := s.runsAtImport()
+	for clues := s.cluesOf(danger); s.reread != nil; {
 		parsed := 0
 		err := s.reread(func(name string, r io.Reader) error {
 			mod, pkg := moduleOf(name, s.rep.Kind == "wheel")
 			mi := s.mods[mod]
-			if mi == nil || mi.path != name || (mi.m != nil && mi.m.Parsed) {
+			if mi == nil || mi.path != name || (mi.m != nil && mi.m.Parsed) || ((mi.role == testCode || mi.role == notInstalled) && !runs[mod]) {
 				return nil
 			}
 			src, err := io.ReadAll(io.LimitReader(r, s.lim.MaxScanBytes))
@@ -193,7 +251,7 @@ func (s *scanner) follow() {
 			}
 			text, problem := asPythonReads(src)
 			// A star import may re-export a dangerous name unnamed.
-			if problem != "" || !(mentions(text, words) || bytes.Contains(text, []byte("import *"))) {
+			if problem != "" || !(mentions(text, clues) || bytes.Contains(text, []byte("import *"))) {
 				return nil
 			}
 			if mi.role == buildScript {
@@ -213,11 +271,11 @@ func (s *scanner) follow() {
 			break
 		}
 		danger = s.dangerous()
-		next := s.wordsOf(danger)
-		if len(next) == len(words) {
+		next := s.cluesOf(danger)
+		if len(next) == len(clues) {
 			break
 		}
-		words = next
+		clues = next
 	}
 	s.promote(s.hot())
 }

@@ -1,6 +1,7 @@
 package pycode
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -108,9 +109,20 @@ type facts struct {
 // over the module's own calls: an entry is a function that reaches a
 // dangerous call or a call into the package.
 func (a *analyzer) entries() map[string]*Entry {
+	// A name defined twice (sympy's `@dispatch def _(…)` overloads, a
+	// def under if/else) stands for all its definitions: their facts join,
+	// in source order.
+	nodes := slices.SortedFunc(maps.Keys(a.qual), func(x, y *node) int { return int(x.start) - int(y.start) })
 	byName := map[string]*facts{}
-	for n, q := range a.qual {
-		byName[q] = a.bodyFacts(n)
+	for _, n := range nodes {
+		q := a.qual[n]
+		f := a.bodyFacts(n)
+		if old := byName[q]; old != nil {
+			f.execs, f.spawns = append(old.execs, f.execs...), append(old.spawns, f.spawns...)
+			f.nets, f.envs = append(old.nets, f.nets...), append(old.envs, f.envs...)
+			f.ext, f.local = append(old.ext, f.ext...), append(old.local, f.local...)
+		}
+		byName[q] = f
 	}
 	out := map[string]*Entry{}
 	for q := range byName {
