@@ -137,12 +137,6 @@ func New(opt Options) *Gate {
 	return g
 }
 
-// Quarantine returns the quarantine the gate decides through.
-func (g *Gate) Quarantine() *quarantine.Service { return g.opt.Quarantine }
-
-// Attest returns the attestation gatherer (nil when off).
-func (g *Gate) Attest() *attest.Gatherer { return g.opt.Attest }
-
 // Run works the background queue and sweeps held files every sweepEvery,
 // until ctx ends.
 func (g *Gate) Run(ctx context.Context, sweepEvery time.Duration) {

@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,25 +16,25 @@ import (
 )
 
 // Entry is a decoded cached page. It is immutable once published, except
-// for Rendered, which the caller that renders pages owns (guarded by its
-// mutex) and which survives a revalidation that changed nothing.
+// for its rendered bodies, which the gate keeps (RenderedBody,
+// KeepRendered) and which survive a revalidation that changed nothing.
 type Entry struct {
 	Cached storage.CachedPage
 	// Stale is set on the result of Page when the upstream failed and the
 	// cached page was served instead.
 	Stale bool
 
-	Rendered *Rendered
+	rendered *rendered
 	// failedAt (unix nanoseconds) is when revalidating this page last
 	// failed. For upstreamRetryAfter after that the stale page is served
 	// without asking again, so a dead upstream does not slow every request.
 	failedAt *atomic.Int64
 }
 
-// Rendered holds a page's rendered bodies, keyed by media type.
-type Rendered struct {
-	Mu     sync.Mutex
-	Bodies map[string]RenderedBody
+// rendered holds a page's rendered bodies, keyed by media type.
+type rendered struct {
+	mu     sync.Mutex
+	bodies map[string]RenderedBody
 }
 
 // RenderedBody is a page body with what it depended on: the quarantine's
@@ -47,18 +48,51 @@ type RenderedBody struct {
 	Gzip []byte
 }
 
-func (r *Rendered) clone() *Rendered {
-	r.Mu.Lock()
-	defer r.Mu.Unlock()
-	out := &Rendered{Bodies: make(map[string]RenderedBody, len(r.Bodies))}
-	for k, v := range r.Bodies {
-		out.Bodies[k] = v
+func (r *rendered) clone() *rendered {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := &rendered{bodies: make(map[string]RenderedBody, len(r.bodies))}
+	for k, v := range r.bodies {
+		out.bodies[k] = v
 	}
 	return out
 }
 
+// Generation changes whenever a decision a page shows may have: a body
+// rendered at another generation is stale.
+func (g *Gate) Generation() uint64 { return g.opt.Quarantine.Generation() }
+
+// RenderedBody returns the body kept for e in a media type, when it is
+// still what rendering the page now would give: rendered at the current
+// generation, and before any time-bound hold on it ends.
+func (g *Gate) RenderedBody(e *Entry, media string) (RenderedBody, bool) {
+	e.rendered.mu.Lock()
+	b, ok := e.rendered.bodies[media]
+	e.rendered.mu.Unlock()
+	if !ok || b.Gen != g.Generation() || (!b.Until.IsZero() && !g.opt.Now().Before(b.Until)) {
+		return RenderedBody{}, false
+	}
+	return b, true
+}
+
+// KeepRendered keeps a body rendered for e (a page the cache keeps).
+func (g *Gate) KeepRendered(e *Entry, media string, b RenderedBody) {
+	e.rendered.mu.Lock()
+	defer e.rendered.mu.Unlock()
+	if e.rendered.bodies == nil {
+		e.rendered.bodies = map[string]RenderedBody{}
+	}
+	e.rendered.bodies[media] = b
+}
+
+// RenderKey names one rendering of e: renders with the same key give the
+// same body, so concurrent requests can share one.
+func (g *Gate) RenderKey(e *Entry, media string, gen uint64, gz bool) string {
+	return fmt.Sprintf("%s\x00%s\x00%d\x00%p\x00%t", e.Cached.Page.Name, media, gen, e.rendered, gz)
+}
+
 func newEntry(cp storage.CachedPage) *Entry {
-	return &Entry{Cached: cp, Rendered: &Rendered{}, failedAt: new(atomic.Int64)}
+	return &Entry{Cached: cp, rendered: &rendered{}, failedAt: new(atomic.Int64)}
 }
 
 // upstreamRetryAfter is how long a failed revalidation is not retried.
@@ -260,7 +294,7 @@ func (g *Gate) refreshPage(ctx context.Context, project string, cached *Entry) (
 	}
 	e := newEntry(cp)
 	if res.NotModified && cached != nil {
-		e.Rendered = cached.Rendered.clone()
+		e.rendered = cached.rendered.clone()
 	}
 	g.pages.put(e)
 	return e, nil

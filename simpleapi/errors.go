@@ -39,7 +39,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadGateway, "upstream file did not match its published sha256; nothing was stored or served"
 	case errors.Is(err, gate.ErrNoDecision):
 		return http.StatusServiceUnavailable, "could not decide on this file, so it is not served; try again later"
-	case errors.Is(err, errProvenanceInvalid):
+	case errors.Is(err, gate.ErrProvenanceInvalid):
 		return http.StatusBadGateway, err.Error()
 	case errors.Is(err, gate.ErrNoSHA256):
 		return http.StatusBadGateway, err.Error()
@@ -94,7 +94,7 @@ func gatewayPhrase(err error) string {
 	switch {
 	case errors.Is(err, storage.ErrHashMismatch):
 		return "Upstream file did not match its sha256"
-	case errors.Is(err, errProvenanceInvalid):
+	case errors.Is(err, gate.ErrProvenanceInvalid):
 		return "Upstream provenance does not verify"
 	case errors.Is(err, gate.ErrNoSHA256):
 		return "Upstream lists no sha256"

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net/url"
 	"sync"
@@ -28,20 +27,16 @@ import (
 // form it needs (gzip for pip and uv), so its plain body and its gzip form
 // are never in memory together.
 func (s *Server) render(ctx context.Context, e *gate.Entry, media string, gz bool) (gate.RenderedBody, error) {
-	gen, now := s.opt.Gate.Quarantine().Generation(), s.opt.Now()
-	kept := s.opt.Gate.Keeps(e)
+	g := s.opt.Gate
+	gen := g.Generation()
+	kept := g.Keeps(e)
 	if kept {
-		rd := e.Rendered
-		rd.Mu.Lock()
-		rp, ok := rd.Bodies[media]
-		rd.Mu.Unlock()
-		if ok && rp.Gen == gen && (rp.Until.IsZero() || now.Before(rp.Until)) {
-			return rp, nil
+		if rb, ok := g.RenderedBody(e, media); ok {
+			return rb, nil
 		}
 		gz = false // a kept page is rendered in both forms
 	}
-	key := fmt.Sprintf("%s\x00%s\x00%d\x00%p\x00%t", e.Cached.Page.Name, media, gen, e.Rendered, gz)
-	v, err, _ := s.renders.Do(key, func() (any, error) {
+	v, err, _ := s.renders.Do(g.RenderKey(e, media, gen, gz), func() (any, error) {
 		return s.renderListing(context.WithoutCancel(ctx), e, media, gen, kept, gz) // shared: not cut short by one client
 	})
 	if err != nil {
@@ -86,13 +81,7 @@ func (s *Server) renderListing(ctx context.Context, e *gate.Entry, media string,
 		return gate.RenderedBody{Body: b, Gen: gen, Until: until, ETag: pageETag(sha256.Sum256(b))}, nil
 	}
 	rb := newRenderedBody(b, gen, until)
-	rd := e.Rendered
-	rd.Mu.Lock()
-	defer rd.Mu.Unlock()
-	if rd.Bodies == nil {
-		rd.Bodies = map[string]gate.RenderedBody{}
-	}
-	rd.Bodies[media] = rb
+	s.opt.Gate.KeepRendered(e, media, rb)
 	return rb, nil
 }
 
