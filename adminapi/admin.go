@@ -80,14 +80,24 @@ type API struct {
 	limiter   *authlimit.Limiter
 }
 
-// ShareThrottle counts wrong tokens in c (the store), so every replica
-// throttles a guesser alike.
-func (a *API) ShareThrottle(c authlimit.Counter) { a.limiter.Share(c) }
-
 // New builds the API. An empty token turns it off; names may be nil (no
 // private indexes).
-func New(q *quarantine.Service, eval Evaluator, names Names, token string, reviewers *clientauth.Authenticator) *API {
-	return &API{q: q, eval: eval, owned: names, token: token, reviewers: reviewers, limiter: authlimit.New(10, time.Minute, nil)}
+func New(q *quarantine.Service, eval Evaluator, names Names, opt Options) *API {
+	a := &API{q: q, eval: eval, owned: names, token: opt.Token, reviewers: opt.Reviewers, limiter: authlimit.New(10, time.Minute, nil)}
+	if opt.Throttle != nil {
+		a.limiter.Share(opt.Throttle)
+	}
+	return a
+}
+
+// Options configure the API.
+type Options struct {
+	Token string // the admin token; empty turns the API off
+	// Reviewers call it with their own tokens (admin.reviewers_file).
+	Reviewers *clientauth.Authenticator
+	// Throttle counts wrong tokens (the store, so every replica throttles
+	// a guesser alike); nil: this process only.
+	Throttle authlimit.Counter
 }
 
 // Register adds the API's routes to r, each behind the token check.

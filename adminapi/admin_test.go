@@ -61,7 +61,7 @@ func setup(t *testing.T, tok string) (*httptest.Server, *quarantine.Service) {
 	engine, _ := policy.NewEngine(policy.DefaultRules())
 	q := quarantine.New(store, engine, nil, func() time.Time { return now }, zerolog.Nop())
 	r := mux.NewRouter()
-	New(q, fakeEvaluator{q}, nil, tok, nil).Register(r)
+	New(q, fakeEvaluator{q}, nil, Options{Token: tok}).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv, q

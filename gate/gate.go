@@ -132,7 +132,6 @@ func New(opt Options) *Gate {
 		opt.Signals.OnGathered = g.sourcesGathered
 	}
 	g.queue = newQueue(g)
-	opt.Quarantine.SetRefresher(g.refresh)
 	opt.Metrics.CheckInert.From(g.inertChecks)
 	return g
 }
@@ -167,7 +166,7 @@ func (g *Gate) Run(ctx context.Context, sweepEvery time.Duration) {
 
 // Sweep re-evaluates what can change on its own and logs what moved.
 func (g *Gate) Sweep(ctx context.Context) (int, error) {
-	n, err := g.opt.Quarantine.Sweep(ctx)
+	n, err := g.opt.Quarantine.Sweep(ctx, g.refresh)
 	if err != nil {
 		g.opt.Log.Error().Err(err).Msg("quarantine sweep")
 	}

@@ -195,8 +195,10 @@ func stateNames(states []State) []string {
 
 // Sweep re-evaluates every record that an automatic evaluation may move:
 // holds whose time has come, and records decided under other rules. It
-// returns how many records changed state.
-func (s *Service) Sweep(ctx context.Context) (int, error) {
+// returns how many records changed state. refresh (nil: none) gathers
+// again the inputs that change with time (a tag that may have appeared):
+// the caller that gathers owns it.
+func (s *Service) Sweep(ctx context.Context, refresh func(policy.Input) policy.Input) (int, error) {
 	now := s.now()
 	var due []storage.DecisionRecord
 	err := s.store.Decisions(ctx, func(rec storage.DecisionRecord) error {
@@ -221,8 +223,8 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", rec.SHA256, err))
 			continue
 		}
-		if s.refresh != nil {
-			in = s.refresh(in) // inputs that change with time (a tag that may have appeared)
+		if refresh != nil {
+			in = refresh(in)
 		}
 		v, err := s.Decide(ctx, in)
 		if err != nil {

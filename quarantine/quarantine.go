@@ -75,12 +75,6 @@ type Event struct {
 	Downloads, DownloadClients int
 }
 
-// SetDownloadCounter tells the service how to count a file's downloads,
-// for the events of files blocked after they were served.
-func (s *Service) SetDownloadCounter(count func(ctx context.Context, sha string) (downloads, clients int)) {
-	s.countDownloads = count
-}
-
 // Invalidate makes every rendered page stale: what the pages depend on
 // changed outside a decision (new advisories).
 func (s *Service) Invalidate() { s.gen.Add(1) }
@@ -122,18 +116,10 @@ type Service struct {
 	now    func() time.Time
 	log    zerolog.Logger
 	gen    atomic.Uint64
-	// refresh re-gathers the inputs of a due record before the sweep
-	// re-evaluates it; nil re-evaluates the stored inputs.
-	refresh func(policy.Input) policy.Input
-	// countDownloads counts a file's downloads (nil: not counted).
-	countDownloads func(ctx context.Context, sha string) (downloads, clients int)
 
 	recheckMu sync.Mutex
 	rechecked map[string]time.Time // sha256 -> the sweep's last re-read
 }
-
-// SetRefresher installs the function the sweep uses to re-gather inputs.
-func (s *Service) SetRefresher(fn func(policy.Input) policy.Input) { s.refresh = fn }
 
 // New builds a Service. notify may be nil.
 func New(store Store, engine *policy.Engine, notify Notifier, now func() time.Time, log zerolog.Logger) *Service {
@@ -356,11 +342,11 @@ func (s *Service) Decide(ctx context.Context, in policy.Input) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
-	if blocked && s.countDownloads != nil && len(events) > 0 {
+	if blocked && len(events) > 0 {
 		// Counted after the write, not inside it: a read inside a write
 		// transaction takes a second connection on PostgreSQL while the
 		// write lock is held.
-		events[0].Downloads, events[0].DownloadClients = s.countDownloads(ctx, rec.SHA256)
+		events[0].Downloads, events[0].DownloadClients = s.store.DownloadCounts(ctx, rec.SHA256)
 	}
 	if moved {
 		s.changed(ctx, events)

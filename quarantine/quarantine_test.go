@@ -86,7 +86,7 @@ func TestPolicyChangeIsPickedUpBySweep(t *testing.T) {
 	shorter.Default.Cooldown = 24 * time.Hour
 	q, store = open(shorter)
 	defer store.Close()
-	n, err := q.Sweep(ctx)
+	n, err := q.Sweep(ctx, nil)
 	if err != nil || n != 1 {
 		t.Fatalf("sweep after a policy change: %d %v", n, err)
 	}

@@ -18,6 +18,9 @@ type Store interface {
 	Audit(ctx context.Context, limit int, keep func(storage.AuditEvent) bool) ([]storage.AuditEvent, error)
 	// NotifyChange tells every replica that decisions changed.
 	NotifyChange(ctx context.Context)
+	// DownloadCounts says how often, and to how many addresses, a file
+	// was served (for the event of a file blocked after it was).
+	DownloadCounts(ctx context.Context, sha string) (downloads, clients int)
 }
 
 var _ Store = (*storage.Store)(nil)

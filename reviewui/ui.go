@@ -79,19 +79,12 @@ type UI struct {
 }
 
 // Sessions keeps signed-in sessions: in memory by default, in the shared
-// store (SetSessions) so that every replica knows them.
+// store (Options.Sessions) so that every replica knows them.
 type Sessions interface {
 	PutSession(ctx context.Context, cookie string, s storage.Session, now time.Time) error
 	GetSession(ctx context.Context, cookie string, now time.Time) (storage.Session, error)
 	DeleteSession(ctx context.Context, cookie string) error
 }
-
-// ShareThrottle counts wrong sign-ins in c (the store), so every replica
-// throttles a guesser alike.
-func (u *UI) ShareThrottle(c authlimit.Counter) { u.limiter.Share(c) }
-
-// SetSessions keeps sessions in s (the store) instead of this process.
-func (u *UI) SetSessions(s Sessions) { u.sessions = s }
 
 // memorySessions is the default: one process.
 type memorySessions struct {
@@ -135,13 +128,36 @@ type session struct {
 	actor string
 }
 
-// New builds the UI. An empty token turns it off (it says so).
-func New(q *quarantine.Service, g Reviewer, token, upstream string, now func() time.Time) *UI {
+// Options configure the UI.
+type Options struct {
+	Token    string // the admin token; empty turns the UI off (it says so)
+	Upstream string // the public index's URL, for links
+	Now      func() time.Time
+	// Sessions keeps signed-in sessions (the store, so every replica knows
+	// them); nil: this process's memory.
+	Sessions Sessions
+	// Throttle counts wrong sign-ins (the store, so every replica
+	// throttles a guesser alike); nil: this process only.
+	Throttle authlimit.Counter
+	// Reviewers sign in with their own tokens (admin.reviewers_file),
+	// which name them; nil: the admin token only.
+	Reviewers *clientauth.Authenticator
+}
+
+// New builds the UI.
+func New(q *quarantine.Service, g Reviewer, opt Options) *UI {
+	now := opt.Now
 	if now == nil {
 		now = time.Now
 	}
-	u := &UI{q: q, gate: g, token: token, upstream: strings.TrimRight(upstream, "/"), now: now,
-		sessions: &memorySessions{m: map[string]storage.Session{}}, templates: map[string]*template.Template{}, limiter: authlimit.New(10, time.Minute, now)}
+	u := &UI{q: q, gate: g, token: opt.Token, upstream: strings.TrimRight(opt.Upstream, "/"), now: now, reviewers: opt.Reviewers,
+		sessions: opt.Sessions, templates: map[string]*template.Template{}, limiter: authlimit.New(10, time.Minute, now)}
+	if u.sessions == nil {
+		u.sessions = &memorySessions{m: map[string]storage.Session{}}
+	}
+	if opt.Throttle != nil {
+		u.limiter.Share(opt.Throttle)
+	}
 	funcs := template.FuncMap{
 		"time":  func(t time.Time) string { return fmtTime(t) },
 		"short": func(s string) string { return quarantine.ReviewID(s) },
@@ -427,7 +443,3 @@ func validReviewerName(name string) bool {
 	}
 	return textsafe.Line(name) == name
 }
-
-// SetReviewers lets reviewers sign in with their own tokens
-// (admin.reviewers_file), which name them.
-func (u *UI) SetReviewers(a *clientauth.Authenticator) { u.reviewers = a }

@@ -65,7 +65,7 @@ func server(t *testing.T, token string, useTLS bool) *httptest.Server {
 	q.Decide(ctx, policy.Input{Project: "q", Version: "1", Filename: "q-1.tar.gz", SHA256: strings.Repeat("b", 64), UploadTime: time.Now().Add(-30 * 24 * time.Hour),
 		Attestation: &policy.Attestation{Status: policy.AttestationMissing}})
 	r := mux.NewRouter()
-	New(q, applier{q}, token, "https://pypi.org", nil).Register(r)
+	New(q, applier{q}, Options{Token: token, Upstream: "https://pypi.org"}).Register(r)
 	var srv *httptest.Server
 	if useTLS {
 		srv = httptest.NewTLSServer(r)

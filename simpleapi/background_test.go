@@ -151,7 +151,7 @@ func TestTransientErrorRetriesNotSticks(t *testing.T) {
 	}
 	h.fake.SetFault(prov, fakepypi.Fault{})
 	h.advance(2 * time.Minute)
-	h.config.Quarantine.Sweep(ctx)
+	h.gate.Sweep(ctx)
 	v, _ = h.config.Quarantine.Get(ctx, bare.SHA256())
 	if strings.Contains(v.Decision.Summary(), "could not be checked") {
 		t.Errorf("after the retry the error still holds: %s", v.Decision.Summary())
@@ -227,12 +227,12 @@ func TestSweepRereadsMissingTag(t *testing.T) {
 	}
 	for i := 0; i < 15; i++ { // hourly sweeps for 15 hours
 		h.advance(time.Hour)
-		h.config.Quarantine.Sweep(ctx)
+		h.gate.Sweep(ctx)
 	}
 	h.fake.AddTag("acme/tagged", fakepypi.FakeTag{Name: "v1.1", CommitTime: young.UploadTime.Add(-48 * time.Hour)})
 	for i := 0; i < 6; i++ {
 		h.advance(time.Hour)
-		h.config.Quarantine.Sweep(ctx)
+		h.gate.Sweep(ctx)
 	}
 	v, _ := h.config.Quarantine.Get(ctx, young.SHA256())
 	if v.State != "held" || !strings.Contains(v.Decision.Summary(), "after the upload") {

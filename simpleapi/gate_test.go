@@ -90,11 +90,11 @@ func TestCooldownHoldIsVisibleAndReleasesItself(t *testing.T) {
 
 	// One second before the end: the sweep keeps it. At the end: released.
 	h.advance(until.Sub(h.clock()) - time.Second)
-	if n, err := h.config.Quarantine.Sweep(ctx); err != nil || n != 0 {
+	if n, err := h.gate.Sweep(ctx); err != nil || n != 0 {
 		t.Fatalf("sweep a second early: %d %v", n, err)
 	}
 	h.advance(time.Second)
-	if n, err := h.config.Quarantine.Sweep(ctx); err != nil || n != 1 {
+	if n, err := h.gate.Sweep(ctx); err != nil || n != 1 {
 		t.Fatalf("sweep at the end: %d %v", n, err)
 	}
 	if v, _ := h.config.Quarantine.Get(ctx, young.SHA256()); v.State != "released" {
@@ -198,7 +198,7 @@ func TestPersonDecisionsStickAndSurviveRestart(t *testing.T) {
 	}
 	// A reopened hold is a person's: time passing does not release it.
 	h.advance(30 * 24 * time.Hour)
-	q.Sweep(ctx)
+	h.gate.Sweep(ctx)
 	if resp, _ := h.get(fileURL(young)); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("reopened hold released by the sweep: %d", resp.StatusCode)
 	}

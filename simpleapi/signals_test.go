@@ -63,7 +63,7 @@ func TestSourceReleaseMatch(t *testing.T) {
 	// 20 minutes after the upload; the sweep at the end of the grace sees it.
 	h.fake.AddTag("acme/tagged", fakepypi.FakeTag{Name: "v1.1", Released: young.UploadTime.Add(20 * time.Minute)})
 	h.advance(time.Hour)
-	if n, err := h.config.Quarantine.Sweep(ctx); err != nil || n != 1 {
+	if n, err := h.gate.Sweep(ctx); err != nil || n != 1 {
 		t.Fatalf("sweep: %d %v", n, err)
 	}
 	if resp, _ := h.get(fileURL(young)); resp.StatusCode != 200 {
@@ -79,7 +79,7 @@ func TestLateTagDoesNotClear(t *testing.T) {
 	}
 	// The sweep re-checks at the end of the grace: still no tag.
 	h.advance(time.Hour)
-	h.config.Quarantine.Sweep(ctx)
+	h.gate.Sweep(ctx)
 	// 16 hours later a tag appears, pointing at an old commit (the Telnyx
 	// shape). Airlock looked after the grace and did not see it, so the tag
 	// is dated no earlier than that look.

@@ -190,7 +190,6 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 	} else if host, _, _ := net.SplitHostPort(cfg.Listen); !isLoopback(host) {
 		log.Warn().Str("listen", cfg.Listen).Msg("the index is open to anyone who can reach this address: set auth.clients to require credentials")
 	}
-	q.SetDownloadCounter(store.DownloadCounts)
 	feed.OnChange = g.AdvisoriesChanged
 	served := downloads.New(store, log)
 	srv := simpleapi.New(simpleapi.Options{
@@ -227,12 +226,11 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 			log.Error().Err(err).Msg("admin.reviewers_file: a changed file could not be read; the tokens read before stay in force")
 		}
 	}
-	admin := adminapi.New(q, g, router, cfg.Admin.Token, reviewers)
-	ui := reviewui.New(q, g, cfg.Admin.Token, cfg.Upstream.URL, time.Now)
-	ui.SetReviewers(reviewers)
-	ui.SetSessions(store) // kept with the records: every replica knows them
-	ui.ShareThrottle(store)
-	admin.ShareThrottle(store)
+	// Sessions and wrong-token counts are kept with the records: every
+	// replica knows them.
+	admin := adminapi.New(q, g, router, adminapi.Options{Token: cfg.Admin.Token, Reviewers: reviewers, Throttle: store})
+	ui := reviewui.New(q, g, reviewui.Options{Token: cfg.Admin.Token, Upstream: cfg.Upstream.URL, Now: time.Now,
+		Sessions: store, Throttle: store, Reviewers: reviewers})
 	a := &app{
 		feed:       feed,
 		store:      store,
