@@ -387,7 +387,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: database.url: %s is not a postgres:// URL (or empty for bbolt in data_dir)", upstream.RedactURL(u))
 	}
 	if c.Blobs.URL != "" {
-		if _, _, err := storage.ParseS3URL(c.Blobs.URL); err != nil {
+		if err := storage.ValidateBlobURL(c.Blobs.URL); err != nil {
 			return fmt.Errorf("config: blobs.url: %v (or empty for data_dir/blobs)", err)
 		}
 	}

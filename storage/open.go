@@ -2,7 +2,10 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -53,12 +56,56 @@ func openBlobs(ctx context.Context, loc Location, log zerolog.Logger) (Blobs, er
 	if b.URL == "" {
 		return nil, nil
 	}
-	s3, err := NewS3(ctx, S3Options{URL: b.URL, Endpoint: b.Endpoint, Region: b.Region,
-		PathStyle: b.PathStyle, Tmp: filepath.Join(loc.DataDir, "tmp")})
-	if err != nil || b.CacheBytes <= 0 {
-		return s3, err
+	backend, err := blobBackendOf(b.URL)
+	if err != nil {
+		return nil, err
 	}
-	return NewCache(s3, filepath.Join(loc.DataDir, "blob-cache"), b.CacheBytes, log), nil
+	blobs, err := backend.open(ctx, b, filepath.Join(loc.DataDir, "tmp"))
+	if err != nil || b.CacheBytes <= 0 {
+		return blobs, err
+	}
+	return NewCache(blobs, filepath.Join(loc.DataDir, "blob-cache"), b.CacheBytes, log), nil
+}
+
+// blobBackend is a kind of blob store, chosen by its URL's scheme. A new
+// one (gs://, azblob://) is an entry here and a file implementing Blobs:
+// the configuration, serve and `store copy` take it by its URL.
+type blobBackend struct {
+	form     string // the URL's form, for errors
+	validate func(url string) error
+	open     func(ctx context.Context, loc BlobLocation, tmp string) (Blobs, error)
+}
+
+var blobBackends = map[string]blobBackend{
+	"s3": {
+		form:     "s3://BUCKET/PREFIX",
+		validate: func(u string) error { _, _, err := ParseS3URL(u); return err },
+		open: func(ctx context.Context, b BlobLocation, tmp string) (Blobs, error) {
+			return NewS3(ctx, S3Options{URL: b.URL, Endpoint: b.Endpoint, Region: b.Region, PathStyle: b.PathStyle, Tmp: tmp})
+		},
+	},
+}
+
+func blobBackendOf(raw string) (blobBackend, error) {
+	scheme, _, ok := strings.Cut(raw, "://")
+	if b, known := blobBackends[scheme]; ok && known {
+		return b, nil
+	}
+	var forms []string
+	for _, b := range blobBackends {
+		forms = append(forms, b.form)
+	}
+	sort.Strings(forms)
+	return blobBackend{}, fmt.Errorf("%q names no blob store this airlock knows (%s)", raw, strings.Join(forms, ", "))
+}
+
+// ValidateBlobURL checks a blobs.url before anything is opened.
+func ValidateBlobURL(raw string) error {
+	b, err := blobBackendOf(raw)
+	if err != nil {
+		return err
+	}
+	return b.validate(raw)
 }
 
 // TrustRootCache is where the sigstore trust root fetched over TUF is

@@ -65,10 +65,19 @@ import (
 	"airlock/index"
 )
 
-// schemaVersion is the layout this code reads and writes. 2: a large page
-// may be stored in pieces (page_chunks), which version 1 cannot read; a
-// version 1 store is taken over as it is (its records all read the same).
-const schemaVersion = 2
+// layoutMigrations take the records' layout (in bbolt, and in the
+// PostgreSQL key-value tables alike) from one version to the next, as
+// PostgreSQL's schema has its migrations: migration i takes version i+1
+// to i+2, in the transaction that writes the new version. Version 1 is
+// the first layout; a new one adds a function here.
+var layoutMigrations = []func(tx kvTx) error{
+	// 1 -> 2: a large page may be stored in pieces (page_chunks, a
+	// bucket every store has); version 1's records all read the same.
+	func(kvTx) error { return nil },
+}
+
+// schemaVersion is the layout this code reads and writes.
+var schemaVersion = uint64(1 + len(layoutMigrations))
 
 var (
 	bucketMeta  = []byte("meta")
@@ -217,11 +226,17 @@ func (s *Store) init(ctx context.Context) error {
 	return s.db.Update(ctx, func(tx kvTx) error {
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(keySchema); v != nil {
-			switch got := binary.BigEndian.Uint64(v); {
+			got := binary.BigEndian.Uint64(v)
+			switch {
 			case got == schemaVersion:
 				return nil
 			case got > schemaVersion:
 				return fmt.Errorf("storage: schema version %d was written by a newer airlock; this one reads %d", got, schemaVersion)
+			}
+			for from := max(got, 1); from < schemaVersion; from++ {
+				if err := layoutMigrations[from-1](tx); err != nil {
+					return fmt.Errorf("storage: migrating the layout from version %d: %w", from, err)
+				}
 			}
 		}
 		return meta.Put(keySchema, binary.BigEndian.AppendUint64(nil, schemaVersion))

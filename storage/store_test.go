@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -293,4 +294,52 @@ func TestLayoutVersion(t *testing.T) {
 	if _, err := Open(ctx, dir, time.Second); err == nil || !strings.Contains(err.Error(), "written by a newer airlock") {
 		t.Errorf("a newer store: %v", err)
 	}
+}
+
+// TestLayoutMigrations: opening an older store runs each migration from
+// its version on, once, with the new version; a migration that fails
+// leaves the store as it was.
+func TestLayoutMigrations(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s, err := Open(ctx, dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	saved, savedVersion := layoutMigrations, schemaVersion
+	t.Cleanup(func() { layoutMigrations, schemaVersion = saved, savedVersion })
+	ran := 0
+	fail := true
+	layoutMigrations = append(slices.Clone(saved), func(tx kvTx) error {
+		ran++
+		if fail {
+			return errors.New("disk on fire")
+		}
+		return tx.Bucket(bucketMeta).Put([]byte("migrated"), []byte("yes"))
+	})
+	schemaVersion = uint64(1 + len(layoutMigrations))
+	if _, err := Open(ctx, dir, time.Second); err == nil || !strings.Contains(err.Error(), "migrating the layout from version 2: disk on fire") {
+		t.Fatalf("a failing migration: %v", err)
+	}
+	fail = false
+	s, err = Open(ctx, dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got uint64
+	var marker []byte
+	s.db.View(ctx, func(tx kvTx) error {
+		got = binary.BigEndian.Uint64(tx.Bucket(bucketMeta).Get(keySchema))
+		marker = slices.Clone(tx.Bucket(bucketMeta).Get([]byte("migrated"))) // valid only inside the transaction
+		return nil
+	})
+	s.Close()
+	if got != schemaVersion || string(marker) != "yes" || ran != 2 {
+		t.Errorf("after migrating: version %d, marker %q, ran %d times", got, marker, ran)
+	}
+	if s, err = Open(ctx, dir, time.Second); err != nil || ran != 2 {
+		t.Errorf("opened again: %v, ran %d times", err, ran)
+	}
+	s.Close()
 }
