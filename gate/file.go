@@ -70,7 +70,7 @@ func (g *Gate) File(ctx context.Context, req FileRequest) (FileAnswer, error) {
 		return decided(v, err, rec)
 	}
 	page := &entry.Cached.Page
-	t, err := g.TargetFor(page, distName, isMeta)
+	t, err := g.cache.TargetFor(page, distName, isMeta)
 	if errors.Is(err, ErrNotListed) && haveRec && !isMeta {
 		// Stored, but the upstream no longer lists it: removed upstream
 		// (policy.on_upstream_removed decides whether it is still served).
@@ -95,7 +95,7 @@ func (g *Gate) File(ctx context.Context, req FileRequest) (FileAnswer, error) {
 		}
 	}
 	g.opt.Metrics.Cache.WithLabelValues(kindOf(isMeta), "miss").Inc()
-	if rec, err = g.Fill(ctx, t); err != nil {
+	if rec, err = g.cache.Fill(ctx, t); err != nil {
 		return ans, err
 	}
 	// The attestation is verified against the listed sha256, which the

@@ -18,6 +18,7 @@ import (
 	"airlock/internal/storetest"
 	"airlock/metrics"
 	"airlock/policy"
+	"airlock/pullthrough"
 	"airlock/quarantine"
 	"airlock/upstream"
 )
@@ -43,11 +44,13 @@ func newGate(t *testing.T, fake *fakepypi.Server, now func() time.Time) *gate.Ga
 	m := metrics.New()
 	return gate.New(gate.Options{
 		Store: store,
-		Upstream: upstream.New(upstream.Options{BaseURL: base, FileHosts: []string{fake.FileHost()},
-			Timeout: 2 * time.Second, MaxPageBytes: 1 << 20, Metrics: m, Retries: 1}),
-		Metrics: m, Log: zerolog.Nop(), PageTTL: time.Minute, PageTimeout: 5 * time.Second,
-		FillTimeout: 10 * time.Second, MaxFileBytes: 64 << 20, MaxMetaBytes: 1 << 20,
-		Now: now, Quarantine: q, Inspect: true, InspectLimits: inspect.DefaultLimits(),
+		Options: pullthrough.Options{
+			Upstream: upstream.New(upstream.Options{BaseURL: base, FileHosts: []string{fake.FileHost()},
+				Timeout: 2 * time.Second, MaxPageBytes: 1 << 20, Metrics: m, Retries: 1}),
+			Metrics: m, Log: zerolog.Nop(), PageTTL: time.Minute, PageTimeout: 5 * time.Second,
+			FillTimeout: 10 * time.Second, MaxFileBytes: 64 << 20, MaxMetaBytes: 1 << 20, Now: now,
+		},
+		Quarantine: q, Inspect: true, InspectLimits: inspect.DefaultLimits(),
 		Background: gate.Background{Workers: 1},
 	})
 }

@@ -1,7 +1,7 @@
-// Package gate owns Airlock's evaluation model: for every file a page lists
-// or a client asks for, it gathers the inputs (the upstream page, upload
-// times from the JSON API, PEP 740 provenance, behavioural signals, content
-// inspection), runs the policy through the quarantine, and keeps the
+// Package gate owns Airlock's decisions: for every file a page lists or a
+// client asks for, it gathers the inputs (the page, PEP 740 provenance,
+// behavioural signals, content inspection and the comparison with the
+// source), runs the policy through the quarantine, and keeps the
 // background work that makes those inputs complete before they are needed.
 //
 // When each check runs:
@@ -18,8 +18,12 @@
 //   - Download (a file request): every check runs before the first byte is
 //     served.
 //
-// The gate has no HTTP in it: simpleapi, the admin API, the review UI and
-// `airlock check` call it.
+// Pages, verified fills and routing are the pull-through cache's
+// (package pullthrough), which the gate observes: a page changed upstream
+// may have removed files, a private name listed publicly is a security
+// event. The gate has no HTTP in it: simpleapi, the admin API, the review
+// UI and `airlock check` call it, one call per endpoint (File, Listing,
+// Provenance, Evaluate, Review).
 package gate
 
 import (
@@ -28,38 +32,24 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/singleflight"
 
 	"airlock/advisories"
 	"airlock/attest"
-	"airlock/indexes"
 	"airlock/inspect"
-	"airlock/metrics"
+	"airlock/pullthrough"
 	"airlock/quarantine"
 	"airlock/signals"
 	"airlock/sourcecmp"
-	"airlock/upstream"
 )
 
 // Options configure a Gate.
 type Options struct {
 	Store Store
-	// Upstream is the public upstream; Indexes (optional) routes the
-	// projects private indexes own to them.
-	Upstream *upstream.Client
-	Indexes  *indexes.Router
+	// The pull-through cache's options (upstreams, page and fill bounds,
+	// metrics, log, clock); its Store is Store.
+	pullthrough.Options
 	// Advisories are the OSV records in force (nil: none).
 	Advisories *advisories.Feed
-	Metrics    *metrics.Metrics
-	Log        zerolog.Logger
-	PageTTL    time.Duration
-	// PageCacheBytes bounds the decoded pages kept in memory.
-	PageCacheBytes int64
-	PageTimeout    time.Duration // bound for one shared page fetch
-	FillTimeout    time.Duration // bound for one shared file download
-	MaxFileBytes   int64
-	MaxMetaBytes   int64
-	Now            func() time.Time
 	// Quarantine stores decisions and applies the lifecycle.
 	Quarantine *quarantine.Service
 	// Attest gathers attestation inputs; nil leaves attestations unchecked.
@@ -95,9 +85,7 @@ type Background struct {
 // Gate is safe for concurrent use.
 type Gate struct {
 	opt     Options
-	pages   *pageCache
-	fills   singleflight.Group // one upstream download per file, however many ask
-	fetches singleflight.Group // one upstream page fetch per project
+	cache   *pullthrough.Cache
 	content contentMemo
 	queue   *queue
 
@@ -105,9 +93,6 @@ type Gate struct {
 	retries map[string]int // sha256 -> consecutive gather failures
 
 	health health
-
-	confusionMu      sync.Mutex
-	confusionChecked map[string]time.Time // project -> last time the public upstream was asked
 }
 
 // New builds a Gate. Run starts its background work.
@@ -124,10 +109,10 @@ func New(opt Options) *Gate {
 	if opt.SignalsWait <= 0 {
 		opt.SignalsWait = 3 * time.Second
 	}
-	if opt.PageCacheBytes <= 0 {
-		opt.PageCacheBytes = 128 << 20
-	}
-	g := &Gate{opt: opt, pages: newPageCache(opt.PageCacheBytes), retries: map[string]int{}}
+	opt.Options.Store = opt.Store
+	cache := pullthrough.New(opt.Options)
+	g := &Gate{opt: opt, cache: cache, retries: map[string]int{}}
+	cache.Subscribe(cacheObserver{g})
 	if opt.Signals != nil && opt.Signals.OnGathered == nil {
 		opt.Signals.OnGathered = g.sourcesGathered
 	}

@@ -194,12 +194,3 @@ func (g *Gate) refresh(in policy.Input) policy.Input {
 	}
 	return in
 }
-
-// storedFile reports whether the store holds the verified bytes of f.
-func (g *Gate) storedFile(ctx context.Context, project string, f index.File) (storage.FileRecord, bool) {
-	rec, err := g.opt.Store.GetFile(ctx, project, f.Filename)
-	if err != nil || rec.SHA256 != f.SHA256() || !g.opt.Store.HasBlob(ctx, rec.SHA256) {
-		return storage.FileRecord{}, false
-	}
-	return rec, true
-}

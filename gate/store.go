@@ -4,26 +4,17 @@ import (
 	"context"
 	"time"
 
+	"airlock/pullthrough"
 	"airlock/storage"
 )
 
 // Store is what the gate keeps. *storage.Store is one, on bbolt or
 // PostgreSQL alike; the gate never sees which.
 type Store interface {
-	// Stored files: their records and verified bytes. LockFill makes
-	// one replica at a time download a file.
-	GetFile(ctx context.Context, project, filename string) (storage.FileRecord, error)
-	PutFile(ctx context.Context, rec storage.FileRecord) error
-	ProjectFiles(ctx context.Context, project string) (map[string]storage.FileRecord, error)
-	HasBlob(ctx context.Context, sha string) bool
+	// What the pull-through cache keeps: file records, verified bytes,
+	// pages.
+	pullthrough.Store
 	OpenBlob(ctx context.Context, sha string) (storage.Blob, error)
-	BlobSize(ctx context.Context, sha string) (int64, error)
-	Stage(ctx context.Context, max int64) (storage.Staged, error)
-	LockFill(ctx context.Context, sha string) (unlock func(), err error)
-
-	// Pages as last fetched from upstream.
-	GetPage(ctx context.Context, project string) (storage.CachedPage, error)
-	PutPage(ctx context.Context, cp storage.CachedPage) error
 
 	// What was found about a file.
 	GetDecision(ctx context.Context, sha string) (storage.DecisionRecord, error)

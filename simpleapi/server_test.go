@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"airlock/internal/storetest"
+	"airlock/pullthrough"
 
 	"github.com/rs/zerolog"
 
@@ -132,12 +133,14 @@ func (h *harness) open(tweak ...func(*gate.Options, *fakepypi.Server)) {
 	q := quarantine.New(store, engine, h.hooks, h.clock, zerolog.New(h.logs))
 	opt := gate.Options{
 		Store: store,
-		Upstream: upstream.New(upstream.Options{BaseURL: base, FileHosts: []string{h.fake.FileHost()},
-			Timeout: 2 * time.Second, MaxPageBytes: 1 << 20, Metrics: m, Retries: 1}),
-		Metrics: m, Log: zerolog.New(h.logs), PageTTL: time.Minute, PageTimeout: 5 * time.Second,
-		FillTimeout: 10 * time.Second, MaxFileBytes: 64 << 20, MaxMetaBytes: 1 << 20,
-		Now: h.clock, Quarantine: q,
-		Inspect: true, InspectLimits: inspect.DefaultLimits(),
+		Options: pullthrough.Options{
+			Upstream: upstream.New(upstream.Options{BaseURL: base, FileHosts: []string{h.fake.FileHost()},
+				Timeout: 2 * time.Second, MaxPageBytes: 1 << 20, Metrics: m, Retries: 1}),
+			Metrics: m, Log: zerolog.New(h.logs), PageTTL: time.Minute, PageTimeout: 5 * time.Second,
+			FillTimeout: 10 * time.Second, MaxFileBytes: 64 << 20, MaxMetaBytes: 1 << 20, Now: h.clock,
+		},
+		Quarantine: q,
+		Inspect:    true, InspectLimits: inspect.DefaultLimits(),
 		// The queue is filled but not worked on its own: tests run it
 		// with h.gate.RunPending when they want the background done.
 		Background: gate.Background{Workers: 1},

@@ -27,6 +27,7 @@ import (
 	"airlock/metrics"
 	"airlock/notify"
 	"airlock/policy"
+	"airlock/pullthrough"
 	"airlock/quarantine"
 	"airlock/reviewui"
 	"airlock/simpleapi"
@@ -144,23 +145,25 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 	}
 	feed := newFeed(cfg, store, m, log)
 	g := gate.New(gate.Options{
-		Advisories:     feed,
-		Indexes:        router,
-		Store:          store,
-		Upstream:       up,
-		Metrics:        m,
-		Log:            log,
-		PageTTL:        time.Duration(cfg.Index.TTL),
-		PageCacheBytes: int64(cfg.Index.PageCacheBytes),
-		PageTimeout:    3 * time.Duration(cfg.Upstream.Timeout),
-		FillTimeout:    time.Duration(cfg.Upstream.FillTimeout),
-		MaxFileBytes:   int64(cfg.Upstream.MaxFileBytes),
-		MaxMetaBytes:   int64(cfg.Upstream.MaxPageBytes),
-		Quarantine:     q,
-		Attest:         attest.New(up, cfg.UpstreamURL(), verifier, store),
-		Signals:        newAssessor(cfg, store),
-		Sources:        newSourceFetcher(cfg, store),
-		Inspect:        cfg.Inspect.Enabled,
+		Advisories: feed,
+		Store:      store,
+		Options: pullthrough.Options{
+			Indexes:        router,
+			Upstream:       up,
+			Metrics:        m,
+			Log:            log,
+			PageTTL:        time.Duration(cfg.Index.TTL),
+			PageCacheBytes: int64(cfg.Index.PageCacheBytes),
+			PageTimeout:    3 * time.Duration(cfg.Upstream.Timeout),
+			FillTimeout:    time.Duration(cfg.Upstream.FillTimeout),
+			MaxFileBytes:   int64(cfg.Upstream.MaxFileBytes),
+			MaxMetaBytes:   int64(cfg.Upstream.MaxPageBytes),
+		},
+		Quarantine: q,
+		Attest:     attest.New(up, cfg.UpstreamURL(), verifier, store),
+		Signals:    newAssessor(cfg, store),
+		Sources:    newSourceFetcher(cfg, store),
+		Inspect:    cfg.Inspect.Enabled,
 		InspectLimits: inspect.Limits{MaxTotalBytes: int64(cfg.Inspect.MaxTotalBytes), MaxMemberBytes: int64(cfg.Inspect.MaxMemberBytes), MaxMembers: cfg.Inspect.MaxMembers,
 			MaxRatio: cfg.Inspect.MaxRatio, MaxPathLength: cfg.Inspect.MaxPathLength, MaxDepth: cfg.Inspect.MaxDepth,
 			MaxScanBytes: int64(cfg.Inspect.MaxScanBytes), MinRatioSizeLen: int64(cfg.Inspect.RatioMinBytes)},

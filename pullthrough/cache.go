@@ -1,10 +1,9 @@
-package gate
+package pullthrough
 
 import (
 	"container/list"
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,83 +15,59 @@ import (
 )
 
 // Entry is a decoded cached page. It is immutable once published, except
-// for its rendered bodies, which the gate keeps (RenderedBody,
-// KeepRendered) and which survive a revalidation that changed nothing.
+// for Derived, where the page's consumers keep what they make of it (the
+// gate: rendered bodies), carried over a revalidation that changed
+// nothing.
 type Entry struct {
 	Cached storage.CachedPage
 	// Stale is set on the result of Page when the upstream failed and the
 	// cached page was served instead.
 	Stale bool
 
-	rendered *rendered
+	Derived *Derived
 	// failedAt (unix nanoseconds) is when revalidating this page last
 	// failed. For upstreamRetryAfter after that the stale page is served
 	// without asking again, so a dead upstream does not slow every request.
 	failedAt *atomic.Int64
 }
 
-// rendered holds a page's rendered bodies, keyed by media type.
-type rendered struct {
-	mu     sync.Mutex
-	bodies map[string]RenderedBody
+// Derived holds values computed from a page, by key; the cache knows
+// nothing of what they are.
+type Derived struct {
+	mu sync.Mutex
+	m  map[string]any
 }
 
-// RenderedBody is a page body with what it depended on: the quarantine's
-// generation and the moment a time-bound hold on it ends.
-type RenderedBody struct {
-	Body  []byte
-	Gen   uint64
-	Until time.Time
-	// ETag identifies Body; Gzip is Body compressed, made once.
-	ETag string
-	Gzip []byte
+// Get returns the value kept under key.
+func (d *Derived) Get(key string) (any, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, ok := d.m[key]
+	return v, ok
 }
 
-func (r *rendered) clone() *rendered {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := &rendered{bodies: make(map[string]RenderedBody, len(r.bodies))}
-	for k, v := range r.bodies {
-		out.bodies[k] = v
+// Put keeps v under key.
+func (d *Derived) Put(key string, v any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[string]any{}
+	}
+	d.m[key] = v
+}
+
+func (d *Derived) clone() *Derived {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := &Derived{m: make(map[string]any, len(d.m))}
+	for k, v := range d.m {
+		out.m[k] = v
 	}
 	return out
 }
 
-// Generation changes whenever a decision a page shows may have: a body
-// rendered at another generation is stale.
-func (g *Gate) Generation() uint64 { return g.opt.Quarantine.Generation() }
-
-// RenderedBody returns the body kept for e in a media type, when it is
-// still what rendering the page now would give: rendered at the current
-// generation, and before any time-bound hold on it ends.
-func (g *Gate) RenderedBody(e *Entry, media string) (RenderedBody, bool) {
-	e.rendered.mu.Lock()
-	b, ok := e.rendered.bodies[media]
-	e.rendered.mu.Unlock()
-	if !ok || b.Gen != g.Generation() || (!b.Until.IsZero() && !g.opt.Now().Before(b.Until)) {
-		return RenderedBody{}, false
-	}
-	return b, true
-}
-
-// KeepRendered keeps a body rendered for e (a page the cache keeps).
-func (g *Gate) KeepRendered(e *Entry, media string, b RenderedBody) {
-	e.rendered.mu.Lock()
-	defer e.rendered.mu.Unlock()
-	if e.rendered.bodies == nil {
-		e.rendered.bodies = map[string]RenderedBody{}
-	}
-	e.rendered.bodies[media] = b
-}
-
-// RenderKey names one rendering of e: renders with the same key give the
-// same body, so concurrent requests can share one.
-func (g *Gate) RenderKey(e *Entry, media string, gen uint64, gz bool) string {
-	return fmt.Sprintf("%s\x00%s\x00%d\x00%p\x00%t", e.Cached.Page.Name, media, gen, e.rendered, gz)
-}
-
 func newEntry(cp storage.CachedPage) *Entry {
-	return &Entry{Cached: cp, rendered: &rendered{}, failedAt: new(atomic.Int64)}
+	return &Entry{Cached: cp, Derived: &Derived{}, failedAt: new(atomic.Int64)}
 }
 
 // upstreamRetryAfter is how long a failed revalidation is not retried.
@@ -168,7 +143,7 @@ func (c *pageCache) keeps(e *Entry) bool { return pageSize(e) <= c.max }
 // Keeps reports whether the page cache can hold e: a page too large for
 // it is decoded and rendered for each request, so a renderer makes only
 // the form that request needs.
-func (g *Gate) Keeps(e *Entry) bool { return g.pages.keeps(e) }
+func (c *Cache) Keeps(e *Entry) bool { return c.pages.keeps(e) }
 
 // drop forgets a project's page.
 func (c *pageCache) drop(project string) {
@@ -192,45 +167,45 @@ func (c *pageCache) Bytes() int64 {
 // with the upstream after the TTL, and from the stale cache when the upstream
 // fails. Concurrent callers share one upstream fetch, which is not cut short
 // when one of them hangs up.
-func (g *Gate) Page(ctx context.Context, project string) (*Entry, error) {
-	now := g.opt.Now()
-	if source := g.sourceOf(project); source != "" {
-		g.checkConfusion(project, source)
+func (c *Cache) Page(ctx context.Context, project string) (*Entry, error) {
+	now := c.opt.Now()
+	if source := c.SourceOf(project); source != "" {
+		c.checkConfusion(project, source)
 	}
-	cached := g.pages.get(project)
+	cached := c.pages.get(project)
 	if cached == nil {
-		if cp, err := g.opt.Store.GetPage(ctx, project); err == nil {
-			g.sawPage(&cp.Page)
+		if cp, err := c.opt.Store.GetPage(ctx, project); err == nil {
+			c.observe(func(o Observer) { o.PageRead(&cp.Page) })
 			cached = newEntry(cp)
-			g.pages.put(cached)
+			c.pages.put(cached)
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return nil, err
 		}
 	}
-	if cached != nil && cached.Cached.Page.Source != g.sourceOf(project) {
+	if cached != nil && cached.Cached.Page.Source != c.SourceOf(project) {
 		// The project changed hands (a private index now owns the name):
 		// nothing the other upstream said may be served for it.
-		g.pages.drop(project)
+		c.pages.drop(project)
 		cached = nil
 	}
-	if cached != nil && now.Sub(cached.Cached.FetchedAt) < g.opt.PageTTL {
-		g.opt.Metrics.Cache.WithLabelValues("page", "hit").Inc()
+	if cached != nil && now.Sub(cached.Cached.FetchedAt) < c.opt.PageTTL {
+		c.opt.Metrics.Cache.WithLabelValues("page", "hit").Inc()
 		return cached, nil
 	}
 	if cached != nil {
 		if failed := cached.failedAt.Load(); failed != 0 && now.Sub(time.Unix(0, failed)) < upstreamRetryAfter {
-			g.opt.Metrics.Cache.WithLabelValues("page", "stale").Inc()
+			c.opt.Metrics.Cache.WithLabelValues("page", "stale").Inc()
 			return stale(cached), nil
 		}
 	}
-	return flight.Do(ctx, &g.fetches, project, g.opt.PageTimeout, func(fctx context.Context) (*Entry, error) {
+	return flight.Do(ctx, &c.fetches, project, c.opt.PageTimeout, func(fctx context.Context) (*Entry, error) {
 		// A flight that ended between the look above and this one has
 		// stored a fresh page: use it rather than fetch again.
-		if e := g.pages.get(project); e != nil && e != cached && e.Cached.Page.Source == g.sourceOf(project) &&
-			g.opt.Now().Sub(e.Cached.FetchedAt) < g.opt.PageTTL {
+		if e := c.pages.get(project); e != nil && e != cached && e.Cached.Page.Source == c.SourceOf(project) &&
+			c.opt.Now().Sub(e.Cached.FetchedAt) < c.opt.PageTTL {
 			return e, nil
 		}
-		return g.refreshPage(fctx, project, cached)
+		return c.refreshPage(fctx, project, cached)
 	})
 }
 
@@ -241,17 +216,17 @@ func stale(e *Entry) *Entry {
 	return &out
 }
 
-func (g *Gate) refreshPage(ctx context.Context, project string, cached *Entry) (*Entry, error) {
+func (c *Cache) refreshPage(ctx context.Context, project string, cached *Entry) (*Entry, error) {
 	var v storage.Validators
 	if cached != nil {
 		v = cached.Cached.Validators
 	}
-	source := g.sourceOf(project)
-	res, err := g.clientFor(source).FetchProject(ctx, project, upstream.Validators(v))
+	source := c.SourceOf(project)
+	res, err := c.ClientFor(source).FetchProject(ctx, project, upstream.Validators(v))
 	switch {
 	case errors.Is(err, upstream.ErrNotFound):
-		g.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
-		if cached == nil && !g.hasStoredFiles(ctx, project, source) {
+		c.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
+		if cached == nil && !c.hasStoredFiles(ctx, project, source) {
 			return nil, err
 		}
 		// The upstream says a project it listed is gone (how PyPI removes
@@ -264,46 +239,46 @@ func (g *Gate) refreshPage(ctx context.Context, project string, cached *Entry) (
 		res, err = &upstream.PageResult{Page: &index.Page{Name: project}}, nil
 	case err != nil:
 		if cached == nil {
-			g.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
+			c.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
 			return nil, err
 		}
-		g.opt.Metrics.Cache.WithLabelValues("page", "stale").Inc()
-		cached.failedAt.Store(g.opt.Now().UnixNano())
+		c.opt.Metrics.Cache.WithLabelValues("page", "stale").Inc()
+		cached.failedAt.Store(c.opt.Now().UnixNano())
 		logFrom(ctx).Warn().Err(err).Str("project", project).
 			Time("fetched_at", cached.Cached.FetchedAt).Msg("upstream failed; serving stale page")
 		return stale(cached), nil
 	}
 	var cp storage.CachedPage
 	if res.NotModified && cached != nil {
-		g.opt.Metrics.Cache.WithLabelValues("page", "hit").Inc()
+		c.opt.Metrics.Cache.WithLabelValues("page", "hit").Inc()
 		cp = cached.Cached
 	} else {
-		g.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
+		c.opt.Metrics.Cache.WithLabelValues("page", "miss").Inc()
 		cp = storage.CachedPage{Page: *res.Page}
 		cp.Page.Source = source
-		g.sawPage(&cp.Page)
-		g.addUploadTimes(ctx, &cp.Page)
+		c.observe(func(o Observer) { o.PageRead(&cp.Page) })
+		c.addUploadTimes(ctx, &cp.Page)
 	}
 	cp.Validators = storage.Validators(res.Validators)
-	cp.FetchedAt = g.opt.Now()
-	if err := g.opt.Store.PutPage(ctx, cp); err != nil {
+	cp.FetchedAt = c.opt.Now()
+	if err := c.opt.Store.PutPage(ctx, cp); err != nil {
 		return nil, err
 	}
 	if !res.NotModified {
-		g.noteRemovals(ctx, &cp.Page)
+		c.observe(func(o Observer) { o.PageChanged(ctx, &cp.Page) })
 	}
 	e := newEntry(cp)
 	if res.NotModified && cached != nil {
-		e.rendered = cached.rendered.clone()
+		e.Derived = cached.Derived.clone()
 	}
-	g.pages.put(e)
+	c.pages.put(e)
 	return e, nil
 }
 
 // hasStoredFiles reports whether Airlock stored a file of the project from
 // this source (an error counts as yes: a removal must not be missed).
-func (g *Gate) hasStoredFiles(ctx context.Context, project, source string) bool {
-	recs, err := g.opt.Store.ProjectFiles(ctx, project)
+func (c *Cache) hasStoredFiles(ctx context.Context, project, source string) bool {
+	recs, err := c.opt.Store.ProjectFiles(ctx, project)
 	if err != nil {
 		return true
 	}

@@ -1,4 +1,4 @@
-package gate
+package pullthrough
 
 import (
 	"context"
@@ -42,18 +42,18 @@ type Target struct {
 
 // TargetFor finds what to download for a request, refusing files that cannot
 // be verified.
-func (g *Gate) TargetFor(page *index.Page, distName string, isMeta bool) (Target, error) {
+func (c *Cache) TargetFor(page *index.Page, distName string, isMeta bool) (Target, error) {
 	f, ok := page.Lookup(distName)
 	if !ok {
 		return Target{}, ErrNotListed
 	}
-	t := Target{Project: page.Name, Key: distName, File: f, URL: f.URL, SHA256: f.SHA256(), Size: f.Size, Max: g.opt.MaxFileBytes, Source: page.Source}
+	t := Target{Project: page.Name, Key: distName, File: f, URL: f.URL, SHA256: f.SHA256(), Size: f.Size, Max: c.opt.MaxFileBytes, Source: page.Source}
 	if isMeta {
 		if f.MetadataSHA256() == "" {
 			return Target{}, ErrNoMetadata
 		}
 		t = Target{Project: page.Name, Key: distName + MetadataSuffix, File: f, URL: f.URL + MetadataSuffix,
-			SHA256: f.MetadataSHA256(), Size: -1, Max: g.opt.MaxMetaBytes, Metadata: true, Source: page.Source}
+			SHA256: f.MetadataSHA256(), Size: -1, Max: c.opt.MaxMetaBytes, Metadata: true, Source: page.Source}
 	}
 	if t.SHA256 == "" {
 		return Target{}, ErrNoSHA256
@@ -67,41 +67,41 @@ func (g *Gate) TargetFor(page *index.Page, distName string, isMeta bool) (Target
 // Fill downloads a file once for all concurrent callers. The download runs
 // on a context detached from the callers' (bounded by FillTimeout), so a
 // client hanging up does not waste the fill for the others or the next.
-func (g *Gate) Fill(ctx context.Context, t Target) (storage.FileRecord, error) {
-	return flight.Do(ctx, &g.fills, t.SHA256+"/"+t.Key, g.opt.FillTimeout, func(fctx context.Context) (storage.FileRecord, error) {
-		return g.fill(fctx, t)
+func (c *Cache) Fill(ctx context.Context, t Target) (storage.FileRecord, error) {
+	return flight.Do(ctx, &c.fills, t.SHA256+"/"+t.Key, c.opt.FillTimeout, func(fctx context.Context) (storage.FileRecord, error) {
+		return c.fill(fctx, t)
 	})
 }
 
 // fill stages, verifies, commits and records one file.
-func (g *Gate) fill(ctx context.Context, t Target) (storage.FileRecord, error) {
+func (c *Cache) fill(ctx context.Context, t Target) (storage.FileRecord, error) {
 	log := logFrom(ctx).With().Str("project", t.Project).Str("file", t.Key).Logger()
 	// One download per file across replicas: the others wait, then find
 	// it stored.
-	unlock, err := g.opt.Store.LockFill(ctx, t.SHA256)
+	unlock, err := c.opt.Store.LockFill(ctx, t.SHA256)
 	if err != nil {
 		return storage.FileRecord{}, err
 	}
 	defer unlock()
-	if g.opt.Store.HasBlob(ctx, t.SHA256) {
+	if c.opt.Store.HasBlob(ctx, t.SHA256) {
 		// Same bytes already stored under another name or by an earlier fill.
-		return g.record(ctx, t)
+		return c.record(ctx, t)
 	}
-	st, err := g.opt.Store.Stage(ctx, t.Max)
+	st, err := c.opt.Store.Stage(ctx, t.Max)
 	if err != nil {
 		return storage.FileRecord{}, err
 	}
 	defer st.Abort()
 	start := time.Now()
-	if err := g.clientFor(t.Source).Download(ctx, t.URL, st); err != nil {
+	if err := c.ClientFor(t.Source).Download(ctx, t.URL, st); err != nil {
 		if errors.Is(err, upstream.ErrHostNotAllowed) {
-			g.opt.Metrics.RefusedHosts.Inc()
+			c.opt.Metrics.RefusedHosts.Inc()
 			log.Error().Str("event", "security").Str("upstream_url", upstream.RedactURL(t.URL)).Err(err).
 				Msg("refused to download a file from a host that is not allowed")
 		}
 		if errors.Is(err, storage.ErrTooLarge) && t.Max == t.Size {
 			// More bytes than the index published: not the published file.
-			return storage.FileRecord{}, g.mismatch(log, t, st, err)
+			return storage.FileRecord{}, c.mismatch(log, t, st, err)
 		}
 		return storage.FileRecord{}, fmt.Errorf("download %s: %w", t.Key, err)
 	}
@@ -110,34 +110,34 @@ func (g *Gate) fill(ctx context.Context, t Target) (storage.FileRecord, error) {
 	}
 	if err := st.Commit(ctx, t.SHA256); err != nil {
 		if errors.Is(err, storage.ErrHashMismatch) {
-			return storage.FileRecord{}, g.mismatch(log, t, st, err)
+			return storage.FileRecord{}, c.mismatch(log, t, st, err)
 		}
 		return storage.FileRecord{}, err
 	}
-	g.opt.Metrics.UpstreamBytes.Add(float64(st.Size()))
+	c.opt.Metrics.UpstreamBytes.Add(float64(st.Size()))
 	log.Info().Int64("size", st.Size()).Float64("duration_ms", ms(time.Since(start))).Str("sha256", t.SHA256).Msg("file verified and stored")
-	return g.record(ctx, t)
+	return c.record(ctx, t)
 }
 
-func (g *Gate) mismatch(log zerolog.Logger, t Target, st storage.Staged, err error) error {
-	g.opt.Metrics.HashMismatches.Inc()
+func (c *Cache) mismatch(log zerolog.Logger, t Target, st storage.Staged, err error) error {
+	c.opt.Metrics.HashMismatches.Inc()
 	log.Error().Str("event", "security").Str("listed_sha256", t.SHA256).Str("got_sha256", st.SHA256()).
 		Int64("got_size", st.Size()).Str("upstream_url", upstream.RedactURL(t.URL)).Err(err).
 		Msg("upstream file did not match its published hash; nothing stored")
 	return fmt.Errorf("%s: %w", t.Key, storage.ErrHashMismatch)
 }
 
-func (g *Gate) record(ctx context.Context, t Target) (storage.FileRecord, error) {
-	size, err := g.opt.Store.BlobSize(ctx, t.SHA256)
+func (c *Cache) record(ctx context.Context, t Target) (storage.FileRecord, error) {
+	size, err := c.opt.Store.BlobSize(ctx, t.SHA256)
 	if err != nil {
 		return storage.FileRecord{}, err
 	}
 	version, _ := index.VersionFromFilename(t.Project, t.File.Filename)
 	rec := storage.FileRecord{
 		Project: t.Project, Version: version, Filename: t.Key, SHA256: t.SHA256, Size: size,
-		UploadTime: t.File.UploadTime, UpstreamURL: upstream.RedactURL(t.URL), FetchedAt: g.opt.Now().UTC(), Index: t.Source,
+		UploadTime: t.File.UploadTime, UpstreamURL: upstream.RedactURL(t.URL), FetchedAt: c.opt.Now().UTC(), Index: t.Source,
 	}
-	if old, err := g.opt.Store.GetFile(ctx, t.Project, t.Key); err == nil {
+	if old, err := c.opt.Store.GetFile(ctx, t.Project, t.Key); err == nil {
 		switch {
 		case old.SHA256 != t.SHA256:
 			rec.Replaces = old.SHA256 // kept as evidence: the name was reused
@@ -145,34 +145,34 @@ func (g *Gate) record(ctx context.Context, t Target) (storage.FileRecord, error)
 			rec.Replaces = old.Replaces
 		}
 	}
-	if err := g.opt.Store.PutFile(ctx, rec); err != nil {
+	if err := c.opt.Store.PutFile(ctx, rec); err != nil {
 		return storage.FileRecord{}, err
 	}
 	return rec, nil
 }
 
-// ensureStored makes sure a listed file is in the store (a verified fill).
-func (g *Gate) ensureStored(ctx context.Context, page *index.Page, f index.File) (storage.FileRecord, error) {
-	if rec, err := g.opt.Store.GetFile(ctx, page.Name, f.Filename); err == nil && rec.SHA256 == f.SHA256() && g.opt.Store.HasBlob(ctx, rec.SHA256) {
+// Ensure makes sure a listed file is in the store (a verified fill).
+func (c *Cache) Ensure(ctx context.Context, page *index.Page, f index.File) (storage.FileRecord, error) {
+	if rec, err := c.opt.Store.GetFile(ctx, page.Name, f.Filename); err == nil && rec.SHA256 == f.SHA256() && c.opt.Store.HasBlob(ctx, rec.SHA256) {
 		return rec, nil
 	}
-	t, err := g.TargetFor(page, f.Filename, false)
+	t, err := c.TargetFor(page, f.Filename, false)
 	if err != nil {
 		return storage.FileRecord{}, err
 	}
 	fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	return g.Fill(fctx, t)
+	return c.Fill(fctx, t)
 }
 
 // addUploadTimes fills in upload times a page lacks (HTML-only upstreams)
 // from the upstream's JSON API. A failure leaves them missing, which the
 // policy's on_missing_upload_time then decides.
-func (g *Gate) addUploadTimes(ctx context.Context, p *index.Page) {
+func (c *Cache) addUploadTimes(ctx context.Context, p *index.Page) {
 	if !p.MissingUploadTimes() {
 		return
 	}
-	times, err := g.clientFor(p.Source).FetchUploadTimes(ctx, p.Name)
+	times, err := c.ClientFor(p.Source).FetchUploadTimes(ctx, p.Name)
 	if err != nil {
 		logFrom(ctx).Info().Err(err).Str("project", p.Name).Msg("page lacks upload times and the JSON API did not give them")
 		return
