@@ -8,6 +8,7 @@ import (
 	"airlock/quarantine"
 	"airlock/storage"
 	"airlock/upstream"
+	"airlock/work"
 )
 
 // Decide runs every check for a file a client asked for and stores the
@@ -24,7 +25,7 @@ func (g *Gate) decide(ctx context.Context, page *index.Page, f index.File, store
 	in := g.withRetry(g.gather(ctx, page, f, stored, known))
 	v, err := g.opt.Quarantine.Decide(ctx, in)
 	if err == nil && !stored && g.opt.Inspect && v.Inputs.Content == nil && !v.Serve {
-		g.queue.add(ctx, page, f, priorityAsked)
+		g.queue.Add(ctx, page.Name, []index.File{f}, work.PriorityAsked)
 	}
 	return v, err
 }

@@ -40,6 +40,7 @@ import (
 	"airlock/quarantine"
 	"airlock/signals"
 	"airlock/sourcecmp"
+	"airlock/work"
 )
 
 // Options configure a Gate.
@@ -87,7 +88,7 @@ type Gate struct {
 	opt     Options
 	cache   *pullthrough.Cache
 	content contentMemo
-	queue   *queue
+	queue   *work.Queue
 
 	retryMu sync.Mutex
 	retries map[string]int // sha256 -> consecutive gather failures
@@ -116,7 +117,8 @@ func New(opt Options) *Gate {
 	if opt.Signals != nil && opt.Signals.OnGathered == nil {
 		opt.Signals.OnGathered = g.sourcesGathered
 	}
-	g.queue = newQueue(g)
+	g.queue = work.New(work.Options{Store: opt.Store, Metrics: opt.Metrics, Log: opt.Log, Now: opt.Now, Workers: opt.Background.Workers,
+		ProjectBytes: opt.Background.ProjectBytes, TotalBytes: opt.Background.TotalBytes, RetryBase: opt.RetryBase, RetryMax: opt.RetryMax})
 	opt.Metrics.CheckInert.From(g.inertChecks)
 	return g
 }
@@ -127,25 +129,7 @@ func (g *Gate) Run(ctx context.Context, sweepEvery time.Duration) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); g.reportWarningsEvery(ctx, time.Minute) }()
-	for i := 0; i < g.opt.Background.Workers; i++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); g.queue.work(ctx) }()
-	}
-	if sweepEvery > 0 {
-		t := time.NewTicker(sweepEvery)
-		defer t.Stop()
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				break loop
-			case <-t.C:
-				if g.opt.Store.Leader(ctx) { // one replica sweeps for all
-					g.Sweep(ctx)
-				}
-			}
-		}
-	}
+	g.queue.Run(ctx, checker{g}, g, sweepEvery)
 	wg.Wait()
 }
 

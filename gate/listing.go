@@ -8,6 +8,7 @@ import (
 	"airlock/policy"
 	"airlock/quarantine"
 	"airlock/storage"
+	"airlock/work"
 )
 
 // Listing applies the gate to a page before it is rendered, deciding every
@@ -68,7 +69,7 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 		}
 		versions[in.Version] |= shown
 	}
-	g.queue.addMany(ctx, p.Name, cooling, priorityCooling)
+	g.queue.Add(ctx, p.Name, cooling, work.PriorityCooling)
 	view.Versions = make([]string, 0, len(p.Versions))
 	for _, v := range p.Versions {
 		if versions[v] != listed { // shown, or no file of it on the page

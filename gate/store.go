@@ -6,6 +6,7 @@ import (
 
 	"airlock/pullthrough"
 	"airlock/storage"
+	"airlock/work"
 )
 
 // Store is what the gate keeps. *storage.Store is one, on bbolt or
@@ -26,12 +27,7 @@ type Store interface {
 	DownloadsServed(ctx context.Context, since time.Time) (int, error)
 
 	// The background work queue, and the sweep's leader.
-	AddWork(ctx context.Context, priority byte, items []storage.WorkItem) (int, error)
-	NextWork(ctx context.Context, now time.Time, skip func(sha string) bool) (key []byte, it storage.WorkItem, ok bool, err error)
-	FinishWork(ctx context.Context, key []byte, sha string) error
-	RetryWork(ctx context.Context, key []byte, it storage.WorkItem) error
-	WorkStats(ctx context.Context) (depth int, oldest time.Time, err error)
-	Leader(ctx context.Context) bool
+	work.Store
 }
 
 var _ Store = (*storage.Store)(nil)
