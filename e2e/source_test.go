@@ -101,13 +101,18 @@ func TestWheelComparedWithItsSdist(t *testing.T) {
 	source := func(pkg string) map[string]string {
 		return map[string]string{pkg + "/__init__.py": "", pkg + "/net.py": "def get(url):\n    return url\n"}
 	}
-	for _, pkg := range []string{"solo", "duet", "lone"} {
+	for _, pkg := range []string{"solo", "duet", "lone", "built"} {
 		fake.SetMeta(pkg, fakepypi.ProjectMeta{Maintainers: []string{"a", "b", "c"}})
 		for i, v := range []string{"1.0", "1.1"} {
 			at := uploaded.Add(time.Duration(i) * 24 * time.Hour)
 			wheel := source(pkg)
 			if pkg == "solo" && v == "1.1" {
 				wheel[pkg+"/net.py"] += "\nimport os\n_home = os.path.expanduser('~')\n"
+			}
+			if pkg == "built" {
+				// A file the build writes (numpy's __config__.py): not in
+				// the sdist, worth a look, no hold.
+				wheel[pkg+"/__config__.py"] = "CONFIG = {'blas': 'openblas'}\n"
 			}
 			fake.AddWheel(fakepypi.WheelSpec{Name: pkg, Version: v, Extra: wheel}, at)
 			if pkg != "lone" {
@@ -128,7 +133,7 @@ func TestWheelComparedWithItsSdist(t *testing.T) {
 	if out, err := run(t, uvClient().install(a.URL+"/simple/", target, "--only-binary", ":all:", "solo==1.1")); err == nil {
 		t.Errorf("uv installed the held wheel:\n%s", out)
 	}
-	for _, pkg := range []string{"duet", "lone"} {
+	for _, pkg := range []string{"duet", "lone", "built"} {
 		target := t.TempDir()
 		if out, err := run(t, pip.install(a.URL+"/simple/", target, pkg+"==1.1")); err != nil {
 			t.Errorf("%s: %v\n%s", pkg, err, out)

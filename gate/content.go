@@ -380,10 +380,16 @@ func (g *Gate) withSource(ctx context.Context, page *index.Page, version string,
 		return rep, ""
 	}
 	tree, against, note := g.sourceTree(ctx, page, version)
+	missing := inspect.High // a file nobody committed
 	if tree == nil && rep.Kind == "wheel" {
 		if sd, name := g.sdistSources(ctx, page, version); sd != nil {
 			tree, against = sd, "the release's sdist "+name
 			note += "; compared with " + name + " instead"
+			// Builds write files no sdist has (numpy's __config__.py,
+			// setuptools' .pth, meson's version files): one missing
+			// from the sdist is worth a look. Code that runs must be
+			// reached from a module the sdist has, which then differs.
+			missing = inspect.Medium
 		}
 	}
 	if tree == nil {
@@ -392,11 +398,12 @@ func (g *Gate) withSource(ctx context.Context, page *index.Page, version string,
 	out := *rep
 	out.Findings = slices.Clone(rep.Findings)
 	for _, d := range sourcecmp.Compare(rep.Sources, tree) {
-		msg := fmt.Sprintf("differs from %s: this code is not what the source has", against)
+		f := inspect.Finding{Severity: inspect.High, Kind: "not-in-source", Path: d.Path,
+			Message: fmt.Sprintf("differs from %s: this code is not what the source has", against)}
 		if d.Missing {
-			msg = fmt.Sprintf("not in %s: code nobody published as source", against)
+			f.Severity, f.Message = missing, fmt.Sprintf("not in %s: code nobody published as source", against)
 		}
-		out.Findings = append(out.Findings, inspect.Finding{Severity: inspect.High, Kind: "not-in-source", Path: d.Path, Message: msg})
+		out.Findings = append(out.Findings, f)
 	}
 	return &out, note
 }

@@ -73,9 +73,9 @@ type Report struct {
 	// EntryPoints are console and GUI scripts ("name = module:func").
 	EntryPoints []string `json:"entry_points,omitempty"`
 	Bytes       int64    `json:"bytes"` // uncompressed
-	// Sources are the installed Python files (.py, .pth) by path — a
-	// wheel's as it has them, an sdist's modules and build scripts under
-	// its root folder — with their RECORD-style sha256: what the source
+	// Sources are the Python files (.py, .pth) by path — a wheel's
+	// installed ones as it has them, all of an sdist's under its root
+	// folder — with their RECORD-style sha256: what the source
 	// comparison checks against the repository at the release's tag, and a
 	// wheel against its release's sdist.
 	Sources map[string]string `json:"sources,omitempty"`

@@ -469,20 +469,22 @@ func importable(base string) bool {
 	return true
 }
 
-// source records an installed Python file for the source comparison: a
-// wheel's by its path, an sdist's (its modules and build scripts, not its
-// tests or docs) by its path under the root folder, as the repository has
-// it.
+// source records a Python file for the source comparison: a wheel's
+// installed ones by their path, every one of an sdist by its path under
+// the root folder, as the repository has it.
 func (s *scanner) source(name, sum string) {
 	if s.lim.depth > 0 || !isSource(name) {
 		return
 	}
 	key := name
-	switch r := s.roleOf(name); {
-	case s.rep.Kind == "wheel" && r == installed:
-	case s.rep.Kind == "sdist" && (r == installed || r == buildScript):
+	switch {
+	case s.rep.Kind == "wheel" && s.roleOf(name) == installed:
+	case s.rep.Kind == "sdist":
+		// Every Python file of an sdist: a wheel's file is looked for
+		// among all of them (a wheel may install what the sdist keeps in
+		// tools/ or scripts/).
 		_, key, _ = strings.Cut(name, "/")
-		if key == "" || key == "PKG-INFO" {
+		if key == "" {
 			return
 		}
 	default:

@@ -131,7 +131,9 @@ func BuildWheel(spec WheelSpec) (filename string, data, metadata []byte) {
 // BuildSdist returns the filename and bytes of a minimal sdist (PKG-INFO and
 // a module), enough to be listed, downloaded and hash-checked.
 func BuildSdist(name, version string) (string, []byte) {
-	return BuildSdistWith(name, version, map[string]string{ModuleName(name) + "/__init__.py": fmt.Sprintf("__version__ = %q\n", version)})
+	// The same module a generated wheel of the release has: a wheel is built
+	// from its sdist.
+	return BuildSdistWith(name, version, map[string]string{ModuleName(name) + "/__init__.py": fmt.Sprintf("__version__ = %q\nNAME = %q\n", version, name)})
 }
 
 // BuildSdistWith returns an sdist of PKG-INFO and files (paths under the

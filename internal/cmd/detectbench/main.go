@@ -58,6 +58,7 @@ func main() {
 	base := flag.String("pypi", "https://pypi.org", "index base URL")
 	maxRelease := flag.Int64("max-release-bytes", 1<<30, "skip releases larger than this in total")
 	workers := flag.Int("download-workers", 6, "parallel downloads")
+	only := flag.String("only", "", "run one part: recall, false-holds or sdist (the sdist part reads the cache only)")
 	flag.Parse()
 	if err := os.MkdirAll(*cache, 0o755); err != nil {
 		fail(err)
@@ -66,8 +67,15 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	recall()
-	falseHolds(names, *cache, *base, *maxRelease, *workers)
+	if *only == "" || *only == "recall" {
+		recall()
+	}
+	if *only == "" || *only == "false-holds" {
+		falseHolds(names, *cache, *base, *maxRelease, *workers)
+	}
+	if *only == "" || *only == "sdist" {
+		sdistComparison(*cache)
+	}
 }
 
 // recall runs the synthetic corpus through inspection.
