@@ -19,6 +19,8 @@ import (
 	"airlock/signals"
 	"airlock/sourcecmp"
 	"airlock/storage"
+
+	"github.com/rs/zerolog"
 )
 
 // maxDiffFiles caps the file lists kept as evidence.
@@ -226,7 +228,11 @@ func (g *Gate) inspectStored(ctx context.Context, sha, filename string) (*inspec
 		return nil, errors.New("could not inspect: " + err.Error())
 	}
 	rec = storage.InspectionRecord{SHA256: sha, InspectedAt: g.opt.Now().UTC(), Rules: inspect.RulesVersion}
-	rep, err := inspect.File(f, info.Size(), filename, g.opt.InspectLimits)
+	lim := g.opt.InspectLimits
+	memo := &analysisMemo{ctx: ctx, store: g.opt.Store, pending: map[string][]byte{}}
+	lim.Memo = memo
+	rep, err := inspect.File(f, info.Size(), filename, lim)
+	memo.flush(g.opt.Log)
 	if err != nil {
 		if !errors.Is(err, inspect.ErrLimit) {
 			err = errors.New("could not inspect: " + err.Error())
@@ -461,4 +467,36 @@ func (g *Gate) sdistSources(ctx context.Context, page *index.Page, version strin
 		return sourcecmp.Tree(rep.Sources), f.Filename
 	}
 	return nil, ""
+}
+
+// analysisMemo keeps inspection's per-file analyses in the store, so a
+// release whose files are mostly the previous one's parses only what
+// changed, across restarts. Writes wait for the end of the inspection:
+// one transaction, not one per file.
+type analysisMemo struct {
+	ctx     context.Context
+	store   Store
+	mu      sync.Mutex
+	pending map[string][]byte
+}
+
+func (m *analysisMemo) Get(key string) ([]byte, bool) {
+	v, err := m.store.GetAnalysis(m.ctx, key)
+	return v, err == nil
+}
+
+func (m *analysisMemo) Put(key string, v []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending[key] = v
+}
+
+// flush writes what was remembered; a failure costs only a parse later.
+func (m *analysisMemo) flush(log zerolog.Logger) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.store.PutAnalyses(m.ctx, m.pending); err != nil {
+		log.Warn().Err(err).Int("analyses", len(m.pending)).Msg("inspection: could not keep the analyses (they are made again when needed)")
+	}
+	clear(m.pending)
 }

@@ -21,6 +21,8 @@ type Store interface {
 	GetDecision(ctx context.Context, sha string) (storage.DecisionRecord, error)
 	GetInspection(ctx context.Context, sha string) (storage.InspectionRecord, error)
 	PutInspection(ctx context.Context, rec storage.InspectionRecord) error
+	GetAnalysis(ctx context.Context, key string) ([]byte, error)
+	PutAnalyses(ctx context.Context, m map[string][]byte) error
 	Confusions(ctx context.Context) ([]storage.Confusion, error)
 	PutConfusion(ctx context.Context, c storage.Confusion) (first bool, err error)
 	DownloadsOf(ctx context.Context, sha string) ([]storage.DownloadRecord, error)

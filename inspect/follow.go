@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"io"
 	"maps"
 	"slices"
@@ -257,7 +258,8 @@ func (s *scanner) follow() {
 			if mi.role == buildScript {
 				mod = "" // as scanText does
 			}
-			mi.m = pycode.AnalyzeModule(text, mod, pkg, true)
+			sum := sha256.Sum256(text)
+			mi.m = s.analyzed(b64sum(sum[:]), text, mod, pkg, true)
 			parsed++
 			return nil
 		})

@@ -2,10 +2,15 @@ package inspect
 
 import (
 	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
 	"airlock/internal/fakepypi"
+	"airlock/pycode"
 )
 
 // held returns the high or critical findings of a wheel built from files.
@@ -187,5 +192,62 @@ func TestBuildTimeCodeBeyondSetupPy(t *testing.T) {
 				t.Fatalf("held %+v, want %s:%d (%s)", held, tt.path, tt.line, tt.why)
 			}
 		})
+	}
+}
+
+type mapMemo struct{ m map[string][]byte }
+
+func (m *mapMemo) Get(k string) ([]byte, bool) { v, ok := m.m[k]; return v, ok }
+func (m *mapMemo) Put(k string, v []byte)      { m.m[k] = v }
+
+// Analyses are remembered by content beyond the process: a second
+// inspection reads them from the memo instead of parsing (the report is
+// the same), and what the memo says is what is used.
+func TestAnalysesRememberedInTheMemo(t *testing.T) {
+	fn, data := wheel(t, fakepypi.WheelSpec{Name: "pkg", Version: "1.0", Extra: map[string]string{
+		"pkg/__init__.py": "from ._boot import init\ninit()\n", "pkg/_boot.py": bootSpawn}})
+	memo := &mapMemo{m: map[string][]byte{}}
+	lim := DefaultLimits()
+	lim.Memo = memo
+	clearCache := func() {
+		analysedCache.Lock()
+		analysedCache.m = map[string]*pycode.Module{}
+		analysedCache.Unlock()
+	}
+	clearCache()
+	first, err := File(bytes.NewReader(data), int64(len(data)), fn, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(memo.m) == 0 {
+		t.Fatal("nothing remembered")
+	}
+	clearCache()
+	second, err := File(bytes.NewReader(data), int64(len(data)), fn, lim)
+	if err != nil || fmt.Sprint(first.Findings) != fmt.Sprint(second.Findings) {
+		t.Fatalf("from the memo: %v\n%+v\nwant %+v", err, second.Findings, first.Findings)
+	}
+	// A memo that says a module does nothing is believed (it is the
+	// store's, written by this code): the spawn is then not found.
+	for k := range memo.m {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		json.NewEncoder(zw).Encode(&pycode.Module{Parsed: true})
+		zw.Close()
+		memo.m[k] = buf.Bytes()
+	}
+	clearCache()
+	third, _ := File(bytes.NewReader(data), int64(len(data)), fn, lim)
+	if len(heldIn(t, third)) != 0 {
+		t.Errorf("the memo was not read: %+v", third.Findings)
+	}
+	// A value that cannot be read is a miss: parsed again.
+	for k := range memo.m {
+		memo.m[k] = []byte("not gzip")
+	}
+	clearCache()
+	fourth, _ := File(bytes.NewReader(data), int64(len(data)), fn, lim)
+	if fmt.Sprint(fourth.Findings) != fmt.Sprint(first.Findings) {
+		t.Errorf("an unreadable memo value: %+v", fourth.Findings)
 	}
 }

@@ -104,6 +104,11 @@ type Limits struct {
 	// large enough to hurt.
 	MinRatioSizeLen int64
 
+	// Memo (optional) remembers each source file's analysis by its content
+	// beyond this process: not a bound, but it travels with the limits
+	// into nested archives.
+	Memo Memo
+
 	depth int // of archives inside the distribution being inspected
 }
 

@@ -2,8 +2,10 @@ package inspect
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -276,7 +278,7 @@ func (s *scanner) scanText(name string, src []byte, sum string) {
 	if role == buildScript {
 		summaryOf = "" // a script: its calls into any module of the sdist count
 	}
-	m := analyzed(sum, src, summaryOf, pkg, false)
+	m := s.analyzed(sum, src, summaryOf, pkg, false)
 	s.module(name, mod, pkg, role, m)
 	for _, f := range m.Findings {
 		sev := Medium // not at import: worth a look, not a hold
@@ -410,18 +412,24 @@ var analysedCache = struct {
 const analysedMax = 50_000
 
 // analyzed is pycode.AnalyzeModule, remembered by the member's content
-// and the module's name (relative imports resolve from it).
-func analyzed(sum string, src []byte, mod string, pkg, whole bool) *pycode.Module {
+// and the module's name (relative imports resolve from it): in this
+// process, and in lim.Memo (the store) across releases and restarts.
+func (s *scanner) analyzed(sum string, src []byte, mod string, pkg, whole bool) *pycode.Module {
 	// src may be a truncated prefix of the member: its length is part of
 	// the key.
-	key := fmt.Sprintf("%s:%d:%s:%t:%t", sum, len(src), mod, pkg, whole)
+	key := fmt.Sprintf("%s:%s:%d:%s:%t:%t", RulesVersion, sum, len(src), mod, pkg, whole)
 	analysedCache.Lock()
 	fs, ok := analysedCache.m[key]
 	analysedCache.Unlock()
 	if ok {
 		return fs
 	}
-	fs = pycode.AnalyzeModule(src, mod, pkg, whole)
+	if fs = s.remembered(key); fs == nil {
+		fs = pycode.AnalyzeModule(src, mod, pkg, whole)
+		if fs.Parsed && s.lim.Memo != nil {
+			s.remember(key, fs)
+		}
+	}
 	analysedCache.Lock()
 	if len(analysedCache.m) >= analysedMax {
 		analysedCache.m = map[string]*pycode.Module{}
@@ -429,6 +437,41 @@ func analyzed(sum string, src []byte, mod string, pkg, whole bool) *pycode.Modul
 	analysedCache.m[key] = fs
 	analysedCache.Unlock()
 	return fs
+}
+
+// Memo keeps analyses of source files beyond this process (the store), by
+// key. A value that cannot be read is a miss: the file is parsed again.
+type Memo interface {
+	Get(key string) ([]byte, bool)
+	Put(key string, value []byte)
+}
+
+func (s *scanner) remembered(key string) *pycode.Module {
+	if s.lim.Memo == nil {
+		return nil
+	}
+	raw, ok := s.lim.Memo.Get(key)
+	if !ok {
+		return nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil
+	}
+	var m pycode.Module
+	if err := json.NewDecoder(zr).Decode(&m); err != nil || !m.Parsed {
+		return nil
+	}
+	return &m
+}
+
+func (s *scanner) remember(key string, m *pycode.Module) {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if json.NewEncoder(zw).Encode(m) != nil || zw.Close() != nil {
+		return
+	}
+	s.lim.Memo.Put(key, buf.Bytes())
 }
 
 // bytecode reports a compiled module: code Python may run that Airlock
@@ -494,4 +537,12 @@ func (s *scanner) source(name, sum string) {
 		s.rep.Sources = map[string]string{}
 	}
 	s.rep.Sources[key] = sum
+}
+
+// ForgetAnalyses drops what this process remembers of analyses (a
+// restart, for benchmarks that measure the memo).
+func ForgetAnalyses() {
+	analysedCache.Lock()
+	analysedCache.m = map[string]*pycode.Module{}
+	analysedCache.Unlock()
 }

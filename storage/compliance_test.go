@@ -37,6 +37,22 @@ func runIndexSuite(t *testing.T, open func(t *testing.T) *Store) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	sha := func(i int) string { return fmt.Sprintf("%064x", i) }
 
+	t.Run("analyses", func(t *testing.T) {
+		s := open(t)
+		if _, err := s.GetAnalysis(ctx, "k1"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("missing analysis: %v", err)
+		}
+		if err := s.PutAnalyses(ctx, map[string][]byte{"k1": []byte("one"), "k2": {0, 1, 2}}); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := s.GetAnalysis(ctx, "k2"); err != nil || string(v) != "\x00\x01\x02" {
+			t.Errorf("analysis: %q %v", v, err)
+		}
+		if err := s.PutAnalyses(ctx, nil); err != nil {
+			t.Errorf("nothing to put: %v", err)
+		}
+	})
+
 	t.Run("pages", func(t *testing.T) {
 		s := open(t)
 		p := index.Page{Name: "big", ProvenanceKnown: true, Versions: []string{"1.0"}}

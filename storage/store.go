@@ -207,7 +207,7 @@ func (s *Store) start(ctx context.Context) error {
 // allBuckets are every bucket the store uses.
 var allBuckets = [][]byte{bucketMeta, bucketPages, bucketPageChunks, bucketFiles, bucketLists, bucketDecisions, bucketAudit, bucketProvenance,
 	bucketSignals, bucketInspections, bucketStates, bucketWork, bucketWorkKeys, bucketDownloads, bucketDownloadsBySHA,
-	bucketDownloadHours, bucketConfusions, bucketSessions, bucketThrottle, bucketAdvisorySources, bucketAdvisoryChunks}
+	bucketDownloadHours, bucketConfusions, bucketSessions, bucketThrottle, bucketAdvisorySources, bucketAdvisoryChunks, bucketAnalyses}
 
 func (s *Store) init(ctx context.Context) error {
 	if s.bolt != nil {
