@@ -29,10 +29,15 @@ import (
 // modInfo is one Python module of the archive.
 type modInfo struct {
 	path string
+	mod  string
 	pkg  bool
 	role role
 	m    *pycode.Module
 }
+
+// abs makes a name the module's summary holds (relative names stay
+// relative there) absolute from the module's place.
+func (mi *modInfo) abs(dotted string) string { return absoluteName(dotted, mi.mod, mi.pkg) }
 
 // module records a module's summary (the first file of a name wins, as
 // the first member of a name is the one read).
@@ -44,7 +49,7 @@ func (s *scanner) module(path, mod string, pkg bool, r role, m *pycode.Module) {
 		s.mods = map[string]*modInfo{}
 	}
 	if old := s.mods[mod]; old == nil || old.path == path {
-		s.mods[mod] = &modInfo{path: path, pkg: pkg, role: r, m: m}
+		s.mods[mod] = &modInfo{path: path, mod: mod, pkg: pkg, role: r, m: m}
 	}
 }
 
@@ -73,13 +78,14 @@ func (s *scanner) resolve(abs string, depth int) (target, bool) {
 		}
 		first, more, _ := strings.Cut(rest, ".")
 		if alias, ok := mi.m.Aliases[first]; ok {
+			alias = mi.abs(alias)
 			if more != "" {
 				alias += "." + more
 			}
 			return s.resolve(alias, depth+1)
 		}
 		for _, star := range mi.m.Stars {
-			if t, ok := s.resolve(star+"."+rest, depth+1); ok {
+			if t, ok := s.resolve(mi.abs(star)+"."+rest, depth+1); ok {
 				return t, true
 			}
 		}
@@ -123,7 +129,7 @@ func (s *scanner) dangerous() map[target]bool {
 					continue
 				}
 				for _, c := range e.Calls {
-					if ct, ok := s.resolve(c, 0); ok && out[ct] {
+					if ct, ok := s.resolve(mi.abs(c), 0); ok && out[ct] {
 						out[t], changed = true, true
 						break
 					}
@@ -153,8 +159,8 @@ func (s *scanner) cluesOf(danger map[target]bool) map[clue]bool {
 		if mi.m == nil {
 			continue
 		}
-		for name, abs := range mi.m.Aliases {
-			if t, ok := s.resolve(abs, 0); ok && danger[t] {
+		for name, target := range mi.m.Aliases {
+			if t, ok := s.resolve(mi.abs(target), 0); ok && danger[t] {
 				clues[clue{last(mod), name}] = true
 			}
 		}
@@ -171,44 +177,19 @@ func (s *scanner) cluesOf(danger map[target]bool) map[clue]bool {
 	return clues
 }
 
-// mentions reports whether src names both words of a clue.
-func mentions(src []byte, clues map[clue]bool) bool {
-	if len(clues) > 64 {
-		words := identifiers(src)
-		for c := range clues {
-			if words[c.name] && words[c.module] {
-				return true
-			}
-		}
-		return false
-	}
+// clueWords are the words clues are made of, to look for in one pass.
+func clueWords(clues map[clue]bool) map[string]bool {
+	words := make(map[string]bool, 2*len(clues))
 	for c := range clues {
-		if hasWord(src, c.name) && hasWord(src, c.module) {
-			return true
-		}
+		words[c.name], words[c.module] = true, true
 	}
-	return false
+	return words
 }
 
-// hasWord reports whether w occurs in src as a whole identifier.
-func hasWord(src []byte, w string) bool {
-	for off := 0; ; {
-		i := bytes.Index(src[off:], []byte(w))
-		if i < 0 {
-			return false
-		}
-		i += off
-		end := i + len(w)
-		if (i == 0 || !isIdent(src[i-1])) && (end == len(src) || !isIdent(src[end])) {
-			return true
-		}
-		off = i + 1
-	}
-}
-
-// identifiers are the words of src that may be Python names.
-func identifiers(src []byte) map[string]bool {
-	out := map[string]bool{}
+// mentions reports whether src names both words of a clue. It reads src
+// once, keeping only the identifiers some clue is made of.
+func mentions(src []byte, clues map[clue]bool, words map[string]bool) bool {
+	var found map[string]bool
 	for i := 0; i < len(src); {
 		if !isIdent(src[i]) || src[i] >= '0' && src[i] <= '9' {
 			i++
@@ -218,10 +199,23 @@ func identifiers(src []byte) map[string]bool {
 		for j < len(src) && isIdent(src[j]) {
 			j++
 		}
-		out[string(src[i:j])] = true
+		if words[string(src[i:j])] { // no allocation: a lookup by bytes
+			if found == nil {
+				found = map[string]bool{}
+			}
+			found[string(src[i:j])] = true
+		}
 		i = j
 	}
-	return out
+	if found == nil {
+		return false
+	}
+	for c := range clues {
+		if found[c.name] && found[c.module] {
+			return true
+		}
+	}
+	return false
 }
 
 // follow joins the modules' summaries and reports what runs at import
@@ -239,9 +233,9 @@ func (s *scanner) follow() {
 	// nothing at import unless installed code imports them.
 	runs := s.runsAtImport()
 	for clues := s.cluesOf(danger); s.reread != nil; {
-		parsed := 0
+		parsed, words := 0, clueWords(clues)
 		err := s.reread(func(name string, r io.Reader) error {
-			mod, pkg := moduleOf(name, s.rep.Kind == "wheel")
+			mod, _ := moduleOf(name, s.rep.Kind == "wheel")
 			mi := s.mods[mod]
 			if mi == nil || mi.path != name || (mi.m != nil && mi.m.Parsed) || ((mi.role == testCode || mi.role == notInstalled) && !runs[mod]) {
 				return nil
@@ -252,14 +246,11 @@ func (s *scanner) follow() {
 			}
 			text, problem := asPythonReads(src)
 			// A star import may re-export a dangerous name unnamed.
-			if problem != "" || !(mentions(text, clues) || bytes.Contains(text, []byte("import *"))) {
+			if problem != "" || !(mentions(text, clues, words) || bytes.Contains(text, []byte("import *"))) {
 				return nil
 			}
-			if mi.role == buildScript {
-				mod = "" // as scanText does
-			}
 			sum := sha256.Sum256(text)
-			mi.m = s.analyzed(b64sum(sum[:]), text, mod, pkg, true)
+			mi.m = s.analyzed(b64sum(sum[:]), text, analysisRoot(mod, mi.role), true)
 			parsed++
 			return nil
 		})
@@ -303,6 +294,7 @@ func (s *scanner) hot() map[target]caller {
 			continue
 		}
 		for _, c := range mi.m.Calls {
+			c = mi.abs(c)
 			queue = append(queue, step{c, caller{why: mi.path + " calls " + c + " at its top level", build: mi.role == buildScript}})
 		}
 		if mi.role == buildScript {
@@ -327,7 +319,7 @@ func (s *scanner) hot() map[target]caller {
 		hot[t] = st.from
 		if e := s.entry(t); e != nil {
 			for _, c := range e.Calls {
-				queue = append(queue, step{c, st.from})
+				queue = append(queue, step{s.mods[t.mod].abs(c), st.from})
 			}
 		}
 	}

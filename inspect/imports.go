@@ -108,28 +108,7 @@ func moduleOf(name string, wheel bool) (mod string, pkg bool) {
 // test code would hide. Identifiers are NFKC-normalized, as Python does
 // (`from .ｔｅｓｔｓ import x` imports .tests).
 func importsOf(src []byte, mod string, pkg bool) []string {
-	base := mod // what a relative import is relative to
-	if !pkg {
-		base = parent(mod)
-	}
-	resolve := func(dotted string) string {
-		name := strings.TrimLeft(dotted, ".")
-		dots := len(dotted) - len(name)
-		if dots == 0 {
-			return name
-		}
-		b := base
-		for i := 1; i < dots; i++ {
-			b = parent(b)
-		}
-		switch {
-		case name == "":
-			return b
-		case b == "":
-			return name
-		}
-		return b + "." + name
-	}
+	resolve := func(dotted string) string { return absoluteName(dotted, mod, pkg) }
 	var out []string
 	// A `from` clause lies between the previous import statement and this
 	// one: reading back no further keeps a file of "x import x import …"
@@ -343,4 +322,29 @@ func (r role) where() string {
 		return "test code"
 	}
 	return "in a part of the sdist that is not installed"
+}
+
+// absoluteName makes a relative dotted name (".x.f", "..y", ".") absolute
+// from the place of module mod (a package's __init__ when pkg); an
+// absolute one is returned as it is.
+func absoluteName(dotted, mod string, pkg bool) string {
+	name := strings.TrimLeft(dotted, ".")
+	dots := len(dotted) - len(name)
+	if dots == 0 {
+		return name
+	}
+	b := mod // what a relative import is relative to
+	if !pkg {
+		b = parent(mod)
+	}
+	for i := 1; i < dots; i++ {
+		b = parent(b)
+	}
+	switch {
+	case name == "":
+		return b
+	case b == "":
+		return name
+	}
+	return b + "." + name
 }

@@ -274,11 +274,7 @@ func (s *scanner) scanText(name string, src []byte, sum string) {
 			break
 		}
 	}
-	summaryOf := mod
-	if role == buildScript {
-		summaryOf = "" // a script: its calls into any module of the sdist count
-	}
-	m := s.analyzed(sum, src, summaryOf, pkg, false)
+	m := s.analyzed(sum, src, analysisRoot(mod, role), false)
 	s.module(name, mod, pkg, role, m)
 	for _, f := range m.Findings {
 		sev := Medium // not at import: worth a look, not a hold
@@ -412,12 +408,13 @@ var analysedCache = struct {
 const analysedMax = 50_000
 
 // analyzed is pycode.AnalyzeModule, remembered by the member's content
-// and the module's name (relative imports resolve from it): in this
-// process, and in lim.Memo (the store) across releases and restarts.
-func (s *scanner) analyzed(sum string, src []byte, mod string, pkg, whole bool) *pycode.Module {
+// and its package: in this process, and in lim.Memo (the store) across
+// releases and restarts.
+func (s *scanner) analyzed(sum string, src []byte, root string, whole bool) *pycode.Module {
 	// src may be a truncated prefix of the member: its length is part of
-	// the key.
-	key := fmt.Sprintf("%s:%s:%d:%s:%t:%t", RulesVersion, sum, len(src), mod, pkg, whole)
+	// the key. The analysis depends on the package, not the module's place
+	// in it (relative names stay relative), so identical files share it.
+	key := fmt.Sprintf("%s:%s:%d:%s:%t", RulesVersion, sum, len(src), root, whole)
 	analysedCache.Lock()
 	fs, ok := analysedCache.m[key]
 	analysedCache.Unlock()
@@ -425,7 +422,7 @@ func (s *scanner) analyzed(sum string, src []byte, mod string, pkg, whole bool) 
 		return fs
 	}
 	if fs = s.remembered(key); fs == nil {
-		fs = pycode.AnalyzeModule(src, mod, pkg, whole)
+		fs = pycode.AnalyzeModule(src, root, whole)
 		if fs.Parsed && s.lim.Memo != nil {
 			s.remember(key, fs)
 		}
@@ -545,4 +542,14 @@ func ForgetAnalyses() {
 	analysedCache.Lock()
 	analysedCache.m = map[string]*pycode.Module{}
 	analysedCache.Unlock()
+}
+
+// analysisRoot is the package a module's calls are followed within: its
+// top-level package, or every module for a build script.
+func analysisRoot(mod string, r role) string {
+	if r == buildScript {
+		return "" // a script: its calls into any module of the sdist count
+	}
+	root, _, _ := strings.Cut(mod, ".")
+	return root
 }

@@ -17,7 +17,7 @@ import (
 //     dangerous call when something runs them (through the module's own
 //     functions too), with the findings they then make;
 //   - Calls: what the module calls in its own package at import, and
-//     what each entry calls there when it runs, as absolute names;
+//     what each entry calls there when it runs (relative names as written);
 //   - Aliases and Stars: names it imports from its own package, so that
 //     a name re-exported by a package's __init__ leads to its definition.
 
@@ -29,10 +29,11 @@ type Module struct {
 	// Entries are keyed by "f", "C" (running C() runs __new__ and
 	// __init__) or "C.m".
 	Entries map[string]*Entry
-	// Calls are the calls into the module's own package made at import.
+	// Calls are the calls into the module's own package made at import
+	// (relative names stay relative).
 	Calls []string
 	// Aliases are module-level names bound by importing from the same
-	// package, to the absolute names they stand for.
+	// package, to the names they stand for (relative ones relative).
 	Aliases map[string]string
 	// Stars are the same-package modules imported with *.
 	Stars []string
@@ -56,13 +57,16 @@ type Entry struct {
 	Calls []string
 }
 
-// AnalyzeModule analyses the module mod (a package's __init__ when pkg);
-// mod is "" for a script (setup.py), whose calls into any module are
-// noted: it belongs to no package, and builds those beside it.
-// Unless whole is set, source without the words a finding needs is not
-// parsed and its Module is empty: the caller parses it whole only when a
-// dangerous function elsewhere makes its calls matter.
-func AnalyzeModule(src []byte, mod string, pkg, whole bool) *Module {
+// AnalyzeModule analyses a module of the top-level package root; root is
+// "" for a script (setup.py), whose calls into any module are noted: it
+// belongs to no package, and builds those beside it. Names imported
+// relatively stay relative (".x.f", "..y"): the analysis depends only on
+// the source and the package, so identical files share it, and the caller
+// resolves them from the module's place. Unless whole is set, source
+// without the words a finding needs is not parsed and its Module is empty:
+// the caller parses it whole only when a dangerous function elsewhere
+// makes its calls matter.
+func AnalyzeModule(src []byte, root string, whole bool) *Module {
 	if !whole && !mayFind(src) {
 		return &Module{}
 	}
@@ -75,20 +79,20 @@ func AnalyzeModule(src []byte, mod string, pkg, whole bool) *Module {
 	if tree == nil {
 		return &Module{}
 	}
-	root := copyTree(tree, src)
+	top := copyTree(tree, src)
 	tree.Close()
 	a := newAnalyzer(src)
-	a.mod, a.pkg = mod, pkg
-	a.run(root)
+	a.root = root
+	a.run(top)
 	m := &Module{Parsed: true, Findings: a.report(), Calls: dedupe(a.ext), Aliases: map[string]string{}}
 	for name, target := range a.aliases {
-		if abs := a.absolute(target); abs != "" && a.local(abs) && !a.computed[name] {
-			m.Aliases[name] = abs
+		if a.local(target) && !a.computed[name] {
+			m.Aliases[name] = target
 		}
 	}
 	for star := range a.star {
-		if abs := a.absolute(star); a.local(abs) {
-			m.Stars = append(m.Stars, abs)
+		if a.local(star) {
+			m.Stars = append(m.Stars, star)
 		}
 	}
 	slices.Sort(m.Stars)
@@ -197,50 +201,21 @@ func (a *analyzer) noteCall(callee string) {
 	if callee == "" || strings.HasPrefix(callee, "builtins.") {
 		return
 	}
-	if abs := a.absolute(callee); abs != "" && a.local(abs) {
-		a.ext = append(a.ext, abs)
+	if a.local(callee) {
+		a.ext = append(a.ext, callee)
 	}
 }
 
-// absolute makes a relative dotted name (".x.f", "..y") absolute from the
-// module's place.
-func (a *analyzer) absolute(dotted string) string {
-	name := strings.TrimLeft(dotted, ".")
-	dots := len(dotted) - len(name)
-	if dots == 0 {
-		return name
+// local reports whether a dotted name is in the module's own package: a
+// relative one, or an absolute one under root (any, for a script).
+func (a *analyzer) local(dotted string) bool {
+	if dotted == "" {
+		return false
 	}
-	base := a.mod
-	if !a.pkg {
-		base = parentOf(base)
+	if a.root == "" || strings.HasPrefix(dotted, ".") {
+		return true
 	}
-	for i := 1; i < dots; i++ {
-		base = parentOf(base)
-	}
-	switch {
-	case base == "":
-		return name
-	case name == "":
-		return base
-	}
-	return base + "." + name
-}
-
-// local reports whether an absolute name is in the module's own top-level
-// package.
-func (a *analyzer) local(abs string) bool {
-	if a.mod == "" {
-		return true // a script's
-	}
-	root, _, _ := strings.Cut(a.mod, ".")
-	return abs == root || strings.HasPrefix(abs, root+".")
-}
-
-func parentOf(mod string) string {
-	if i := strings.LastIndexByte(mod, '.'); i >= 0 {
-		return mod[:i]
-	}
-	return ""
+	return dotted == a.root || strings.HasPrefix(dotted, a.root+".")
 }
 
 func dedupe(s []string) []string {

@@ -24,7 +24,7 @@ class Runner:
 def harmless():
     return 1
 `
-	m := AnalyzeModule([]byte(boot), "pkg._boot", false, false)
+	m := AnalyzeModule([]byte(boot), "pkg", false)
 	if len(m.Findings) != 0 {
 		t.Fatalf("nothing runs at import of _boot alone: %v", kinds(m.Findings))
 	}
@@ -41,7 +41,7 @@ def harmless():
 	}
 
 	// The caller: nothing dangerous in its words, so only a whole parse
-	// sees its calls; relative, aliased and attribute forms are absolute.
+	// sees its calls; relative names stay relative (the caller resolves them).
 	init := `from ._boot import init as _i
 from . import _boot
 from .impl import *
@@ -57,25 +57,25 @@ other.go()
 def later():
     other.later()
 `
-	if m := AnalyzeModule([]byte(init), "pkg", true, false); len(m.Calls) != 0 || len(m.Entries) != 0 {
+	if m := AnalyzeModule([]byte(init), "pkg", false); len(m.Calls) != 0 || len(m.Entries) != 0 {
 		t.Fatalf("not parsed unless whole: %+v", m)
 	}
-	m = AnalyzeModule([]byte(init), "pkg", true, true)
-	want := []string{"pkg._boot.Runner", "pkg._boot.Runner.start", "pkg._boot.init", "pkg.other.go"}
+	m = AnalyzeModule([]byte(init), "pkg", true)
+	want := []string{"._boot.Runner", "._boot.Runner.start", "._boot.init", "pkg.other.go"}
 	if !slices.Equal(m.Calls, want) {
 		t.Errorf("calls at import: %v, want %v", m.Calls, want)
 	}
 	if e := m.Entries["later"]; e == nil || !slices.Equal(e.Calls, []string{"pkg.other.later"}) {
 		t.Errorf("later: %+v", e)
 	}
-	if m.Aliases["_i"] != "pkg._boot.init" || m.Aliases["_boot"] != "pkg._boot" || m.Aliases["other"] != "pkg.other" {
+	if m.Aliases["_i"] != "._boot.init" || m.Aliases["_boot"] != "._boot" || m.Aliases["other"] != "pkg.other" {
 		t.Errorf("aliases: %v", m.Aliases)
 	}
-	if !slices.Equal(m.Stars, []string{"pkg.impl"}) {
+	if !slices.Equal(m.Stars, []string{".impl"}) {
 		t.Errorf("stars: %v", m.Stars)
 	}
 	// Other packages' calls are not the package's own.
-	if m := AnalyzeModule([]byte("import os\nos.getcwd()\nimport otherpkg\notherpkg.f()\n"), "pkg.m", false, true); len(m.Calls) != 0 {
+	if m := AnalyzeModule([]byte("import os\nos.getcwd()\nimport otherpkg\notherpkg.f()\n"), "pkg", true); len(m.Calls) != 0 {
 		t.Errorf("foreign calls: %v", m.Calls)
 	}
 	if strings.Contains(strings.Join(m.Calls, " "), "later") {
@@ -89,9 +89,9 @@ def later():
 func TestEntryOfANameDefinedTwice(t *testing.T) {
 	src := []byte("from .a import one\nfrom .b import two\nimport os\n\ndef _(x):\n    one()\n\ndef _(x):\n    two()\n    os.system('id')\n")
 	for i := 0; i < 20; i++ {
-		m := AnalyzeModule(src, "pkg.m", false, true)
+		m := AnalyzeModule(src, "pkg", true)
 		e := m.Entries["_"]
-		if e == nil || !slices.Equal(e.Calls, []string{"pkg.a.one", "pkg.b.two"}) || kinds(e.Findings) != "spawn@10" {
+		if e == nil || !slices.Equal(e.Calls, []string{".a.one", ".b.two"}) || kinds(e.Findings) != "spawn@10" {
 			t.Fatalf("run %d: %+v", i, e)
 		}
 	}

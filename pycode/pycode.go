@@ -182,8 +182,7 @@ type analyzer struct {
 	// For following calls between modules (module.go): the module's own
 	// name, the qualified names of its functions and methods ("f",
 	// "C.m"), and the calls into its own package met while walking.
-	mod       string
-	pkg       bool
+	root      string // the top-level package ("" for a script)
 	qual      map[*node]string
 	ext       []string
 	execFiles []ExecFile
