@@ -8,7 +8,6 @@ import (
 	"airlock/index"
 	"airlock/pullthrough"
 	"airlock/storage"
-	"airlock/upstream"
 )
 
 // The pull-through cache's names, as the gate's callers know them.
@@ -46,12 +45,6 @@ func (g *Gate) Keeps(e *Entry) bool { return g.cache.Keeps(e) }
 func (g *Gate) ProjectJSON(ctx context.Context, page *index.Page, version string) ([]byte, error) {
 	return g.cache.ProjectJSON(ctx, page, version)
 }
-
-// sourceOf names the index that answers for a project ("" public).
-func (g *Gate) sourceOf(project string) string { return g.cache.SourceOf(project) }
-
-// clientFor is the upstream client of a source.
-func (g *Gate) clientFor(source string) *upstream.Client { return g.cache.ClientFor(source) }
 
 // storedFile reports whether the store holds the verified bytes of f.
 func (g *Gate) storedFile(ctx context.Context, project string, f index.File) (storage.FileRecord, bool) {
