@@ -204,6 +204,15 @@ func capList(l []string) []string {
 
 // inspectStored inspects a stored blob once and remembers the outcome.
 func (g *Gate) inspectStored(ctx context.Context, sha, filename string) (*inspect.Report, error) {
+	// Shared, so not cut short by one caller hanging up.
+	v, err, _ := g.inspections.Do(sha, func() (any, error) { return g.inspectStoredOnce(context.WithoutCancel(ctx), sha, filename) })
+	if err != nil {
+		return nil, err
+	}
+	return v.(*inspect.Report), nil
+}
+
+func (g *Gate) inspectStoredOnce(ctx context.Context, sha, filename string) (*inspect.Report, error) {
 	rec, err := g.opt.Store.GetInspection(ctx, sha)
 	if err == nil && rec.Rules != inspect.RulesVersion && g.opt.Store.HasBlob(ctx, sha) {
 		err = storage.ErrNotFound // made by other rules: inspect again

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/singleflight"
 
 	"airlock/advisories"
 	"airlock/attest"
@@ -88,7 +89,11 @@ type Gate struct {
 	opt     Options
 	cache   *pullthrough.Cache
 	content contentMemo
-	queue   *work.Queue
+	// inspections shares one inspection of a file among its concurrent
+	// deciders (a prefetch and the request it ran ahead of).
+	inspections singleflight.Group
+	prefetching chan struct{} // slots of prefetches in flight
+	queue       *work.Queue
 
 	retryMu sync.Mutex
 	retries map[string]int // sha256 -> consecutive gather failures
@@ -112,7 +117,7 @@ func New(opt Options) *Gate {
 	}
 	opt.Options.Store = opt.Store
 	cache := pullthrough.New(opt.Options)
-	g := &Gate{opt: opt, cache: cache, retries: map[string]int{}}
+	g := &Gate{opt: opt, cache: cache, retries: map[string]int{}, prefetching: make(chan struct{}, prefetchSlots)}
 	cache.Subscribe(cacheObserver{g})
 	if opt.Signals != nil && opt.Signals.OnGathered == nil {
 		opt.Signals.OnGathered = g.sourcesGathered

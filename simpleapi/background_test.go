@@ -328,3 +328,47 @@ func TestEvidenceSaysWhichLinesAreNew(t *testing.T) {
 		t.Errorf("extra.py: %q", msgs["evo/extra.py"])
 	}
 }
+
+// TestMetadataRequestFetchesTheFileAhead: pip and uv read a candidate's
+// metadata before they download it. A served metadata request starts the
+// distribution's verified fill and its checks at once, so by the time the
+// resolver asks for the file it is stored and decided; the file request
+// then downloads nothing more from the upstream.
+func TestMetadataRequestFetchesTheFileAhead(t *testing.T) {
+	ctx := t.Context()
+	h := newHarness(t)
+	d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "ahead", Version: "1.0"}, uploaded)
+	if resp, _ := h.get(fileURL(d) + ".metadata"); resp.StatusCode != 200 {
+		t.Fatalf("metadata: %s", resp.Status)
+	}
+	deadline := time.Now().Add(30 * time.Second) // a bound on a background step, not a speed claim
+	for {
+		v, err := h.config.Quarantine.Get(ctx, d.SHA256())
+		if err == nil && v.Inputs.Content != nil && h.store.HasBlob(ctx, d.SHA256()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the file was not fetched and checked ahead: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := h.fake.Hits(upstreamFilePath(d)); n != 1 {
+		t.Fatalf("fetched %d times ahead", n)
+	}
+	if resp, _ := h.get(fileURL(d)); resp.StatusCode != 200 {
+		t.Fatalf("file: %s", resp.Status)
+	}
+	if n := h.fake.Hits(upstreamFilePath(d)); n != 1 {
+		t.Errorf("the file request downloaded it again: %d upstream downloads", n)
+	}
+	// A held file's metadata is not served, and fetches nothing ahead.
+	young := h.fake.AddWheel(fakepypi.WheelSpec{Name: "ahead", Version: "1.1"}, h.clock().Add(-time.Hour))
+	h.advance(2 * time.Minute)
+	if resp, _ := h.get(fileURL(young) + ".metadata"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("young metadata: %s", resp.Status)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := h.fake.Hits(upstreamFilePath(young)); n != 0 {
+		t.Errorf("a held file was fetched ahead by its metadata request: %d", n)
+	}
+}
