@@ -107,10 +107,7 @@ func New(opt Options) *Gate {
 		opt.Now = time.Now
 	}
 	if opt.RetryBase <= 0 {
-		opt.RetryBase = time.Minute
-	}
-	if opt.RetryMax <= 0 {
-		opt.RetryMax = time.Hour
+		opt.RetryBase = time.Minute // a listing's retry time uses it as it is
 	}
 	if opt.SignalsWait <= 0 {
 		opt.SignalsWait = 3 * time.Second
@@ -123,7 +120,7 @@ func New(opt Options) *Gate {
 		opt.Signals.OnGathered = g.sourcesGathered
 	}
 	g.queue = work.New(work.Options{Store: opt.Store, Metrics: opt.Metrics, Log: opt.Log, Now: opt.Now, Workers: opt.Background.Workers,
-		ProjectBytes: opt.Background.ProjectBytes, TotalBytes: opt.Background.TotalBytes, RetryBase: opt.RetryBase, RetryMax: opt.RetryMax})
+		ProjectBytes: opt.Background.ProjectBytes, TotalBytes: opt.Background.TotalBytes, Retry: g.backoff()})
 	opt.Metrics.CheckInert.From(g.inertChecks)
 	return g
 }
@@ -151,3 +148,8 @@ func (g *Gate) Sweep(ctx context.Context) (int, error) {
 }
 
 func logFrom(ctx context.Context) *zerolog.Logger { return zerolog.Ctx(ctx) }
+
+// backoff is the wait after an error while gathering or checking.
+func (g *Gate) backoff() work.Backoff {
+	return work.Backoff{Base: g.opt.RetryBase, Max: g.opt.RetryMax}
+}

@@ -161,11 +161,7 @@ func (g *Gate) withRetry(in policy.Input) policy.Input {
 	}
 	n := g.retries[in.SHA256]
 	g.retries[in.SHA256] = n + 1
-	wait := g.opt.RetryBase << min(n, 16)
-	if wait > g.opt.RetryMax || wait <= 0 {
-		wait = g.opt.RetryMax
-	}
-	in.RetryAt = g.opt.Now().Add(wait).UTC().Truncate(time.Second)
+	in.RetryAt = g.opt.Now().Add(g.backoff().Wait(n)).UTC().Truncate(time.Second)
 	return in
 }
 

@@ -64,9 +64,27 @@ type Options struct {
 	// ProjectBytes and TotalBytes bound what background work downloads
 	// per project and in all, per day (0: unbounded).
 	ProjectBytes, TotalBytes int64
-	// RetryBase is the first wait after a failure (doubling per attempt,
-	// up to RetryMax).
-	RetryBase, RetryMax time.Duration
+	// Retry is the wait after a failed check.
+	Retry Backoff
+}
+
+// Backoff is a wait that doubles per consecutive failure, from Base up to
+// Max (zero values: a minute and an hour).
+type Backoff struct{ Base, Max time.Duration }
+
+// Wait is the wait after failure number n+1 (n failures before it).
+func (b Backoff) Wait(n int) time.Duration {
+	if b.Base <= 0 {
+		b.Base = time.Minute
+	}
+	if b.Max <= 0 {
+		b.Max = time.Hour
+	}
+	wait := b.Base << min(max(n, 0), 16)
+	if wait > b.Max || wait <= 0 {
+		wait = b.Max
+	}
+	return wait
 }
 
 // Queue is the background work queue. Items live in the store; budgets
@@ -88,12 +106,6 @@ const budgetWindow = 24 * time.Hour
 func New(opt Options) *Queue {
 	if opt.Now == nil {
 		opt.Now = time.Now
-	}
-	if opt.RetryBase <= 0 {
-		opt.RetryBase = time.Minute
-	}
-	if opt.RetryMax <= 0 {
-		opt.RetryMax = time.Hour
 	}
 	return &Queue{opt: opt, wake: make(chan struct{}, 1), inflight: map[string]bool{}, used: map[string]int64{}}
 }
@@ -209,11 +221,7 @@ func (q *Queue) step(ctx context.Context, c Checker) bool {
 	if err != nil && ctx.Err() == nil {
 		it.Attempts++
 		it.LastError = err.Error()
-		wait := q.opt.RetryBase << min(it.Attempts-1, 16)
-		if wait > q.opt.RetryMax || wait <= 0 {
-			wait = q.opt.RetryMax
-		}
-		it.NotBefore = q.opt.Now().Add(wait).UTC()
+		it.NotBefore = q.opt.Now().Add(q.opt.Retry.Wait(it.Attempts - 1)).UTC()
 		log.Warn().Err(err).Int("attempts", it.Attempts).Time("retry_at", it.NotBefore).Msg("background check failed; will retry")
 		if rerr := q.opt.Store.RetryWork(ctx, key, it); rerr != nil {
 			log.Error().Err(rerr).Msg("background queue")

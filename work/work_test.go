@@ -12,6 +12,7 @@ import (
 
 	"airlock/index"
 	"airlock/internal/storetest"
+	"airlock/internal/testclock"
 	"airlock/metrics"
 	"airlock/storage"
 	"airlock/work"
@@ -50,11 +51,9 @@ func TestQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	var mu sync.Mutex
-	clock := time.Now()
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	q := work.New(work.Options{Store: store, Metrics: metrics.New(), Log: zerolog.Nop(), Now: now, Workers: 1,
-		ProjectBytes: 150, RetryBase: time.Minute, RetryMax: time.Hour})
+	clock := testclock.New(time.Now())
+	q := work.New(work.Options{Store: store, Metrics: metrics.New(), Log: zerolog.Nop(), Now: clock.Now, Workers: 1,
+		ProjectBytes: 150, Retry: work.Backoff{Base: time.Minute, Max: time.Hour}})
 	q.Add(ctx, "p", []index.File{file("cool-1.whl", 100), file("cool-2.whl", 100)}, work.PriorityCooling)
 	q.Add(ctx, "p", []index.File{file("asked.whl", 10)}, work.PriorityAsked)
 	c := &checker{fail: map[string]int{"cool-1.whl": 1}, budget: map[string]bool{}}
@@ -67,9 +66,7 @@ func TestQueue(t *testing.T) {
 	if n := q.RunPending(ctx, c); n != 0 {
 		t.Errorf("a failed item ran again before its back-off: %d", n)
 	}
-	mu.Lock()
-	clock = clock.Add(2 * time.Minute)
-	mu.Unlock()
+	clock.Advance(2 * time.Minute)
 	if n := q.RunPending(ctx, c); n != 1 || c.seen[len(c.seen)-1] != "cool-1.whl" {
 		t.Errorf("after the back-off: %d ran, %v", n, c.seen)
 	}
