@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"airlock/inspect"
 	"airlock/internal/fakepypi"
 	"airlock/internal/storetest"
+	"airlock/internal/testclock"
 	"airlock/metrics"
 	"airlock/policy"
 	"airlock/pullthrough"
@@ -62,11 +62,8 @@ func TestFileRequests(t *testing.T) {
 	clean := fake.AddWheel(fakepypi.WheelSpec{Name: "alpha", Version: "1.0"}, uploaded)
 	poisoned := fake.AddWheel(fakepypi.WheelSpec{Name: "alpha", Version: "1.1",
 		Extra: map[string]string{"alpha_init.pth": "import os, base64; exec(base64.b64decode('cHJpbnQoMSk='))\n"}}, uploaded.Add(time.Hour))
-	var mu sync.Mutex
-	clock := time.Now()
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
-	g := newGate(t, fake, now)
+	clock := testclock.New(time.Now())
+	g := newGate(t, fake, clock.Now)
 
 	// Cold: downloaded, verified, decided, served.
 	ans, err := g.File(ctx, gate.FileRequest{Project: "alpha", Filename: clean.Filename})
@@ -90,7 +87,7 @@ func TestFileRequests(t *testing.T) {
 	// file is served as decided, the poisoned one stays refused, and what
 	// the page does not list is not served.
 	fake.SetFault("/simple/alpha/", fakepypi.Fault{Status: http.StatusServiceUnavailable})
-	advance(2 * time.Minute) // past the page's time to live
+	clock.Advance(2 * time.Minute) // past the page's time to live
 	if ans, err := g.File(ctx, gate.FileRequest{Project: "alpha", Filename: clean.Filename}); err != nil || !ans.View.Serve {
 		t.Errorf("stored clean file with the upstream down: %v %v", ans.View.Decision.Summary(), err)
 	}
@@ -105,7 +102,7 @@ func TestFileRequests(t *testing.T) {
 	// Bytes the upstream changed under a stored name are refused before
 	// anything is downloaded.
 	fake.Replace(clean.Filename, append([]byte(nil), poisoned.Data...))
-	advance(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 	ans, err = g.File(ctx, gate.FileRequest{Project: "alpha", Filename: clean.Filename})
 	if err != nil || ans.View.Serve || !strings.Contains(ans.View.Decision.Summary(), "the upstream now lists different bytes") {
 		t.Errorf("bytes changed under a stored name: %v %v", ans.View.Decision.Summary(), err)

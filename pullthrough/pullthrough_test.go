@@ -15,6 +15,7 @@ import (
 	"airlock/index"
 	"airlock/internal/fakepypi"
 	"airlock/internal/storetest"
+	"airlock/internal/testclock"
 	"airlock/metrics"
 	"airlock/pullthrough"
 	"airlock/storage"
@@ -57,12 +58,10 @@ func TestPullThroughCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	var mu sync.Mutex
-	clock := time.Now()
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	clock := testclock.New(time.Now())
 	base, _ := url.Parse(fake.Index.URL)
 	m := metrics.New()
-	c := pullthrough.New(pullthrough.Options{Store: store, Metrics: m, Log: zerolog.Nop(), Now: now,
+	c := pullthrough.New(pullthrough.Options{Store: store, Metrics: m, Log: zerolog.Nop(), Now: clock.Now,
 		Upstream: upstream.New(upstream.Options{BaseURL: base, FileHosts: []string{fake.FileHost()}, Timeout: 2 * time.Second,
 			MaxPageBytes: 1 << 20, Metrics: m, Retries: 1}),
 		PageTTL: time.Minute, PageTimeout: 5 * time.Second, FillTimeout: 10 * time.Second, MaxFileBytes: 64 << 20, MaxMetaBytes: 1 << 20})
@@ -104,9 +103,7 @@ func TestPullThroughCache(t *testing.T) {
 	// The upstream says the project is gone: its page becomes empty, and
 	// the observers hear of it.
 	fake.SetFault("/simple/alpha/", fakepypi.Fault{Status: http.StatusNotFound})
-	mu.Lock()
-	clock = clock.Add(2 * time.Minute)
-	mu.Unlock()
+	clock.Advance(2 * time.Minute)
 	e, err = c.Page(ctx, "alpha")
 	if err != nil || len(e.Cached.Page.Files) != 0 {
 		t.Fatalf("a project gone: %d files, %v", len(e.Cached.Page.Files), err)
