@@ -7,7 +7,6 @@ package adminapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -19,10 +18,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/authlimit"
-	"airlock/clientauth"
 	"airlock/gate"
 	"airlock/index"
 	"airlock/quarantine"
+	"airlock/reviewauth"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -49,7 +48,6 @@ type Evaluator interface {
 	Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string, scope quarantine.Scope) (quarantine.View, error)
 	Checks(v quarantine.View) []gate.CheckStatus
 	DownloadsFor(ctx context.Context, target string, since time.Time) ([]storage.DownloadRecord, error)
-	RefreshAdvisories(ctx context.Context) (int, []error)
 }
 
 var _ Evaluator = (*gate.Gate)(nil)
@@ -70,34 +68,34 @@ func (a *API) fileView(v quarantine.View) FileView {
 
 // API is the admin API.
 type API struct {
-	q     *quarantine.Service
-	eval  Evaluator
-	owned Names
-	token string
-	// reviewers are per-reviewer tokens (admin.reviewers_file); nil: only
-	// the admin token.
-	reviewers *clientauth.Authenticator
-	limiter   *authlimit.Limiter
+	q      *quarantine.Service
+	eval   Evaluator
+	owned  Names
+	signin *reviewauth.Checker
+	feeds  Feeds
 }
 
 // New builds the API. An empty token turns it off; names may be nil (no
 // private indexes).
 func New(q *quarantine.Service, eval Evaluator, names Names, opt Options) *API {
-	a := &API{q: q, eval: eval, owned: names, token: opt.Token, reviewers: opt.Reviewers, limiter: authlimit.New(10, time.Minute, nil)}
-	if opt.Throttle != nil {
-		a.limiter.Share(opt.Throttle)
-	}
-	return a
+	return &API{q: q, eval: eval, owned: names, signin: opt.Auth, feeds: opt.Feeds}
 }
 
 // Options configure the API.
 type Options struct {
-	Token string // the admin token; empty turns the API off
-	// Reviewers call it with their own tokens (admin.reviewers_file).
-	Reviewers *clientauth.Authenticator
-	// Throttle counts wrong tokens (the store, so every replica throttles
-	// a guesser alike); nil: this process only.
-	Throttle authlimit.Counter
+	// Auth checks the admin token and reviewers' own tokens; nil (or no
+	// admin token) turns the API off.
+	Auth *reviewauth.Checker
+	// Feeds are the advisory sources POST /feeds/refresh reads; nil: none.
+	Feeds Feeds
+}
+
+// Feeds are the advisory sources (advisories.Feed).
+type Feeds interface {
+	// Refresh reads them now; the files they name are re-decided.
+	Refresh(ctx context.Context) []error
+	// Records counts the records in force.
+	Records() int
 }
 
 // Register adds the API's routes to r, each behind the token check.
@@ -121,31 +119,24 @@ func (a *API) Register(r *mux.Router) {
 // auth checks the bearer token in constant time.
 func (a *API) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.token == "" {
+		if !a.signin.Enabled() {
 			writeError(w, http.StatusServiceUnavailable, "the admin API is off: set admin.token in the config or AIRLOCK_ADMIN_TOKEN")
 			return
 		}
-		remote := authlimit.Remote(r)
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if ok && a.reviewers != nil && subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
-			// A reviewer's own token: what they decide is recorded as them.
-			if name, err := a.reviewers.Token(r, got); err == nil {
-				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reviewerKey{}, name)))
-				return
-			}
-		}
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
-			// Only wrong attempts are throttled: a correct token is never
-			// refused, so nobody can lock the admin out by guessing.
-			if a.limiter.Blocked(r.Context(), remote) {
-				w.Header().Set("Retry-After", "60")
-				writeError(w, http.StatusTooManyRequests, "too many failed attempts; wait a minute")
-				return
-			}
-			a.limiter.Fail(r.Context(), remote)
+		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		who, err := a.signin.Check(r.Context(), r, got)
+		switch {
+		case errors.Is(err, reviewauth.ErrThrottled):
+			w.Header().Set("Retry-After", "60")
+			writeError(w, http.StatusTooManyRequests, "too many failed attempts; wait a minute")
+			return
+		case err != nil:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="airlock"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong admin token")
 			return
+		case who.Own():
+			// A reviewer's own token: what they decide is recorded as them.
+			r = r.WithContext(context.WithValue(r.Context(), reviewerKey{}, who.Reviewer))
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -392,7 +383,11 @@ func (a *API) downloads(w http.ResponseWriter, r *http.Request) {
 // refreshFeeds reads the advisory sources now; files they name are
 // re-decided at once.
 func (a *API) refreshFeeds(w http.ResponseWriter, r *http.Request) {
-	records, errs := a.eval.RefreshAdvisories(r.Context())
+	records, errs := 0, []error(nil)
+	if a.feeds != nil {
+		errs = a.feeds.Refresh(r.Context())
+		records = a.feeds.Records()
+	}
 	var msgs []string
 	for _, err := range errs {
 		msgs = append(msgs, err.Error())

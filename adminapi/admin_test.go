@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"airlock/internal/storetest"
+	"airlock/reviewauth"
 
 	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
@@ -61,7 +62,7 @@ func setup(t *testing.T, tok string) (*httptest.Server, *quarantine.Service) {
 	engine, _ := policy.NewEngine(policy.DefaultRules())
 	q := quarantine.New(store, engine, nil, func() time.Time { return now }, zerolog.Nop())
 	r := mux.NewRouter()
-	New(q, fakeEvaluator{q}, nil, Options{Token: tok}).Register(r)
+	New(q, fakeEvaluator{q}, nil, Options{Auth: reviewauth.New(reviewauth.Options{Token: tok})}).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv, q
@@ -187,5 +188,3 @@ func (f fakeEvaluator) DownloadsFor(ctx context.Context, target string, since ti
 	}
 	return []storage.DownloadRecord{{Time: since.Add(time.Hour), SHA256: "s", Client: "10.0.0.1"}, {Time: since.Add(2 * time.Hour), SHA256: "s", Client: "10.0.0.2"}}, nil
 }
-
-func (f fakeEvaluator) RefreshAdvisories(context.Context) (int, []error) { return 0, nil }

@@ -6,6 +6,7 @@ package authlimit
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -32,6 +33,9 @@ type Counter interface {
 // Share counts failures in c instead of this process, so guessing across
 // replicas is throttled as on one.
 func (l *Limiter) Share(c Counter) { l.shared = c }
+
+// ErrThrottled: the address sent too many wrong credentials lately.
+var ErrThrottled = errors.New("too many failed attempts from this address; wait a minute")
 
 // New allows max failures per window from one address.
 func New(max int, window time.Duration, now func() time.Time) *Limiter {

@@ -12,7 +12,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -80,7 +79,7 @@ func New(usersFile, tokensFile string) (*Authenticator, error) {
 const maxFailures = 20
 
 // ErrThrottled: the address sent too many wrong credentials lately.
-var ErrThrottled = errors.New("too many failed attempts from this address; wait a minute")
+var ErrThrottled = authlimit.ErrThrottled
 
 // Share counts failures in c (the store), so every replica throttles a
 // guesser alike.

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"airlock/advisories"
 	"airlock/index"
 	"airlock/pep440"
 	"airlock/policy"
@@ -62,25 +61,6 @@ func (g *Gate) AdvisoriesChanged(ctx context.Context) {
 	}
 }
 
-// RefreshAdvisories reads the advisory sources now (an operator who read
-// the news does not wait for the interval); it returns the records in
-// force and the sources that failed.
-func (g *Gate) RefreshAdvisories(ctx context.Context) (int, []error) {
-	if g.opt.Advisories == nil {
-		return 0, nil
-	}
-	errs := g.opt.Advisories.Refresh(ctx)
-	return g.opt.Advisories.DB().Records, errs
-}
-
-// AdvisoryStatus reports the advisories in force and each source's last read.
-func (g *Gate) AdvisoryStatus() (int, []advisories.SourceStatus) {
-	if g.opt.Advisories == nil {
-		return 0, nil
-	}
-	return g.opt.Advisories.DB().Records, g.opt.Advisories.Status()
-}
-
 // DownloadsFor lists the recorded downloads of a target: a sha256, a
 // release (name==version: every file of it Airlock stored), or an advisory
 // ID (every release and file it names). since bounds them (zero: all).
@@ -123,11 +103,10 @@ func (g *Gate) targetSHAs(ctx context.Context, target string) ([]string, error) 
 	if g.opt.Advisories == nil {
 		return nil, ErrUnknownTarget
 	}
-	a, ok := g.opt.Advisories.DB().ByID(target)
+	releases, shas, ok := g.opt.Advisories.Targets(target)
 	if !ok {
 		return nil, ErrUnknownTarget
 	}
-	releases, shas := a.Targets()
 	for _, rel := range releases {
 		more, err := g.releaseSHAs(ctx, rel[0], rel[1])
 		if err != nil {

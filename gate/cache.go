@@ -13,11 +13,19 @@ import (
 // The pull-through cache's names, as the gate's callers know them.
 type (
 	Entry  = pullthrough.Entry
+	List   = pullthrough.List
 	Target = pullthrough.Target
 )
 
-// Errors of a file request, which the HTTP layer maps to its answers.
+// Errors of a request, which the HTTP layer maps to its answers.
 var (
+	// What the upstreams answered: not there, a file host not allowed,
+	// unavailable, an answer over the bounds.
+	ErrNotFound         = pullthrough.ErrNotFound
+	ErrHostNotAllowed   = pullthrough.ErrHostNotAllowed
+	ErrUnavailable      = pullthrough.ErrUnavailable
+	ErrUpstreamTooLarge = pullthrough.ErrUpstreamTooLarge
+
 	ErrNoSHA256   = pullthrough.ErrNoSHA256
 	ErrNotListed  = pullthrough.ErrNotListed
 	ErrNoMetadata = pullthrough.ErrNoMetadata
@@ -35,6 +43,10 @@ func NewEntry(cp storage.CachedPage) *Entry { return pullthrough.NewEntry(cp) }
 func (g *Gate) Page(ctx context.Context, project string) (*Entry, error) {
 	return g.cache.Page(ctx, project)
 }
+
+// ProjectList returns the root project list from the pull-through cache
+// (no decision applies to names).
+func (g *Gate) ProjectList(ctx context.Context) (*List, error) { return g.cache.ProjectList(ctx) }
 
 // Keeps reports whether the cache keeps e in memory (then its rendered
 // bodies are kept with it).

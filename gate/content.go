@@ -16,8 +16,6 @@ import (
 	"airlock/pep440"
 	"airlock/policy"
 	"airlock/quarantine"
-	"airlock/signals"
-	"airlock/sourcecmp"
 	"airlock/storage"
 
 	"github.com/rs/zerolog"
@@ -412,7 +410,7 @@ func (g *Gate) withSource(ctx context.Context, page *index.Page, version string,
 	}
 	out := *rep
 	out.Findings = slices.Clone(rep.Findings)
-	for _, d := range sourcecmp.Compare(rep.Sources, tree) {
+	for _, d := range inspect.CompareSources(rep.Sources, tree) {
 		f := inspect.Finding{Severity: inspect.High, Kind: "not-in-source", Path: d.Path,
 			Message: fmt.Sprintf("differs from %s: this code is not what the source has", against)}
 		if d.Missing {
@@ -425,14 +423,14 @@ func (g *Gate) withSource(ctx context.Context, page *index.Page, version string,
 
 // sourceTree reads the repository at the release's tag; against names it
 // for a finding's message, note says why it could not.
-func (g *Gate) sourceTree(ctx context.Context, page *index.Page, version string) (sourcecmp.Tree, string, string) {
+func (g *Gate) sourceTree(ctx context.Context, page *index.Page, version string) (map[string]string, string, string) {
 	s := g.signalsFor(page.Source)
 	if s == nil {
 		return nil, "", ""
 	}
 	sig := s.ForRelease(ctx, page.Name, version)
 	if sig != nil {
-		if why, failed := sig.Unknown[signals.SourceGitHub]; failed {
+		if why, failed := sig.Unknown[policy.SourceGitHub]; failed {
 			g.forgeAnswered(errors.New(why))
 			return nil, "", sourceRetry + "GitHub could not be read: " + why
 		}
@@ -444,7 +442,7 @@ func (g *Gate) sourceTree(ctx context.Context, page *index.Page, version string)
 		return nil, "", "source not compared: the repository has no tag for " + version
 	}
 	tree, err := g.opt.Sources.Tree(ctx, sig.Repository, sig.Tag.Name)
-	if errors.Is(err, sourcecmp.ErrNoArchive) {
+	if errors.Is(err, inspect.ErrNoSource) {
 		g.forgeAnswered(nil)
 		return nil, "", "source not compared: " + err.Error()
 	}
@@ -458,7 +456,7 @@ func (g *Gate) sourceTree(ctx context.Context, page *index.Page, version string)
 // sdistSources are the Python files of the release's sdist, downloaded
 // (hash-verified like any fill) and inspected; nil when the release has
 // none or it cannot be read.
-func (g *Gate) sdistSources(ctx context.Context, page *index.Page, version string) (sourcecmp.Tree, string) {
+func (g *Gate) sdistSources(ctx context.Context, page *index.Page, version string) (map[string]string, string) {
 	for _, f := range page.Files {
 		if !strings.HasSuffix(f.Filename, ".tar.gz") && !strings.HasSuffix(f.Filename, ".zip") {
 			continue
@@ -473,7 +471,7 @@ func (g *Gate) sdistSources(ctx context.Context, page *index.Page, version strin
 		if err != nil || rep.Kind != "sdist" {
 			return nil, ""
 		}
-		return sourcecmp.Tree(rep.Sources), f.Filename
+		return rep.Sources, f.Filename
 	}
 	return nil, ""
 }

@@ -5,9 +5,9 @@ import (
 	"fmt"
 
 	"airlock/index"
+	"airlock/pullthrough"
 	"airlock/quarantine"
 	"airlock/storage"
-	"airlock/upstream"
 	"airlock/work"
 )
 
@@ -93,7 +93,7 @@ func (g *Gate) evaluate(ctx context.Context, project, version string, download b
 		out = append(out, v)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: no files for %s==%s", upstream.ErrNotFound, project, version)
+		return nil, fmt.Errorf("%w: no files for %s==%s", pullthrough.ErrNotFound, project, version)
 	}
 	return out, nil
 }

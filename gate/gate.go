@@ -34,13 +34,9 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
 
-	"airlock/advisories"
-	"airlock/attest"
 	"airlock/inspect"
 	"airlock/pullthrough"
 	"airlock/quarantine"
-	"airlock/signals"
-	"airlock/sourcecmp"
 	"airlock/work"
 )
 
@@ -51,19 +47,19 @@ type Options struct {
 	// metrics, log, clock); its Store is Store.
 	pullthrough.Options
 	// Advisories are the OSV records in force (nil: none).
-	Advisories *advisories.Feed
+	Advisories Advisories
 	// Quarantine stores decisions and applies the lifecycle.
 	Quarantine *quarantine.Service
 	// Attest gathers attestation inputs; nil leaves attestations unchecked.
-	Attest *attest.Gatherer
+	Attest Attestations
 	// Signals gathers behavioural inputs; nil leaves them unchecked.
-	Signals *signals.Assessor
+	Signals Behaviour
 	// Inspect turns content inspection on, within InspectLimits.
 	Inspect       bool
 	InspectLimits inspect.Limits
 	// Sources compares a wheel's Python files with its repository at the
 	// release's tag (needs Signals for the repository and tag); nil: off.
-	Sources *sourcecmp.Fetcher
+	Sources SourceTrees
 	// Background bounds the work queue; zero Workers turns it off.
 	Background Background
 	// SignalsWait bounds how long a listing waits for the signal sources
@@ -116,9 +112,6 @@ func New(opt Options) *Gate {
 	cache := pullthrough.New(opt.Options)
 	g := &Gate{opt: opt, cache: cache, retries: map[string]int{}, prefetching: make(chan struct{}, prefetchSlots)}
 	cache.Subscribe(cacheObserver{g})
-	if opt.Signals != nil && opt.Signals.OnGathered == nil {
-		opt.Signals.OnGathered = g.sourcesGathered
-	}
 	g.queue = work.New(work.Options{Store: opt.Store, Metrics: opt.Metrics, Log: opt.Log, Now: opt.Now, Workers: opt.Background.Workers,
 		ProjectBytes: opt.Background.ProjectBytes, TotalBytes: opt.Background.TotalBytes, Retry: g.backoff()})
 	opt.Metrics.CheckInert.From(g.inertChecks)
@@ -128,11 +121,7 @@ func New(opt Options) *Gate {
 // Run works the background queue and sweeps held files every sweepEvery,
 // until ctx ends.
 func (g *Gate) Run(ctx context.Context, sweepEvery time.Duration) {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); g.reportWarningsEvery(ctx, time.Minute) }()
 	g.queue.Run(ctx, checker{g}, g, sweepEvery)
-	wg.Wait()
 }
 
 // Sweep re-evaluates what can change on its own and logs what moved.

@@ -4,10 +4,8 @@ import (
 	"context"
 	"time"
 
-	"airlock/attest"
 	"airlock/index"
 	"airlock/policy"
-	"airlock/signals"
 	"airlock/storage"
 )
 
@@ -40,12 +38,7 @@ func (g *Gate) advisoriesFor(project, source, version, sha string) ([]policy.Adv
 	if source != "" {
 		project, version = "", ""
 	}
-	db := g.opt.Advisories.DB()
-	var out []policy.Advisory
-	for _, a := range db.Match(project, version, sha) {
-		out = append(out, policy.Advisory{ID: a.ID, Summary: a.Summary, Link: a.Link, Published: a.Published, Malicious: a.Malicious, Severity: a.Severity})
-	}
-	return out, db.Partial
+	return g.opt.Advisories.For(project, version, sha)
 }
 
 // reusedFrom returns the sha256 of other bytes stored earlier under f's
@@ -95,6 +88,9 @@ func (g *Gate) gather(ctx context.Context, page *index.Page, f index.File, store
 	g.fillAttestation(ctx, page, f, &in)
 	if s := g.signalsFor(page.Source); s != nil && in.Version != "" {
 		in.Signals = s.ForRelease(ctx, page.Name, in.Version)
+		if in.Signals != nil && len(in.Signals.Unknown) > 0 {
+			g.ReportWarnings() // a source failing says so at once, once an hour
+		}
 	}
 	return in
 }
@@ -124,7 +120,7 @@ func (g *Gate) fillAttestation(ctx context.Context, page *index.Page, f index.Fi
 // attestFor is the attestation gatherer for files from a source: the
 // public upstream's, or none for a private index (its names are never sent
 // to the public Integrity API).
-func (g *Gate) attestFor(source string) *attest.Gatherer {
+func (g *Gate) attestFor(source string) Attestations {
 	if source != "" {
 		return nil
 	}
@@ -133,7 +129,7 @@ func (g *Gate) attestFor(source string) *attest.Gatherer {
 
 // signalsFor is the behavioural assessor for a source: none for a private
 // index (public signal sources are never asked about its names).
-func (g *Gate) signalsFor(source string) *signals.Assessor {
+func (g *Gate) signalsFor(source string) Behaviour {
 	if source != "" {
 		return nil
 	}
@@ -183,10 +179,13 @@ func (g *Gate) refresh(in policy.Input) policy.Input {
 			return in // no longer listed as it was: nothing to gather
 		}
 		_, stored := g.storedFile(ctx, page.Name, f)
-		return g.withRetry(g.gather(signals.Fresh(ctx), page, f, stored, nil))
+		if s := g.signalsFor(page.Source); s != nil && in.Version != "" {
+			s.Reassess(ctx, page.Name, in.Version) // gather reads the fresh answers
+		}
+		return g.withRetry(g.gather(ctx, page, f, stored, nil))
 	}
 	if s := g.signalsFor(in.Index); in.Signals != nil && in.Version != "" && s != nil {
-		in.Signals = s.ForRelease(signals.Fresh(ctx), in.Project, in.Version)
+		in.Signals = s.Reassess(ctx, in.Project, in.Version)
 	}
 	return in
 }

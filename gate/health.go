@@ -3,12 +3,11 @@ package gate
 import (
 	"context"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
 	"airlock/index"
-	"airlock/internal/every"
+	"airlock/policy"
 )
 
 // DownloadsServed counts whole files served to clients since a time (by
@@ -20,15 +19,6 @@ func (g *Gate) DownloadsServed(ctx context.Context, since time.Time) (int, error
 // ReasonNoProvenance is the warning reason of an upstream without PEP 740.
 const ReasonNoProvenance = "no_provenance_upstream"
 
-// Warning is a check that cannot act, said in plain words: an operator
-// must not believe a check protects them when it has nothing to work on.
-type Warning struct {
-	Check   string    `json:"check"`  // the check that cannot act
-	Reason  string    `json:"reason"` // a stable word for metrics
-	Message string    `json:"message"`
-	Since   time.Time `json:"since"`
-}
-
 // health tracks what the checks depend on from outside: whether the
 // upstream publishes PEP 740 provenance, and which signal sources fail.
 type health struct {
@@ -36,7 +26,6 @@ type health struct {
 	// Pages seen since start, and how many spoke PEP 740 (API 1.3+).
 	pages, pagesWithProvenance int
 	firstPage                  time.Time
-	sources                    map[string]*sourceState
 	logged                     map[string]time.Time // warning key -> last logged
 	// forgeFailing is when the source forge stopped answering (zero while
 	// it does), for the source comparison.
@@ -60,11 +49,6 @@ func (g *Gate) forgeAnswered(err error) {
 	}
 }
 
-type sourceState struct {
-	failingSince time.Time // zero while the source answers
-	lastError    string
-}
-
 // warnLogEvery is how often a standing warning is logged again.
 const warnLogEvery = time.Hour
 
@@ -85,37 +69,6 @@ func (g *Gate) sawPage(p *index.Page) {
 	}
 }
 
-// sourcesGathered records which signal sources answered.
-func (g *Gate) sourcesGathered(asked []string, unknown map[string]string) {
-	h := &g.health
-	h.mu.Lock()
-	if h.sources == nil {
-		h.sources = map[string]*sourceState{}
-	}
-	now := g.opt.Now()
-	for _, src := range asked {
-		st := h.sources[src]
-		if st == nil {
-			st = &sourceState{}
-			h.sources[src] = st
-		}
-		why, failed := unknown[src]
-		switch {
-		case !failed:
-			st.failingSince, st.lastError = time.Time{}, ""
-		case st.failingSince.IsZero():
-			st.failingSince, st.lastError = now, why
-		default:
-			st.lastError = why
-		}
-	}
-	h.mu.Unlock()
-	for src := range unknown {
-		g.opt.Metrics.SignalErrors.WithLabelValues(src).Inc()
-	}
-	g.ReportWarnings()
-}
-
 // inertChecks are the (check, reason) pairs of Warnings, for the metric.
 func (g *Gate) inertChecks() [][2]string {
 	var out [][2]string
@@ -126,59 +79,37 @@ func (g *Gate) inertChecks() [][2]string {
 }
 
 // Warnings lists the checks that cannot act now, in a stable order.
-func (g *Gate) Warnings() []Warning {
+func (g *Gate) Warnings() []policy.Warning {
 	h := &g.health
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []Warning
+	var out []policy.Warning
 	provenanceServed := int64(0)
 	if g.opt.Attest != nil {
 		provenanceServed = g.opt.Attest.ProvenanceServed()
 	}
 	if g.opt.Attest != nil && h.pages > 0 && h.pagesWithProvenance == 0 && provenanceServed == 0 {
-		out = append(out, Warning{Check: "attestation", Reason: ReasonNoProvenance, Since: h.firstPage,
+		out = append(out, policy.Warning{Check: "attestation", Reason: ReasonNoProvenance, Since: h.firstPage,
 			Message: fmt.Sprintf("PEP 740 attestation checks cannot act: the upstream publishes no provenance "+
 				"(none of the %d pages read since start speaks PEP 740, and its Integrity API has served nothing)", h.pages)})
 	}
-	names := make([]string, 0, len(h.sources))
-	for src := range h.sources {
-		names = append(names, src)
-	}
-	sort.Strings(names)
-	for _, src := range names {
-		st := h.sources[src]
-		if st.failingSince.IsZero() {
-			continue
-		}
-		out = append(out, Warning{Check: "signals", Reason: "source_" + src, Since: st.failingSince,
-			Message: fmt.Sprintf("signal source %s is failing (%s): the score components it feeds are unknown", src, st.lastError)})
+	if g.opt.Signals != nil {
+		out = append(out, g.opt.Signals.Warnings()...)
 	}
 	if !h.forgeFailing.IsZero() {
-		out = append(out, Warning{Check: "content", Reason: "forge_unreachable", Since: h.forgeFailing,
+		out = append(out, policy.Warning{Check: "content", Reason: "forge_unreachable", Since: h.forgeFailing,
 			Message: fmt.Sprintf("the source comparison cannot run: the forge's source archives cannot be read (%s)", h.forgeError)})
 	}
 	return append(out, g.advisoryWarnings()...)
 }
 
 // advisoryWarnings names each advisory source whose records in force are
-// not a fresh read, and since when.
-func (g *Gate) advisoryWarnings() []Warning {
+// not a fresh read.
+func (g *Gate) advisoryWarnings() []policy.Warning {
 	if g.opt.Advisories == nil {
 		return nil
 	}
-	var out []Warning
-	for _, st := range g.opt.Advisories.Status() {
-		if !st.Stale() {
-			continue
-		}
-		kept := "it has no records in force: blocks it made before stand, nothing new is blocked from it"
-		if !st.LastOK.IsZero() {
-			kept = fmt.Sprintf("its %d records read at %s stay in force", st.Records, st.LastOK.UTC().Format(time.RFC3339))
-		}
-		out = append(out, Warning{Check: "advisories", Reason: "source_stale", Since: st.StaleSince,
-			Message: fmt.Sprintf("advisory source %s is stale since %s (%s); %s", st.Source, st.StaleSince.UTC().Format(time.RFC3339), st.LastError, kept)})
-	}
-	return out
+	return g.opt.Advisories.Warnings()
 }
 
 // AttestationUnavailable reports whether the upstream has shown no sign of
@@ -192,11 +123,8 @@ func (g *Gate) AttestationUnavailable() bool {
 	return false
 }
 
-func (g *Gate) reportWarningsEvery(ctx context.Context, interval time.Duration) {
-	every.Run(ctx, interval, g.ReportWarnings)
-}
-
-// ReportWarnings logs each standing warning once per warnLogEvery
+// ReportWarnings logs each standing warning once per warnLogEvery (the
+// command calls it every minute)
 // (airlock_check_inert is worked out when scraped: inertChecks).
 func (g *Gate) ReportWarnings() {
 	ws := g.Warnings()

@@ -8,7 +8,6 @@ import (
 
 	"airlock/policy"
 	"airlock/quarantine"
-	"airlock/signals"
 )
 
 // ErrNewEvidence means an approval was not applied: the checks that had not
@@ -126,7 +125,7 @@ func (g *Gate) Checks(v quarantine.View) []CheckStatus {
 		src, score := status("source_release", in.Signals != nil, "signal sources not read yet"),
 			status("score", in.Signals != nil, "signal sources not read yet")
 		if s := in.Signals; s != nil {
-			if why, failed := s.Unknown[signals.SourceGitHub]; failed {
+			if why, failed := s.Unknown[policy.SourceGitHub]; failed {
 				src = unable(src, StatusCouldNotRun, "the source repository could not be read: "+why)
 			} else if s.Repository == "" {
 				src = unable(src, StatusCouldNotRun, "no source repository is linked, so there is no tag to compare")

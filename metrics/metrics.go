@@ -139,3 +139,11 @@ func (c *InertChecks) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// CountSignalErrors counts each signal source that could not be read at an
+// ask (signals.Assessor's OnGathered).
+func (m *Metrics) CountSignalErrors(_ []string, unknown map[string]string) {
+	for src := range unknown {
+		m.SignalErrors.WithLabelValues(src).Inc()
+	}
+}

@@ -27,6 +27,9 @@ const (
 
 var strength = map[Action]int{Allow: 0, Warn: 1, Hold: 2, Block: 3}
 
+// Allows reports whether a is allow: nothing to say about the file.
+func (a Action) Allows() bool { return a == Allow }
+
 // ParseAction reads an action name.
 func ParseAction(s string) (Action, error) {
 	a := Action(strings.ToLower(strings.TrimSpace(s)))

@@ -16,10 +16,18 @@ import (
 
 // Errors of a file request, which the HTTP layer maps to its answers.
 var (
-	ErrNoSHA256   = errors.New("the upstream index lists no sha256 for this file; Airlock serves only files it can verify")
-	ErrNotListed  = errors.New("file is not listed on the project's upstream page")
-	ErrNoMetadata = errors.New("the upstream index offers no verifiable metadata for this file")
-	ErrTruncated  = errors.New("upstream download was truncated")
+	// ErrNotFound: the upstreams do not have the project (or release).
+	ErrNotFound = upstream.ErrNotFound
+	// ErrHostNotAllowed, ErrUnavailable, ErrUpstreamTooLarge: a file URL
+	// on a host not allowed, an upstream that failed, an answer over the
+	// bounds.
+	ErrHostNotAllowed   = upstream.ErrHostNotAllowed
+	ErrUnavailable      = upstream.ErrUnavailable
+	ErrUpstreamTooLarge = upstream.ErrTooLarge
+	ErrNoSHA256         = errors.New("the upstream index lists no sha256 for this file; Airlock serves only files it can verify")
+	ErrNotListed        = errors.New("file is not listed on the project's upstream page")
+	ErrNoMetadata       = errors.New("the upstream index offers no verifiable metadata for this file")
+	ErrTruncated        = errors.New("upstream download was truncated")
 )
 
 // MetadataSuffix makes a PEP 658 metadata file's name from its

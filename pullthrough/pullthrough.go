@@ -36,6 +36,8 @@ type Store interface {
 	LockFill(ctx context.Context, sha string) (unlock func(), err error)
 	GetPage(ctx context.Context, project string) (storage.CachedPage, error)
 	PutPage(ctx context.Context, cp storage.CachedPage) error
+	GetList(ctx context.Context) (storage.CachedList, error)
+	PutList(ctx context.Context, cl storage.CachedList) error
 }
 
 var _ Store = (*storage.Store)(nil)
@@ -78,7 +80,8 @@ type Cache struct {
 	opt     Options
 	pages   *pageCache
 	fills   singleflight.Group // one upstream download per file, however many ask
-	fetches singleflight.Group // one upstream page fetch per project
+	fetches singleflight.Group // one upstream page fetch per project (and the list)
+	root    rootList
 
 	obsMu     sync.RWMutex
 	observers []Observer

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"airlock/advisories"
 	"airlock/gate"
 	"airlock/policy"
 	"airlock/quarantine"
@@ -200,7 +201,10 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		u.render(w, r, http.StatusInternalServerError, "message", pageData{Title: "Error", SignedIn: true, CSRF: s.csrf, Error: "Could not read the dependency confusion records."})
 		return
 	}
-	records, sources := u.gate.AdvisoryStatus()
+	records, sources := 0, []advisories.SourceStatus(nil)
+	if u.feeds != nil {
+		records, sources = u.feeds.Records(), u.feeds.Status()
+	}
 	u.render(w, r, http.StatusOK, "overview", pageData{Title: "Overview", SignedIn: true, CSRF: s.csrf, Windows: out, Confusions: confusions,
 		AdvisoryRecords: records, AdvisorySources: sources})
 }

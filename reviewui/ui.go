@@ -25,12 +25,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/advisories"
-	"airlock/authlimit"
-	"airlock/clientauth"
 	"airlock/forwarded"
 	"airlock/gate"
 	"airlock/policy"
 	"airlock/quarantine"
+	"airlock/reviewauth"
 	"airlock/storage"
 	"airlock/textsafe"
 )
@@ -51,15 +50,19 @@ type Reviewer interface {
 	Review(ctx context.Context, sha string, t quarantine.Transition, actor, remote, reason string, scope quarantine.Scope) (quarantine.View, error)
 	Checks(v quarantine.View) []gate.CheckStatus
 	// Warnings are the checks that cannot act (shown as a banner).
-	Warnings() []gate.Warning
+	Warnings() []policy.Warning
 	// DownloadsServed counts whole files served since a time.
 	DownloadsServed(ctx context.Context, since time.Time) (int, error)
 	// Confusions are privately owned names the public upstream lists.
 	Confusions(ctx context.Context) ([]storage.Confusion, error)
 	// DownloadsFor lists a target's downloads (a sha256 here).
 	DownloadsFor(ctx context.Context, target string, since time.Time) ([]storage.DownloadRecord, error)
-	// AdvisoryStatus is the advisory feed's record count and sources.
-	AdvisoryStatus() (records int, sources []advisories.SourceStatus)
+}
+
+// Feeds are the advisory sources (advisories.Feed), for the overview.
+type Feeds interface {
+	Records() int
+	Status() []advisories.SourceStatus
 }
 
 var _ Reviewer = (*gate.Gate)(nil)
@@ -68,14 +71,13 @@ var _ Reviewer = (*gate.Gate)(nil)
 type UI struct {
 	q         *quarantine.Service
 	gate      Reviewer
-	token     string
+	feeds     Feeds  // nil: none
 	upstream  string // base URL, for links to the project page
 	now       func() time.Time
 	templates map[string]*template.Template
 
-	sessions  Sessions
-	limiter   *authlimit.Limiter
-	reviewers *clientauth.Authenticator // nil: the admin token only
+	sessions Sessions
+	signin   *reviewauth.Checker
 }
 
 // Sessions keeps signed-in sessions: in memory by default, in the shared
@@ -130,18 +132,15 @@ type session struct {
 
 // Options configure the UI.
 type Options struct {
-	Token    string // the admin token; empty turns the UI off (it says so)
+	// Auth checks the admin token and reviewers' own tokens; nil (or no
+	// admin token) turns the UI off (it says so).
+	Auth     *reviewauth.Checker
+	Feeds    Feeds  // the advisory sources, for the overview; nil: none
 	Upstream string // the public index's URL, for links
 	Now      func() time.Time
 	// Sessions keeps signed-in sessions (the store, so every replica knows
 	// them); nil: this process's memory.
 	Sessions Sessions
-	// Throttle counts wrong sign-ins (the store, so every replica
-	// throttles a guesser alike); nil: this process only.
-	Throttle authlimit.Counter
-	// Reviewers sign in with their own tokens (admin.reviewers_file),
-	// which name them; nil: the admin token only.
-	Reviewers *clientauth.Authenticator
 }
 
 // New builds the UI.
@@ -150,13 +149,10 @@ func New(q *quarantine.Service, g Reviewer, opt Options) *UI {
 	if now == nil {
 		now = time.Now
 	}
-	u := &UI{q: q, gate: g, token: opt.Token, upstream: strings.TrimRight(opt.Upstream, "/"), now: now, reviewers: opt.Reviewers,
-		sessions: opt.Sessions, templates: map[string]*template.Template{}, limiter: authlimit.New(10, time.Minute, now)}
+	u := &UI{q: q, gate: g, feeds: opt.Feeds, signin: opt.Auth, upstream: strings.TrimRight(opt.Upstream, "/"), now: now,
+		sessions: opt.Sessions, templates: map[string]*template.Template{}}
 	if u.sessions == nil {
 		u.sessions = &memorySessions{m: map[string]storage.Session{}}
-	}
-	if opt.Throttle != nil {
-		u.limiter.Share(opt.Throttle)
 	}
 	funcs := template.FuncMap{
 		"time":  func(t time.Time) string { return fmtTime(t) },
@@ -197,7 +193,7 @@ func (u *UI) Register(r *mux.Router) {
 // off answers every page with a notice when no admin token is configured.
 func (u *UI) off(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if u.token == "" {
+		if !u.signin.Enabled() {
 			u.render(w, r, http.StatusServiceUnavailable, "message", pageData{Title: "Review is off",
 				Message: "The review page is off: set admin.token in the config or AIRLOCK_ADMIN_TOKEN."})
 			return
@@ -240,7 +236,7 @@ func (u *UI) sessionOf(r *http.Request) *session {
 		actor = "reviewer:" + s.Reviewer
 	}
 	if s.Reviewer == "" {
-		actor = "ui:" + authlimit.Remote(r) // a session from before names were asked
+		actor = "ui:" + reviewauth.Remote(r) // a session from before names were asked
 	}
 	return &session{csrf: s.CSRF, expires: s.Expires, actor: actor}
 }
@@ -277,28 +273,23 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	token := r.PostFormValue("token")
 	name := strings.TrimSpace(r.PostFormValue("name"))
-	ownToken := false
-	if u.reviewers != nil && subtle.ConstantTimeCompare([]byte(token), []byte(u.token)) != 1 {
-		if n, err := u.reviewers.Token(r, token); err == nil {
-			name, ownToken = n, true
-		}
-	}
-	if !ownToken && subtle.ConstantTimeCompare([]byte(token), []byte(u.token)) == 1 && !validReviewerName(name) {
+	who, err := u.signin.Check(ctx, r, token)
+	switch {
+	case errors.Is(err, reviewauth.ErrThrottled):
+		u.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Too many failed attempts; wait a minute."})
+		return
+	case err != nil:
+		zerolog.Ctx(r.Context()).Warn().Str("remote", reviewauth.Remote(r)).Msg("review page sign-in with a wrong token")
+		u.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Wrong token."})
+		return
+	case who.Own():
+		name = who.Reviewer
+	case !validReviewerName(name):
 		u.render(w, r, http.StatusBadRequest, "login", pageData{Title: "Sign in", CSRF: c.Value,
 			Error: "With the shared admin token, give your name: it is what the audit log records for your decisions."})
 		return
 	}
-	if !ownToken && subtle.ConstantTimeCompare([]byte(token), []byte(u.token)) != 1 {
-		// Only wrong attempts are throttled; the right token always signs in.
-		if u.limiter.Blocked(ctx, authlimit.Remote(r)) {
-			u.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Too many failed attempts; wait a minute."})
-			return
-		}
-		u.limiter.Fail(ctx, authlimit.Remote(r))
-		zerolog.Ctx(r.Context()).Warn().Str("remote", authlimit.Remote(r)).Msg("review page sign-in with a wrong token")
-		u.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Wrong token."})
-		return
-	}
+	ownToken := who.Own()
 	id := randomToken()
 	if err := u.sessions.PutSession(ctx, id, storage.Session{CSRF: randomToken(), Expires: u.now().Add(sessionTTL), Reviewer: name, OwnToken: ownToken}, u.now()); err != nil {
 		zerolog.Ctx(r.Context()).Error().Err(err).Msg("storing a review session")
@@ -328,7 +319,7 @@ type pageData struct {
 	Message  string
 	Notice   string
 	// Warnings are checks that cannot act, on every signed-in page.
-	Warnings []gate.Warning
+	Warnings []policy.Warning
 
 	Files   []quarantine.View
 	Counts  []stateCount
@@ -397,7 +388,7 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	scope := quarantine.Scope{Waive: r.PostForm["waive"], Evidence: r.PostFormValue("evidence")}
-	v, err := u.gate.Review(r.Context(), vars["sha"], quarantine.Transition(vars["action"]), s.actor, authlimit.Remote(r), reason, scope)
+	v, err := u.gate.Review(r.Context(), vars["sha"], quarantine.Transition(vars["action"]), s.actor, reviewauth.Remote(r), reason, scope)
 	if errors.Is(err, gate.ErrNewEvidence) || errors.Is(err, quarantine.ErrEvidenceChanged) {
 		u.showDetail(w, r, s, vars["sha"], http.StatusConflict, err.Error()+". Review the new evidence below.")
 		return

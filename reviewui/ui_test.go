@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"airlock/internal/storetest"
+	"airlock/reviewauth"
 
 	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
@@ -34,9 +35,9 @@ func (a applier) Review(ctx context.Context, sha string, t quarantine.Transition
 func (applier) Checks(quarantine.View) []gate.CheckStatus { return nil }
 
 // warnings is what the stand-in gate reports as checks that cannot act.
-var warnings []gate.Warning
+var warnings []policy.Warning
 
-func (applier) Warnings() []gate.Warning { return warnings }
+func (applier) Warnings() []policy.Warning { return warnings }
 
 func (applier) DownloadsServed(context.Context, time.Time) (int, error) { return 42, nil }
 
@@ -44,8 +45,12 @@ func (applier) DownloadsFor(_ context.Context, target string, _ time.Time) ([]st
 	return []storage.DownloadRecord{{Time: time.Now(), SHA256: target, Client: "10.1.2.3", UserAgent: "pip/26.3", Filename: "p-1.tar.gz", Status: 200}}, nil
 }
 
-func (applier) AdvisoryStatus() (int, []advisories.SourceStatus) {
-	return 15000, []advisories.SourceStatus{{Source: "/srv/malicious-packages", Records: 15000, LastOK: time.Now()}}
+// feeds is one advisory source's status.
+type feeds struct{}
+
+func (feeds) Records() int { return 15000 }
+func (feeds) Status() []advisories.SourceStatus {
+	return []advisories.SourceStatus{{Source: "/srv/malicious-packages", Records: 15000, LastOK: time.Now()}}
 }
 
 func (applier) Confusions(context.Context) ([]storage.Confusion, error) {
@@ -65,7 +70,7 @@ func server(t *testing.T, token string, useTLS bool) *httptest.Server {
 	q.Decide(ctx, policy.Input{Project: "q", Version: "1", Filename: "q-1.tar.gz", SHA256: strings.Repeat("b", 64), UploadTime: time.Now().Add(-30 * 24 * time.Hour),
 		Attestation: &policy.Attestation{Status: policy.AttestationMissing}})
 	r := mux.NewRouter()
-	New(q, applier{q}, Options{Token: token, Upstream: "https://pypi.org"}).Register(r)
+	New(q, applier{q}, Options{Auth: reviewauth.New(reviewauth.Options{Token: token}), Feeds: feeds{}, Upstream: "https://pypi.org"}).Register(r)
 	var srv *httptest.Server
 	if useTLS {
 		srv = httptest.NewTLSServer(r)
@@ -224,7 +229,7 @@ func TestInertCheckBannerAndAttestationPanel(t *testing.T) {
 	if body := get(detail); !strings.Contains(body, ">missing<") || strings.Contains(body, "cannot act") {
 		t.Errorf("with provenance available: want status missing and no banner")
 	}
-	warnings = []gate.Warning{{Check: "attestation", Reason: gate.ReasonNoProvenance, Since: time.Now(),
+	warnings = []policy.Warning{{Check: "attestation", Reason: gate.ReasonNoProvenance, Since: time.Now(),
 		Message: "PEP 740 attestation checks cannot act: the upstream publishes no provenance"}}
 	defer func() { warnings = nil }()
 	for _, path := range []string{"/ui/queue", "/ui/overview", detail} {

@@ -52,14 +52,6 @@ func (m *MemCache) PutSignalDoc(_ context.Context, key string, d storage.SignalD
 	return nil
 }
 
-type maxAgeKey struct{}
-
-// Fresh asks the sources again (conditionally) instead of using answers
-// younger than the TTL: for re-checking a tag within its grace.
-func Fresh(ctx context.Context) context.Context {
-	return context.WithValue(ctx, maxAgeKey{}, time.Duration(0))
-}
-
 // errNotFound is a source's 404: the thing does not exist (a fact, not an
 // unknown).
 var errNotFound = errors.New("not found")
@@ -76,9 +68,21 @@ type fetcher struct {
 	maxBody int64
 	now     func() time.Time
 	headers func(host string) http.Header
+	limits  *rateLimits // shared with the fresh view
+}
 
+// rateLimits are the hosts that asked us to wait.
+type rateLimits struct {
 	mu      sync.Mutex
 	blocked map[string]time.Time // host -> no requests before
+}
+
+// fresh is f asking the sources again (conditionally) instead of using
+// answers younger than the TTL: for re-checking a tag within its grace.
+func (f *fetcher) fresh() *fetcher {
+	c := *f
+	c.ttl = 0
+	return &c
 }
 
 // get returns the body of rawURL, from the cache while fresh, revalidated
@@ -88,11 +92,7 @@ func (f *fetcher) get(ctx context.Context, rawURL string) (storage.SignalDoc, er
 	now := f.now()
 	cached, cerr := f.cache.GetSignalDoc(ctx, rawURL)
 	have := cerr == nil
-	ttl := f.ttl
-	if d, ok := ctx.Value(maxAgeKey{}).(time.Duration); ok && d < ttl {
-		ttl = d
-	}
-	if have && now.Sub(cached.FetchedAt) < ttl {
+	if have && now.Sub(cached.FetchedAt) < f.ttl {
 		return docOrNotFound(cached)
 	}
 	u, err := url.Parse(rawURL)
@@ -124,19 +124,20 @@ func docOrNotFound(d storage.SignalDoc) (storage.SignalDoc, error) {
 }
 
 func (f *fetcher) blockedUntil(host string) time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.blocked[host]
+	f.limits.mu.Lock()
+	defer f.limits.mu.Unlock()
+	return f.limits.blocked[host]
 }
 
 func (f *fetcher) block(host string, until time.Time) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.blocked == nil {
-		f.blocked = map[string]time.Time{}
+	l := f.limits
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.blocked == nil {
+		l.blocked = map[string]time.Time{}
 	}
-	if until.After(f.blocked[host]) {
-		f.blocked[host] = until
+	if until.After(l.blocked[host]) {
+		l.blocked[host] = until
 	}
 }
 

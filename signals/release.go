@@ -3,6 +3,9 @@ package signals
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,12 +22,19 @@ type Assessor struct {
 	Thresholds Thresholds
 	// OnGathered, if set, is told which sources were asked and which of
 	// them could not be read (source -> why), each time the sources are
-	// asked (not when a memoized report is reused), so failing sources
-	// show in logs, metrics and readiness.
+	// asked (not when a memoized report is reused): for metrics. Warnings
+	// says which sources are failing.
 	OnGathered func(asked []string, unknown map[string]string)
 
-	mu   sync.Mutex
-	memo map[string]memoReport
+	mu      sync.Mutex
+	memo    map[string]memoReport
+	sources map[string]*sourceState
+}
+
+// sourceState is a signal source's health as the last asks found it.
+type sourceState struct {
+	failingSince time.Time
+	lastError    string
 }
 
 type memoReport struct {
@@ -46,18 +56,23 @@ type seenTags struct {
 
 // Report gathers and scores a project.
 func (a *Assessor) Report(ctx context.Context, project string) Report {
+	return a.report(ctx, project, false)
+}
+
+func (a *Assessor) report(ctx context.Context, project string, fresh bool) Report {
 	now := a.Client.opt.Now()
-	_, fresh := ctx.Value(maxAgeKey{}).(time.Duration)
 	a.mu.Lock()
 	m, ok := a.memo[project]
 	a.mu.Unlock()
 	if ok && !fresh && now.Sub(m.at) < memoTTL {
 		return m.r
 	}
-	f := a.Client.Gather(ctx, project)
-	if a.OnGathered != nil {
-		a.OnGathered(f.Asked, f.Unknown)
+	c := a.Client
+	if fresh {
+		c = &Client{opt: c.opt, f: c.f.fresh()}
 	}
+	f := c.Gather(ctx, project)
+	a.gathered(f.Asked, f.Unknown)
 	if f.Repo != nil && f.Repo.Exists {
 		a.observe(ctx, f)
 	}
@@ -110,9 +125,64 @@ func (a *Assessor) absentAt(ctx context.Context, repo, tag string) time.Time {
 	return seen.Absent[tag]
 }
 
+// gathered records which sources answered.
+func (a *Assessor) gathered(asked []string, unknown map[string]string) {
+	now := a.Client.opt.Now()
+	a.mu.Lock()
+	if a.sources == nil {
+		a.sources = map[string]*sourceState{}
+	}
+	for _, src := range asked {
+		st := a.sources[src]
+		if st == nil {
+			st = &sourceState{}
+			a.sources[src] = st
+		}
+		why, failed := unknown[src]
+		switch {
+		case !failed:
+			st.failingSince, st.lastError = time.Time{}, ""
+		case st.failingSince.IsZero():
+			st.failingSince, st.lastError = now, why
+		default:
+			st.lastError = why
+		}
+	}
+	a.mu.Unlock()
+	if a.OnGathered != nil {
+		a.OnGathered(asked, unknown)
+	}
+}
+
+// Warnings names each failing source, in a stable order.
+func (a *Assessor) Warnings() []policy.Warning {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []policy.Warning
+	for _, src := range slices.Sorted(maps.Keys(a.sources)) {
+		st := a.sources[src]
+		if st.failingSince.IsZero() {
+			continue
+		}
+		out = append(out, policy.Warning{Check: "signals", Reason: "source_" + src, Since: st.failingSince,
+			Message: fmt.Sprintf("signal source %s is failing (%s): the score components it feeds are unknown", src, st.lastError)})
+	}
+	return out
+}
+
 // ForRelease gives the policy inputs for project==version.
 func (a *Assessor) ForRelease(ctx context.Context, project, version string) *policy.Signals {
-	r := a.Report(ctx, project)
+	return a.forRelease(ctx, a.Report(ctx, project), version)
+}
+
+// Reassess is ForRelease asking the sources again (conditionally) instead
+// of using answers younger than the TTL: for re-checking a tag within its
+// grace, or sources that failed.
+func (a *Assessor) Reassess(ctx context.Context, project, version string) *policy.Signals {
+	return a.forRelease(ctx, a.report(ctx, project, true), version)
+}
+
+func (a *Assessor) forRelease(ctx context.Context, r Report, version string) *policy.Signals {
 	f := r.Facts
 	s := &policy.Signals{Score: r.Score, Confidence: r.Confidence, Missing: r.Missing, Breakdown: r.Breakdown, Flags: r.Flags, Repository: f.RepoLink}
 	if len(f.Unknown) > 0 {

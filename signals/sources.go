@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"airlock/pep440"
+	"airlock/policy"
 	"airlock/storage"
 )
 
@@ -26,7 +27,7 @@ import (
 const (
 	SourcePyPI      = "pypi"
 	SourcePyPIStats = "pypistats"
-	SourceGitHub    = "github"
+	SourceGitHub    = policy.SourceGitHub
 )
 
 // Options configure a Client.
@@ -64,7 +65,7 @@ func New(opt Options) *Client {
 		opt.MaxBodyBytes = 32 << 20
 	}
 	gh, _ := url.Parse(opt.GitHubAPIURL)
-	f := &fetcher{http: &http.Client{Timeout: opt.Timeout}, cache: opt.Cache, ttl: opt.TTL, maxBody: opt.MaxBodyBytes, now: opt.Now}
+	f := &fetcher{http: &http.Client{Timeout: opt.Timeout}, cache: opt.Cache, ttl: opt.TTL, maxBody: opt.MaxBodyBytes, now: opt.Now, limits: &rateLimits{}}
 	f.headers = func(host string) http.Header {
 		h := http.Header{"User-Agent": {"airlock-signals"}}
 		if gh != nil && host == gh.Host {

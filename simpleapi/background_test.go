@@ -174,7 +174,7 @@ func TestMissingSourcesDoNotLengthenCooldown(t *testing.T) {
 	h.open(func(o *gate.Options, fake *fakepypi.Server) {
 		o.Signals = &signals.Assessor{Client: signals.New(signals.Options{PyPIURL: fake.Index.URL, PyPIStatsURL: "http://127.0.0.1:9",
 			GitHubAPIURL: "http://127.0.0.1:9", Timeout: time.Second, TTL: time.Hour, Cache: o.Store.(signals.Cache), Now: h.clock}),
-			Weights: signals.DefaultWeights(), Thresholds: signals.DefaultThresholds()}
+			Weights: signals.DefaultWeights(), Thresholds: signals.DefaultThresholds(), OnGathered: o.Metrics.CountSignalErrors}
 	})
 	d := h.fake.AddWheel(fakepypi.WheelSpec{Name: "boto", Version: "1.0"}, h.clock().Add(-8*24*time.Hour))
 	h.fake.AddWheel(fakepypi.WheelSpec{Name: "boto", Version: "0.9"}, h.clock().Add(-9*24*time.Hour))

@@ -5,8 +5,14 @@ import (
 	"errors"
 	"net/http"
 
-	"airlock/clientauth"
+	"airlock/authlimit"
 )
+
+// Clients authenticate index clients (clientauth.Authenticator); an
+// address that guessed too often gets an authlimit.ErrThrottled.
+type Clients interface {
+	Identify(r *http.Request) (name string, err error)
+}
 
 type identityKey struct{}
 
@@ -20,7 +26,7 @@ func (s *Server) requireClient(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		name, err := s.opt.ClientAuth.Identify(r)
-		if errors.Is(err, clientauth.ErrThrottled) {
+		if errors.Is(err, authlimit.ErrThrottled) {
 			logFrom(r.Context()).Warn().Str("remote", r.RemoteAddr).Msg("client credentials throttled")
 			w.Header().Set("Retry-After", "60")
 			writeText(w, http.StatusTooManyRequests, "429 Airlock: "+err.Error())

@@ -13,7 +13,6 @@ import (
 	"airlock/index"
 	"airlock/storage"
 	"airlock/textsafe"
-	"airlock/upstream"
 )
 
 // Errors of the file endpoints, mapped to answers in statusOf.
@@ -31,7 +30,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, "the store is unavailable: nothing was served or kept; try again shortly"
 	case errors.Is(err, errBadName):
 		return http.StatusNotFound, err.Error()
-	case errors.Is(err, upstream.ErrNotFound), errors.Is(err, storage.ErrNotFound):
+	case errors.Is(err, gate.ErrNotFound), errors.Is(err, storage.ErrNotFound):
 		return http.StatusNotFound, "not found"
 	case errors.Is(err, gate.ErrNotListed), errors.Is(err, gate.ErrNoMetadata):
 		return http.StatusNotFound, err.Error()
@@ -43,11 +42,11 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadGateway, err.Error()
 	case errors.Is(err, gate.ErrNoSHA256):
 		return http.StatusBadGateway, err.Error()
-	case errors.Is(err, upstream.ErrHostNotAllowed):
+	case errors.Is(err, gate.ErrHostNotAllowed):
 		return http.StatusBadGateway, "refused: " + firstLine(err)
 	case errors.Is(err, gate.ErrTruncated),
-		errors.Is(err, upstream.ErrUnavailable),
-		errors.Is(err, upstream.ErrTooLarge),
+		errors.Is(err, gate.ErrUnavailable),
+		errors.Is(err, gate.ErrUpstreamTooLarge),
 		errors.Is(err, storage.ErrTooLarge),
 		errors.Is(err, index.ErrMalformed),
 		errors.Is(err, context.DeadlineExceeded):
@@ -98,11 +97,11 @@ func gatewayPhrase(err error) string {
 		return "Upstream provenance does not verify"
 	case errors.Is(err, gate.ErrNoSHA256):
 		return "Upstream lists no sha256"
-	case errors.Is(err, upstream.ErrHostNotAllowed):
+	case errors.Is(err, gate.ErrHostNotAllowed):
 		return "Upstream file host not allowed"
 	case errors.Is(err, gate.ErrTruncated):
 		return "Upstream unavailable: download cut short"
-	case errors.Is(err, upstream.ErrTooLarge), errors.Is(err, storage.ErrTooLarge):
+	case errors.Is(err, gate.ErrUpstreamTooLarge), errors.Is(err, storage.ErrTooLarge):
 		return "Upstream answer too large"
 	case errors.Is(err, index.ErrMalformed):
 		return "Upstream answer malformed"

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"airlock/gate"
-	"airlock/policy"
 	"airlock/quarantine"
 	"airlock/textsafe"
 )
@@ -24,7 +23,7 @@ func (s *Server) serveAnswer(w http.ResponseWriter, r *http.Request, ans gate.Fi
 		return
 	}
 	s.opt.Metrics.Gate.WithLabelValues("served", string(v.Decision.Action)).Inc()
-	if v.Decision.Action != policy.Allow {
+	if !v.Decision.Action.Allows() {
 		w.Header().Set("X-Airlock-Decision", string(v.Decision.Action))
 	}
 	s.serveBlob(w, r, ans.Record, ans.Meta)
@@ -54,7 +53,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, v quarantine.Vie
 	fmt.Fprintf(&body, "Airlock did not serve %s (sha256 %s).\n", v.Filename, v.SHA256)
 	fmt.Fprintf(&body, "State: %s. Decision: %s.\n", v.State, action)
 	for _, reason := range v.Decision.Reasons {
-		if reason.Action != policy.Allow {
+		if !reason.Action.Allows() {
 			fmt.Fprintf(&body, "- %s (%s): %s\n", reason.Check, reason.Action, textsafe.Line(reason.Message))
 		}
 	}

@@ -10,10 +10,9 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"airlock/gate"
 	"airlock/index"
-	"airlock/pep440"
 	"airlock/textsafe"
-	"airlock/upstream"
 )
 
 const (
@@ -53,7 +52,7 @@ func (s *Server) jsonAPI(w http.ResponseWriter, r *http.Request) {
 		offered[f.Filename] = f
 	}
 	doc, err := s.opt.Gate.ProjectJSON(ctx, page, version)
-	if errors.Is(err, upstream.ErrNotFound) && page.Source != "" {
+	if errors.Is(err, gate.ErrNotFound) && page.Source != "" {
 		doc, err = synthesizeJSON(page, version) // HTML-only private index
 	}
 	if err != nil {
@@ -165,7 +164,7 @@ func synthesizeJSON(p *index.Page, version string) ([]byte, error) {
 	}
 	if version != "" {
 		if _, ok := releases[version]; !ok {
-			return nil, upstream.ErrNotFound
+			return nil, gate.ErrNotFound
 		}
 		latest = version
 	}
@@ -199,25 +198,7 @@ func packageType(filename string) string {
 // which may be held, and a bot reading it would propose what Airlock
 // refuses. A final release wins over a newer pre-release, as on PyPI.
 func latestServed(raw []byte, project string, offered map[string]index.File) ([]byte, error) {
-	var best pep440.Version
-	bestVersion := ""
-	for _, f := range offered {
-		if f.Yanked {
-			continue
-		}
-		v, ok := index.VersionFromFilename(project, f.Filename)
-		if !ok {
-			continue
-		}
-		pv, err := pep440.Parse(v)
-		if err != nil {
-			continue
-		}
-		if bestVersion == "" || (best.IsPrerelease() && !pv.IsPrerelease()) ||
-			(best.IsPrerelease() == pv.IsPrerelease() && pep440.Compare(pv, best) > 0) {
-			best, bestVersion = pv, v
-		}
-	}
+	bestVersion := index.NewestRelease(project, offered)
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, errors.Join(index.ErrMalformed, err)
@@ -234,7 +215,7 @@ func latestServed(raw []byte, project string, offered map[string]index.File) ([]
 	info["version"] = nilIfEmpty(bestVersion)
 	urls := []map[string]any{}
 	for v, files := range releases {
-		if pv, err := pep440.Parse(v); err == nil && bestVersion != "" && pep440.Compare(pv, best) == 0 {
+		if bestVersion != "" && index.SameVersion(v, bestVersion) {
 			urls = files
 		}
 	}

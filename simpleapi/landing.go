@@ -68,10 +68,7 @@ or with <code>airlock quarantine list</code>.</p>
 // landing serves the page at /.
 func (s *Server) landing(w http.ResponseWriter, r *http.Request) {
 	base := s.baseURL(r)
-	upstream := ""
-	if s.opt.Upstream != nil {
-		upstream = s.opt.Upstream.BaseURL()
-	}
+	upstream := s.opt.UpstreamURL
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")

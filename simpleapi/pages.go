@@ -8,14 +8,10 @@ import (
 	"encoding/hex"
 	"io"
 	"net/url"
-	"sync"
 	"time"
 
 	"airlock/gate"
 	"airlock/index"
-	"airlock/internal/flight"
-	"airlock/storage"
-	"airlock/upstream"
 )
 
 // render returns the page in the given media type with the gate applied.
@@ -118,90 +114,25 @@ func localURLs(project string) index.Rewrite {
 	}
 }
 
-// listEntry is the root project list with its rendered forms.
-type listEntry struct {
-	cl       storage.CachedList
-	mu       sync.Mutex
-	rendered map[string]gate.RenderedBody
-}
-
-// getList returns the root list: from cache while fresh, else from the
-// upstream, else stale from cache.
-func (s *Server) getList(ctx context.Context) (*listEntry, error) {
-	s.listMu.Lock()
-	cached := s.list
-	s.listMu.Unlock()
-	if cached == nil {
-		if cl, err := s.opt.Store.GetList(ctx); err == nil {
-			cached = &listEntry{cl: cl}
-		}
-	}
-	if cached != nil && s.opt.Now().Sub(cached.cl.FetchedAt) < s.opt.PageTTL {
-		s.opt.Metrics.Cache.WithLabelValues("list", "hit").Inc()
-		return cached, nil
-	}
-	return flight.Do(ctx, &s.fetches, "list", s.opt.PageTimeout, func(fctx context.Context) (*listEntry, error) {
-		var v storage.Validators
-		if cached != nil {
-			v = cached.cl.Validators
-		}
-		res, err := s.opt.Upstream.FetchList(fctx, upstream.Validators(v))
-		if err != nil {
-			if cached == nil {
-				s.opt.Metrics.Cache.WithLabelValues("list", "miss").Inc()
-				return nil, err
-			}
-			s.opt.Metrics.Cache.WithLabelValues("list", "stale").Inc()
-			logFrom(ctx).Warn().Err(err).Time("fetched_at", cached.cl.FetchedAt).Msg("upstream failed; serving stale project list")
-			return cached, nil
-		}
-		cl := storage.CachedList{Validators: storage.Validators(res.Validators), FetchedAt: s.opt.Now()}
-		if res.NotModified && cached != nil {
-			cl.Names = cached.cl.Names
-		} else {
-			names := res.Names
-			// The private indexes' projects are listed too: Airlock is
-			// the one index a client needs.
-			if s.opt.Indexes != nil {
-				for _, ix := range s.opt.Indexes.Private() {
-					names = append(names, ix.Names()...)
-				}
-			}
-			cl.Names = index.NormalizeList(names)
-		}
-		s.opt.Metrics.Cache.WithLabelValues("list", "miss").Inc()
-		if err := s.opt.Store.PutList(ctx, cl); err != nil {
-			return nil, err
-		}
-		e := &listEntry{cl: cl}
-		s.listMu.Lock()
-		s.list = e
-		s.listMu.Unlock()
-		return e, nil
-	})
-}
-
-func (e *listEntry) render(media string) (gate.RenderedBody, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if b, ok := e.rendered[media]; ok {
-		return b, nil
+// renderList is the root list in a media type, rendered once per read of
+// the list.
+func renderList(l *gate.List, media string) (gate.RenderedBody, error) {
+	key := "list/" + media
+	if v, ok := l.Derived.Get(key); ok {
+		return v.(gate.RenderedBody), nil
 	}
 	var b []byte
 	var err error
 	if media == index.MediaJSON {
-		b, err = index.RenderProjectListJSON(e.cl.Names)
+		b, err = index.RenderProjectListJSON(l.Names)
 	} else {
-		b, err = index.RenderProjectListHTML(e.cl.Names)
+		b, err = index.RenderProjectListHTML(l.Names)
 	}
 	if err != nil {
 		return gate.RenderedBody{}, err
 	}
-	if e.rendered == nil {
-		e.rendered = map[string]gate.RenderedBody{}
-	}
 	rb := newRenderedBody(b, 0, time.Time{})
-	e.rendered[media] = rb
+	l.Derived.Put(key, rb)
 	return rb, nil
 }
 

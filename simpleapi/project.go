@@ -21,12 +21,12 @@ const (
 // projectList serves the root index in the negotiated format.
 func (s *Server) projectList(w http.ResponseWriter, r *http.Request) {
 	media := Negotiate(r.Header.Get("Accept"))
-	e, err := s.getList(r.Context())
+	l, err := s.opt.Gate.ProjectList(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	body, err := e.render(media)
+	body, err := renderList(l, media)
 	if err != nil {
 		s.fail(w, r, err)
 		return

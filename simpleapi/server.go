@@ -6,7 +6,6 @@ package simpleapi
 import (
 	"net/http"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,12 +14,9 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
 
-	"airlock/clientauth"
-	"airlock/downloads"
 	"airlock/gate"
-	"airlock/indexes"
 	"airlock/metrics"
-	"airlock/upstream"
+	"airlock/storage"
 )
 
 // Options configure a Server.
@@ -28,9 +24,11 @@ type Options struct {
 	// Gate decides every file; the server only negotiates, renders, serves
 	// and refuses.
 	Gate *gate.Gate
-	// Store and Upstream serve the root project list and stored blobs.
-	Store       Store
-	Upstream    *upstream.Client
+	// Store serves stored blobs and says whether the store is healthy.
+	Store Store
+	// UpstreamURL is the public upstream, without credentials, for the
+	// landing page.
+	UpstreamURL string
 	Metrics     *metrics.Metrics
 	Log         zerolog.Logger
 	PageTTL     time.Duration
@@ -51,13 +49,11 @@ type Options struct {
 	// MinFreeBytes: /readyz fails when the data directory has less free
 	// space (0: not checked).
 	MinFreeBytes int64
-	// Indexes routes projects to private indexes (nil: public only).
-	Indexes *indexes.Router
 	// ClientAuth, when set, makes the index answer only authenticated
 	// clients (auth.clients).
-	ClientAuth *clientauth.Authenticator
+	ClientAuth Clients
 	// Downloads records every file served (nil: not recorded).
-	Downloads *downloads.Recorder
+	Downloads Downloads
 	// PublicURL is where clients reach Airlock (server.public_url); empty:
 	// the landing page uses the request's host and a 403 has no link.
 	PublicURL string
@@ -69,12 +65,14 @@ type Options struct {
 // Server serves the simple API. It is safe for concurrent use.
 type Server struct {
 	opt      Options
-	fetches  singleflight.Group // one upstream list fetch
 	renders  singleflight.Group // one listing per page, media type and generation
 	draining atomic.Bool
+}
 
-	listMu sync.Mutex
-	list   *listEntry
+// Downloads records each file served (downloads.Recorder), off the
+// request's path.
+type Downloads interface {
+	Record(rec storage.DownloadRecord)
 }
 
 // New builds a Server.

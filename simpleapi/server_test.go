@@ -160,7 +160,7 @@ func (h *harness) open(tweak ...func(*gate.Options, *fakepypi.Server)) {
 // rebuild makes the gate and the server anew from h.config.
 func (h *harness) rebuild() {
 	h.gate = gate.New(h.config)
-	h.srv = New(Options{Gate: h.gate, Store: h.store, Upstream: h.config.Upstream, Metrics: h.config.Metrics,
+	h.srv = New(Options{Gate: h.gate, Store: h.store, UpstreamURL: h.config.Upstream.BaseURL(), Metrics: h.config.Metrics,
 		Log: h.config.Log, PageTTL: h.config.PageTTL, PageTimeout: h.config.PageTimeout, Now: h.config.Now, HideHeld: h.hideHeld, PublicURL: h.publicURL, Downloads: h.downloads,
 		TrustedProxies: h.trusted})
 	if h.http != nil {

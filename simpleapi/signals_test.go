@@ -24,7 +24,7 @@ func newSignalsHarness(t *testing.T) (*harness, *fakepypi.Dist, *fakepypi.Dist) 
 	h.open(func(o *gate.Options, fake *fakepypi.Server) {
 		o.Signals = &signals.Assessor{Client: signals.New(signals.Options{PyPIURL: fake.Index.URL, PyPIStatsURL: fake.Stats.URL,
 			GitHubAPIURL: fake.GitHub.URL, Timeout: 2 * time.Second, TTL: time.Hour, Cache: o.Store.(signals.Cache), Now: h.clock}),
-			Weights: signals.DefaultWeights(), Thresholds: signals.DefaultThresholds()}
+			Weights: signals.DefaultWeights(), Thresholds: signals.DefaultThresholds(), OnGathered: o.Metrics.CountSignalErrors}
 	})
 	now := h.clock()
 	oldUp := now.Add(-10 * 24 * time.Hour)
@@ -107,7 +107,7 @@ func TestUnknownSourcesAsConfigured(t *testing.T) {
 	strict.store.Close()
 	strict.open(func(o *gate.Options, fake *fakepypi.Server) {
 		o.Signals = &signals.Assessor{Client: signals.New(signals.Options{PyPIURL: fake.Index.URL, PyPIStatsURL: fake.Stats.URL,
-			GitHubAPIURL: fake.GitHub.URL, Timeout: 2 * time.Second, TTL: time.Hour, Now: strict.clock}), Weights: signals.DefaultWeights(), Thresholds: signals.DefaultThresholds()}
+			GitHubAPIURL: fake.GitHub.URL, Timeout: 2 * time.Second, TTL: time.Hour, Now: strict.clock}), Weights: signals.DefaultWeights(), Thresholds: signals.DefaultThresholds(), OnGathered: o.Metrics.CountSignalErrors}
 	})
 	strict.fake.SetFault("/repos/acme/tagged", fakepypi.Fault{Status: 503})
 	if resp, _ := strict.get(fileURL(young2)); resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Status, "(unknown)") {

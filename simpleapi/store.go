@@ -6,12 +6,10 @@ import (
 	"airlock/storage"
 )
 
-// Store is what the HTTP layer reads directly: the root list, stored file
-// records and their bytes (everything else goes through the gate), and
-// the health of the store. *storage.Store is one.
+// Store is what the HTTP layer reads directly: stored file records and
+// their bytes (everything else goes through the gate), and the health of
+// the store. *storage.Store is one.
 type Store interface {
-	GetList(ctx context.Context) (storage.CachedList, error)
-	PutList(ctx context.Context, cl storage.CachedList) error
 	GetFile(ctx context.Context, project, filename string) (storage.FileRecord, error)
 	HasBlob(ctx context.Context, sha string) bool
 	OpenBlob(ctx context.Context, sha string) (storage.Blob, error)

@@ -94,7 +94,7 @@ func TestRefusalBodyEscaped(t *testing.T) {
 // is a trusted proxy; the nearest untrusted hop is the client.
 func TestTrustedProxies(t *testing.T) {
 	h := newHarness(t)
-	srv := New(Options{Gate: h.gate, Store: h.store, Upstream: h.config.Upstream, Metrics: h.config.Metrics,
+	srv := New(Options{Gate: h.gate, Store: h.store, UpstreamURL: h.config.Upstream.BaseURL(), Metrics: h.config.Metrics,
 		Log: zerolog.New(h.logs), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
 	handler := srv.Handler()
 	remote := func(peer, xff string) string {

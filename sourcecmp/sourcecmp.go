@@ -9,6 +9,7 @@
 package sourcecmp
 
 import (
+	"airlock/inspect"
 	"archive/tar"
 	"compress/gzip"
 	"context"
@@ -20,7 +21,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 	"time"
 )
@@ -43,15 +43,16 @@ type Fetcher struct {
 }
 
 // ErrNoArchive: the forge has no archive of that tag (it answered 404);
-// the forge itself answers.
-var ErrNoArchive = errors.New("the forge has no source archive of the tag")
+// the forge itself answers. It is an inspect.ErrNoSource.
+var ErrNoArchive = fmt.Errorf("the forge has no source archive of the tag (%w)", inspect.ErrNoSource)
 
 // ErrTooLarge: the source archive is over MaxBytes.
 var ErrTooLarge = errors.New("source archive too large")
 
 // Tree is a repository's files at a tag: path (without the archive's top
-// folder) -> RECORD-style sha256 (urlsafe base64, no padding).
-type Tree map[string]string
+// folder) -> RECORD-style sha256 (urlsafe base64, no padding), as
+// inspect.CompareSources reads it.
+type Tree = map[string]string
 
 // Tree fetches (or reads from the cache) the files of ownerRepo at tag.
 func (f *Fetcher) Tree(ctx context.Context, ownerRepo, tag string) (Tree, error) {
@@ -136,49 +137,4 @@ func readTarball(r io.Reader, max int64) (Tree, error) {
 		}
 		t[rest] = base64.RawURLEncoding.EncodeToString(sum.Sum(nil))
 	}
-}
-
-// Difference is a shipped file the source does not account for.
-type Difference struct {
-	Path string
-	// Missing: no file of that path in the repository; otherwise one is,
-	// with other content.
-	Missing bool
-}
-
-// Compare lists the files of shipped (path -> sha256) that the tree does
-// not have with the same content. A wheel's path is found in the tree as
-// it is or under a folder (src/ layouts, a monorepo's libs/x/). Files
-// builds write (_version.py and the like) are expected to differ.
-func Compare(shipped map[string]string, tree Tree) []Difference {
-	byBase := map[string][]string{}
-	for tp := range tree {
-		byBase[path.Base(tp)] = append(byBase[path.Base(tp)], tp)
-	}
-	var out []Difference
-	for p, sum := range shipped {
-		if generated(p) {
-			continue
-		}
-		found, same := false, false
-		for _, tp := range byBase[path.Base(p)] {
-			if tp == p || strings.HasSuffix(tp, "/"+p) {
-				found = true
-				same = same || tree[tp] == sum
-			}
-		}
-		if !same {
-			out = append(out, Difference{Path: p, Missing: !found})
-		}
-	}
-	return out
-}
-
-// generated are files a build writes from the repository's metadata.
-func generated(p string) bool {
-	switch path.Base(p) {
-	case "_version.py", "version.py", "__version__.py", "_version_info.py", "_build_info.py":
-		return true
-	}
-	return false
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"airlock/inspect"
 	"airlock/internal/fakepypi"
 )
 
@@ -39,7 +40,7 @@ func TestCompareWithTaggedSource(t *testing.T) {
 		"ultra/extra.py":           sum("print(1)\n"),
 		"ultra/_version.py":        sum("__version__ = '8.3.41'\n"),
 	}
-	got := Compare(shipped, tree)
+	got := inspect.CompareSources(shipped, tree)
 	sort.Slice(got, func(i, j int) bool { return got[i].Path < got[j].Path })
 	if len(got) != 2 || got[0].Path != "ultra/extra.py" || !got[0].Missing || got[1].Path != "ultra/utils/downloads.py" || got[1].Missing {
 		t.Errorf("differences: %+v", got)

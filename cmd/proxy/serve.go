@@ -24,11 +24,13 @@ import (
 	"airlock/gate"
 	"airlock/indexes"
 	"airlock/inspect"
+	"airlock/internal/every"
 	"airlock/metrics"
 	"airlock/notify"
 	"airlock/policy"
 	"airlock/pullthrough"
 	"airlock/quarantine"
+	"airlock/reviewauth"
 	"airlock/reviewui"
 	"airlock/simpleapi"
 	"airlock/sourcecmp"
@@ -144,7 +146,7 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 		return nil, err
 	}
 	feed := newFeed(cfg, store, m, log)
-	g := gate.New(gate.Options{
+	gopt := gate.Options{
 		Advisories: feed,
 		Store:      store,
 		Options: pullthrough.Options{
@@ -161,8 +163,6 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 		},
 		Quarantine: q,
 		Attest:     attest.New(up, cfg.UpstreamURL(), verifier, store),
-		Signals:    newAssessor(cfg, store),
-		Sources:    newSourceFetcher(cfg, store),
 		Inspect:    cfg.Inspect.Enabled,
 		InspectLimits: inspect.Limits{MaxTotalBytes: int64(cfg.Inspect.MaxTotalBytes), MaxMemberBytes: int64(cfg.Inspect.MaxMemberBytes), MaxMembers: cfg.Inspect.MaxMembers,
 			MaxRatio: cfg.Inspect.MaxRatio, MaxPathLength: cfg.Inspect.MaxPathLength, MaxDepth: cfg.Inspect.MaxDepth,
@@ -172,7 +172,16 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 		SignalsWait: time.Duration(cfg.Background.SignalsWait),
 		RetryBase:   time.Duration(cfg.Background.Retry),
 		RetryMax:    time.Duration(cfg.Background.RetryMax),
-	})
+	}
+	// A nil collaborator leaves its check off (not a nil in an interface).
+	if a := newAssessor(cfg, store); a != nil {
+		a.OnGathered = m.CountSignalErrors
+		gopt.Signals = a
+	}
+	if f := newSourceFetcher(cfg, store); f != nil {
+		gopt.Sources = f
+	}
+	g := gate.New(gopt)
 	proxies, err := cfg.TrustedProxyPrefixes()
 	if err != nil {
 		return nil, err
@@ -195,10 +204,8 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 	}
 	feed.OnChange = g.AdvisoriesChanged
 	served := downloads.New(store, log)
-	srv := simpleapi.New(simpleapi.Options{
+	sopt := simpleapi.Options{
 		Downloads:       served,
-		ClientAuth:      clients,
-		Indexes:         router,
 		TrustedProxies:  proxies,
 		MinFreeBytes:    int64(cfg.Store.MinFreeBytes),
 		WriteTimeout:    time.Duration(cfg.Server.WriteTimeout),
@@ -206,7 +213,7 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 		FillTimeout:     time.Duration(cfg.Upstream.FillTimeout),
 		Gate:            g,
 		Store:           store,
-		Upstream:        up,
+		UpstreamURL:     up.BaseURL(),
 		Metrics:         m,
 		Log:             log,
 		PageTTL:         time.Duration(cfg.Index.TTL),
@@ -214,7 +221,11 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 		HideHeld:        cfg.Index.HeldFiles == "hide",
 		PublicURL:       cfg.Server.PublicURL,
 		ReviewOnAdmin:   cfg.Admin.Listen != "",
-	})
+	}
+	if clients != nil {
+		sopt.ClientAuth = clients
+	}
+	srv := simpleapi.New(sopt)
 	if cfg.Admin.Token == "" {
 		log.Info().Msg("admin API off: no admin.token or AIRLOCK_ADMIN_TOKEN")
 	}
@@ -231,9 +242,9 @@ func App(ctx context.Context, cfg config.Config, log zerolog.Logger) (*app, erro
 	}
 	// Sessions and wrong-token counts are kept with the records: every
 	// replica knows them.
-	admin := adminapi.New(q, g, router, adminapi.Options{Token: cfg.Admin.Token, Reviewers: reviewers, Throttle: store})
-	ui := reviewui.New(q, g, reviewui.Options{Token: cfg.Admin.Token, Upstream: cfg.Upstream.URL, Now: time.Now,
-		Sessions: store, Throttle: store, Reviewers: reviewers})
+	signin := reviewauth.New(reviewauth.Options{Token: cfg.Admin.Token, Reviewers: reviewers, Throttle: store})
+	admin := adminapi.New(q, g, router, adminapi.Options{Auth: signin, Feeds: feed})
+	ui := reviewui.New(q, g, reviewui.Options{Auth: signin, Feeds: feed, Upstream: cfg.Upstream.URL, Now: time.Now, Sessions: store})
 	a := &app{
 		feed:       feed,
 		store:      store,
@@ -280,6 +291,7 @@ func serveUntilDone(ctx context.Context, cfg config.Config, log zerolog.Logger, 
 	runCtx, stopRun := context.WithCancel(ctx)
 	ran := make(chan struct{})
 	go func() { app.gate.Run(runCtx, app.sweepEvery); close(ran) }()
+	go every.Run(runCtx, time.Minute, app.gate.ReportWarnings)
 	defer func() { stopRun(); <-ran }()
 	// Learn the private indexes' names before the first client asks, so
 	// that none of them is sent to the public upstream meanwhile.

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"airlock/inspect"
-	"airlock/sourcecmp"
 )
 
 // sdistComparison measures the stand-in source comparison on the releases
@@ -40,7 +39,7 @@ func sdistComparison(cache string) {
 		}
 		releases++
 		var differs, missing []string
-		for _, d := range sourcecmp.Compare(wr.Sources, sourcecmp.Tree(sr.Sources)) {
+		for _, d := range inspect.CompareSources(wr.Sources, sr.Sources) {
 			if d.Missing {
 				missing = append(missing, d.Path)
 			} else {
