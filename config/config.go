@@ -18,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"airlock/inspect"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -508,4 +509,11 @@ func (c Config) WideProxyRanges() []string {
 		}
 	}
 	return out
+}
+
+// Limits are content inspection's bounds.
+func (i Inspect) Limits() inspect.Limits {
+	return inspect.Limits{MaxTotalBytes: int64(i.MaxTotalBytes), MaxMemberBytes: int64(i.MaxMemberBytes), MaxMembers: i.MaxMembers,
+		MaxRatio: i.MaxRatio, MaxPathLength: i.MaxPathLength, MaxDepth: i.MaxDepth,
+		MaxScanBytes: int64(i.MaxScanBytes), MinRatioSizeLen: int64(i.RatioMinBytes)}
 }

@@ -16,13 +16,14 @@ import (
 
 	"airlock/config"
 	"airlock/internal/fakepypi"
+	"airlock/server"
 )
 
 // cliWorld is a fake upstream and a running Airlock app in front of it.
 type cliWorld struct {
 	fake       *fakepypi.Server
 	srv        *httptest.Server
-	app        *app
+	app        *server.Server
 	old, young *fakepypi.Dist
 	dataDir    string
 	ctx        context.Context // the test's: commands stop with it
@@ -47,12 +48,12 @@ func newCLIWorld(t *testing.T) *cliWorld {
 	}
 	cfg.DataDir = w.dataDir
 	onTestBackend(t, &cfg)
-	w.app, err = App(ctx, cfg, zerolog.Nop())
+	w.app, err = server.New(ctx, cfg, zerolog.Nop(), version)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.app.cleanup)
-	w.srv = httptest.NewServer(w.app.handler)
+	t.Cleanup(w.app.Close)
+	w.srv = httptest.NewServer(w.app.Handler())
 	t.Cleanup(w.srv.Close)
 	return w
 }
@@ -176,12 +177,12 @@ func TestAdminListenSeparatesAdmin(t *testing.T) {
 	cfg.DataDir = filepath.Join(t.TempDir(), "data2")
 	onTestBackend(t, &cfg)
 	cfg.Admin.Listen = "127.0.0.1:0"
-	a, err := App(ctx, cfg, zerolog.Nop())
+	a, err := server.New(ctx, cfg, zerolog.Nop(), version)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.cleanup()
-	public, admin := httptest.NewServer(a.handler), httptest.NewServer(a.adminHandler)
+	defer a.Close()
+	public, admin := httptest.NewServer(a.Handler()), httptest.NewServer(a.AdminHandler())
 	defer public.Close()
 	defer admin.Close()
 	get := func(base, path string) int {

@@ -17,6 +17,7 @@ import (
 	"airlock/config"
 	"airlock/connlimit"
 	"airlock/internal/fakepypi"
+	"airlock/server"
 )
 
 // liveServer runs the app as serve does (timeouts, connection cap) on a
@@ -32,16 +33,16 @@ func liveServer(t *testing.T, w *cliWorld, tweak func(*config.Config)) string {
 	onTestBackend(t, &cfg)
 	cfg.Background.Workers = 0
 	tweak(&cfg)
-	a, err := App(ctx, cfg, zerolog.Nop())
+	a, err := server.New(ctx, cfg, zerolog.Nop(), version)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(a.cleanup)
+	t.Cleanup(a.Close)
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newHTTPServer(a.handler, cfg, zerolog.Nop())
+	srv := server.NewHTTPServer(a.Handler(), cfg, zerolog.Nop())
 	go srv.Serve(connlimit.New(raw, cfg.Server.MaxConnsPerClient, nil))
 	t.Cleanup(func() { srv.Close() })
 	return raw.Addr().String()

@@ -2,7 +2,8 @@
 // 503/691 simple index that pip and uv install through, serving only files
 // whose sha256 matched what the upstream index published.
 //
-// Each command's help (help.go) says what it does; airlock --help lists them.
+// Each command lives in a package under internal/ with its help;
+// airlock --help lists them (help.go).
 package main
 
 import (
@@ -13,6 +14,12 @@ import (
 	"os/signal"
 	"syscall"
 
+	"airlock/cmd/proxy/internal/checkcmd"
+	"airlock/cmd/proxy/internal/reviewcmd"
+	"airlock/cmd/proxy/internal/scorecmd"
+	"airlock/cmd/proxy/internal/servecmd"
+	"airlock/cmd/proxy/internal/storecmd"
+	"airlock/cmd/proxy/internal/verifycmd"
 	"airlock/textsafe"
 )
 
@@ -40,25 +47,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stdout = textsafe.Writer{W: stdout}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], stdout, stderr)
+		return servecmd.Serve(ctx, args[1:], stdout, stderr, version)
 	case "check":
-		return check(ctx, args[1:], stdout, stderr)
+		return checkcmd.Run(ctx, args[1:], stdout, stderr, version)
 	case "score":
-		return score(ctx, args[1:], stdout, stderr)
+		return scorecmd.Run(ctx, args[1:], stdout, stderr)
 	case "verify":
-		return verifyCmd(ctx, args[1:], stdout, stderr)
+		return verifycmd.Run(ctx, args[1:], stdout, stderr)
 	case "quarantine":
-		return quarantineCmd(ctx, args[1:], stdout, stderr, os.Getenv)
+		return reviewcmd.Quarantine(ctx, args[1:], stdout, stderr, os.Getenv)
 	case "downloads":
-		return downloadsCmd(ctx, args[1:], stdout, stderr, os.Getenv)
+		return reviewcmd.Downloads(ctx, args[1:], stdout, stderr, os.Getenv)
 	case "names":
-		return namesCmd(ctx, args[1:], stdout, stderr, os.Getenv)
+		return reviewcmd.Names(ctx, args[1:], stdout, stderr, os.Getenv)
 	case "store":
-		return storeCmd(ctx, args[1:], stdout, stderr)
+		return storecmd.Store(ctx, args[1:], stdout, stderr)
 	case "migrate":
-		return migrateCmd(ctx, args[1:], stdout, stderr)
+		return storecmd.Migrate(ctx, args[1:], stdout, stderr)
 	case "health":
-		return healthCmd(ctx, args[1:], stdout, stderr)
+		return servecmd.Health(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		return versionCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"airlock/config"
+	"airlock/server"
 )
 
 func TestRunExitCodes(t *testing.T) {
@@ -126,7 +127,7 @@ func TestWelcomeTellsWhereAndHow(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	welcome(&b, "127.0.0.1:3180", cfg)
+	server.Welcome(&b, "127.0.0.1:3180", cfg)
 	for _, want := range []string{"http://127.0.0.1:3180/simple/", "index-url = http://127.0.0.1:3180/simple/",
 		`url = "http://127.0.0.1:3180/simple/"`, "AIRLOCK_ADMIN_TOKEN", "https://pypi.org"} {
 		if !strings.Contains(b.String(), want) {
@@ -134,16 +135,12 @@ func TestWelcomeTellsWhereAndHow(t *testing.T) {
 		}
 	}
 	cfg.Server.PublicURL = "https://pypi.corp.example/"
-	if got := indexURL("0.0.0.0:3180", cfg); got != "https://pypi.corp.example" {
+	if got := server.IndexURL("0.0.0.0:3180", cfg); got != "https://pypi.corp.example" {
 		t.Errorf("public_url: %s", got)
 	}
 	cfg.Server.PublicURL = ""
-	if got := indexURL("0.0.0.0:3180", cfg); strings.Contains(got, "0.0.0.0") {
+	if got := server.IndexURL("0.0.0.0:3180", cfg); strings.Contains(got, "0.0.0.0") {
 		t.Errorf("an address that listens everywhere is not one to give clients: %s", got)
-	}
-	// Not a terminal: no welcome (the log is for machines).
-	if isTerminal(&b) {
-		t.Error("a buffer is not a terminal")
 	}
 }
 
@@ -165,11 +162,5 @@ func TestHealthCommand(t *testing.T) {
 	}
 	if code := run(ctx, []string{"health", "--url", "http://127.0.0.1:9/readyz"}, &out, &errb); code != 1 {
 		t.Errorf("no server: exit %d", code)
-	}
-	for listen, want := range map[string]string{"": "http://127.0.0.1:3180/readyz", "0.0.0.0:8080": "http://127.0.0.1:8080/readyz",
-		"[::]:81": "http://127.0.0.1:81/readyz", "10.1.2.3:9": "http://10.1.2.3:9/readyz", ":7": "http://127.0.0.1:7/readyz"} {
-		if got := readyzURL(listen); got != want {
-			t.Errorf("readyzURL(%q) = %s, want %s", listen, got, want)
-		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"airlock/config"
+	"airlock/server/evidence"
 )
 
 // tufRepo writes a one-key TUF repository (consistent snapshots) whose only
@@ -85,7 +86,7 @@ func TestTUFTrustedRoot(t *testing.T) {
 	dir, rootFile := tufRepo(t, prod)
 	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
 	defer srv.Close()
-	v, err := newVerifier(config.Sigstore{TUF: true, TUFURL: srv.URL, TUFRoot: rootFile}, t.TempDir(), zerolog.Nop())
+	v, err := evidence.Verifier(config.Sigstore{TUF: true, TUFURL: srv.URL, TUFRoot: rootFile}, t.TempDir(), zerolog.Nop())
 	if err != nil {
 		t.Fatalf("TUF: %v", err)
 	}
@@ -103,7 +104,7 @@ func TestTUFTrustedRoot(t *testing.T) {
 	os.WriteFile(filepath.Join(bad, "targets", entries[0].Name()), []byte(strings.Replace(string(prod), "rekor", "rekoR", 1)), 0o644)
 	badSrv := httptest.NewServer(http.FileServer(http.Dir(bad)))
 	defer badSrv.Close()
-	if _, err := newVerifier(config.Sigstore{TUF: true, TUFURL: badSrv.URL, TUFRoot: badRoot}, t.TempDir(), zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "sigstore.tuf") {
+	if _, err := evidence.Verifier(config.Sigstore{TUF: true, TUFURL: badSrv.URL, TUFRoot: badRoot}, t.TempDir(), zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "sigstore.tuf") {
 		t.Errorf("tampered TUF target accepted: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/config"
+	"airlock/server/evidence"
 )
 
 func fixture(name string) string {
@@ -79,16 +80,16 @@ func TestCheckShowsVerifiedIdentity(t *testing.T) {
 }
 
 func TestTrustedRootConfig(t *testing.T) {
-	if _, err := newVerifier(config.Sigstore{TrustedRoot: fixture("trusted_root.staging.json")}, t.TempDir(), zerolog.Nop()); err != nil {
+	if _, err := evidence.Verifier(config.Sigstore{TrustedRoot: fixture("trusted_root.staging.json")}, t.TempDir(), zerolog.Nop()); err != nil {
 		t.Errorf("staging root: %v", err)
 	}
-	_, err := newVerifier(config.Sigstore{TrustedRoot: "/nonexistent/root.json"}, t.TempDir(), zerolog.Nop())
+	_, err := evidence.Verifier(config.Sigstore{TrustedRoot: "/nonexistent/root.json"}, t.TempDir(), zerolog.Nop())
 	if err == nil || !strings.Contains(err.Error(), "sigstore.trusted_root") {
 		t.Errorf("missing root: %v", err)
 	}
 	bad := filepath.Join(t.TempDir(), "root.json")
 	os.WriteFile(bad, []byte(`{"mediaType": "nope"}`), 0o644)
-	if _, err := newVerifier(config.Sigstore{TrustedRoot: bad}, t.TempDir(), zerolog.Nop()); err == nil || !strings.Contains(err.Error(), bad) {
+	if _, err := evidence.Verifier(config.Sigstore{TrustedRoot: bad}, t.TempDir(), zerolog.Nop()); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("bad root: %v", err)
 	}
 }

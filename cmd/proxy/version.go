@@ -1,6 +1,7 @@
 package main
 
 import (
+	"airlock/cmd/proxy/internal/cli"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -10,8 +11,8 @@ import (
 // from, the Go version and every module compiled in: what a security
 // engineer needs to know which code is running.
 func versionCmd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags(versionHelp, stderr)
-	if code, done := parseFlags(versionHelp, fs, args, stdout, stderr); done {
+	fs := cli.NewFlags(versionHelp, stderr)
+	if code, done := cli.ParseFlags(versionHelp, fs, args, stdout, stderr); done {
 		return code
 	}
 	fmt.Fprintf(stdout, "airlock %s\n", version)

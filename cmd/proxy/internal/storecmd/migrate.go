@@ -1,4 +1,4 @@
-package main
+package storecmd
 
 import (
 	"context"
@@ -6,27 +6,28 @@ import (
 	"io"
 	"time"
 
+	"airlock/cmd/proxy/internal/cli"
 	"airlock/config"
 	"airlock/storage"
 	"airlock/upstream"
 )
 
-var migrateHelp = &command{name: "migrate", summary: "Create or upgrade the PostgreSQL schema (database.url); serve refuses a schema it does not know.",
-	usage:   "airlock migrate [--config FILE]",
-	details: "Applies each missing schema version in order, under a lock, so replicas may run it at once. bbolt (no database.url) needs no migration.",
-	examples: []string{
+var MigrateHelp = &cli.Command{Name: "migrate", Summary: "Create or upgrade the PostgreSQL schema (database.url); serve refuses a schema it does not know.",
+	Usage:   "airlock migrate [--config FILE]",
+	Details: "Applies each missing schema version in order, under a lock, so replicas may run it at once. bbolt (no database.url) needs no migration.",
+	Examples: []string{
 		"AIRLOCK_DATABASE_URL=postgres://airlock@db.internal/airlock airlock migrate",
 		"airlock migrate --config /etc/airlock/config.yaml",
 	}}
 
-func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags(migrateHelp, stderr)
+func Migrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := cli.NewFlags(MigrateHelp, stderr)
 	cfgPath := fs.String("config", "", "YAML config `file` (optional)")
-	if code, done := parseFlags(migrateHelp, fs, args, stdout, stderr); done {
+	if code, done := cli.ParseFlags(MigrateHelp, fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != 0 {
-		usageError(stderr, migrateHelp, "")
+		cli.UsageError(stderr, MigrateHelp, "")
 		return 2
 	}
 	cfg, err := config.LoadProcess(*cfgPath)

@@ -1,4 +1,7 @@
-package main
+// Package storecmd is the store's maintenance commands: `airlock store
+// copy` (every record and file from one store to another) and `airlock
+// migrate` (PostgreSQL's schema).
+package storecmd
 
 import (
 	"context"
@@ -7,36 +10,38 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"airlock/cmd/proxy/internal/cli"
 	"airlock/config"
+	"airlock/server/parts"
 	"airlock/storage"
 )
 
-var storeCopyHelp = &command{name: "store copy", summary: "Copy every record and file from one store to another (bbolt + folder to PostgreSQL + S3, and back).",
-	usage: "airlock store copy --from CONFIG --to CONFIG",
-	details: "Each CONFIG names a store (data_dir, database.url, blobs.*); AIRLOCK_* variables are not applied to them, so each file says " +
+var CopyHelp = &cli.Command{Name: "store copy", Summary: "Copy every record and file from one store to another (bbolt + folder to PostgreSQL + S3, and back).",
+	Usage: "airlock store copy --from CONFIG --to CONFIG",
+	Details: "Each CONFIG names a store (data_dir, database.url, blobs.*); AIRLOCK_* variables are not applied to them, so each file says " +
 		"where its store is (S3 credentials still come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY). Every file is verified " +
 		"against its sha256 on the way. Run it again after an interruption: it resumes. Stop the servers of a bbolt store first.",
-	examples: []string{
+	Examples: []string{
 		"airlock store copy --from /etc/airlock/old.yaml --to /etc/airlock/shared.yaml",
 	}}
 
-func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func Store(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "copy" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			printHelp(stdout, storeCopyHelp, nil)
+			cli.PrintHelp(stdout, CopyHelp, nil)
 			return 0
 		}
-		usageError(stderr, storeCopyHelp, "the store command has one subcommand: copy")
+		cli.UsageError(stderr, CopyHelp, "the store command has one subcommand: copy")
 		return 2
 	}
-	fs := newFlags(storeCopyHelp, stderr)
+	fs := cli.NewFlags(CopyHelp, stderr)
 	from := fs.String("from", "", "config `file` of the store to copy from")
 	to := fs.String("to", "", "config `file` of the store to copy to")
-	if code, done := parseFlags(storeCopyHelp, fs, args[1:], stdout, stderr); done {
+	if code, done := cli.ParseFlags(CopyHelp, fs, args[1:], stdout, stderr); done {
 		return code
 	}
 	if *from == "" || *to == "" || fs.NArg() != 0 {
-		usageError(stderr, storeCopyHelp, "--from and --to are required")
+		cli.UsageError(stderr, CopyHelp, "--from and --to are required")
 		return 2
 	}
 	open := func(path string) (*storage.Store, error) {
@@ -44,7 +49,7 @@ func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if err != nil {
 			return nil, err
 		}
-		return openStore(cfg, zerolog.Nop())
+		return parts.OpenStore(cfg, zerolog.Nop())
 	}
 	src, err := open(*from)
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package reviewcmd
 
 import (
 	"context"
@@ -9,46 +9,47 @@ import (
 	"strings"
 
 	"airlock/adminapi"
+	"airlock/cmd/proxy/internal/cli"
 	"airlock/config"
 )
 
 var (
-	namesHelp = &command{name: "names", summary: "List or release the names private indexes own by their lists (on a running server).",
-		usage: "airlock names list|release [flags]",
-		details: "A name a private index's /simple/ list showed stays owned by that index until it is " +
+	NamesHelp = &cli.Command{Name: "names", Summary: "List or release the names private indexes own by their lists (on a running server).",
+		Usage: "airlock names list|release [flags]",
+		Details: "A name a private index's /simple/ list showed stays owned by that index until it is " +
 			"released here, even when a later list lacks it: the public upstream never answers for it " +
 			"meanwhile. The admin token comes from AIRLOCK_ADMIN_TOKEN; the server from --server, " +
 			"AIRLOCK_SERVER or http://127.0.0.1:3180.",
-		examples: []string{
+		Examples: []string{
 			"airlock names list",
 			`airlock names release --index internal --reason "moved to PyPI under our org" acme-tools`,
 		}}
-	namesSubs = map[string]*command{
-		"list": {name: "names list", summary: "List the names each private index owns by its list.",
-			usage: "airlock names list [--server URL] [--json]", examples: []string{"airlock names list", "airlock names list --json"}},
-		"release": {name: "names release", summary: "Release a name a private index owned: the public upstream answers for it (audited).",
-			usage:    "airlock names release [--server URL] --index NAME --reason TEXT PROJECT",
-			examples: []string{`airlock names release --index internal --reason "internal package retired" acme-tools`}},
+	namesSubs = map[string]*cli.Command{
+		"list": {Name: "names list", Summary: "List the names each private index owns by its list.",
+			Usage: "airlock names list [--server URL] [--json]", Examples: []string{"airlock names list", "airlock names list --json"}},
+		"release": {Name: "names release", Summary: "Release a name a private index owned: the public upstream answers for it (audited).",
+			Usage:    "airlock names release [--server URL] --index NAME --reason TEXT PROJECT",
+			Examples: []string{`airlock names release --index internal --reason "internal package retired" acme-tools`}},
 	}
 )
 
-func namesCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func Names(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
-		usageError(stderr, namesHelp, "which subcommand?")
+		cli.UsageError(stderr, NamesHelp, "which subcommand?")
 		return 2
 	}
 	sub := args[0]
 	if sub == "-h" || sub == "--help" || sub == "help" {
-		printHelp(stdout, namesHelp, nil)
+		cli.PrintHelp(stdout, NamesHelp, nil)
 		return 0
 	}
 	help, ok := namesSubs[sub]
 	if !ok {
-		usageError(stderr, namesHelp, fmt.Sprintf("unknown subcommand %q", sub))
+		cli.UsageError(stderr, NamesHelp, fmt.Sprintf("unknown subcommand %q", sub))
 		return 2
 	}
-	fs := newFlags(help, stderr)
-	server := fs.String("server", firstNonEmpty(getenv("AIRLOCK_SERVER"), "http://"+config.DefaultListen), "airlock server `URL` (or AIRLOCK_SERVER)")
+	fs := cli.NewFlags(help, stderr)
+	server := fs.String("server", cli.FirstNonEmpty(getenv("AIRLOCK_SERVER"), "http://"+config.DefaultListen), "airlock server `URL` (or AIRLOCK_SERVER)")
 	var asJSON *bool
 	var ix, reason *string
 	wantArgs := 0
@@ -59,15 +60,15 @@ func namesCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		reason = fs.String("reason", "", "why (required; recorded in the audit log)")
 		wantArgs = 1
 	}
-	if code, done := parseFlags(help, fs, args[1:], stdout, stderr); done {
+	if code, done := cli.ParseFlags(help, fs, args[1:], stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != wantArgs {
-		usageError(stderr, help, "")
+		cli.UsageError(stderr, help, "")
 		return 2
 	}
 	if sub == "release" && (strings.TrimSpace(*ix) == "" || strings.TrimSpace(*reason) == "") {
-		usageError(stderr, help, "--index and --reason are required")
+		cli.UsageError(stderr, help, "--index and --reason are required")
 		return 2
 	}
 	c := newAdminClient(ctx, *server, getenv, help, stderr)
@@ -81,7 +82,7 @@ func namesCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return 1
 		}
 		if *asJSON {
-			if printJSON(stdout, res) != nil {
+			if cli.PrintJSON(stdout, res) != nil {
 				return 1
 			}
 			return 0

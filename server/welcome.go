@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"fmt"
@@ -10,12 +10,12 @@ import (
 	"airlock/config"
 )
 
-// welcome tells a person who started serve in a terminal, in plain words,
+// Welcome tells a person who started serve in a terminal, in plain words,
 // where Airlock listens and the lines that point pip and uv at it. The JSON
 // log follows for machines.
-func welcome(w io.Writer, addr string, cfg config.Config) {
-	index := indexURL(addr, cfg) + "/simple/"
-	ui := indexURL(addr, cfg) + "/ui/"
+func Welcome(w io.Writer, addr string, cfg config.Config) {
+	index := IndexURL(addr, cfg) + "/simple/"
+	ui := IndexURL(addr, cfg) + "/ui/"
 	if cfg.Admin.Listen != "" {
 		ui = "http://" + cfg.Admin.Listen + "/ui/"
 	}
@@ -49,10 +49,10 @@ Stop with Ctrl-C. Log lines (JSON) follow.
 `, cfg.Upstream.URL, index, cfg.DataDir, index, index, index, index, review)
 }
 
-// indexURL is how clients reach the server: server.public_url when set,
+// IndexURL is how clients reach the server: server.public_url when set,
 // else the listen address, with this machine's name for an address that
 // listens everywhere.
-func indexURL(addr string, cfg config.Config) string {
+func IndexURL(addr string, cfg config.Config) string {
 	if cfg.Server.PublicURL != "" {
 		return strings.TrimRight(cfg.Server.PublicURL, "/")
 	}
@@ -70,14 +70,4 @@ func indexURL(addr string, cfg config.Config) string {
 		}
 	}
 	return scheme + "://" + net.JoinHostPort(host, port)
-}
-
-// isTerminal reports whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

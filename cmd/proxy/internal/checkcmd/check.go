@@ -1,4 +1,6 @@
-package main
+// Package checkcmd is `airlock check`: every file of a release evaluated
+// as the server would, in a scratch store, with each decision printed.
+package checkcmd
 
 import (
 	"context"
@@ -6,33 +8,41 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"airlock/adminapi"
+	"airlock/cmd/proxy/internal/cli"
 	"airlock/config"
 	"airlock/policy"
+	"airlock/server"
 	"airlock/upstream"
 )
 
-// check evaluates every file of name==version as the server would: it runs
+var Help = &cli.Command{Name: "check", Summary: "Evaluate every file of a release as the server would, and print each decision with its reasons.",
+	Usage:   "airlock check [--config FILE] NAME==VERSION",
+	Details: "Downloads and verifies into a scratch directory, so it works while a server runs. Exit 0: every file would be served; 1: some would be held or blocked; 2: error.",
+	Examples: []string{
+		"airlock check requests==2.32.3",
+		"airlock check --config /etc/airlock/config.yaml litellm==1.82.6",
+	}}
+
+// Run evaluates every file of name==version as the server would: it runs
 // the same wiring on a scratch data directory (so it works while a server
 // holds the real one's lock), downloads and verifies each file, inspects
 // it, gathers its attestation and signals, and prints each decision with
 // its reasons. Exit 0: all would be served; 1: any would be held or
 // blocked; 2: error.
-func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags(checkHelp, stderr)
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, version string) int {
+	fs := cli.NewFlags(Help, stderr)
 	cfgPath := fs.String("config", "", "YAML config `file` (optional)")
-	if code, done := parseFlags(checkHelp, fs, args, stdout, stderr); done {
+	if code, done := cli.ParseFlags(Help, fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != 1 {
-		usageError(stderr, checkHelp, "")
+		cli.UsageError(stderr, Help, "")
 		return 2
 	}
 	project, release, err := adminapi.ParseTarget(fs.Arg(0))
@@ -52,15 +62,15 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer os.RemoveAll(scratch)
 	cfg.DataDir, cfg.Notify.Webhooks, cfg.Admin.Token = scratch, nil, ""
-	a, err := App(ctx, cfg, zerolog.Nop())
+	a, err := server.New(ctx, cfg, zerolog.Nop(), version)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock: %v\n", err)
 		return 2
 	}
-	defer a.cleanup()
+	defer a.Close()
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Duration(cfg.Upstream.Timeout)+time.Duration(cfg.Upstream.FillTimeout))
 	defer cancel()
-	views, err := a.gate.EvaluateDownloaded(ctx, project, release)
+	views, err := a.Gate().EvaluateDownloaded(ctx, project, release)
 	if err != nil {
 		if errors.Is(err, upstream.ErrNotFound) {
 			fmt.Fprintf(stderr, "airlock check: no files for %s==%s upstream\n", project, release)
@@ -75,12 +85,12 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if d.Action.Stronger(worst) {
 			worst = d.Action
 		}
-		fmt.Fprintf(stdout, "%-5s %s\n", strings.ToUpper(string(d.Action)), cell(v.Filename))
+		fmt.Fprintf(stdout, "%-5s %s\n", strings.ToUpper(string(d.Action)), cli.Cell(v.Filename))
 		if !v.Inputs.UploadTime.IsZero() {
 			fmt.Fprintf(stdout, "      uploaded %s\n", v.Inputs.UploadTime.Format(time.RFC3339))
 		}
-		printSignals(stdout, v.Inputs.Signals)
-		printReasons(stdout, d.Reasons)
+		cli.PrintSignals(stdout, v.Inputs.Signals)
+		cli.PrintReasons(stdout, d.Reasons)
 	}
 	if cfg.Policy.Mode == string(policy.Audit) {
 		fmt.Fprintln(stdout, "(policy.mode is audit: the server would serve these files and log the decision)")
@@ -89,47 +99,4 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return 1
-}
-
-// printSignals writes the behavioural facts behind a decision.
-func printSignals(w io.Writer, s *policy.Signals) {
-	if s == nil {
-		return
-	}
-	score := "unknown"
-	if s.Score != nil {
-		score = fmt.Sprint(*s.Score)
-	}
-	fmt.Fprintf(w, "      signals: score %s, flags [%s], repository %s", score, strings.Join(s.Flags, ", "), firstNonEmpty(s.Repository, "none"))
-	if s.Tag != nil {
-		fmt.Fprintf(w, ", tag %s (%s %s)", s.Tag.Name, s.Tag.How, s.Tag.Time.Format(time.RFC3339))
-	}
-	fmt.Fprintln(w)
-	for src, why := range s.Unknown {
-		fmt.Fprintf(w, "      unknown %s: %s\n", src, why)
-	}
-}
-
-// printReasons writes each reason with its evidence, indented.
-func printReasons(w io.Writer, reasons []policy.Reason) {
-	for _, r := range reasons {
-		fmt.Fprintf(w, "      %s [%s]: %s\n", r.Check, r.Action, cell(r.Message))
-		keys := make([]string, 0, len(r.Evidence))
-		for k := range r.Evidence {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "        %s: %s\n", k, cell(evidenceValue(r.Evidence[k])))
-		}
-	}
-}
-
-// evidenceValue writes a number that came through JSON as people write it
-// (1209600, not 1.2096e+06).
-func evidenceValue(v any) string {
-	if f, ok := v.(float64); ok {
-		return strconv.FormatFloat(f, 'f', -1, 64)
-	}
-	return fmt.Sprint(v)
 }

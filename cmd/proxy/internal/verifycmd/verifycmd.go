@@ -1,4 +1,6 @@
-package main
+// Package verifycmd is `airlock verify`: a local distribution checked
+// against its PEP 740 provenance or attestation.
+package verifycmd
 
 import (
 	"context"
@@ -13,23 +15,32 @@ import (
 	"strings"
 	"time"
 
+	"airlock/cmd/proxy/internal/cli"
 	"airlock/policy"
 	"airlock/verify"
 )
 
-// verifyCmd verifies a local distribution against a PEP 740 Provenance
+var Help = &cli.Command{Name: "verify", Summary: "Verify a local distribution against its PEP 740 provenance or attestation.",
+	Usage:   "airlock verify [--provenance FILE] [--trusted-root FILE] [--publisher SPEC] DIST",
+	Details: "Exit 0: verified; 1: not verified (the reason is printed); 2: bad usage.",
+	Examples: []string{
+		"airlock verify sampleproject-4.0.0-py3-none-any.whl",
+		"airlock verify --publisher github:pypa/sampleproject:release.yml --provenance att.json sampleproject-4.0.0.tar.gz",
+	}}
+
+// Run verifies a local distribution against a PEP 740 Provenance
 // object or a bare Attestation. Exit 0: verified; 1: not (with the reason);
 // 2: bad usage.
-func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags(verifyHelp, stderr)
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := cli.NewFlags(Help, stderr)
 	provPath := fs.String("provenance", "", "Provenance object or bare Attestation `file` (default: DIST.provenance, then DIST.publish.attestation)")
 	rootPath := fs.String("trusted-root", "", "trusted_root.json `file` (default: the embedded Sigstore public-good root)")
 	pubSpec := fs.String("publisher", "", "expected publisher `SPEC`: github:OWNER/REPO:WORKFLOW, gitlab:PATH:WORKFLOW_FILEPATH, google:EMAIL or email:ADDRESS:ISSUER (required for a bare attestation)")
-	if code, done := parseFlags(verifyHelp, fs, args, stdout, stderr); done {
+	if code, done := cli.ParseFlags(Help, fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != 1 {
-		usageError(stderr, verifyHelp, "")
+		cli.UsageError(stderr, Help, "")
 		return 2
 	}
 	dist := fs.Arg(0)
@@ -112,7 +123,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(stdout, "  predicate types: %s\n", strings.Join(res.PredicateTypes, ", "))
 	fmt.Fprintf(stdout, "  log time:        %s\n", res.LogTime.Format(time.RFC3339))
-	fmt.Fprintf(stdout, "  certificate:     %s (issuer %s)\n", firstNonEmpty(res.Identity.BuildConfigURI, res.Identity.SubjectAltName), res.Identity.Issuer)
+	fmt.Fprintf(stdout, "  certificate:     %s (issuer %s)\n", cli.FirstNonEmpty(res.Identity.BuildConfigURI, res.Identity.SubjectAltName), res.Identity.Issuer)
 	return 0
 }
 

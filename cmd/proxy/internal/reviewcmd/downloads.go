@@ -1,4 +1,4 @@
-package main
+package reviewcmd
 
 import (
 	"context"
@@ -11,43 +11,44 @@ import (
 	"time"
 
 	"airlock/adminapi"
+	"airlock/cmd/proxy/internal/cli"
 	"airlock/config"
 )
 
-var downloadsHelp = &command{name: "downloads", summary: "List who downloaded a file, a release or what an advisory names (from a running server).",
-	usage: "airlock downloads [--server URL] [--json] [--since TIME] TARGET",
-	details: "TARGET is a sha256, NAME==VERSION, or an advisory ID (MAL-…, GHSA-…). TIME is RFC 3339 " +
+var DownloadsHelp = &cli.Command{Name: "downloads", Summary: "List who downloaded a file, a release or what an advisory names (from a running server).",
+	Usage: "airlock downloads [--server URL] [--json] [--since TIME] TARGET",
+	Details: "TARGET is a sha256, NAME==VERSION, or an advisory ID (MAL-…, GHSA-…). TIME is RFC 3339 " +
 		"(2026-03-24T00:00:00Z) or a duration back from now (72h, 7d). The admin token comes from " +
 		"AIRLOCK_ADMIN_TOKEN; the server from --server, AIRLOCK_SERVER or http://127.0.0.1:3180.",
-	examples: []string{
+	Examples: []string{
 		"airlock downloads litellm==1.82.8",
 		"airlock downloads --since 7d MAL-2026-1234",
 		"airlock downloads --json 3f2a9c1e0b7d…(a full sha256)",
 	}}
 
-// downloadsCmd answers "which of our machines installed it?".
-func downloadsCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	fs := newFlags(downloadsHelp, stderr)
-	server := fs.String("server", firstNonEmpty(getenv("AIRLOCK_SERVER"), "http://"+config.DefaultListen), "airlock server `URL` (or AIRLOCK_SERVER)")
+// Downloads answers "which of our machines installed it?".
+func Downloads(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := cli.NewFlags(DownloadsHelp, stderr)
+	server := fs.String("server", cli.FirstNonEmpty(getenv("AIRLOCK_SERVER"), "http://"+config.DefaultListen), "airlock server `URL` (or AIRLOCK_SERVER)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	since := fs.String("since", "", "only downloads from `TIME` on (RFC 3339, or a duration back from now: 72h, 7d)")
-	if code, done := parseFlags(downloadsHelp, fs, args, stdout, stderr); done {
+	if code, done := cli.ParseFlags(DownloadsHelp, fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != 1 {
-		usageError(stderr, downloadsHelp, "")
+		cli.UsageError(stderr, DownloadsHelp, "")
 		return 2
 	}
 	q := url.Values{"target": {fs.Arg(0)}}
 	if *since != "" {
 		t, err := parseSince(*since, time.Now())
 		if err != nil {
-			usageError(stderr, downloadsHelp, err.Error())
+			cli.UsageError(stderr, DownloadsHelp, err.Error())
 			return 2
 		}
 		q.Set("since", t.UTC().Format(time.RFC3339))
 	}
-	c := newAdminClient(ctx, *server, getenv, downloadsHelp, stderr)
+	c := newAdminClient(ctx, *server, getenv, DownloadsHelp, stderr)
 	if c == nil {
 		return 2
 	}
@@ -57,7 +58,7 @@ func downloadsCmd(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		return 1
 	}
 	if *asJSON {
-		if err := printJSON(stdout, resp); err != nil {
+		if err := cli.PrintJSON(stdout, resp); err != nil {
 			return 1
 		}
 		return 0
@@ -69,7 +70,7 @@ func downloadsCmd(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tCLIENT\tIDENTITY\tFILE\tUSER AGENT")
 	for _, d := range resp.Downloads {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Time.UTC().Format(time.RFC3339), cell(d.Client), cell(firstNonEmpty(d.Identity, "-")), cell(d.Filename), cell(shortAgent(d.UserAgent)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Time.UTC().Format(time.RFC3339), cli.Cell(d.Client), cli.Cell(cli.FirstNonEmpty(d.Identity, "-")), cli.Cell(d.Filename), cli.Cell(shortAgent(d.UserAgent)))
 	}
 	tw.Flush()
 	return 0

@@ -1,4 +1,4 @@
-package main
+package evidence
 
 import (
 	"fmt"
@@ -13,10 +13,10 @@ import (
 	"airlock/verify"
 )
 
-// newVerifier builds the attestation verifier once, at start-up: from the
+// Verifier builds the attestation verifier once, at start-up: from the
 // embedded Sigstore public-good root, a trusted_root.json named in the
 // config, or (sigstore.tuf) Sigstore's TUF repository.
-func newVerifier(cfg config.Sigstore, dataDir string, log zerolog.Logger) (*verify.Verifier, error) {
+func Verifier(cfg config.Sigstore, dataDir string, log zerolog.Logger) (*verify.Verifier, error) {
 	switch {
 	case cfg.TUF:
 		opts := tuf.DefaultOptions()

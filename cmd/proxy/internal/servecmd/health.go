@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"context"
@@ -10,13 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"airlock/cmd/proxy/internal/cli"
 	"airlock/config"
 )
 
-var healthHelp = &command{name: "health", summary: "Ask a running server whether it is ready (for container health checks and scripts).",
-	usage:   "airlock health [--url URL]",
-	details: "Exit 0 when /readyz answers 200, 1 otherwise. Warnings about checks that cannot act are printed but do not fail it.",
-	examples: []string{
+var HealthHelp = &cli.Command{Name: "health", Summary: "Ask a running server whether it is ready (for container health checks and scripts).",
+	Usage:   "airlock health [--url URL]",
+	Details: "Exit 0 when /readyz answers 200, 1 otherwise. Warnings about checks that cannot act are printed but do not fail it.",
+	Examples: []string{
 		"airlock health",
 		"airlock health --url http://127.0.0.1:3180/readyz",
 	}}
@@ -39,14 +40,14 @@ func readyzURL(listen string) string {
 
 // health needs no curl in the image: the container's health check runs
 // the binary itself.
-func healthCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags(healthHelp, stderr)
+func Health(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := cli.NewFlags(HealthHelp, stderr)
 	u := fs.String("url", readyzURL(os.Getenv("AIRLOCK_LISTEN")), "readiness `URL` of the server (default from AIRLOCK_LISTEN)")
-	if code, done := parseFlags(healthHelp, fs, args, stdout, stderr); done {
+	if code, done := cli.ParseFlags(HealthHelp, fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != 0 {
-		usageError(stderr, healthHelp, "")
+		cli.UsageError(stderr, HealthHelp, "")
 		return 2
 	}
 	c := &http.Client{Timeout: 5 * time.Second}

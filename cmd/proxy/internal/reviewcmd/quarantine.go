@@ -1,4 +1,7 @@
-package main
+// Package reviewcmd is the commands that talk to a running server's admin
+// API: `airlock quarantine` (list, show, approve, reject, reopen,
+// override), `airlock downloads` and `airlock names`.
+package reviewcmd
 
 import (
 	"bytes"
@@ -17,10 +20,49 @@ import (
 	"time"
 
 	"airlock/adminapi"
+	"airlock/cmd/proxy/internal/cli"
 	"airlock/config"
 	"airlock/quarantine"
-	"airlock/textsafe"
 )
+
+var QuarantineHelp = &cli.Command{Name: "quarantine", Summary: "Review held files on a running server: list, show, approve, reject, reopen.",
+	Usage: "airlock quarantine list|show|approve|reject|reopen|override [flags] [TARGET]",
+	Details: "TARGET is a sha256, a 12-digit review id, or NAME==VERSION (every file of that release " +
+		"in a state the action applies to). The admin token comes from AIRLOCK_ADMIN_TOKEN; the " +
+		"server from --server, AIRLOCK_SERVER or http://127.0.0.1:3180. " +
+		"Run 'airlock quarantine SUBCOMMAND --help' for each one's flags.",
+	Examples: []string{
+		"export AIRLOCK_ADMIN_TOKEN=...",
+		"airlock quarantine list",
+		"airlock quarantine show litellm==1.82.6",
+		`airlock quarantine approve --reason "checked the diff with the maintainers" requests==2.32.3`,
+	}}
+var quarantineSubs = map[string]*cli.Command{
+	"list": {Name: "quarantine list", Summary: "List files by state (held by default), newest first.",
+		Usage: "airlock quarantine list [--server URL] [--state STATE] [--project NAME] [--check CHECK] [--json]",
+		Examples: []string{"airlock quarantine list", "airlock quarantine list --state all --project litellm",
+			"airlock quarantine list --check cooldown --json"}},
+	"show": {Name: "quarantine show", Summary: "Show a file's decision, its reasons, evidence and history.",
+		Usage:    "airlock quarantine show [--server URL] [--json] TARGET",
+		Examples: []string{"airlock quarantine show litellm==1.82.6", "airlock quarantine show 3f2a9c1e0b7d"}},
+	"approve": {Name: "quarantine approve", Summary: "Approve held files: they are served once every remaining check has run.",
+		Usage: "airlock quarantine approve [--server URL] [--waive CHECKS] [--evidence FINGERPRINT] --reason TEXT TARGET",
+		Details: "An approval waives only the holds it names: without --waive, a cooldown and nothing else. A file " +
+			"also held for content, a vulnerability or anything else is refused with those reasons listed, until " +
+			"each is waived by name. --evidence (printed by quarantine show) refuses the approval if the decision " +
+			"changed since it was shown.",
+		Examples: []string{`airlock quarantine approve --reason "reviewed: build change only" requests==2.32.3`,
+			`airlock quarantine approve --waive cooldown,content --evidence 3f0c2a9e1b7d4c58 --reason "the downloader is the vendor's updater" pkg==1.1`}},
+	"reject": {Name: "quarantine reject", Summary: "Reject files: they are never served and leave the client's pages.",
+		Usage:    "airlock quarantine reject [--server URL] --reason TEXT TARGET",
+		Examples: []string{`airlock quarantine reject --reason "credential stealer in .pth" litellm==1.82.8`}},
+	"override": {Name: "quarantine override", Summary: "Approve files a known-malicious advisory blocks (audited; a plain approve refuses them).",
+		Usage:    "airlock quarantine override [--server URL] --reason TEXT TARGET",
+		Examples: []string{`airlock quarantine override --reason "MAL-2026-1234 is a false report, confirmed with OSV" pkg==1.0`}},
+	"reopen": {Name: "quarantine reopen", Summary: "Reopen a decision: the files are held for review again.",
+		Usage:    "airlock quarantine reopen [--server URL] --reason TEXT TARGET",
+		Examples: []string{`airlock quarantine reopen --reason "maintainer account compromised" pkg==1.2.3`}},
+}
 
 // adminClient calls the admin API.
 type adminClient struct {
@@ -32,10 +74,10 @@ type adminClient struct {
 
 // newAdminClient is the admin API client of the commands that ask a
 // running server; nil (said on stderr) without AIRLOCK_ADMIN_TOKEN.
-func newAdminClient(ctx context.Context, server string, getenv func(string) string, c *command, stderr io.Writer) *adminClient {
+func newAdminClient(ctx context.Context, server string, getenv func(string) string, c *cli.Command, stderr io.Writer) *adminClient {
 	token := getenv("AIRLOCK_ADMIN_TOKEN")
 	if token == "" {
-		fmt.Fprintf(stderr, "airlock %s: set AIRLOCK_ADMIN_TOKEN to the server's admin token (admin.token in its config)\n", c.name)
+		fmt.Fprintf(stderr, "airlock %s: set AIRLOCK_ADMIN_TOKEN to the server's admin token (admin.token in its config)\n", c.Name)
 		return nil
 	}
 	return &adminClient{ctx: ctx, base: server, token: token, http: &http.Client{Timeout: 2 * time.Minute}}
@@ -86,24 +128,24 @@ func (c *adminClient) do(method, path string, body, out any) error {
 	return nil
 }
 
-func quarantineCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func Quarantine(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
-		usageError(stderr, quarantineHelp, "which subcommand?")
+		cli.UsageError(stderr, QuarantineHelp, "which subcommand?")
 		return 2
 	}
 	sub := args[0]
 	if sub == "-h" || sub == "--help" || sub == "help" {
-		printHelp(stdout, quarantineHelp, nil)
+		cli.PrintHelp(stdout, QuarantineHelp, nil)
 		return 0
 	}
 	help, ok := quarantineSubs[sub]
 	if !ok {
-		usageError(stderr, quarantineHelp, fmt.Sprintf("unknown subcommand %q", sub))
+		cli.UsageError(stderr, QuarantineHelp, fmt.Sprintf("unknown subcommand %q", sub))
 		return 2
 	}
 	// Each subcommand has only the flags that apply to it.
-	fs := newFlags(help, stderr)
-	server := fs.String("server", firstNonEmpty(getenv("AIRLOCK_SERVER"), "http://"+config.DefaultListen), "airlock server `URL` (or AIRLOCK_SERVER)")
+	fs := cli.NewFlags(help, stderr)
+	server := fs.String("server", cli.FirstNonEmpty(getenv("AIRLOCK_SERVER"), "http://"+config.DefaultListen), "airlock server `URL` (or AIRLOCK_SERVER)")
 	var reason, state, project, check *string
 	var asJSON *bool
 	switch sub {
@@ -122,7 +164,7 @@ func quarantineCmd(ctx context.Context, args []string, stdout, stderr io.Writer,
 		waive = fs.String("waive", "", "the holding `checks` this approval waives, comma-separated (default: cooldown only; quarantine show lists them)")
 		evidence = fs.String("evidence", "", "the evidence `fingerprint` quarantine show printed: refused if the decision changed since")
 	}
-	if code, done := parseFlags(help, fs, args[1:], stdout, stderr); done {
+	if code, done := cli.ParseFlags(help, fs, args[1:], stdout, stderr); done {
 		return code
 	}
 	wantArgs := 1
@@ -130,11 +172,11 @@ func quarantineCmd(ctx context.Context, args []string, stdout, stderr io.Writer,
 		wantArgs = 0
 	}
 	if fs.NArg() != wantArgs {
-		usageError(stderr, help, "")
+		cli.UsageError(stderr, help, "")
 		return 2
 	}
 	if reason != nil && strings.TrimSpace(*reason) == "" {
-		usageError(stderr, help, "--reason is required")
+		cli.UsageError(stderr, help, "--reason is required")
 		return 2
 	}
 	c := newAdminClient(ctx, *server, getenv, help, stderr)
@@ -166,15 +208,6 @@ func quarantineCmd(ctx context.Context, args []string, stdout, stderr io.Writer,
 	return 0
 }
 
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
-}
-
 func listCmd(c *adminClient, w io.Writer, state, project, check string, asJSON bool) error {
 	q := url.Values{"state": {state}}
 	if project != "" {
@@ -188,7 +221,7 @@ func listCmd(c *adminClient, w io.Writer, state, project, check string, asJSON b
 		return err
 	}
 	if asJSON {
-		return printJSON(w, res)
+		return cli.PrintJSON(w, res)
 	}
 	printTable(w, res.Files)
 	var states []string
@@ -210,7 +243,7 @@ func printTable(w io.Writer, files []quarantine.View) {
 		}
 		// Each cell on one line: a member name with a newline and tabs
 		// must not print a row of its own ("released … approved by …").
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ReviewID, v.State, cell(v.Filename), strings.Join(v.Decision.Checks(), ","), cell(reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ReviewID, v.State, cli.Cell(v.Filename), strings.Join(v.Decision.Checks(), ","), cli.Cell(reason))
 	}
 	tw.Flush()
 }
@@ -229,7 +262,7 @@ func showCmd(c *adminClient, w io.Writer, target string, asJSON bool) error {
 		full = append(full, fv)
 	}
 	if asJSON {
-		return printJSON(w, full)
+		return cli.PrintJSON(w, full)
 	}
 	for i, fv := range full {
 		if i > 0 {
@@ -242,36 +275,10 @@ func showCmd(c *adminClient, w io.Writer, target string, asJSON bool) error {
 		}
 		fmt.Fprintln(w, "  checks:")
 		for _, cs := range fv.Checks {
-			fmt.Fprintf(w, "    %-15s %-12s %s\n", cs.Check, cs.Status, cell(cs.Detail))
+			fmt.Fprintf(w, "    %-15s %-12s %s\n", cs.Check, cs.Status, cli.Cell(cs.Detail))
 		}
 	}
 	return nil
-}
-
-// cell is text from outside (names, reasons, notes, user agents) for one
-// line of a table or a listing.
-func cell(s string) string { return textsafe.Line(s) }
-
-func printView(w io.Writer, v quarantine.View) {
-	fmt.Fprintf(w, "%s  (%s %s)\n", cell(v.Filename), v.Project, cell(v.Version))
-	fmt.Fprintf(w, "  sha256:    %s\n  review id: %s\n  state:     %s\n  decision:  %s (%s mode, policy %s, at %s)\n",
-		v.SHA256, v.ReviewID, v.State, v.Decision.Action, v.Decision.Mode, v.Decision.Policy, v.Decision.EvaluatedAt.Format(time.RFC3339))
-	if !v.Inputs.UploadTime.IsZero() {
-		fmt.Fprintf(w, "  uploaded:  %s\n", v.Inputs.UploadTime.Format(time.RFC3339))
-	}
-	if !v.Decision.Until.IsZero() {
-		fmt.Fprintf(w, "  releases:  %s (on its own)\n", v.Decision.Until.Format(time.RFC3339))
-	}
-	if v.DecidedBy != "" {
-		fmt.Fprintf(w, "  decided by %s: %s\n", cell(v.DecidedBy), cell(v.Note))
-	}
-	printReasons(w, v.Decision.Reasons)
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // resolveTarget turns a TARGET into records: by sha256 or review id, or
@@ -340,4 +347,21 @@ func currentUser() string {
 		actor = u.Username
 	}
 	return actor
+}
+
+// printView writes a file's decision for a person.
+func printView(w io.Writer, v quarantine.View) {
+	fmt.Fprintf(w, "%s  (%s %s)\n", cli.Cell(v.Filename), v.Project, cli.Cell(v.Version))
+	fmt.Fprintf(w, "  sha256:    %s\n  review id: %s\n  state:     %s\n  decision:  %s (%s mode, policy %s, at %s)\n",
+		v.SHA256, v.ReviewID, v.State, v.Decision.Action, v.Decision.Mode, v.Decision.Policy, v.Decision.EvaluatedAt.Format(time.RFC3339))
+	if !v.Inputs.UploadTime.IsZero() {
+		fmt.Fprintf(w, "  uploaded:  %s\n", v.Inputs.UploadTime.Format(time.RFC3339))
+	}
+	if !v.Decision.Until.IsZero() {
+		fmt.Fprintf(w, "  releases:  %s (on its own)\n", v.Decision.Until.Format(time.RFC3339))
+	}
+	if v.DecidedBy != "" {
+		fmt.Fprintf(w, "  decided by %s: %s\n", cli.Cell(v.DecidedBy), cli.Cell(v.Note))
+	}
+	cli.PrintReasons(w, v.Decision.Reasons)
 }

@@ -1,4 +1,6 @@
-package main
+// Package scorecmd is `airlock score`: a project's behaviour score with
+// the points of each signal, for a person or as JSON.
+package scorecmd
 
 import (
 	"context"
@@ -9,31 +11,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"airlock/cmd/proxy/internal/cli"
 	"airlock/config"
 	"airlock/humantime"
 	"airlock/index"
+	"airlock/server/evidence"
 	"airlock/signals"
 )
 
-// newAssessor builds the behavioural signal sources from the config; nil
-// when signals are off.
-func newAssessor(cfg config.Config, cache signals.Cache) *signals.Assessor {
-	if !cfg.Signals.Enabled {
-		return nil
-	}
-	w := cfg.Signals.Weights
-	th := signals.DefaultThresholds()
-	th.RapidReleases, th.HeavyDownloads = cfg.Signals.RapidReleases, cfg.Signals.HeavyDownloads
-	return &signals.Assessor{
-		Client: signals.New(signals.Options{
-			PyPIURL: cfg.Upstream.URL, PyPIStatsURL: cfg.Signals.PyPIStatsURL, GitHubAPIURL: cfg.Signals.GitHubAPIURL,
-			GitHubToken: cfg.Signals.GitHubToken, Timeout: time.Duration(cfg.Signals.Timeout), TTL: time.Duration(cfg.Signals.TTL),
-			Cache: cache,
-		}),
-		Weights:    signals.Weights{Age: w.Age, Cadence: w.Cadence, Maintainers: w.Maintainers, Organization: w.Organization, Downloads: w.Downloads, Repository: w.Repository},
-		Thresholds: th,
-	}
-}
+var Help = &cli.Command{Name: "score", Summary: "Print a project's behaviour score with the points of each signal.",
+	Usage:    "airlock score [--config FILE] [--json] PROJECT",
+	Examples: []string{"airlock score requests", "airlock score --json ultralytics"}}
 
 // ScoreJSON is `airlock score --json`.
 type ScoreJSON struct {
@@ -70,17 +58,17 @@ func cadenceJSON(c *signals.Cadence) *CadenceJSON {
 		MaxIn24h: c.MaxIn24h, LatestGapSeconds: int64(c.LatestGap.Seconds())}
 }
 
-// score prints a project's commitment score with its breakdown, flags and
+// Run prints a project's commitment score with its breakdown, flags and
 // facts. It opens no data directory, so it works while a server runs.
-func score(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags(scoreHelp, stderr)
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := cli.NewFlags(Help, stderr)
 	cfgPath := fs.String("config", "", "YAML config `file` (optional)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code, done := parseFlags(scoreHelp, fs, args, stdout, stderr); done {
+	if code, done := cli.ParseFlags(Help, fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != 1 {
-		usageError(stderr, scoreHelp, "")
+		cli.UsageError(stderr, Help, "")
 		return 2
 	}
 	project, err := index.Normalize(fs.Arg(0))
@@ -94,7 +82,7 @@ func score(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Signals.Enabled = true
-	a := newAssessor(cfg, &signals.MemCache{})
+	a := evidence.Assessor(cfg, &signals.MemCache{})
 	rctx, cancel := context.WithTimeout(ctx, 4*time.Duration(cfg.Signals.Timeout))
 	defer cancel()
 	r := a.Report(rctx, project)
@@ -119,7 +107,7 @@ func score(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out.DownloadsLastDay, out.DownloadsLastMo = &d.LastDay, &d.LastMonth
 	}
 	if *asJSON {
-		if err := printJSON(stdout, out); err != nil {
+		if err := cli.PrintJSON(stdout, out); err != nil {
 			return 2
 		}
 		return 0
@@ -175,7 +163,7 @@ func printScore(w io.Writer, s ScoreJSON, cfg config.Config) {
 	add := func(k string, v any) { facts = append(facts, fmt.Sprintf("  %-20s %v", k+":", v)) }
 	if s.Maintainers != nil {
 		add("maintainers", fmt.Sprintf("%d (%s)", *s.Maintainers, strings.Join(s.MaintainerNames, ", ")))
-		add("organization", firstNonEmpty(s.Organization, "none"))
+		add("organization", cli.FirstNonEmpty(s.Organization, "none"))
 		add("releases", *s.Releases)
 		add("first release", s.FirstRelease.Format("2006-01-02"))
 	}
@@ -187,7 +175,7 @@ func printScore(w io.Writer, s ScoreJSON, cfg config.Config) {
 	if s.DownloadsLastDay != nil {
 		add("downloads (day/mo)", fmt.Sprintf("%d / %d", *s.DownloadsLastDay, *s.DownloadsLastMo))
 	}
-	add("repository", firstNonEmpty(s.Repository, "none linked"))
+	add("repository", cli.FirstNonEmpty(s.Repository, "none linked"))
 	fmt.Fprintf(w, "facts:\n%s\n", strings.Join(facts, "\n"))
 	if len(s.Unknown) > 0 {
 		var u []string
