@@ -16,7 +16,7 @@ const (
 	routeNameRelease = "/names/{index}/release"
 )
 
-// Names are the names private indexes own by their lists (indexes.Router):
+// Names are the names private indexes own by their lists (route.Router):
 // kept until an operator releases one, so that a list that comes back
 // empty never hands a name to the public upstream.
 type Names interface {

@@ -11,7 +11,7 @@ import (
 // The gate's collaborators that gather evidence, each behind what the
 // decisions need of it; the command hands in the real ones.
 
-// Attestations gathers PEP 740 inputs (attest.Gatherer).
+// Attestations gathers PEP 740 inputs (provenance.Gatherer).
 type Attestations interface {
 	// ForFile is the file's attestation, verified once and remembered.
 	ForFile(ctx context.Context, page *index.Page, f index.File) (*policy.Attestation, error)

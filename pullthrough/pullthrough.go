@@ -18,8 +18,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"airlock/index"
-	"airlock/indexes"
 	"airlock/metrics"
+	"airlock/route"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -62,7 +62,7 @@ type Options struct {
 	// Upstream is the public upstream; Indexes (optional) routes the
 	// projects private indexes own to them.
 	Upstream *upstream.Client
-	Indexes  *indexes.Router
+	Indexes  *route.Router
 	Metrics  *metrics.Metrics
 	Log      zerolog.Logger
 	PageTTL  time.Duration

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"airlock/attest"
 	"airlock/gate"
 	"airlock/internal/fakepypi"
 	"airlock/policy"
+	"airlock/provenance"
 	"airlock/verify"
 )
 
@@ -48,7 +48,7 @@ func newAttestHarness(t testing.TB, rules func(*policy.Rules)) (*harness, *fakep
 	h.store.Close()
 	h.open(func(o *gate.Options, fake *fakepypi.Server) {
 		base, _ := url.Parse(fake.Index.URL)
-		o.Attest = attest.New(o.Upstream, base, verifier, o.Store.(attest.Cache))
+		o.Attest = provenance.New(o.Upstream, base, verifier, o.Store.(provenance.Cache))
 	})
 	whl := filepath.Join(fixtureDir(), "abi3info-2024.10.3-py3-none-any.whl")
 	attested, err := h.fake.AddFixture("abi3info", "2024.10.3", whl, whl+".provenance", uploaded)

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"airlock/advisories"
-	"airlock/attest"
 	"airlock/config"
+	"airlock/provenance"
 	"airlock/server/parts"
 	"airlock/signals"
 	"airlock/sourcecmp"
@@ -22,7 +22,7 @@ import (
 
 // Gatherers are the evidence sources; a nil one is a check turned off.
 type Gatherers struct {
-	Attest  *attest.Gatherer
+	Attest  *provenance.Gatherer
 	Signals *signals.Assessor
 	Sources *sourcecmp.Fetcher
 	// Feed is the advisory sources, restored from the store's last good
@@ -38,7 +38,7 @@ func Build(p *parts.Parts) (Gatherers, error) {
 		return Gatherers{}, err
 	}
 	g := Gatherers{
-		Attest:  attest.New(p.Upstream, cfg.UpstreamURL(), verifier, p.Store),
+		Attest:  provenance.New(p.Upstream, cfg.UpstreamURL(), verifier, p.Store),
 		Signals: Assessor(cfg, p.Store),
 		Sources: sourceFetcher(cfg, p.Store),
 		Feed:    feed(p),

@@ -13,11 +13,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"airlock/config"
-	"airlock/indexes"
 	"airlock/metrics"
 	"airlock/notify"
 	"airlock/policy"
 	"airlock/quarantine"
+	"airlock/route"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -35,7 +35,7 @@ type Parts struct {
 	// Upstream is the public index; Router sends each project to it or
 	// to the private index that owns the name.
 	Upstream *upstream.Client
-	Router   *indexes.Router
+	Router   *route.Router
 }
 
 // Open opens the parts the config names.
@@ -86,9 +86,9 @@ func (p *Parts) Close() {
 
 // newRouter builds the index router: the public upstream and each private
 // index with its credentials (read once here, never logged).
-func (p *Parts) newRouter(ctx context.Context) (*indexes.Router, error) {
+func (p *Parts) newRouter(ctx context.Context) (*route.Router, error) {
 	cfg := p.Config
-	var private []*indexes.Index
+	var private []*route.Index
 	for _, ixc := range cfg.Indexes {
 		user, password, token, err := ixc.Credentials(os.Getenv)
 		if err != nil {
@@ -100,11 +100,11 @@ func (p *Parts) newRouter(ctx context.Context) (*indexes.Router, error) {
 			Username: user, Password: password, Token: token,
 		})
 		patterns := ixc.Patterns()
-		private = append(private, &indexes.Index{Name: ixc.Name, Client: client, Patterns: patterns, ListEvery: time.Duration(ixc.ListRefresh)})
+		private = append(private, &route.Index{Name: ixc.Name, Client: client, Patterns: patterns, ListEvery: time.Duration(ixc.ListRefresh)})
 		p.Log.Info().Str("index", ixc.Name).Str("url", upstream.RedactURL(ixc.URL)).Strs("projects", patterns).
 			Bool("authenticated", user != "" || token != "").Msg("private index")
 	}
-	return indexes.NewRouter(ctx, &indexes.Index{Client: p.Upstream}, private, p.Store, p.Quarantine, p.Log), nil
+	return route.NewRouter(ctx, &route.Index{Client: p.Upstream}, private, p.Store, p.Quarantine, p.Log), nil
 }
 
 // OpenStore opens the store the config names: bbolt and a blob folder in

@@ -1,10 +1,10 @@
-// Package indexes decides which upstream answers for a project. A private
+// Package route decides which upstream answers for a project. A private
 // index owns the names its patterns match and every name its own /simple/
 // list shows; any other name belongs to the public upstream. A project a
 // private index owns is answered from that index alone, whatever the
 // public upstream lists: the public one cannot win with a higher version
 // (dependency confusion, as with torchtriton in December 2022).
-package indexes
+package route
 
 import (
 	"context"

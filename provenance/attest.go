@@ -1,10 +1,10 @@
-// Package attest gathers the attestation inputs of the policy: it finds a
+// Package provenance gathers the attestation inputs of the policy: it finds a
 // file's PEP 740 provenance (the page's provenance URL, or PyPI's Integrity
 // API), verifies it once with the verifier built at start-up, remembers the
 // outcome per file sha256, and finds the newest earlier release that was
 // attested. Fetch failures are errors (the gate then holds the file);
 // a 404 is "missing"; a provenance that does not verify is "invalid".
-package attest
+package provenance
 
 import (
 	"context"
