@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -105,13 +106,16 @@ type Server struct {
 	meta      map[string]ProjectMeta
 	downloads map[string][3]int64
 	repos     map[string]*Repo
+
+	pace      Pace
+	fileBytes atomic.Int64
 }
 
 // New starts both servers on loopback.
 func New() *Server {
 	s := &Server{dists: map[string][]*Dist{}, faults: map[string]Fault{}, hits: map[string]int{}}
-	s.Index = httptest.NewServer(s.handler(s.authenticated(s.serveIndex)))
-	s.Files = httptest.NewServer(s.handler(s.serveFile))
+	s.Index = httptest.NewServer(s.handler(s.authenticated(s.paced(s.serveIndex, nil))))
+	s.Files = httptest.NewServer(s.handler(s.paced(s.serveFile, &s.fileBytes)))
 	s.startSources()
 	return s
 }
@@ -367,6 +371,17 @@ func (s *Server) handler(next http.HandlerFunc) http.Handler {
 	})
 }
 
+// paced answers at the server's pace, counting bytes into count.
+func (s *Server) paced(next http.HandlerFunc, count *atomic.Int64) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		pw, ok := s.withPace(w, r, count)
+		if !ok {
+			return
+		}
+		next(pw, r)
+	}
+}
+
 // resetConn closes the underlying connection abruptly.
 func resetConn(w http.ResponseWriter) {
 	if f, ok := w.(http.Flusher); ok {
@@ -483,6 +498,9 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 	buf.WriteString("</body></html>\n")
 	writeConditional(w, r, "text/html", buf.Bytes())
 }
+
+// FileURL is where the file host serves d.
+func (s *Server) FileURL(d *Dist) string { return s.fileURL(d) }
 
 func (s *Server) fileURL(d *Dist) string {
 	return s.Files.URL + "/packages/" + d.SHA256()[:8] + "/" + d.Filename

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The cold path: a first install through a fresh Airlock next to the same
+# install straight from the upstream, with pip and uv (no client caches),
+# on a fake upstream at a real network's pace (40 ms per answer, 25 MB/s
+# per connection; 13 projects, each release one wheel this machine
+# installs and eight for other platforms, an sdist, ~450 KB of real
+# Python; a newer release in its cooldown). Reports cold/direct,
+# warm/direct, upstream bytes over client bytes (background work
+# included), the first byte of a large cold file, and Airlock's peak RSS.
+# Usage:
+#   bash bench/coldpath.sh                 # the fake, with PEP 658 metadata
+#   bash bench/coldpath.sh -no-metadata    # the fake, without (as this machine's PyPI mirror)
+#   bash bench/coldpath.sh -real           # this machine's PyPI (network)
+# Any coldbench flag passes through (go run ./internal/cmd/coldbench -h).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=local
+OUT=bench/out
+mkdir -p "$OUT"
+VENV=${E2E_VENV:-$PWD/.venv-e2e}
+bash scripts/setup-clients.sh "$VENV" >/dev/null
+go build -o "$OUT/airlock" ./cmd/proxy
+go run ./internal/cmd/coldbench -airlock "$OUT/airlock" -venv "$VENV" -out "$OUT/coldpath" "$@"
