@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"airlock/inspect"
+	"airlock/platforms"
 	"airlock/storage"
 	"airlock/upstream"
 )
@@ -172,6 +173,22 @@ type Background struct {
 	// error is checked again; it doubles per failure up to RetryMax.
 	Retry    Duration `yaml:"retry"`
 	RetryMax Duration `yaml:"retry_max"`
+	// Platforms are checked ahead besides those clients named in their
+	// User-Agent in the last 30 days (os-arch[-libc]-implX.Y, e.g.
+	// linux-x86_64-glibc-cp3.12): for a deployment whose clients send none
+	// (poetry) or before they first ask.
+	Platforms []string `yaml:"platforms"`
+}
+
+// PlatformList is Platforms read (Validate has checked them).
+func (b Background) PlatformList() []platforms.Client {
+	var out []platforms.Client
+	for _, p := range b.Platforms {
+		if c, err := platforms.Parse(p); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Inspect is the `inspect:` section: content inspection and its limits.
@@ -460,6 +477,11 @@ func (c Config) Validate() error {
 	}
 	if b := c.Background; b.Workers < 0 || b.Workers > 64 || b.ProjectBytes < 0 || b.TotalBytes < 0 || b.SignalsWait <= 0 || b.Retry <= 0 || b.RetryMax < b.Retry {
 		return errors.New("config: background: workers must be 0-64, budgets not negative, signals_wait and retry positive, retry_max at least retry")
+	}
+	for _, p := range c.Background.Platforms {
+		if _, err := platforms.Parse(p); err != nil {
+			return fmt.Errorf("config: background.platforms: %w", err)
+		}
 	}
 	if i := c.Inspect; i.MaxTotalBytes <= 0 || i.MaxMembers <= 0 || i.MaxRatio <= 0 || i.MaxPathLength <= 0 || i.MaxDepth <= 0 || i.MaxScanBytes <= 0 || i.MaxMemberBytes <= 0 || i.RatioMinBytes < 0 {
 		return errors.New("config: inspect: every limit must be positive")

@@ -49,3 +49,13 @@ type Advisories interface {
 type SourceTrees interface {
 	Tree(ctx context.Context, ownerRepo, tag string) (map[string]string, error)
 }
+
+// Platforms are the platforms this deployment's clients install for
+// (platforms.Seen): the background checks a cooling release's files that
+// fit one of them only.
+type Platforms interface {
+	// Saw records a request's User-Agent; true when its platform is new.
+	Saw(userAgent string) bool
+	// Fits reports whether some known client could install the file.
+	Fits(filename string) bool
+}

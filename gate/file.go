@@ -18,6 +18,8 @@ import (
 type FileRequest struct {
 	Project  string
 	Filename string
+	// UserAgent is the client's (its platform is learned: ClientSeen).
+	UserAgent string
 }
 
 // FileAnswer is the gate's answer to a file request: serve Record's
@@ -36,6 +38,7 @@ var ErrNoDecision = errors.New("could not decide on this file")
 // decision serves it. An error is a fault (upstream, store) or, wrapping
 // ErrNoDecision, a decision that could not be made: both serve nothing.
 func (g *Gate) File(ctx context.Context, req FileRequest) (FileAnswer, error) {
+	g.ClientSeen(req.UserAgent)
 	key := req.Filename
 	distName, isMeta := strings.CutSuffix(key, MetadataSuffix)
 	ans := FileAnswer{Meta: isMeta}

@@ -40,6 +40,9 @@ import (
 	"airlock/work"
 )
 
+// CacheOptions are the pull-through cache's options, as the gate's.
+type CacheOptions = pullthrough.Options
+
 // Options configure a Gate.
 type Options struct {
 	Store Store
@@ -62,6 +65,9 @@ type Options struct {
 	Sources SourceTrees
 	// Background bounds the work queue; zero Workers turns it off.
 	Background Background
+	// Platforms limits the background checks to the files clients could
+	// install; nil: every file of a cooling release.
+	Platforms Platforms
 	// SignalsWait bounds how long a listing waits for the signal sources
 	// when the project's signals are not known yet.
 	SignalsWait time.Duration

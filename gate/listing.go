@@ -59,7 +59,7 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 		if !l.Until.IsZero() && (until.IsZero() || l.Until.Before(until)) {
 			until = l.Until
 		}
-		g.queueIfCooling(ctx, p, f, lc, &cooling)
+		g.queueIfCooling(ctx, p, f, l, lc, &cooling)
 		switch {
 		case !l.Show || (l.Yank && hideHeld):
 			view.Hide(i)

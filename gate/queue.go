@@ -4,16 +4,26 @@ import (
 	"context"
 
 	"airlock/index"
+	"airlock/quarantine"
 	"airlock/storage"
 )
 
-// queueIfCooling queues a listed file for the background checks when its
-// release is inside its cooldown and it has not been checked yet.
-func (g *Gate) queueIfCooling(ctx context.Context, p *index.Page, f index.File, lc listingContext, pending *[]index.File) {
+// queueIfCooling queues a listed file for the background checks when the
+// listing holds it until a time (its cooldown), it has not been checked
+// yet, and a client of this deployment could install it. A file the page
+// already offers is checked when it is asked for; the background fetches
+// nothing for it (a release past its cooldown, however young).
+func (g *Gate) queueIfCooling(ctx context.Context, p *index.Page, f index.File, l quarantine.Listing, lc listingContext, pending *[]index.File) {
 	if !g.queue.Enabled() || f.SHA256() == "" || f.Yanked || f.UploadTime.IsZero() || f.Size < 0 {
 		return
 	}
 	if lc.now.Sub(f.UploadTime) >= max(lc.rules.Cooldown, lc.rules.CooldownBelow) {
+		return
+	}
+	if offered := l.Show && !l.Yank; offered && !g.opt.Quarantine.Audit() {
+		return
+	}
+	if !l.Until.IsZero() && !l.Until.After(lc.now) {
 		return
 	}
 	if rec, ok := lc.stored[f.Filename]; ok && rec.SHA256 == f.SHA256() && g.opt.Store.HasBlob(ctx, rec.SHA256) {
@@ -21,7 +31,20 @@ func (g *Gate) queueIfCooling(ctx context.Context, p *index.Page, f index.File, 
 			return // downloaded and decided: checked
 		}
 	}
+	if g.opt.Platforms != nil && !g.opt.Platforms.Fits(f.Filename) {
+		g.opt.Metrics.BackgroundSkipped.WithLabelValues("platform").Inc()
+		return
+	}
 	*pending = append(*pending, f)
+}
+
+// ClientSeen learns a request's platform from its User-Agent; a platform
+// seen for the first time renders pages anew, so their cooling files for
+// it are queued.
+func (g *Gate) ClientSeen(userAgent string) {
+	if g.opt.Platforms != nil && g.opt.Platforms.Saw(userAgent) {
+		g.opt.Quarantine.Invalidate()
+	}
 }
 
 // checker is the gate as the work queue's Checker.
@@ -43,6 +66,7 @@ func (c checker) Check(ctx context.Context, it storage.WorkItem, budget func(pro
 	if _, stored := g.storedFile(ctx, page.Name, f); !stored {
 		if !budget(it.Project, f.Size) {
 			logFrom(ctx).Info().Str("project", it.Project).Str("file", it.Filename).Int64("size", f.Size).Msg("background check skipped: byte budget spent (the file is checked when a client asks)")
+			g.opt.Metrics.BackgroundSkipped.WithLabelValues("budget").Inc()
 			return "skipped", nil
 		}
 		if _, err := g.ensureStored(ctx, page, f); err != nil {

@@ -24,10 +24,15 @@ type Metrics struct {
 	// BackgroundBytes the part of them the work queue fetched.
 	UpstreamBytes   prometheus.Counter
 	BackgroundBytes prometheus.Counter
-	QueueDepth      prometheus.Gauge
-	QueueOldest     prometheus.Gauge       // age in seconds of the oldest queued item
-	QueueDone       *prometheus.CounterVec // outcome (done, failed, skipped)
-	SignalErrors    *prometheus.CounterVec // source
+	// BackgroundSkipped counts cooling files the background did not check
+	// ahead, by reason: platform (no client of this deployment could
+	// install it; counted per page render) or budget (the byte budget was
+	// spent). Each is checked when a client asks for it.
+	BackgroundSkipped *prometheus.CounterVec
+	QueueDepth        prometheus.Gauge
+	QueueOldest       prometheus.Gauge       // age in seconds of the oldest queued item
+	QueueDone         *prometheus.CounterVec // outcome (done, failed, skipped)
+	SignalErrors      *prometheus.CounterVec // source
 	// CheckInert is 1 for a check that cannot act (check, reason), e.g.
 	// attestation/no_provenance_upstream or signals/source_github.
 	CheckInert *InertChecks
@@ -97,7 +102,9 @@ func New() *Metrics {
 		Name: "airlock_advisories_source_failing", Help: "1 while an advisory source's last read failed (its last good records stay in force).",
 	}, []string{"source"})
 	m.Registry.MustRegister(m.CheckInert, m.AdvisoryRecords, m.AdvisoryRefreshed, m.AdvisoryFailing)
-	m.Registry.MustRegister(m.UpstreamBytes, m.BackgroundBytes, m.QueueDepth, m.QueueOldest, m.QueueDone, m.SignalErrors)
+	m.BackgroundSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "airlock_background_skipped_total",
+		Help: "Cooling files the background did not check ahead, by reason (platform: no client uses it; budget: the byte budget was spent)."}, []string{"reason"})
+	m.Registry.MustRegister(m.UpstreamBytes, m.BackgroundBytes, m.BackgroundSkipped, m.QueueDepth, m.QueueOldest, m.QueueDone, m.SignalErrors)
 	m.Registry.MustRegister(m.Requests, m.Cache, m.UpstreamLatency, m.UpstreamErrors,
 		m.BytesServed, m.HashMismatches, m.RefusedHosts, m.Gate,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -21,7 +21,7 @@ import (
 	"airlock/connlimit"
 	"airlock/gate"
 	"airlock/internal/every"
-	"airlock/pullthrough"
+	"airlock/platforms"
 	"airlock/server/evidence"
 	"airlock/server/front"
 	"airlock/server/parts"
@@ -62,7 +62,7 @@ func gateOptions(p *parts.Parts, ev evidence.Gatherers) gate.Options {
 	cfg := p.Config
 	opt := gate.Options{
 		Store: p.Store,
-		Options: pullthrough.Options{
+		Options: gate.CacheOptions{
 			Indexes:        p.Router,
 			Upstream:       p.Upstream,
 			Metrics:        p.Metrics,
@@ -88,6 +88,9 @@ func gateOptions(p *parts.Parts, ev evidence.Gatherers) gate.Options {
 	if ev.Signals != nil {
 		opt.Signals = ev.Signals
 	}
+	// The background checks what this deployment's clients could install:
+	// the platforms they named lately, and those the config lists.
+	opt.Platforms = platforms.NewSeen(30*24*time.Hour, nil, cfg.Background.PlatformList()...)
 	if ev.Sources != nil {
 		opt.Sources = ev.Sources
 	}

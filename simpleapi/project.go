@@ -58,6 +58,7 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	media := Negotiate(r.Header.Get("Accept"))
+	s.opt.Gate.ClientSeen(r.UserAgent()) // before the render queues what is cooling
 	entry, err := s.opt.Gate.Page(r.Context(), name)
 	if err != nil {
 		s.fail(w, r, err)

@@ -39,6 +39,8 @@ type options struct {
 	real               bool
 	realSet            []string
 	settle             time.Duration
+	clients            []string
+	logLevel           string
 }
 
 func main() {
@@ -55,9 +57,12 @@ func main() {
 	flag.BoolVar(&o.real, "real", false, "measure on this machine's PyPI instead of the fake")
 	set := flag.String("real-set", "boto3 requests django pandas fastapi pillow numpy", "-real: what to install")
 	flag.DurationVar(&o.settle, "settle", 60*time.Second, "how long to wait for the background work to finish after an install")
+	clients := flag.String("clients", "pip uv", "clients to measure")
+	flag.StringVar(&o.logLevel, "log-level", "warn", "airlock's log level (its log: <out>/airlock.log)")
 	flag.Parse()
 	o.rate = int64(*rateMB * 1e6)
 	o.realSet = strings.Fields(*set)
+	o.clients = strings.Fields(*clients)
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "coldbench:", err)
 		os.Exit(1)
@@ -84,7 +89,7 @@ func run(o options) error {
 	type sample struct{ direct, cold, warm, upstream, background, client, rss float64 }
 	results := map[string][]sample{}
 	for round := 0; round < o.rounds; round++ {
-		for _, client := range []string{"pip", "uv"} {
+		for _, client := range o.clients {
 			direct, _, err := install(o, client, up.index, up.install)
 			if err != nil {
 				return fmt.Errorf("%s direct: %w", client, err)
@@ -124,7 +129,7 @@ func run(o options) error {
 	fmt.Fprintf(&report, "# cold path, %s, %d rounds (medians)\n\n", mode, o.rounds)
 	fmt.Fprintln(&report, "| client | direct | cold | cold/direct | warm/direct | upstream MB | of it background | client MB | upstream/client | peak RSS |")
 	fmt.Fprintln(&report, "|---|---|---|---|---|---|---|---|---|---|")
-	for _, client := range []string{"pip", "uv"} {
+	for _, client := range o.clients {
 		ss := results[client]
 		med := func(f func(sample) float64) float64 {
 			v := make([]float64, len(ss))
@@ -239,7 +244,9 @@ func pythonSources(o options) (func(project int, version string) map[string]stri
 		files := map[string]string{}
 		size := 0
 		for k := 0; size < 450_000; k++ {
-			body := pool[(project*7+k)%len(pool)]
+			// Each project's code is its own (real projects share little):
+			// no analysis of one is reused for another.
+			body := fmt.Sprintf("# project %d\n", project) + pool[(project*7+k)%len(pool)]
 			files["mod_"+strconv.Itoa(k)+".py"] = body
 			size += len(body)
 		}
@@ -305,6 +312,8 @@ type airlock struct {
 	logPath string
 }
 
+var starts int // airlock processes started, for their logs' names
+
 func startAirlock(o options, up upstreamOf) (*airlock, error) {
 	data, err := os.MkdirTemp(o.out, "data-")
 	if err != nil {
@@ -316,13 +325,14 @@ func startAirlock(o options, up upstreamOf) (*airlock, error) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	a := &airlock{url: "http://" + addr, data: data, logPath: filepath.Join(o.out, "airlock.log")}
+	starts++
+	a := &airlock{url: "http://" + addr, data: data, logPath: filepath.Join(o.out, fmt.Sprintf("airlock-%d.log", starts))}
 	logf, err := os.Create(a.logPath)
 	if err != nil {
 		return nil, err
 	}
 	a.cmd = exec.Command(o.airlock, "serve", "--listen", addr, "--data-dir", data)
-	env := append(os.Environ(), "AIRLOCK_LOG_LEVEL=warn")
+	env := append(os.Environ(), "AIRLOCK_LOG_LEVEL="+o.logLevel)
 	if !o.real {
 		env = append(env, "AIRLOCK_UPSTREAM_URL="+strings.TrimSuffix(up.index, "/simple/"), "AIRLOCK_UPSTREAM_FILE_HOSTS="+up.fileHost,
 			"AIRLOCK_SIGNALS_PYPISTATS_URL="+up.stats, "AIRLOCK_SIGNALS_GITHUB_API_URL="+up.github,
