@@ -37,7 +37,10 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	if s.opt.FillTimeout > 0 {
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opt.FillTimeout + s.opt.WriteTimeout))
 	}
-	ans, err := s.opt.Gate.File(r.Context(), gate.FileRequest{Project: project, Filename: key, UserAgent: r.UserAgent()})
+	ans, answered, err := s.fileWaiting(w, r, gate.FileRequest{Project: project, Filename: key, UserAgent: r.UserAgent()})
+	if !answered {
+		return // sent on to ask again, or gone
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -39,7 +39,7 @@ type recorder struct {
 }
 
 func (rec *recorder) WriteHeader(code int) {
-	if rec.status == 0 {
+	if rec.status == 0 && code >= 200 { // a 1xx (keeping a client waiting) is not the answer
 		rec.status = code
 	}
 	rec.ResponseWriter.WriteHeader(code)

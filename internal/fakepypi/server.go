@@ -170,7 +170,7 @@ func (s *Server) SetNoJSONAPI(v bool) {
 func (s *Server) SetFault(path string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f.WrongBody == nil && f.Status == 0 && f.Delay == 0 && !f.Truncate && !f.Reset && !f.Garbage {
+	if f.WrongBody == nil && f.Status == 0 && f.Delay == 0 && f.Throttle == 0 && !f.Truncate && !f.Reset && !f.Garbage {
 		delete(s.faults, path)
 		return
 	}
