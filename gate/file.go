@@ -102,6 +102,8 @@ func (g *Gate) File(ctx context.Context, req FileRequest) (FileAnswer, error) {
 		}
 	}
 	g.opt.Metrics.Cache.WithLabelValues(kindOf(isMeta), "miss").Inc()
+	g.foreground.Add(1)
+	defer g.foreground.Add(-1)
 	if rec, err = g.cache.Fill(ctx, t); err != nil {
 		return ans, err
 	}
@@ -132,8 +134,9 @@ func (g *Gate) prefetch(page *index.Page, f index.File) {
 	default:
 		return
 	}
+	g.foreground.Add(1)
 	go func() {
-		defer func() { <-g.prefetching }()
+		defer func() { <-g.prefetching; g.foreground.Add(-1) }()
 		ctx, cancel := context.WithTimeout(g.opt.Log.WithContext(context.Background()), g.opt.FillTimeout+g.opt.PageTimeout)
 		defer cancel()
 		if _, err := g.cache.Ensure(ctx, page, f); err != nil {

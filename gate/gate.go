@@ -29,6 +29,7 @@ package gate
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -96,6 +97,9 @@ type Gate struct {
 	inspections singleflight.Group
 	prefetching chan struct{} // slots of prefetches in flight
 	queue       *work.Queue
+	// foreground counts clients' cold files being fetched and checked
+	// (and prefetches for them): the background yields to them.
+	foreground atomic.Int64
 
 	retryMu sync.Mutex
 	retries map[string]int // sha256 -> consecutive gather failures
@@ -119,7 +123,8 @@ func New(opt Options) *Gate {
 	g := &Gate{opt: opt, cache: cache, retries: map[string]int{}, prefetching: make(chan struct{}, prefetchSlots)}
 	cache.Subscribe(cacheObserver{g})
 	g.queue = work.New(work.Options{Store: opt.Store, Metrics: opt.Metrics, Log: opt.Log, Now: opt.Now, Workers: opt.Background.Workers,
-		ProjectBytes: opt.Background.ProjectBytes, TotalBytes: opt.Background.TotalBytes, Retry: g.backoff()})
+		ProjectBytes: opt.Background.ProjectBytes, TotalBytes: opt.Background.TotalBytes, Retry: g.backoff(),
+		Busy: func() bool { return g.foreground.Load() > 0 }})
 	opt.Metrics.CheckInert.From(g.inertChecks)
 	return g
 }

@@ -66,7 +66,15 @@ type Options struct {
 	ProjectBytes, TotalBytes int64
 	// Retry is the wait after a failed check.
 	Retry Backoff
+	// Busy reports that clients are waiting on checks now: workers let
+	// them have the CPU and the upstream first (for at most maxYield per
+	// item, so background work is never starved for good).
+	Busy func() bool
 }
+
+// maxYield bounds how long a worker waits for clients' checks before it
+// takes its item anyway.
+const maxYield = 10 * time.Second
 
 // Backoff is a wait that doubles per consecutive failure, from Base up to
 // Max (zero values: a minute and an hour).
@@ -172,6 +180,7 @@ func (q *Queue) work(ctx context.Context, c Checker) {
 	idle := time.NewTimer(0)
 	defer idle.Stop()
 	for ctx.Err() == nil {
+		q.yield(ctx)
 		if q.step(ctx, c) {
 			continue
 		}
@@ -180,6 +189,21 @@ func (q *Queue) work(ctx context.Context, c Checker) {
 		case <-ctx.Done():
 		case <-q.wake:
 		case <-idle.C:
+		}
+	}
+}
+
+// yield waits while clients are waiting on checks, up to maxYield.
+func (q *Queue) yield(ctx context.Context) {
+	if q.opt.Busy == nil {
+		return
+	}
+	deadline := time.Now().Add(maxYield)
+	for q.opt.Busy() && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -78,3 +78,38 @@ func TestQueue(t *testing.T) {
 		t.Errorf("%d items left", depth)
 	}
 }
+
+// While clients wait on checks (Busy), workers leave the CPU and the
+// upstream to them; once they are done, the queue goes on.
+func TestWorkersYieldToClients(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	store, err := storetest.Open(t, filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	var mu sync.Mutex
+	busy := true
+	q := work.New(work.Options{Store: store, Metrics: metrics.New(), Log: zerolog.Nop(), Workers: 2,
+		Busy: func() bool { mu.Lock(); defer mu.Unlock(); return busy }})
+	q.Add(ctx, "p", []index.File{file("cool.whl", 10)}, work.PriorityCooling)
+	c := &checker{budget: map[string]bool{}}
+	done := make(chan struct{})
+	go func() { q.Run(ctx, c, nil, 0); close(done) }()
+	seen := func() int { c.mu.Lock(); defer c.mu.Unlock(); return len(c.seen) }
+	time.Sleep(time.Second)
+	if n := seen(); n != 0 {
+		t.Fatalf("a worker took an item while clients were waiting (%d)", n)
+	}
+	mu.Lock()
+	busy = false
+	mu.Unlock()
+	for deadline := time.Now().Add(5 * time.Second); seen() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the queue did not go on once the clients were served")
+		}
+	}
+	cancel()
+	<-done
+}
