@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -198,7 +199,15 @@ func (c *Cache) Page(ctx context.Context, project string) (*Entry, error) {
 			return stale(cached), nil
 		}
 	}
-	return flight.Do(ctx, &c.fetches, project, c.opt.PageTimeout, func(fctx context.Context) (*Entry, error) {
+	// A client waits for the upstream only as long as it waits for an
+	// answer (pip: 15 s); the fetch goes on for the next request.
+	wait := min(c.opt.PageTimeout, clientWait)
+	if cached != nil {
+		wait = min(wait, staleAfter) // what the store has, at once
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	e, err := flight.Do(wctx, &c.fetches, project, c.opt.PageTimeout, func(fctx context.Context) (*Entry, error) {
 		// A flight that ended between the look above and this one has
 		// stored a fresh page: use it rather than fetch again.
 		if e := c.pages.get(project); e != nil && e != cached && e.Cached.Page.Source == c.SourceOf(project) &&
@@ -207,7 +216,26 @@ func (c *Cache) Page(ctx context.Context, project string) (*Entry, error) {
 		}
 		return c.refreshPage(fctx, project, cached)
 	})
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		if cached != nil {
+			c.opt.Metrics.Cache.WithLabelValues("page", "stale").Inc()
+			logFrom(ctx).Warn().Str("project", project).Dur("waited", wait).Time("fetched_at", cached.Cached.FetchedAt).
+				Msg("upstream slow; serving the stored page while it is asked")
+			return stale(cached), nil
+		}
+		return nil, fmt.Errorf("%w: the upstream has not answered for %s in %s; still asking (try again)", upstream.ErrUnavailable, project, wait)
+	}
+	return e, err
 }
+
+// How long a page request waits for the upstream: with a stored page,
+// staleAfter, then that page is served; without one, clientWait, under
+// pip's 15 s read time-out, then a 502 clients retry (joining the fetch,
+// which goes on up to PageTimeout).
+const (
+	staleAfter = 3 * time.Second
+	clientWait = 12 * time.Second
+)
 
 // stale is the cached entry marked as served because the upstream failed.
 func stale(e *Entry) *Entry {
