@@ -58,4 +58,6 @@ type Platforms interface {
 	Saw(userAgent string) bool
 	// Fits reports whether some known client could install the file.
 	Fits(filename string) bool
+	// Choose is the file of a release the client would install (-1: none).
+	Choose(userAgent string, filenames []string) int
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"airlock/index"
 	"airlock/quarantine"
 	"airlock/storage"
 )
@@ -88,7 +87,7 @@ func (g *Gate) File(ctx context.Context, req FileRequest) (FileAnswer, error) {
 		g.opt.Metrics.Cache.WithLabelValues(kindOf(isMeta), "hit").Inc()
 		v, err := g.decide(ctx, page, t.File, !isMeta, &rec)
 		if isMeta && err == nil && v.Serve {
-			g.prefetch(page, t.File)
+			g.prefetch(page, t.File, req.UserAgent)
 		}
 		return decided(v, err, rec)
 	}
@@ -111,42 +110,12 @@ func (g *Gate) File(ctx context.Context, req FileRequest) (FileAnswer, error) {
 	// stored bytes were just checked to have.
 	v, err := g.decide(ctx, page, t.File, !isMeta, nil)
 	if isMeta && err == nil && v.Serve {
-		g.prefetch(page, t.File)
+		g.prefetch(page, t.File, req.UserAgent)
+	}
+	if !isMeta && err == nil && v.Serve {
+		g.dependenciesAhead(t.File, rec, req.UserAgent)
 	}
 	return decided(v, err, rec)
-}
-
-// prefetchSlots bounds the distributions fetched ahead of their request
-// at once; past it, the request itself fetches.
-const prefetchSlots = 4
-
-// prefetch fetches, verifies and checks the distribution a served
-// metadata request names, while the resolver works: pip and uv read the
-// metadata of what they will install before they download it, so the
-// file is stored, inspected and decided by the time it is asked for
-// (nothing is served from it before its own request is decided).
-func (g *Gate) prefetch(page *index.Page, f index.File) {
-	if _, stored := g.storedFile(context.Background(), page.Name, f); stored {
-		return
-	}
-	select {
-	case g.prefetching <- struct{}{}:
-	default:
-		return
-	}
-	g.foreground.Add(1)
-	go func() {
-		defer func() { <-g.prefetching; g.foreground.Add(-1) }()
-		ctx, cancel := context.WithTimeout(g.opt.Log.WithContext(context.Background()), g.opt.FillTimeout+g.opt.PageTimeout)
-		defer cancel()
-		if _, err := g.cache.Ensure(ctx, page, f); err != nil {
-			g.opt.Log.Debug().Err(err).Str("file", f.Filename).Msg("prefetch: not fetched (the request will)")
-			return
-		}
-		if _, err := g.decide(ctx, page, f, true, nil); err != nil {
-			g.opt.Log.Debug().Err(err).Str("file", f.Filename).Msg("prefetch: not decided (the request will)")
-		}
-	}()
 }
 
 func kindOf(isMeta bool) string {

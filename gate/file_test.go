@@ -28,7 +28,7 @@ var uploaded = time.Date(2024, 10, 8, 20, 17, 29, 0, time.UTC)
 // newGate is a gate on a real store (bbolt, or PostgreSQL in the second
 // pass) in front of a fake PyPI, with no HTTP server of Airlock's own: the
 // decisions are called as simpleapi calls them.
-func newGate(t *testing.T, fake *fakepypi.Server, now func() time.Time) *gate.Gate {
+func newGate(t *testing.T, fake *fakepypi.Server, now func() time.Time, with ...func(*gate.Options)) *gate.Gate {
 	t.Helper()
 	store, err := storetest.Open(t, filepath.Join(t.TempDir(), "data"))
 	if err != nil {
@@ -42,7 +42,7 @@ func newGate(t *testing.T, fake *fakepypi.Server, now func() time.Time) *gate.Ga
 	q := quarantine.New(store, engine, nil, now, zerolog.Nop())
 	base, _ := url.Parse(fake.Index.URL)
 	m := metrics.New()
-	return gate.New(gate.Options{
+	opt := gate.Options{
 		Store: store,
 		Options: pullthrough.Options{
 			Upstream: upstream.New(upstream.Options{BaseURL: base, FileHosts: []string{fake.FileHost()},
@@ -52,7 +52,11 @@ func newGate(t *testing.T, fake *fakepypi.Server, now func() time.Time) *gate.Ga
 		},
 		Quarantine: q, Inspect: true, InspectLimits: inspect.DefaultLimits(),
 		Background: gate.Background{Workers: 1},
-	})
+	}
+	for _, w := range with {
+		w(&opt)
+	}
+	return gate.New(opt)
 }
 
 func TestFileRequests(t *testing.T) {

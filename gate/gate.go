@@ -95,7 +95,8 @@ type Gate struct {
 	// inspections shares one inspection of a file among its concurrent
 	// deciders (a prefetch and the request it ran ahead of).
 	inspections singleflight.Group
-	prefetching chan struct{} // slots of prefetches in flight
+	prefetching chan struct{} // slots of work ahead of clients in flight
+	ahead       chan aheadJob // work ahead waiting for a slot
 	queue       *work.Queue
 	// foreground counts clients' cold files being fetched and checked
 	// (and prefetches for them): the background yields to them.
@@ -120,7 +121,7 @@ func New(opt Options) *Gate {
 	}
 	opt.Options.Store = opt.Store
 	cache := pullthrough.New(opt.Options)
-	g := &Gate{opt: opt, cache: cache, retries: map[string]int{}, prefetching: make(chan struct{}, prefetchSlots)}
+	g := &Gate{opt: opt, cache: cache, retries: map[string]int{}, prefetching: make(chan struct{}, prefetchSlots), ahead: make(chan aheadJob, aheadQueue)}
 	cache.Subscribe(cacheObserver{g})
 	g.queue = work.New(work.Options{Store: opt.Store, Metrics: opt.Metrics, Log: opt.Log, Now: opt.Now, Workers: opt.Background.Workers,
 		ProjectBytes: opt.Background.ProjectBytes, TotalBytes: opt.Background.TotalBytes, Retry: g.backoff(),

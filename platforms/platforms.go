@@ -394,3 +394,41 @@ func (s *Seen) active() []Client {
 	s.mu.Unlock()
 	return snap
 }
+
+// Choose is the file of a release the client a User-Agent names would
+// install, as installers prefer: a wheel built for its platform, then a
+// pure wheel, then an sdist; -1 when none, or the User-Agent names no
+// platform.
+func Choose(userAgent string, filenames []string) int {
+	c, ok := FromUserAgent(userAgent)
+	if !ok {
+		return -1
+	}
+	best, rank := -1, 0
+	for i, name := range filenames {
+		r := 0
+		switch tags, isWheel := wheelTags(name); {
+		case !isWheel:
+			if strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".zip") {
+				r = 1
+			}
+		default:
+			for _, t := range tags {
+				if c.fits(t) {
+					r = max(r, 2)
+					if t.platform != "any" {
+						r = 3
+					}
+				}
+			}
+		}
+		if r > rank {
+			best, rank = i, r
+		}
+	}
+	return best
+}
+
+// Choose is the package's Choose, for a Seen handed around as the gate's
+// Platforms.
+func (s *Seen) Choose(userAgent string, filenames []string) int { return Choose(userAgent, filenames) }

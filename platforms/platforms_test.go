@@ -98,3 +98,22 @@ func TestSeen(t *testing.T) {
 		t.Error("a client back after it was forgotten is new again")
 	}
 }
+
+func TestChoose(t *testing.T) {
+	files := []string{"pkg-1.0.tar.gz", "pkg-1.0-py3-none-any.whl", "pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "pkg-1.0-cp311-cp311-win_amd64.whl"}
+	if i := Choose(pipUA, files); i != 2 {
+		t.Errorf("linux pip: %d, want its platform wheel", i)
+	}
+	if i := Choose(winUA, files); i != 1 {
+		t.Errorf("windows 3.12: %d, want the pure wheel", i)
+	}
+	if i := Choose(pipUA, files[:1]); i != 0 {
+		t.Errorf("sdist only: %d", i)
+	}
+	if i := Choose("curl/8", files); i != -1 {
+		t.Errorf("no platform named: %d", i)
+	}
+	if i := Choose(pipUA, []string{"pkg-1.0-cp311-cp311-win_amd64.whl"}); i != -1 {
+		t.Errorf("nothing it could install: %d", i)
+	}
+}

@@ -11,7 +11,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -41,6 +40,7 @@ type options struct {
 	settle             time.Duration
 	clients            []string
 	logLevel           string
+	bigOnly            bool
 }
 
 func main() {
@@ -55,6 +55,7 @@ func main() {
 	flag.IntVar(&o.bigMB, "big-mb", 200, "fake upstream: size of the large wheel for the time to first byte (MB)")
 	flag.BoolVar(&o.noMetadata, "no-metadata", false, "fake upstream: publish no PEP 658 metadata (as this machine's PyPI mirror)")
 	flag.BoolVar(&o.real, "real", false, "measure on this machine's PyPI instead of the fake")
+	flag.BoolVar(&o.bigOnly, "big-only", false, "only the large cold file")
 	set := flag.String("real-set", "boto3 requests django pandas fastapi pillow numpy", "-real: what to install")
 	flag.DurationVar(&o.settle, "settle", 60*time.Second, "how long to wait for the background work to finish after an install")
 	clients := flag.String("clients", "pip uv", "clients to measure")
@@ -88,6 +89,9 @@ func run(o options) error {
 	}
 	type sample struct{ direct, cold, warm, upstream, background, client, rss float64 }
 	results := map[string][]sample{}
+	if o.bigOnly {
+		o.rounds, o.clients = 0, nil
+	}
 	for round := 0; round < o.rounds; round++ {
 		for _, client := range o.clients {
 			direct, _, err := install(o, client, up.index, up.install)
@@ -127,8 +131,10 @@ func run(o options) error {
 		mode = "this machine's PyPI: " + strings.Join(o.realSet, " ")
 	}
 	fmt.Fprintf(&report, "# cold path, %s, %d rounds (medians)\n\n", mode, o.rounds)
-	fmt.Fprintln(&report, "| client | direct | cold | cold/direct | warm/direct | upstream MB | of it background | client MB | upstream/client | peak RSS |")
-	fmt.Fprintln(&report, "|---|---|---|---|---|---|---|---|---|---|")
+	if len(o.clients) > 0 {
+		fmt.Fprintln(&report, "| client | direct | cold | cold/direct | warm/direct | upstream MB | of it background | client MB | upstream/client | peak RSS |")
+		fmt.Fprintln(&report, "|---|---|---|---|---|---|---|---|---|---|")
+	}
 	for _, client := range o.clients {
 		ss := results[client]
 		med := func(f func(sample) float64) float64 {
@@ -206,6 +212,9 @@ func upstream(o options) (upstreamOf, error) {
 	return upstreamOf{index: fake.Index.URL + "/simple/", fileHost: fake.FileHost(), stats: fake.Stats.URL, github: fake.GitHub.URL,
 		fake: fake, install: deps, bigURL: "/files/coldbig/" + big.Filename, bigFile: fake.FileURL(big)}, nil
 }
+
+// pipUA is what pip 26.3 says on this machine.
+const pipUA = `pip/26.3 {"cpu":"x86_64","distro":{"libc":{"lib":"glibc","version":"2.36"}},"implementation":{"name":"CPython","version":"3.11.7"},"installer":{"name":"pip","version":"26.3"},"python":"3.11.7","system":{"name":"Linux","release":"6.1"}}`
 
 // platforms: the first is this machine's (CPython 3.11 on x86_64 Linux);
 // the other eight are what real projects also publish.
@@ -418,22 +427,27 @@ func (a *airlock) peakRSS() float64 {
 // through a fresh Airlock (its first byte waits for the download, the hash
 // and the checks).
 func firstByte(o options, up upstreamOf) (string, error) {
+	// Python's HTTP client, as pip reads (it is kept waiting with 100
+	// Continue, which it skips), saying it is pip.
 	ttfb := func(url string) (first, total time.Duration, err error) {
-		start := time.Now()
-		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
-		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}
-		resp, err := c.Do(req)
+		script := `import sys, time, urllib.request
+req = urllib.request.Request(sys.argv[1], headers={"User-Agent": sys.argv[2]})
+start = time.monotonic()
+with urllib.request.urlopen(req, timeout=15) as r:
+    r.read(1)
+    first = time.monotonic() - start
+    while r.read(1 << 20):
+        pass
+print(first, time.monotonic() - start)`
+		out, err := exec.Command(filepath.Join(o.venv, "bin", "python"), "-c", script, url, pipUA).CombinedOutput()
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, fmt.Errorf("%s: %v: %s", url, err, out)
 		}
-		defer resp.Body.Close()
-		buf := make([]byte, 1)
-		if _, err := io.ReadFull(resp.Body, buf); err != nil {
-			return 0, 0, fmt.Errorf("%s: %s", url, resp.Status)
+		var f, t float64
+		if _, err := fmt.Sscan(string(out), &f, &t); err != nil {
+			return 0, 0, fmt.Errorf("%s: %q", url, out)
 		}
-		first = time.Since(start)
-		io.Copy(io.Discard, resp.Body)
-		return first, time.Since(start), nil
+		return time.Duration(f * float64(time.Second)), time.Duration(t * float64(time.Second)), nil
 	}
 	df, dt, err := ttfb(up.bigFile)
 	if err != nil {
@@ -452,6 +466,6 @@ func firstByte(o options, up upstreamOf) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("large cold file (%d MB): direct first byte %.2f s, whole %.2f s; through a fresh Airlock first byte %.2f s, whole %.2f s",
+	return fmt.Sprintf("large cold file (%d MB, read as pip reads, 15 s time-out): direct first byte %.2f s, whole %.2f s; through a fresh Airlock first byte %.2f s, whole %.2f s",
 		o.bigMB, df.Seconds(), dt.Seconds(), af.Seconds(), at.Seconds()), nil
 }
