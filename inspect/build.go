@@ -190,6 +190,7 @@ func (s *scanner) buildScripts() {
 			s.scanText(name, src, b64sum(sum[:]))
 			return nil
 		})
+		s.settle() // the next round reads their modules
 		if err != nil {
 			s.rep.add(Finding{Severity: High, Kind: "unscanned", Message: "could not read the archive again to scan its build scripts: " + err.Error()})
 			return

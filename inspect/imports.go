@@ -53,6 +53,7 @@ func (s *scanner) lower(mod string, f Finding, r role) {
 // anywhere else when an installed module imports their module (directly,
 // through other modules, or as a parent package of what it imports).
 func (s *scanner) finish() {
+	s.settle()
 	s.buildScripts()
 	s.follow()
 	if len(s.deferred) == 0 {

@@ -108,6 +108,10 @@ type Limits struct {
 	// beyond this process: not a bound, but it travels with the limits
 	// into nested archives.
 	Memo Memo
+	// Parsers is how many source files of one archive are analysed at
+	// once (0: one per core). A client waiting on one cold wheel gets
+	// both cores; findings are settled in member order all the same.
+	Parsers int
 
 	depth int // of archives inside the distribution being inspected
 }

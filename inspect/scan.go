@@ -11,6 +11,7 @@ import (
 	"io"
 	"path"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"unicode"
@@ -44,6 +45,20 @@ type scanner struct {
 	retained      map[string][]byte
 	retainedOrder []string
 	retainedBytes int64
+	// pending are source files whose analysis runs on another core, in
+	// member order; parsers bounds them (and the sources they hold).
+	pending []*pendingText
+	parsers chan struct{}
+}
+
+// pendingText is a source file being analysed, and what scanText needs to
+// report it once done (settle).
+type pendingText struct {
+	name, mod, base string
+	pkg             bool
+	role            role
+	done            chan struct{}
+	m               *pycode.Module
 }
 
 // maxRetainedBytes bounds the source kept of a streamed archive; past it,
@@ -67,7 +82,11 @@ func (s *scanner) retain(name string, src []byte) {
 }
 
 func newScanner(rep *Report, lim Limits) *scanner {
-	return &scanner{rep: rep, lim: lim, buf: make([]byte, 32<<10)}
+	n := lim.Parsers
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	return &scanner{rep: rep, lim: lim, buf: make([]byte, 32<<10), parsers: make(chan struct{}, n)}
 }
 
 // member streams one member: it returns its RECORD-style sha256, and its
@@ -274,7 +293,29 @@ func (s *scanner) scanText(name string, src []byte, sum string) {
 			break
 		}
 	}
-	m := s.analyzed(sum, src, analysisRoot(mod, role), false)
+	p := &pendingText{name: name, mod: mod, base: base, pkg: pkg, role: role, done: make(chan struct{})}
+	s.pending = append(s.pending, p)
+	root := analysisRoot(mod, role)
+	s.parsers <- struct{}{} // at most Parsers at once: the next member waits
+	go func() {
+		defer func() { <-s.parsers }()
+		p.m = s.analyzed(sum, src, root, false)
+		close(p.done)
+	}()
+}
+
+// settle reports the analysed source files, in member order, once their
+// analyses are done (before anything reads the modules: finish).
+func (s *scanner) settle() {
+	for _, p := range s.pending {
+		<-p.done
+		s.reportText(p.name, p.mod, p.base, p.pkg, p.role, p.m)
+	}
+	s.pending = nil
+}
+
+// reportText records a source file's module and reports its findings.
+func (s *scanner) reportText(name, mod, base string, pkg bool, role role, m *pycode.Module) {
 	s.module(name, mod, pkg, role, m)
 	for _, f := range m.Findings {
 		sev := Medium // not at import: worth a look, not a hold

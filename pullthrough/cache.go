@@ -220,7 +220,7 @@ func (c *Cache) Page(ctx context.Context, project string) (*Entry, error) {
 		if cached != nil {
 			c.opt.Metrics.Cache.WithLabelValues("page", "stale").Inc()
 			logFrom(ctx).Warn().Str("project", project).Dur("waited", wait).Time("fetched_at", cached.Cached.FetchedAt).
-				Msg("upstream slow; serving the stored page while it is asked")
+				Msg("upstream slow; serving stale page while it is asked")
 			return stale(cached), nil
 		}
 		return nil, fmt.Errorf("%w: the upstream has not answered for %s in %s; still asking (try again)", upstream.ErrUnavailable, project, wait)

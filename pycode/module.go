@@ -4,8 +4,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-
-	sitter "github.com/tree-sitter/go-tree-sitter"
 )
 
 // Following calls between modules: `from ._boot import init; init()` in a
@@ -70,17 +68,10 @@ func AnalyzeModule(src []byte, root string, whole bool) *Module {
 	if !whole && !mayFind(src) {
 		return &Module{}
 	}
-	p := sitter.NewParser()
-	defer p.Close()
-	if err := p.SetLanguage(language()); err != nil {
+	top := parse(src)
+	if top == nil {
 		return &Module{}
 	}
-	tree := p.Parse(src, nil)
-	if tree == nil {
-		return &Module{}
-	}
-	top := copyTree(tree, src)
-	tree.Close()
 	a := newAnalyzer(src)
 	a.root = root
 	a.run(top)

@@ -17,8 +17,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-
-	sitter "github.com/tree-sitter/go-tree-sitter"
 )
 
 // Kinds of findings.
@@ -133,17 +131,10 @@ func Analyze(src []byte) []Finding {
 	if !mayFind(src) {
 		return nil
 	}
-	p := sitter.NewParser()
-	defer p.Close()
-	if err := p.SetLanguage(language()); err != nil {
+	root := parse(src)
+	if root == nil {
 		return nil
 	}
-	tree := p.Parse(src, nil)
-	if tree == nil {
-		return nil
-	}
-	root := copyTree(tree, src)
-	tree.Close()
 	a := newAnalyzer(src)
 	a.run(root)
 	return a.report()

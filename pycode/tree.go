@@ -2,7 +2,6 @@ package pycode
 
 import (
 	"sort"
-	"strings"
 	"sync"
 
 	sitter "github.com/tree-sitter/go-tree-sitter"
@@ -46,6 +45,9 @@ var (
 	kindNames []string
 	kindNamed []bool
 	fieldName []string
+	// operatorField is the id of the field binary operators keep their
+	// operator in.
+	operatorField uint16
 )
 
 func language() *sitter.Language {
@@ -61,6 +63,7 @@ func language() *sitter.Language {
 		for id := 1; id < len(fieldName); id++ {
 			fieldName[id] = lang.FieldNameForId(uint16(id))
 		}
+		operatorField = lang.FieldIdForName("operator")
 	})
 	return lang
 }
@@ -75,50 +78,6 @@ var fieldParents = map[string]bool{"call": true, "attribute": true, "subscript":
 // maxDepth bounds the copied tree: deeper nesting is no Python anyone
 // writes, and a recursion on hostile input must stop somewhere.
 const maxDepth = 500
-
-// copyTree copies the named nodes of a parsed tree. Named children are
-// asked for directly, so the many anonymous tokens (brackets, commas) cost
-// no calls; lines are found from byte offsets without asking tree-sitter.
-func copyTree(tree *sitter.Tree, src []byte) *node {
-	lines := lineStarts(src)
-	var visit func(tn *sitter.Node, parent *node, field string, depth int) *node
-	visit = func(tn *sitter.Node, parent *node, field string, depth int) *node {
-		start, end := uint32(tn.StartByte()), uint32(tn.EndByte())
-		n := &node{kind: kindName(tn.KindId()), field: field, start: start, end: end, row: rowOf(lines, start), parent: parent}
-		if depth >= maxDepth {
-			return n
-		}
-		count := tn.NamedChildCount()
-		if count > 0 {
-			n.children = make([]*node, 0, count)
-		}
-		fields := fieldParents[n.kind]
-		for i := uint(0); i < count; i++ {
-			c := tn.NamedChild(i)
-			if c == nil {
-				continue
-			}
-			f := ""
-			if fields {
-				f = tn.FieldNameForNamedChild(uint32(i))
-			}
-			n.children = append(n.children, visit(c, n, f, depth+1))
-		}
-		switch n.kind {
-		case "binary_operator", "boolean_operator":
-			if op := tn.ChildByFieldName("operator"); op != nil {
-				n.op = string(src[op.StartByte():op.EndByte()])
-			}
-		case "comparison_operator":
-			if len(n.children) == 2 {
-				n.op = strings.TrimSpace(string(src[n.children[0].end:n.children[1].start]))
-			}
-		}
-		return n
-	}
-	root := tree.RootNode()
-	return visit(root, nil, "", 0)
-}
 
 func kindName(id uint16) string {
 	if int(id) < len(kindNames) {

@@ -2,6 +2,10 @@
 // generated wheel, and peak memory while inspecting a zip bomb that inflates
 // to 2 GiB — once with the default limits (stopped early) and once with the
 // limits lifted, so the whole 2 GiB streams through. Run by bench/run.sh.
+//
+// Given distributions as arguments (bench/inspection.sh fetches real
+// ones), it inspects each once, as a cold file is (nothing remembered),
+// and reports MB/s of the archive, of its Python source and the findings.
 package main
 
 import (
@@ -21,7 +25,16 @@ import (
 
 func main() {
 	dir := flag.String("dir", os.TempDir(), "where to write the generated archives")
+	parsers := flag.Int("parsers", 0, "source files analysed at once (0: one per core)")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		lim := inspect.DefaultLimits()
+		lim.Parsers = *parsers
+		for _, path := range flag.Args() {
+			real(path, lim)
+		}
+		return
+	}
 	wheel := filepath.Join(*dir, "big-1.0-py3-none-any.whl")
 	if err := writeWheel(wheel); err != nil {
 		fail(err)
@@ -49,6 +62,24 @@ func main() {
 	}
 	fmt.Printf("  2 GiB bomb, limits lifted: streamed %d MiB in %.1f s (%.0f MiB/s); peak RSS of the whole run %s\n",
 		rep.Bytes>>20, secs, float64(rep.Bytes)/(1<<20)/secs, procstat.PeakRSS())
+}
+
+// real inspects one distribution and reports its throughput.
+func real(path string, lim inspect.Limits) {
+	rep, secs := run(path, lim)
+	st, _ := os.Stat(path)
+	var py int64
+	if zr, err := zip.OpenReader(path); err == nil {
+		for _, f := range zr.File {
+			if strings.HasSuffix(f.Name, ".py") {
+				py += int64(f.UncompressedSize64)
+			}
+		}
+		zr.Close()
+	}
+	fmt.Printf("  %s: %.1f MB, %.1f MB uncompressed, %d files, %.1f MB Python: %.2f s, %.1f MB/s of archive, %.1f MB/s of Python; %d findings\n",
+		filepath.Base(path), float64(st.Size())/1e6, float64(rep.Bytes)/1e6, len(rep.Files), float64(py)/1e6, secs,
+		float64(st.Size())/1e6/secs, float64(py)/1e6/secs, len(rep.Findings))
 }
 
 func run(path string, lim inspect.Limits) (*inspect.Report, float64) {
