@@ -1,14 +1,12 @@
 package gate
 
 import (
-	"archive/zip"
-	"bufio"
 	"context"
-	"io"
 	"strings"
 
 	"airlock/index"
 	"airlock/pep440"
+	"airlock/pullthrough"
 	"airlock/storage"
 )
 
@@ -150,40 +148,23 @@ func (g *Gate) requiresDist(ctx context.Context, rec storage.FileRecord) ([]pep4
 		return nil, err
 	}
 	defer blob.Close()
-	info, err := blob.Stat()
+	meta, err := pullthrough.WheelMetadata(blob, rec.Size, 1<<20)
 	if err != nil {
 		return nil, err
 	}
-	zr, err := zip.NewReader(blob, info.Size())
-	if err != nil {
-		return nil, err
-	}
-	for _, zf := range zr.File {
-		dir, name, ok := strings.Cut(zf.Name, "/")
-		if !ok || name != "METADATA" || !strings.HasSuffix(dir, ".dist-info") || zf.UncompressedSize64 > 1<<20 {
-			continue
+	var out []pep440.Requirement
+	for line := range strings.Lines(string(meta)) {
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			break // the headers end; the description follows
 		}
-		rc, err := zf.Open()
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		var out []pep440.Requirement
-		sc := bufio.NewScanner(io.LimitReader(rc, 1<<20))
-		for sc.Scan() {
-			line := sc.Text()
-			if line == "" {
-				break // the headers end; the description follows
-			}
-			if v, ok := strings.CutPrefix(line, "Requires-Dist:"); ok {
-				if r, err := pep440.ParseRequirement(strings.TrimSpace(v)); err == nil {
-					out = append(out, r)
-				}
+		if v, ok := strings.CutPrefix(line, "Requires-Dist:"); ok {
+			if r, err := pep440.ParseRequirement(strings.TrimSpace(v)); err == nil {
+				out = append(out, r)
 			}
 		}
-		return out, sc.Err()
 	}
-	return nil, nil
+	return out, nil
 }
 
 // pickFor is the file of a dependency an installer would pick: the newest

@@ -29,7 +29,9 @@ var (
 	ErrNoSHA256   = pullthrough.ErrNoSHA256
 	ErrNotListed  = pullthrough.ErrNotListed
 	ErrNoMetadata = pullthrough.ErrNoMetadata
-	ErrTruncated  = pullthrough.ErrTruncated
+	// ErrNoWheelMetadata: a wheel with no metadata to make a metadata file of.
+	ErrNoWheelMetadata = pullthrough.ErrNoWheelMetadata
+	ErrTruncated       = pullthrough.ErrTruncated
 )
 
 // MetadataSuffix makes a PEP 658 metadata file's name from its

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"airlock/index"
 	"airlock/quarantine"
 	"airlock/storage"
 )
@@ -80,6 +81,9 @@ func (g *Gate) File(ctx context.Context, req FileRequest) (FileAnswer, error) {
 		v, err := g.DecideRemoved(ctx, rec)
 		return decided(v, err, rec)
 	}
+	if isMeta && errors.Is(err, ErrNoMetadata) && strings.HasSuffix(distName, ".whl") {
+		return g.metadataFromWheel(ctx, page, distName, req.UserAgent, decided)
+	}
 	if err != nil {
 		return ans, err
 	}
@@ -114,6 +118,28 @@ func (g *Gate) File(ctx context.Context, req FileRequest) (FileAnswer, error) {
 	}
 	if !isMeta && err == nil && v.Serve {
 		g.dependenciesAhead(t.File, rec, req.UserAgent)
+	}
+	return decided(v, err, rec)
+}
+
+// metadataFromWheel answers a metadata request the upstream cannot: the
+// listing offered it for every wheel (index.View.WheelMetadata). The
+// wheel is filled and verified, its METADATA served under the decision
+// a metadata request gets, and the wheel's own checks start at once, so
+// its download, which usually follows, finds them done or under way.
+func (g *Gate) metadataFromWheel(ctx context.Context, page *index.Page, distName, userAgent string,
+	decided func(quarantine.View, error, storage.FileRecord) (FileAnswer, error)) (FileAnswer, error) {
+	f, _ := page.Lookup(distName)
+	g.opt.Metrics.Cache.WithLabelValues("metadata", "extracted").Inc()
+	g.foreground.Add(1)
+	defer g.foreground.Add(-1)
+	rec, err := g.cache.MetadataFromWheel(ctx, page, distName)
+	if err != nil {
+		return FileAnswer{Meta: true}, err
+	}
+	v, err := g.decide(ctx, page, f, false, nil)
+	if err == nil && v.Serve {
+		g.submitAhead(aheadJob{page: page, file: f, userAgent: userAgent})
 	}
 	return decided(v, err, rec)
 }

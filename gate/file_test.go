@@ -1,6 +1,10 @@
 package gate_test
 
 import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
@@ -113,5 +117,45 @@ func TestFileRequests(t *testing.T) {
 	}
 	if n := fake.Hits("/packages/" + clean.SHA256()[:8] + "/" + clean.Filename); n != 0 {
 		t.Errorf("the changed bytes were downloaded before the decision (%d times)", n)
+	}
+}
+
+// Where the upstream has no metadata, a wheel's is made from its verified
+// bytes; a wheel with none has nothing to serve.
+func TestMetadataFromWheel(t *testing.T) {
+	ctx := t.Context()
+	fake := fakepypi.New()
+	t.Cleanup(fake.Close)
+	d := fake.AddWheel(fakepypi.WheelSpec{Name: "alpha", Version: "1.0"}, uploaded)
+	want := d.Metadata
+	d.Metadata = nil
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("alpha/__init__.py")
+	w.Write([]byte("x = 1\n"))
+	zw.Close()
+	broken := &fakepypi.Dist{Project: "alpha", Version: "1.1", Filename: "alpha-1.1-py3-none-any.whl", Data: buf.Bytes(), UploadTime: uploaded}
+	fake.Add(broken)
+	g := newGate(t, fake, time.Now)
+
+	ans, err := g.File(ctx, gate.FileRequest{Project: "alpha", Filename: d.Filename + gate.MetadataSuffix})
+	if err != nil || !ans.View.Serve || !ans.Meta {
+		t.Fatalf("metadata made from the wheel: %+v %v", ans.View, err)
+	}
+	if sum := sha256.Sum256(want); ans.Record.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("the metadata served is not the wheel's METADATA (%s)", ans.Record.SHA256)
+	}
+	// The wheel itself is stored: its request does not fetch it again.
+	if ans, err := g.File(ctx, gate.FileRequest{Project: "alpha", Filename: d.Filename}); err != nil || !ans.View.Serve {
+		t.Fatalf("the wheel: %+v %v", ans.View, err)
+	}
+	if n := fake.Hits("/packages/" + d.SHA256()[:8] + "/" + d.Filename); n != 1 {
+		t.Errorf("wheel fetched %d times, want once", n)
+	}
+	if _, err := g.File(ctx, gate.FileRequest{Project: "alpha", Filename: broken.Filename + gate.MetadataSuffix}); !errors.Is(err, gate.ErrNoWheelMetadata) {
+		t.Errorf("a wheel with no METADATA: %v", err)
+	}
+	if _, err := g.File(ctx, gate.FileRequest{Project: "alpha", Filename: "alpha-1.0.tar.gz" + gate.MetadataSuffix}); err == nil {
+		t.Error("metadata of a file the page does not list was answered")
 	}
 }

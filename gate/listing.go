@@ -21,6 +21,9 @@ import (
 // The view marks the page's files rather than copying them.
 func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*index.View, time.Time) {
 	view := index.ViewOf(p)
+	// Every wheel offers its metadata: where the upstream has none, the
+	// gate makes it from the verified wheel (metadataFromWheel).
+	view.WheelMetadata = true
 	var until time.Time
 	// What each version's files came to: listed (some file names it) and
 	// shown (some file is offered). One map, not two: a page can list

@@ -15,7 +15,6 @@ type Store interface {
 	// What the pull-through cache keeps: file records, verified bytes,
 	// pages.
 	pullthrough.Store
-	OpenBlob(ctx context.Context, sha string) (storage.Blob, error)
 
 	// What was found about a file.
 	GetDecision(ctx context.Context, sha string) (storage.DecisionRecord, error)

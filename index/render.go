@@ -148,6 +148,8 @@ func jsonFileOut(f File, rw Rewrite) outJSONFile {
 	}
 	if h := f.MetadataSHA256(); h != "" {
 		of.CoreMetadata = map[string]string{"sha256": h}
+	} else if f.CoreMetadata != nil {
+		of.CoreMetadata = true // offered, its hash not known before it is made
 	}
 	if f.Yanked {
 		of.Yanked = true
@@ -187,7 +189,7 @@ var pageHeadTemplate = template.Must(template.New("head").Parse(`<!DOCTYPE html>
 var pageFileTemplate = template.Must(template.New("file").Parse(`
     <a href="{{.Href}}"
 {{- with .RequiresPython}} data-requires-python="{{.}}"{{end}}
-{{- with .Metadata}} data-dist-info-metadata="sha256={{.}}" data-core-metadata="sha256={{.}}"{{end}}
+{{- with .Metadata}} data-dist-info-metadata="sha256={{.}}" data-core-metadata="sha256={{.}}"{{else}}{{if .MetadataOffered}} data-dist-info-metadata="true" data-core-metadata="true"{{end}}{{end}}
 {{- if .Yanked}} data-yanked="{{.YankedReason}}"{{end}}
 {{- with .Provenance}} data-provenance="{{.}}"{{end}}>{{.Filename}}</a><br />`))
 
@@ -201,9 +203,11 @@ type htmlFileView struct {
 	Filename       string
 	RequiresPython string
 	Metadata       string
-	Yanked         bool
-	YankedReason   string
-	Provenance     string
+	// MetadataOffered: metadata without a hash (PEP 714's "true").
+	MetadataOffered bool
+	Yanked          bool
+	YankedReason    string
+	Provenance      string
 }
 
 // RenderHTML renders the view in PEP 503 HTML.
@@ -230,7 +234,7 @@ func WriteHTML(w io.Writer, v *View, rw Rewrite) error {
 		}
 		view := htmlFileView{
 			Href: href, Filename: f.Filename, RequiresPython: f.RequiresPython,
-			Metadata: f.MetadataSHA256(), Yanked: f.Yanked, YankedReason: f.YankedReason,
+			Metadata: f.MetadataSHA256(), MetadataOffered: f.CoreMetadata != nil, Yanked: f.Yanked, YankedReason: f.YankedReason,
 			Provenance: provURL,
 		}
 		if err := pageFileTemplate.Execute(w, view); err != nil {

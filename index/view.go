@@ -2,6 +2,7 @@ package index
 
 import (
 	"iter"
+	"strings"
 
 	"airlock/textsafe"
 )
@@ -13,9 +14,13 @@ import (
 type View struct {
 	Page     *Page
 	Versions []string
-	marks    []uint32 // per file: 0 as listed, 1 left out, k >= 2 yanked with reasons[k-2]
-	reasons  []string
-	reasonID map[string]uint32
+	// WheelMetadata offers PEP 658 metadata for every wheel, also where
+	// the upstream publishes none (the proxy extracts it from the
+	// verified wheel): those are rendered as "true", with no hash.
+	WheelMetadata bool
+	marks         []uint32 // per file: 0 as listed, 1 left out, k >= 2 yanked with reasons[k-2]
+	reasons       []string
+	reasonID      map[string]uint32
 }
 
 const (
@@ -66,6 +71,14 @@ func (v *View) Files() iter.Seq[File] {
 						reason += "; yanked upstream: " + f.YankedReason
 					}
 					f.Yanked, f.YankedReason = true, reason
+				}
+			}
+			if f.MetadataSHA256() == "" {
+				// Metadata with no hash cannot be verified: offered only
+				// where the proxy makes it from the verified wheel.
+				f.CoreMetadata = nil
+				if v.WheelMetadata && strings.HasSuffix(f.Filename, ".whl") {
+					f.CoreMetadata = &CoreMetadata{}
 				}
 			}
 			// A reason reaches the installer's terminal as it is: ESC from

@@ -31,6 +31,7 @@ type Store interface {
 	ProjectFiles(ctx context.Context, project string) (map[string]storage.FileRecord, error)
 	HasBlob(ctx context.Context, sha string) bool
 	BlobSize(ctx context.Context, sha string) (int64, error)
+	OpenBlob(ctx context.Context, sha string) (storage.Blob, error)
 	Stage(ctx context.Context, max int64) (storage.Staged, error)
 	// LockFill makes one replica at a time download a file.
 	LockFill(ctx context.Context, sha string) (unlock func(), err error)

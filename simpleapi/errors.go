@@ -45,6 +45,7 @@ func statusOf(err error) (int, string) {
 	case errors.Is(err, gate.ErrHostNotAllowed):
 		return http.StatusBadGateway, "refused: " + firstLine(err)
 	case errors.Is(err, gate.ErrTruncated),
+		errors.Is(err, gate.ErrNoWheelMetadata),
 		errors.Is(err, gate.ErrUnavailable),
 		errors.Is(err, gate.ErrUpstreamTooLarge),
 		errors.Is(err, storage.ErrTooLarge),

@@ -58,12 +58,15 @@ func main() {
 	flag.BoolVar(&o.bigOnly, "big-only", false, "only the large cold file")
 	set := flag.String("real-set", "boto3 requests django pandas fastapi pillow numpy", "-real: what to install")
 	flag.DurationVar(&o.settle, "settle", 60*time.Second, "how long to wait for the background work to finish after an install")
-	clients := flag.String("clients", "pip uv", "clients to measure")
+	clients := flag.String("clients", "pip uv uv-lock", "clients to measure (pip, uv, uv-lock)")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "airlock's log level (its log: <out>/airlock.log)")
 	flag.Parse()
 	o.rate = int64(*rateMB * 1e6)
 	o.realSet = strings.Fields(*set)
 	o.clients = strings.Fields(*clients)
+	if abs, err := filepath.Abs(o.venv); err == nil {
+		o.venv = abs // uv lock runs in its project's folder
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "coldbench:", err)
 		os.Exit(1)
@@ -291,6 +294,21 @@ func install(o options, client, index string, reqs []string) (float64, string, e
 		}
 		args := append([]string{"pip", "install", "-q", "--no-cache", "-p", filepath.Join(dir, "v", "bin", "python"), "--index-url", index}, reqs...)
 		cmd = exec.Command(filepath.Join(o.venv, "bin", "uv"), args...)
+	case "uv-lock":
+		// A resolution only: uv reads metadata (PEP 658, or the wheel's
+		// own by range requests), installs nothing.
+		quoted := make([]string, len(reqs))
+		for i, r := range reqs {
+			quoted[i] = strconv.Quote(r)
+		}
+		project := "[project]\nname = \"bench\"\nversion = \"0\"\nrequires-python = \">=3.11\"\ndependencies = [" + strings.Join(quoted, ", ") + "]\n"
+		if err := os.WriteFile(filepath.Join(dir, "pyproject.toml"), []byte(project), 0o644); err != nil {
+			return 0, "", err
+		}
+		cmd = exec.Command(filepath.Join(o.venv, "bin", "uv"), "lock", "-q", "--no-cache", "--python", py, "--default-index", index)
+		cmd.Dir = dir
+	default:
+		return 0, "", fmt.Errorf("unknown client %q (pip, uv, uv-lock)", client)
 	}
 	cmd.Env = clientEnv()
 	start := time.Now()
