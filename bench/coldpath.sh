@@ -20,4 +20,10 @@ mkdir -p "$OUT"
 VENV=${E2E_VENV:-$PWD/.venv-e2e}
 bash scripts/setup-clients.sh "$VENV" >/dev/null
 go build -o "$OUT/airlock" ./cmd/proxy
-go run ./internal/cmd/coldbench -airlock "$OUT/airlock" -venv "$VENV" -out "$OUT/coldpath" "$@"
+# proxpi, pinned, for comparison (a caching proxy that verifies nothing).
+PX=$OUT/proxpi-venv
+if [ ! -x "$PX/bin/python" ] || ! "$PX/bin/python" -c 'import proxpi' 2>/dev/null; then
+	python3 -m venv "$PX"
+	"$PX/bin/pip" install -q proxpi==1.3.1
+fi
+go run ./internal/cmd/coldbench -airlock "$OUT/airlock" -venv "$VENV" -proxpi "$PX/bin/python" -out "$OUT/coldpath" "$@"

@@ -41,6 +41,7 @@ type options struct {
 	clients            []string
 	logLevel           string
 	bigOnly            bool
+	proxpi             string // a Python with proxpi installed, to measure it beside Airlock
 }
 
 func main() {
@@ -59,6 +60,7 @@ func main() {
 	set := flag.String("real-set", "boto3 requests django pandas fastapi pillow numpy", "-real: what to install")
 	flag.DurationVar(&o.settle, "settle", 60*time.Second, "how long to wait for the background work to finish after an install")
 	clients := flag.String("clients", "pip uv uv-lock", "clients to measure (pip, uv, uv-lock)")
+	flag.StringVar(&o.proxpi, "proxpi", "", "a Python with proxpi installed: measure a cold install through it too (bench/coldpath.sh sets it)")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "airlock's log level (its log: <out>/airlock.log)")
 	flag.Parse()
 	o.rate = int64(*rateMB * 1e6)
@@ -90,7 +92,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	type sample struct{ direct, cold, warm, upstream, background, client, rss float64 }
+	type sample struct{ direct, cold, warm, upstream, background, client, rss, proxpi float64 }
 	results := map[string][]sample{}
 	if o.bigOnly {
 		o.rounds, o.clients = 0, nil
@@ -123,6 +125,18 @@ func run(o options) error {
 			rss := a.peakRSS()
 			a.stop()
 			s := sample{direct: direct, cold: cold, warm: warm, upstream: fetched, background: bg, client: clientBytes, rss: rss}
+			if o.proxpi != "" {
+				px, err := startProxpi(o, up)
+				if err != nil {
+					return err
+				}
+				s.proxpi, _, err = install(o, client, px.url, up.install)
+				px.stop()
+				if err != nil {
+					return fmt.Errorf("%s through proxpi: %w (log: %s)", client, err, px.logPath)
+				}
+				fmt.Fprintf(os.Stderr, "round %d %s: proxpi cold %.2fs\n", round+1, client, s.proxpi)
+			}
 			results[client] = append(results[client], s)
 			fmt.Fprintf(os.Stderr, "round %d %s: direct %.2fs cold %.2fs warm %.2fs; upstream %.1f MB (%.1f MB at the install's end, %.1f MB background) for %.1f MB to the client; peak RSS %.0f MiB\n",
 				round+1, client, direct, cold, warm, fetched/1e6, fetchedAtInstall/1e6, bg/1e6, clientBytes/1e6, rss)
@@ -135,8 +149,8 @@ func run(o options) error {
 	}
 	fmt.Fprintf(&report, "# cold path, %s, %d rounds (medians)\n\n", mode, o.rounds)
 	if len(o.clients) > 0 {
-		fmt.Fprintln(&report, "| client | direct | cold | cold/direct | warm/direct | upstream MB | of it background | client MB | upstream/client | peak RSS |")
-		fmt.Fprintln(&report, "|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Fprintln(&report, "| client | direct | cold | cold/direct | warm/direct | proxpi cold/direct | upstream MB | of it background | client MB | upstream/client | peak RSS |")
+		fmt.Fprintln(&report, "|---|---|---|---|---|---|---|---|---|---|---|")
 	}
 	for _, client := range o.clients {
 		ss := results[client]
@@ -150,7 +164,15 @@ func run(o options) error {
 		}
 		d, c, w := med(func(s sample) float64 { return s.direct }), med(func(s sample) float64 { return s.cold }), med(func(s sample) float64 { return s.warm })
 		u, b, cl, r := med(func(s sample) float64 { return s.upstream }), med(func(s sample) float64 { return s.background }), med(func(s sample) float64 { return s.client }), med(func(s sample) float64 { return s.rss })
-		fmt.Fprintf(&report, "| %s | %.2f s | %.2f s | %.2f× | %.2f× | %.1f | %.1f | %.1f | %.2f× | %.0f MiB |\n", client, d, c, c/d, w/d, u/1e6, b/1e6, cl/1e6, u/cl, r)
+		px := "—"
+		if o.proxpi != "" {
+			px = fmt.Sprintf("%.2f×", med(func(s sample) float64 { return s.proxpi })/d)
+		}
+		ratio := fmt.Sprintf("%.2f×", u/cl)
+		if client == "uv-lock" {
+			ratio = "— (resolves only)"
+		}
+		fmt.Fprintf(&report, "| %s | %.2f s | %.2f s | %.2f× | %.2f× | %s | %.1f | %.1f | %.1f | %s | %.0f MiB |\n", client, d, c, c/d, w/d, px, u/1e6, b/1e6, cl/1e6, ratio, r)
 	}
 	if up.bigURL != "" {
 		line, err := firstByte(o, up)
@@ -379,6 +401,44 @@ func startAirlock(o options, up upstreamOf) (*airlock, error) {
 	}
 	a.stop()
 	return nil, fmt.Errorf("airlock did not start (log: %s)", a.logPath)
+}
+
+// startProxpi runs proxpi (its Flask server, a fresh cache) in front of
+// the same upstream, for comparison: it verifies nothing and, past its
+// download time-out (0.9 s), sends clients to the upstream's file URL.
+func startProxpi(o options, up upstreamOf) (*airlock, error) {
+	cache, err := os.MkdirTemp(o.out, "proxpi-")
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	host, port, _ := net.SplitHostPort(addr)
+	starts++
+	px := &airlock{url: "http://" + addr + "/index/", data: cache, logPath: filepath.Join(o.out, fmt.Sprintf("proxpi-%d.log", starts))}
+	logf, err := os.Create(px.logPath)
+	if err != nil {
+		return nil, err
+	}
+	px.cmd = exec.Command(o.proxpi, "-m", "flask", "--app", "proxpi.server", "run", "--host", host, "--port", port)
+	px.cmd.Env = append(os.Environ(), "PROXPI_INDEX_URL="+up.index, "PROXPI_CACHE_DIR="+cache, "PROXPI_LOGGING_LEVEL=WARNING")
+	px.cmd.Stdout, px.cmd.Stderr = logf, logf
+	if err := px.cmd.Start(); err != nil {
+		return nil, err
+	}
+	for range 300 {
+		if resp, err := http.Get(px.url); err == nil {
+			resp.Body.Close()
+			return px, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	px.stop()
+	return nil, fmt.Errorf("proxpi did not start (log: %s)", px.logPath)
 }
 
 func (a *airlock) stop() {
