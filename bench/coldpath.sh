@@ -11,6 +11,7 @@
 #   bash bench/coldpath.sh                 # the fake, with PEP 658 metadata
 #   bash bench/coldpath.sh -no-metadata    # the fake, without (as this machine's PyPI mirror)
 #   bash bench/coldpath.sh -real           # this machine's PyPI (network)
+#   bash bench/coldpath.sh -clients "poetry pdm"   # lock + install with poetry and pdm
 # Any coldbench flag passes through (go run ./internal/cmd/coldbench -h).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +27,11 @@ if [ ! -x "$PX/bin/python" ] || ! "$PX/bin/python" -c 'import proxpi' 2>/dev/nul
 	python3 -m venv "$PX"
 	"$PX/bin/pip" install -q proxpi==1.3.1
 fi
-go run ./internal/cmd/coldbench -airlock "$OUT/airlock" -venv "$VENV" -proxpi "$PX/bin/python" -out "$OUT/coldpath" "$@"
+# poetry and pdm, pinned (pdm 2.29.4 breaks on hishel 2: pinned too), for
+# -clients "poetry pdm".
+LK=$OUT/lockers-venv
+if [ ! -x "$LK/bin/pdm" ] || [ ! -x "$LK/bin/poetry" ]; then
+	python3 -m venv "$LK"
+	"$LK/bin/pip" install -q poetry==2.5.1 pdm==2.29.4 'hishel[httpx2]==1.4.0'
+fi
+go run ./internal/cmd/coldbench -airlock "$OUT/airlock" -venv "$VENV" -proxpi "$PX/bin/python" -lockers "$LK" -out "$OUT/coldpath" "$@"

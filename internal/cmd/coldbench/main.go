@@ -42,6 +42,7 @@ type options struct {
 	logLevel           string
 	bigOnly            bool
 	proxpi             string // a Python with proxpi installed, to measure it beside Airlock
+	lockers            string // a venv with poetry and pdm
 }
 
 func main() {
@@ -59,15 +60,21 @@ func main() {
 	flag.BoolVar(&o.bigOnly, "big-only", false, "only the large cold file")
 	set := flag.String("real-set", "boto3 requests django pandas fastapi pillow numpy", "-real: what to install")
 	flag.DurationVar(&o.settle, "settle", 60*time.Second, "how long to wait for the background work to finish after an install")
-	clients := flag.String("clients", "pip uv uv-lock", "clients to measure (pip, uv, uv-lock)")
+	clients := flag.String("clients", "pip uv uv-lock", "clients to measure (pip, uv, uv-lock, poetry, pdm)")
+	flag.StringVar(&o.lockers, "lockers", "", "a venv with poetry and pdm, for -clients poetry pdm (bench/coldpath.sh makes one)")
 	flag.StringVar(&o.proxpi, "proxpi", "", "a Python with proxpi installed: measure a cold install through it too (bench/coldpath.sh sets it)")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "airlock's log level (its log: <out>/airlock.log)")
 	flag.Parse()
 	o.rate = int64(*rateMB * 1e6)
 	o.realSet = strings.Fields(*set)
 	o.clients = strings.Fields(*clients)
-	if abs, err := filepath.Abs(o.venv); err == nil {
-		o.venv = abs // uv lock runs in its project's folder
+	// uv lock, poetry and pdm run in their project's folder.
+	for _, p := range []*string{&o.venv, &o.lockers, &o.proxpi} {
+		if *p != "" {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
+		}
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "coldbench:", err)
@@ -169,7 +176,7 @@ func run(o options) error {
 			px = fmt.Sprintf("%.2f×", med(func(s sample) float64 { return s.proxpi })/d)
 		}
 		ratio := fmt.Sprintf("%.2f×", u/cl)
-		if client == "uv-lock" {
+		if client == "uv-lock" || cl == 0 {
 			ratio = "— (resolves only)"
 		}
 		fmt.Fprintf(&report, "| %s | %.2f s | %.2f s | %.2f× | %.2f× | %s | %.1f | %.1f | %.1f | %s | %.0f MiB |\n", client, d, c, c/d, w/d, px, u/1e6, b/1e6, cl/1e6, ratio, r)
@@ -329,8 +336,15 @@ func install(o options, client, index string, reqs []string) (float64, string, e
 		}
 		cmd = exec.Command(filepath.Join(o.venv, "bin", "uv"), "lock", "-q", "--no-cache", "--python", py, "--default-index", index)
 		cmd.Dir = dir
+	case "poetry", "pdm":
+		// Lock, then install the lock into a new environment: what a
+		// project's CI does.
+		if o.lockers == "" {
+			return 0, "", fmt.Errorf("%s: no -lockers venv (bench/coldpath.sh makes one)", client)
+		}
+		return lockAndInstall(o, client, index, reqs, dir)
 	default:
-		return 0, "", fmt.Errorf("unknown client %q (pip, uv, uv-lock)", client)
+		return 0, "", fmt.Errorf("unknown client %q (pip, uv, uv-lock, poetry, pdm)", client)
 	}
 	cmd.Env = clientEnv()
 	start := time.Now()
@@ -339,6 +353,45 @@ func install(o options, client, index string, reqs []string) (float64, string, e
 		return 0, "", fmt.Errorf("%v: %s", err, b)
 	}
 	return time.Since(start).Seconds(), string(b), nil
+}
+
+// lockAndInstall runs poetry or pdm on a project that needs reqs, from
+// index only.
+func lockAndInstall(o options, client, index string, reqs []string, dir string) (float64, string, error) {
+	quoted := make([]string, len(reqs))
+	for i, r := range reqs {
+		quoted[i] = strconv.Quote(r)
+	}
+	project := "[project]\nname = \"bench\"\nversion = \"0\"\nrequires-python = \">=3.11\"\ndependencies = [" + strings.Join(quoted, ", ") + "]\n"
+	env := append(clientEnv(), "PATH="+filepath.Join(o.venv, "bin")+":"+os.Getenv("PATH"))
+	var steps [][]string
+	switch client {
+	case "poetry":
+		project += "\n[tool.poetry]\npackage-mode = false\n\n[[tool.poetry.source]]\nname = \"bench\"\nurl = " + strconv.Quote(index) + "\npriority = \"primary\"\n"
+		env = append(env, "POETRY_CACHE_DIR="+filepath.Join(dir, "cache"), "POETRY_VIRTUALENVS_IN_PROJECT=true", "POETRY_NO_INTERACTION=1")
+		poetry := filepath.Join(o.lockers, "bin", "poetry")
+		steps = [][]string{{poetry, "lock"}, {poetry, "install"}}
+	case "pdm":
+		project += "\n[tool.pdm]\ndistribution = false\n\n[[tool.pdm.source]]\nname = \"pypi\"\nurl = " + strconv.Quote(index) + "\n"
+		env = append(env, "PDM_CACHE_DIR="+filepath.Join(dir, "cache"), "PDM_CHECK_UPDATE=false", "PDM_IGNORE_SAVED_PYTHON=1", "PDM_HOME="+filepath.Join(dir, "home"))
+		pdm := filepath.Join(o.lockers, "bin", "pdm")
+		steps = [][]string{{pdm, "lock", "-q"}, {pdm, "install", "-q", "--no-self"}}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pyproject.toml"), []byte(project), 0o644); err != nil {
+		return 0, "", err
+	}
+	start := time.Now()
+	var out []byte
+	for _, step := range steps {
+		cmd := exec.Command(step[0], step[1:]...)
+		cmd.Dir, cmd.Env = dir, env
+		b, err := cmd.CombinedOutput()
+		out = append(out, b...)
+		if err != nil {
+			return 0, "", fmt.Errorf("%s: %v: %s", strings.Join(step, " "), err, out)
+		}
+	}
+	return time.Since(start).Seconds(), string(out), nil
 }
 
 // clientEnv is the clients' defaults: no configuration of this machine's
