@@ -407,6 +407,7 @@ func clientEnv() []string {
 	return append(env, "PIP_CONFIG_FILE=/dev/null", "PIP_DISABLE_PIP_VERSION_CHECK=1")
 }
 
+// airlock is a proxy process under measurement (Airlock, or proxpi).
 type airlock struct {
 	cmd     *exec.Cmd
 	url     string
@@ -414,25 +415,51 @@ type airlock struct {
 	logPath string
 }
 
-var starts int // airlock processes started, for their logs' names
+var starts int // proxy processes started, for their logs' names
+
+// freeAddr is a loopback address nothing listens on.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// launch starts the proxy's command, its output to its log, and waits
+// until ready answers.
+func (a *airlock) launch(ready string) error {
+	logf, err := os.Create(a.logPath)
+	if err != nil {
+		return err
+	}
+	a.cmd.Stdout, a.cmd.Stderr = logf, logf
+	if err := a.cmd.Start(); err != nil {
+		return err
+	}
+	for range 300 {
+		if resp, err := http.Get(ready); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	a.stop()
+	return fmt.Errorf("%s did not start (log: %s)", filepath.Base(a.cmd.Path), a.logPath)
+}
 
 func startAirlock(o options, up upstreamOf) (*airlock, error) {
 	data, err := os.MkdirTemp(o.out, "data-")
 	if err != nil {
 		return nil, err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := l.Addr().String()
-	l.Close()
 	starts++
 	a := &airlock{url: "http://" + addr, data: data, logPath: filepath.Join(o.out, fmt.Sprintf("airlock-%d.log", starts))}
-	logf, err := os.Create(a.logPath)
-	if err != nil {
-		return nil, err
-	}
 	a.cmd = exec.Command(o.airlock, "serve", "--listen", addr, "--data-dir", data)
 	env := append(os.Environ(), "AIRLOCK_LOG_LEVEL="+o.logLevel)
 	if !o.real {
@@ -441,19 +468,11 @@ func startAirlock(o options, up upstreamOf) (*airlock, error) {
 			// Nothing but the loopback fakes.
 			"HTTP_PROXY=http://127.0.0.1:9", "HTTPS_PROXY=http://127.0.0.1:9")
 	}
-	a.cmd.Env, a.cmd.Stderr = env, logf
-	if err := a.cmd.Start(); err != nil {
+	a.cmd.Env = env
+	if err := a.launch(a.url + "/readyz"); err != nil {
 		return nil, err
 	}
-	for range 300 {
-		if resp, err := http.Get(a.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			return a, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	a.stop()
-	return nil, fmt.Errorf("airlock did not start (log: %s)", a.logPath)
+	return a, nil
 }
 
 // startProxpi runs proxpi (its Flask server, a fresh cache) in front of
@@ -464,34 +483,19 @@ func startProxpi(o options, up upstreamOf) (*airlock, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := l.Addr().String()
-	l.Close()
 	host, port, _ := net.SplitHostPort(addr)
 	starts++
 	px := &airlock{url: "http://" + addr + "/index/", data: cache, logPath: filepath.Join(o.out, fmt.Sprintf("proxpi-%d.log", starts))}
-	logf, err := os.Create(px.logPath)
-	if err != nil {
-		return nil, err
-	}
 	px.cmd = exec.Command(o.proxpi, "-m", "flask", "--app", "proxpi.server", "run", "--host", host, "--port", port)
 	px.cmd.Env = append(os.Environ(), "PROXPI_INDEX_URL="+up.index, "PROXPI_CACHE_DIR="+cache, "PROXPI_LOGGING_LEVEL=WARNING")
-	px.cmd.Stdout, px.cmd.Stderr = logf, logf
-	if err := px.cmd.Start(); err != nil {
+	if err := px.launch(px.url); err != nil {
 		return nil, err
 	}
-	for range 300 {
-		if resp, err := http.Get(px.url); err == nil {
-			resp.Body.Close()
-			return px, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	px.stop()
-	return nil, fmt.Errorf("proxpi did not start (log: %s)", px.logPath)
+	return px, nil
 }
 
 func (a *airlock) stop() {
