@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"airlock/internal/fakepypi"
@@ -195,10 +196,24 @@ func TestBuildTimeCodeBeyondSetupPy(t *testing.T) {
 	}
 }
 
-type mapMemo struct{ m map[string][]byte }
+// mapMemo is a Memo in memory; analyses run concurrently, so it locks.
+type mapMemo struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
 
-func (m *mapMemo) Get(k string) ([]byte, bool) { v, ok := m.m[k]; return v, ok }
-func (m *mapMemo) Put(k string, v []byte)      { m.m[k] = v }
+func (m *mapMemo) Get(k string) ([]byte, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.m[k]
+	return v, ok
+}
+
+func (m *mapMemo) Put(k string, v []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.m[k] = v
+}
 
 // Analyses are remembered by content beyond the process: a second
 // inspection reads them from the memo instead of parsing (the report is

@@ -479,6 +479,8 @@ func (s *scanner) analyzed(sum string, src []byte, root string, whole bool) *pyc
 
 // Memo keeps analyses of source files beyond this process (the store), by
 // key. A value that cannot be read is a miss: the file is parsed again.
+// An archive's files are analysed concurrently: Get and Put must be safe
+// to call from several goroutines.
 type Memo interface {
 	Get(key string) ([]byte, bool)
 	Put(key string, value []byte)

@@ -125,7 +125,9 @@ func FromUserAgent(ua string) (Client, bool) {
 }
 
 // Fits reports whether some client could install the file: an sdist or a
-// file that is not a wheel always fits; a wheel fits when one of its tag
+// file that is not a wheel always fits, and so does a pure wheel (any
+// platform: one file for every client, known or not, such as poetry's,
+// which names no platform); a platform wheel fits when one of its tag
 // triples names a Python, ABI and platform one client has. A wheel name
 // that cannot be read fits (checking it costs bytes; skipping it could
 // leave an installable file unchecked).
@@ -133,6 +135,11 @@ func Fits(filename string, clients []Client) bool {
 	tags, ok := wheelTags(filename)
 	if !ok {
 		return true
+	}
+	for _, t := range tags {
+		if t.platform == "any" {
+			return true
+		}
 	}
 	for _, c := range clients {
 		for _, t := range tags {

@@ -78,6 +78,13 @@ func TestFits(t *testing.T) {
 	if Fits("pkg-1.0-cp311-cp311-win_amd64.whl", nil) {
 		t.Error("no client known: a platform wheel fits nobody")
 	}
+	// A pure wheel or an sdist is one file for every client, known or not
+	// (poetry names no platform): always checked.
+	for _, f := range []string{"pkg-1.0-py3-none-any.whl", "pkg-1.0-py2.py3-none-any.whl", "pkg-1.0.tar.gz"} {
+		if !Fits(f, nil) || !NewSeen(time.Hour, time.Now).Fits(f) {
+			t.Errorf("%s with no client known: not checked", f)
+		}
+	}
 }
 
 func TestSeen(t *testing.T) {
