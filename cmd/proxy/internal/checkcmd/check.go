@@ -38,12 +38,8 @@ var Help = &cli.Command{Name: "check", Summary: "Evaluate every file of a releas
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, version string) int {
 	fs := cli.NewFlags(Help, stderr)
 	cfgPath := fs.String("config", "", "YAML config `file` (optional)")
-	if code, done := cli.ParseFlags(Help, fs, args, stdout, stderr); done {
+	if code, done := cli.ParseArgs(Help, fs, args, 1, stdout, stderr); done {
 		return code
-	}
-	if fs.NArg() != 1 {
-		cli.UsageError(stderr, Help, "")
-		return 2
 	}
 	project, release, err := adminapi.ParseTarget(fs.Arg(0))
 	if err != nil {

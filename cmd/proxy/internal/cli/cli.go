@@ -79,6 +79,40 @@ func ParseFlags(c *Command, fs *flag.FlagSet, args []string, stdout, stderr io.W
 	return 2, true
 }
 
+// ParseArgs is ParseFlags for a command that takes exactly n arguments
+// after its flags: any other count is a usage error (code 2).
+func ParseArgs(c *Command, fs *flag.FlagSet, args []string, n int, stdout, stderr io.Writer) (code int, done bool) {
+	if code, done := ParseFlags(c, fs, args, stdout, stderr); done {
+		return code, done
+	}
+	if fs.NArg() != n {
+		UsageError(stderr, c, "")
+		return 2, true
+	}
+	return 0, false
+}
+
+// Subcommand finds the subcommand args[0] names among subs: done, with
+// the exit code, when there is none (a usage error) or help was asked
+// for.
+func Subcommand(c *Command, subs map[string]*Command, args []string, stdout, stderr io.Writer) (sub string, help *Command, code int, done bool) {
+	if len(args) == 0 {
+		UsageError(stderr, c, "which subcommand?")
+		return "", nil, 2, true
+	}
+	sub = args[0]
+	if sub == "-h" || sub == "--help" || sub == "help" {
+		PrintHelp(stdout, c, nil)
+		return sub, nil, 0, true
+	}
+	help, ok := subs[sub]
+	if !ok {
+		UsageError(stderr, c, fmt.Sprintf("unknown subcommand %q", sub))
+		return sub, nil, 2, true
+	}
+	return sub, help, 0, false
+}
+
 // UsageError reports a bad invocation: the message (if any), the usage
 // line and where to read more.
 func UsageError(stderr io.Writer, c *Command, msg string) {

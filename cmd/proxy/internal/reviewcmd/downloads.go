@@ -32,12 +32,8 @@ func Downloads(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	server := fs.String("server", cli.FirstNonEmpty(getenv("AIRLOCK_SERVER"), "http://"+config.DefaultListen), "airlock server `URL` (or AIRLOCK_SERVER)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	since := fs.String("since", "", "only downloads from `TIME` on (RFC 3339, or a duration back from now: 72h, 7d)")
-	if code, done := cli.ParseFlags(DownloadsHelp, fs, args, stdout, stderr); done {
+	if code, done := cli.ParseArgs(DownloadsHelp, fs, args, 1, stdout, stderr); done {
 		return code
-	}
-	if fs.NArg() != 1 {
-		cli.UsageError(stderr, DownloadsHelp, "")
-		return 2
 	}
 	q := url.Values{"target": {fs.Arg(0)}}
 	if *since != "" {

@@ -34,19 +34,9 @@ var (
 )
 
 func Names(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	if len(args) == 0 {
-		cli.UsageError(stderr, NamesHelp, "which subcommand?")
-		return 2
-	}
-	sub := args[0]
-	if sub == "-h" || sub == "--help" || sub == "help" {
-		cli.PrintHelp(stdout, NamesHelp, nil)
-		return 0
-	}
-	help, ok := namesSubs[sub]
-	if !ok {
-		cli.UsageError(stderr, NamesHelp, fmt.Sprintf("unknown subcommand %q", sub))
-		return 2
+	sub, help, code, done := cli.Subcommand(NamesHelp, namesSubs, args, stdout, stderr)
+	if done {
+		return code
 	}
 	fs := cli.NewFlags(help, stderr)
 	server := fs.String("server", cli.FirstNonEmpty(getenv("AIRLOCK_SERVER"), "http://"+config.DefaultListen), "airlock server `URL` (or AIRLOCK_SERVER)")

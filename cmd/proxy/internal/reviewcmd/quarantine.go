@@ -129,19 +129,9 @@ func (c *adminClient) do(method, path string, body, out any) error {
 }
 
 func Quarantine(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	if len(args) == 0 {
-		cli.UsageError(stderr, QuarantineHelp, "which subcommand?")
-		return 2
-	}
-	sub := args[0]
-	if sub == "-h" || sub == "--help" || sub == "help" {
-		cli.PrintHelp(stdout, QuarantineHelp, nil)
-		return 0
-	}
-	help, ok := quarantineSubs[sub]
-	if !ok {
-		cli.UsageError(stderr, QuarantineHelp, fmt.Sprintf("unknown subcommand %q", sub))
-		return 2
+	sub, help, code, done := cli.Subcommand(QuarantineHelp, quarantineSubs, args, stdout, stderr)
+	if done {
+		return code
 	}
 	// Each subcommand has only the flags that apply to it.
 	fs := cli.NewFlags(help, stderr)

@@ -64,12 +64,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := cli.NewFlags(Help, stderr)
 	cfgPath := fs.String("config", "", "YAML config `file` (optional)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code, done := cli.ParseFlags(Help, fs, args, stdout, stderr); done {
+	if code, done := cli.ParseArgs(Help, fs, args, 1, stdout, stderr); done {
 		return code
-	}
-	if fs.NArg() != 1 {
-		cli.UsageError(stderr, Help, "")
-		return 2
 	}
 	project, err := index.Normalize(fs.Arg(0))
 	if err != nil {

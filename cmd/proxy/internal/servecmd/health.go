@@ -43,12 +43,8 @@ func readyzURL(listen string) string {
 func Health(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := cli.NewFlags(HealthHelp, stderr)
 	u := fs.String("url", readyzURL(os.Getenv("AIRLOCK_LISTEN")), "readiness `URL` of the server (default from AIRLOCK_LISTEN)")
-	if code, done := cli.ParseFlags(HealthHelp, fs, args, stdout, stderr); done {
+	if code, done := cli.ParseArgs(HealthHelp, fs, args, 0, stdout, stderr); done {
 		return code
-	}
-	if fs.NArg() != 0 {
-		cli.UsageError(stderr, HealthHelp, "")
-		return 2
 	}
 	c := &http.Client{Timeout: 5 * time.Second}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *u, nil)

@@ -23,12 +23,8 @@ var MigrateHelp = &cli.Command{Name: "migrate", Summary: "Create or upgrade the 
 func Migrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := cli.NewFlags(MigrateHelp, stderr)
 	cfgPath := fs.String("config", "", "YAML config `file` (optional)")
-	if code, done := cli.ParseFlags(MigrateHelp, fs, args, stdout, stderr); done {
+	if code, done := cli.ParseArgs(MigrateHelp, fs, args, 0, stdout, stderr); done {
 		return code
-	}
-	if fs.NArg() != 0 {
-		cli.UsageError(stderr, MigrateHelp, "")
-		return 2
 	}
 	cfg, err := config.LoadProcess(*cfgPath)
 	if err != nil {

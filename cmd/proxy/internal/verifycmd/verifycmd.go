@@ -36,12 +36,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	provPath := fs.String("provenance", "", "Provenance object or bare Attestation `file` (default: DIST.provenance, then DIST.publish.attestation)")
 	rootPath := fs.String("trusted-root", "", "trusted_root.json `file` (default: the embedded Sigstore public-good root)")
 	pubSpec := fs.String("publisher", "", "expected publisher `SPEC`: github:OWNER/REPO:WORKFLOW, gitlab:PATH:WORKFLOW_FILEPATH, google:EMAIL or email:ADDRESS:ISSUER (required for a bare attestation)")
-	if code, done := cli.ParseFlags(Help, fs, args, stdout, stderr); done {
+	if code, done := cli.ParseArgs(Help, fs, args, 1, stdout, stderr); done {
 		return code
-	}
-	if fs.NArg() != 1 {
-		cli.UsageError(stderr, Help, "")
-		return 2
 	}
 	dist := fs.Arg(0)
 	sha, err := hashFile(ctx, dist) // streamed: a distribution can be gigabytes
