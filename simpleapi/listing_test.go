@@ -15,6 +15,7 @@ import (
 
 	"airlock/gate"
 	"airlock/internal/fakepypi"
+	"airlock/internal/testclock"
 	"airlock/policy"
 	"airlock/quarantine"
 	"airlock/storage"
@@ -76,7 +77,7 @@ func TestPageTooLargeToKeepRendersEachForm(t *testing.T) {
 	kept := newHarness(t)
 	small := newHarness(t, func(o *gate.Options, _ *fakepypi.Server) { o.PageCacheBytes = 1 })
 	for _, h := range []*harness{kept, small} {
-		h.now = kept.now // one clock: the same decisions on both
+		h.time = testclock.New(kept.clock()) // one time: the same decisions on both
 	}
 	keptPlain, want := get(kept, "identity", "")
 	keptGz, _ := get(kept, "gzip", "")

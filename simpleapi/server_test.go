@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"airlock/internal/storetest"
+	"airlock/internal/testclock"
 	"airlock/pullthrough"
 
 	"github.com/rs/zerolog"
@@ -43,8 +44,7 @@ type harness struct {
 	store  *storage.Store
 	dir    string // the data directory (kept across h.open: a restart)
 	logs   *syncBuffer
-	now    time.Time
-	nowMu  sync.Mutex
+	time   *testclock.Clock
 	config gate.Options
 	gate   *gate.Gate
 	// hideHeld is index.held_files: hide.
@@ -108,7 +108,7 @@ func newHarness(t testing.TB, tweak ...func(*gate.Options, *fakepypi.Server)) *h
 	fake.AddWheel(fakepypi.WheelSpec{Name: "alpha", Version: "1.0"}, uploaded)
 	fake.AddWheel(fakepypi.WheelSpec{Name: "alpha", Version: "1.1", Requires: []string{"gamma"}, RequiresPython: ">=3.8"}, uploaded.Add(time.Hour))
 	fake.AddSdist("alpha", "1.1", uploaded.Add(time.Hour))
-	h := &harness{t: t, fake: fake, logs: &syncBuffer{}, now: time.Now(), rules: policy.DefaultRules()}
+	h := &harness{t: t, fake: fake, logs: &syncBuffer{}, time: testclock.New(time.Now()), rules: policy.DefaultRules()}
 	h.open(tweak...)
 	return h
 }
@@ -168,17 +168,9 @@ func (h *harness) rebuild() {
 	}
 }
 
-func (h *harness) clock() time.Time {
-	h.nowMu.Lock()
-	defer h.nowMu.Unlock()
-	return h.now
-}
+func (h *harness) clock() time.Time { return h.time.Now() }
 
-func (h *harness) advance(d time.Duration) {
-	h.nowMu.Lock()
-	defer h.nowMu.Unlock()
-	h.now = h.now.Add(d)
-}
+func (h *harness) advance(d time.Duration) { h.time.Advance(d) }
 
 func (h *harness) get(path string, header ...string) (*http.Response, []byte) {
 	h.t.Helper()
