@@ -78,8 +78,9 @@ func TestMetadataFromWheelsWhereTheUpstreamHasNone(t *testing.T) {
 	if !strings.Contains(string(locked), "name = \"lib\"\nversion = \"1.1\"") {
 		t.Errorf("uv.lock does not pin lib 1.1:\n%s", locked)
 	}
-	if n := metric(t, a.URL, `airlock_cache_requests_total{kind="metadata",result="extracted"}`); n < 2 {
-		t.Errorf("metadata made from wheels %v times, want app's and lib's", n)
+	made := metric(t, a.URL, `airlock_cache_requests_total{kind="metadata",result="extracted"}`)
+	if made < 2 {
+		t.Errorf("metadata made from wheels %v times, want app's and lib's", made)
 	}
 
 	// pip installs with it: each wheel came from the upstream once, for
@@ -89,6 +90,14 @@ func TestMetadataFromWheelsWhereTheUpstreamHasNone(t *testing.T) {
 		t.Fatalf("pip install: %v\n%s", err, out)
 	}
 	assertInstalled(t, target, map[string]string{"app": "1.0", "lib": "1.1"})
+	// pip asked for the same metadata: answered from what was made, the
+	// wheels not read again.
+	if n := metric(t, a.URL, `airlock_cache_requests_total{kind="metadata",result="extracted"}`); n != made {
+		t.Errorf("metadata made %v times after pip's install, want %v (made once per wheel)", n, made)
+	}
+	if n := metric(t, a.URL, `airlock_cache_requests_total{kind="metadata",result="hit"}`); n < 2 {
+		t.Errorf("pip's metadata requests were not answered from what was made (%v hits)", n)
+	}
 	for _, d := range dists {
 		u, _ := url.Parse(fake.FileURL(d))
 		want := 1

@@ -111,10 +111,12 @@ func (g *Gate) runAhead(j aheadJob) {
 	}
 }
 
-// dependenciesAhead queues what a served wheel depends on, when its page
-// offers no metadata (with metadata, the resolver's metadata requests say
-// exactly what it will fetch). Requirements with an environment marker
-// are left to the resolver.
+// dependenciesAhead queues what a served wheel depends on, when the
+// upstream publishes no metadata (with it, the resolver's metadata
+// requests say exactly what it will fetch). The wheel was served to a
+// client, or checked ahead after the metadata made from it was: either
+// way its dependencies' files are fetched while the resolver reads on.
+// Requirements with an environment marker are left to the resolver.
 // Reading them waits for a slot like the rest of the work ahead, so the
 // wheel's own answer does not wait for it.
 func (g *Gate) dependenciesAhead(f index.File, rec storage.FileRecord, userAgent string) {

@@ -130,7 +130,6 @@ func (g *Gate) File(ctx context.Context, req FileRequest) (FileAnswer, error) {
 func (g *Gate) metadataFromWheel(ctx context.Context, page *index.Page, distName, userAgent string,
 	decided func(quarantine.View, error, storage.FileRecord) (FileAnswer, error)) (FileAnswer, error) {
 	f, _ := page.Lookup(distName)
-	g.opt.Metrics.Cache.WithLabelValues("metadata", "extracted").Inc()
 	g.foreground.Add(1)
 	defer g.foreground.Add(-1)
 	rec, err := g.cache.MetadataFromWheel(ctx, page, distName)
@@ -138,8 +137,8 @@ func (g *Gate) metadataFromWheel(ctx context.Context, page *index.Page, distName
 		return FileAnswer{Meta: true}, err
 	}
 	v, err := g.decide(ctx, page, f, false, nil)
-	if err == nil && v.Serve {
-		g.submitAhead(aheadJob{page: page, file: f, userAgent: userAgent})
+	if err == nil && v.Serve && v.Inputs.Content == nil {
+		g.submitAhead(aheadJob{page: page, file: f, userAgent: userAgent}) // its content not yet checked
 	}
 	return decided(v, err, rec)
 }

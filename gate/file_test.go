@@ -152,6 +152,12 @@ func TestMetadataFromWheel(t *testing.T) {
 	if n := fake.Hits("/packages/" + d.SHA256()[:8] + "/" + d.Filename); n != 1 {
 		t.Errorf("wheel fetched %d times, want once", n)
 	}
+	// Asked again, the metadata is the same record, and its decision
+	// carries the wheel's checked content (nothing left to work ahead on).
+	again, err := g.File(ctx, gate.FileRequest{Project: "alpha", Filename: d.Filename + gate.MetadataSuffix})
+	if err != nil || !again.View.Serve || again.Record.SHA256 != ans.Record.SHA256 || again.View.Inputs.Content == nil {
+		t.Errorf("metadata asked again: %+v %v", again, err)
+	}
 	if _, err := g.File(ctx, gate.FileRequest{Project: "alpha", Filename: broken.Filename + gate.MetadataSuffix}); !errors.Is(err, gate.ErrNoWheelMetadata) {
 		t.Errorf("a wheel with no METADATA: %v", err)
 	}

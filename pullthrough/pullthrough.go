@@ -89,6 +89,12 @@ type Cache struct {
 
 	confusionMu      sync.Mutex
 	confusionChecked map[string]time.Time // project -> last time the public upstream was asked
+
+	// wheelMeta remembers the metadata made from each wheel, by the
+	// wheel's sha256 (the same bytes make the same metadata), so a warm
+	// .metadata request does not read the wheel's zip directory again.
+	wheelMetaMu sync.Mutex
+	wheelMeta   map[string]storage.FileRecord
 }
 
 // New builds a Cache.

@@ -46,6 +46,34 @@ func (c *Cache) MetadataFromWheel(ctx context.Context, page *index.Page, distNam
 }
 
 func (c *Cache) extractMetadata(ctx context.Context, page *index.Page, f index.File, wheel storage.FileRecord) (storage.FileRecord, error) {
+	c.wheelMetaMu.Lock()
+	rec, known := c.wheelMeta[wheel.SHA256]
+	c.wheelMetaMu.Unlock()
+	if known && rec.Filename == f.Filename+MetadataSuffix && c.opt.Store.HasBlob(ctx, rec.SHA256) {
+		c.opt.Metrics.Cache.WithLabelValues("metadata", "hit").Inc()
+		return rec, nil
+	}
+	rec, err := c.makeMetadata(ctx, page, f, wheel)
+	if err != nil {
+		return rec, err
+	}
+	c.wheelMetaMu.Lock()
+	if c.wheelMeta == nil || len(c.wheelMeta) >= wheelMetaMax {
+		c.wheelMeta = map[string]storage.FileRecord{}
+	}
+	c.wheelMeta[wheel.SHA256] = rec
+	c.wheelMetaMu.Unlock()
+	return rec, nil
+}
+
+// wheelMetaMax bounds the metadata remembered; past it, the memory starts
+// over (a miss reads the wheel's directory again).
+const wheelMetaMax = 50_000
+
+// makeMetadata reads the wheel's METADATA and stores it as the metadata
+// file.
+func (c *Cache) makeMetadata(ctx context.Context, page *index.Page, f index.File, wheel storage.FileRecord) (storage.FileRecord, error) {
+	c.opt.Metrics.Cache.WithLabelValues("metadata", "extracted").Inc()
 	blob, err := c.opt.Store.OpenBlob(ctx, wheel.SHA256)
 	if err != nil {
 		return storage.FileRecord{}, err
