@@ -15,8 +15,10 @@ package pycode
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Kinds of findings.
@@ -76,53 +78,6 @@ type Finding struct {
 	Code string
 	// AtImport is set when the code runs at import (or build) time.
 	AtImport bool
-}
-
-// Words without which a finding cannot occur. Parsing is the cost of the
-// analysis (tree-sitter parses a few MB/s), so a file is parsed only when
-// it could hold a finding: an exec-like sink with decoded, fetched or
-// computed input; a process start; a computed reach into builtins or
-// modules; or secrets together with the network.
-var (
-	execWords     = words("exec", "eval", "compile", "loads")
-	decoderWords  = words("b64decode", "b32decode", "b16decode", "a85decode", "b85decode", "decodebytes", "decodestring", "decompress", "marshal", "codecs", "fromhex", "unhexlify", "a2b_", "chr(", "rot13", "rot_13")
-	computedWords = words("__builtins__", "builtins", "__import__", "import_module", "ctypes")
-	spawnWords    = words("subprocess", "system", "popen", "Popen", "spawn", "pty", "execv", "execl", "commands")
-	networkWords  = words("urlopen", "urlretrieve", "requests", "httpx", "http.client", "HTTPConnection", "socket", "urllib3", "aiohttp", "ftplib", "smtplib", "dns.resolver", "gethostbyname", "getaddrinfo")
-	secretWords2  = words("environ", ".aws", ".ssh", "169.254", "metadata.google", "id_rsa", "id_ed25519", ".netrc", ".pypirc", ".docker", ".kube", "credentials", "TOKEN", "SECRET")
-)
-
-func words(ws ...string) [][]byte {
-	out := make([][]byte, len(ws))
-	for i, w := range ws {
-		out[i] = []byte(w)
-	}
-	return out
-}
-
-func containsAny(src []byte, ws [][]byte) bool {
-	for _, w := range ws {
-		if bytes.Contains(src, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// reDynamic finds the interpreters of source a file may call or hand on
-// (exec and eval as calls or values: the words alone are in every
-// "execute").
-var reDynamic = regexp.MustCompile(`\b(?:exec|eval)\s*[(,)\]]|\brunpy\b|\btimeit\b|\bInteractive(?:Interpreter|Console)\b|\bcompile_command\b|\bcode\.interact\b|\bpickle\b|\bmarshal\b`)
-
-// dynamicWords are what reDynamic needs: the regexp runs only on files
-// that have one (regexp matching costs more than parsing on large files).
-var dynamicWords = words("exec", "eval", "runpy", "timeit", "Interactive", "compile_command", "code.interact", "pickle", "marshal")
-
-func mayFind(src []byte) bool {
-	network := containsAny(src, networkWords)
-	return containsAny(src, spawnWords) || containsAny(src, computedWords) || (containsAny(src, dynamicWords) && reDynamic.Match(src)) ||
-		(containsAny(src, execWords) && (network || containsAny(src, decoderWords))) ||
-		(network && containsAny(src, secretWords2))
 }
 
 // Analyze parses src and reports what it finds. Source that does not parse
@@ -187,7 +142,22 @@ func newAnalyzer(src []byte) *analyzer {
 		classes: map[string]map[string]*node{}, instances: map[string]string{}, ran: map[*node]bool{}, qual: map[*node]string{}}
 }
 
-func (a *analyzer) text(n *node) string { return string(a.src[n.start:n.end]) }
+func (a *analyzer) text(n *node) string {
+	s := string(a.src[n.start:n.end])
+	if (n.kind == "identifier" || n.kind == "dotted_name") && !isASCII(s) {
+		return norm.NFKC.String(s) // Python reads ｅｘｅｃ as exec
+	}
+	return s
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
 
 func line(n *node) int { return n.row + 1 }
 

@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -26,7 +27,18 @@ import (
 func main() {
 	dir := flag.String("dir", os.TempDir(), "where to write the generated archives")
 	parsers := flag.Int("parsers", 0, "source files analysed at once (0: one per core)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run here (go tool pprof)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		out, err := os.Create(*cpuProfile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(out); err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if flag.NArg() > 0 {
 		lim := inspect.DefaultLimits()
 		lim.Parsers = *parsers
