@@ -56,14 +56,18 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 	if c := g.content.get(f.SHA256()); c != nil {
 		return c
 	}
+	version, _ := index.VersionFromFilename(page.Name, f.Filename)
+	ahead := g.sourceAhead(ctx, page, version, f.Filename)
 	rep, err := g.inspectStored(ctx, f.SHA256(), f.Filename)
 	if err != nil {
+		if ahead != nil {
+			<-ahead.done
+		}
 		return &policy.Content{Error: err.Error()} // not remembered in memory: the store has it
 	}
-	version, _ := index.VersionFromFilename(page.Name, f.Filename)
 	// Before the baseline is chosen: a file not in the source could hold
 	// this one, which makes the comparison with the baseline worth its bytes.
-	rep, srcNote := g.withSource(ctx, page, version, rep)
+	rep, srcNote := g.withSource(ctx, page, version, rep, ahead)
 	var prev *inspect.Report
 	budget := baselineChecks
 	prevFile, prevVersion, ok := previousFile(page, f, func(p *index.Page, f index.File) bool {
@@ -92,7 +96,7 @@ func (g *Gate) contentFor(ctx context.Context, page *index.Page, f index.File) *
 	// to the baseline's report too, so a file every release builds
 	// differently is known, not new.
 	if prev != nil {
-		prev, _ = g.withSource(ctx, page, prevVersion, prev)
+		prev, _ = g.withSource(ctx, page, prevVersion, prev, nil)
 	}
 	if srcNote != "" {
 		note = strings.TrimPrefix(note+"; "+srcNote, "; ")
@@ -388,11 +392,20 @@ const sourceRetry = "source not compared (forge unreachable, tried again at the 
 // published is the same sign. The sdist stands in only then — with the
 // repository at hand it adds nothing a payload could not also put in the
 // sdist. note says what could not be compared, and with what instead.
-func (g *Gate) withSource(ctx context.Context, page *index.Page, version string, rep *inspect.Report) (*inspect.Report, string) {
+func (g *Gate) withSource(ctx context.Context, page *index.Page, version string, rep *inspect.Report, ahead *sourceRead) (*inspect.Report, string) {
+	if ahead != nil {
+		<-ahead.done
+	}
 	if g.opt.Sources == nil || page.Source != "" || rep == nil || len(rep.Sources) == 0 {
 		return rep, ""
 	}
-	tree, against, note := g.sourceTree(ctx, page, version)
+	var tree map[string]string
+	var against, note string
+	if ahead != nil {
+		tree, against, note = ahead.tree, ahead.against, ahead.note
+	} else {
+		tree, against, note = g.sourceTree(ctx, page, version)
+	}
 	missing := inspect.High // a file nobody committed
 	if tree == nil && rep.Kind == "wheel" {
 		if sd, name := g.sdistSources(ctx, page, version); sd != nil {
@@ -419,6 +432,37 @@ func (g *Gate) withSource(ctx context.Context, page *index.Page, version string,
 		out.Findings = append(out.Findings, f)
 	}
 	return &out, note
+}
+
+// sourceRead is what a wheel is compared with, read while the wheel is
+// inspected: the repository at the tag, or else the release's sdist,
+// fetched (its inspection waits for the wheel's, whose analyses it then
+// shares). The bytes are the ones the comparison needs anyway; reading
+// them during the inspection takes them off the client's wait.
+type sourceRead struct {
+	done          chan struct{}
+	tree          map[string]string
+	against, note string
+}
+
+// sourceAhead starts reading what a distribution is compared with; nil
+// when nothing is (an sdist is compared with the repository only, and
+// read after its own inspection, which decides whether it needs to be).
+func (g *Gate) sourceAhead(ctx context.Context, page *index.Page, version, filename string) *sourceRead {
+	if g.opt.Sources == nil || page.Source != "" || !strings.HasSuffix(filename, ".whl") {
+		return nil
+	}
+	r := &sourceRead{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.tree, r.against, r.note = g.sourceTree(ctx, page, version)
+		if r.tree == nil {
+			if sd, ok := sdistOf(page, version); ok {
+				g.ensureStored(ctx, page, sd) // errors: sdistSources says so later
+			}
+		}
+	}()
+	return r
 }
 
 // sourceTree reads the repository at the release's tag; against names it
@@ -457,23 +501,31 @@ func (g *Gate) sourceTree(ctx context.Context, page *index.Page, version string)
 // (hash-verified like any fill) and inspected; nil when the release has
 // none or it cannot be read.
 func (g *Gate) sdistSources(ctx context.Context, page *index.Page, version string) (map[string]string, string) {
+	f, ok := sdistOf(page, version)
+	if !ok {
+		return nil, ""
+	}
+	if _, err := g.ensureStored(ctx, page, f); err != nil {
+		return nil, ""
+	}
+	rep, err := g.inspectStored(ctx, f.SHA256(), f.Filename)
+	if err != nil || rep.Kind != "sdist" {
+		return nil, ""
+	}
+	return rep.Sources, f.Filename
+}
+
+// sdistOf is the release's sdist on the page.
+func sdistOf(page *index.Page, version string) (index.File, bool) {
 	for _, f := range page.Files {
 		if !strings.HasSuffix(f.Filename, ".tar.gz") && !strings.HasSuffix(f.Filename, ".zip") {
 			continue
 		}
-		if v, ok := index.VersionFromFilename(page.Name, f.Filename); !ok || v != version {
-			continue
+		if v, ok := index.VersionFromFilename(page.Name, f.Filename); ok && v == version {
+			return f, true
 		}
-		if _, err := g.ensureStored(ctx, page, f); err != nil {
-			return nil, ""
-		}
-		rep, err := g.inspectStored(ctx, f.SHA256(), f.Filename)
-		if err != nil || rep.Kind != "sdist" {
-			return nil, ""
-		}
-		return rep.Sources, f.Filename
 	}
-	return nil, ""
+	return index.File{}, false
 }
 
 // analysisMemo keeps inspection's per-file analyses in the store, so a
