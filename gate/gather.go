@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"airlock/index"
@@ -78,6 +79,15 @@ func (g *Gate) rulesFor(project string) policy.ProjectRules {
 func (g *Gate) gather(ctx context.Context, page *index.Page, f index.File, stored bool, known *storage.FileRecord) policy.Input {
 	in := g.inputFor(page.Name, page.Source, f)
 	in.ReusedFilename = g.reusedFrom(ctx, page.Name, f, known)
+	// The attestation and the project's behaviour are asked of the
+	// network while the content is inspected on the CPU.
+	var wg sync.WaitGroup
+	att := policy.Input{Version: in.Version} // what fillAttestation reads
+	wg.Go(func() { g.fillAttestation(ctx, page, f, &att) })
+	var signals *policy.Signals
+	if s := g.signalsFor(page.Source); s != nil && in.Version != "" {
+		wg.Go(func() { signals = s.ForRelease(ctx, page.Name, in.Version) })
+	}
 	if g.opt.Inspect {
 		if stored {
 			in.Content = g.contentFor(ctx, page, f)
@@ -85,10 +95,12 @@ func (g *Gate) gather(ctx context.Context, page *index.Page, f index.File, store
 			in.Content = v.Inputs.Content // what the file's own download found
 		}
 	}
-	g.fillAttestation(ctx, page, f, &in)
-	if s := g.signalsFor(page.Source); s != nil && in.Version != "" {
-		in.Signals = s.ForRelease(ctx, page.Name, in.Version)
-		if in.Signals != nil && len(in.Signals.Unknown) > 0 {
+	wg.Wait()
+	in.Attestation, in.Prior = att.Attestation, att.Prior
+	in.GatherErrors = append(in.GatherErrors, att.GatherErrors...)
+	if signals != nil {
+		in.Signals = signals
+		if len(signals.Unknown) > 0 {
 			g.ReportWarnings() // a source failing says so at once, once an hour
 		}
 	}

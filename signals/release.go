@@ -11,6 +11,8 @@ import (
 
 	"airlock/policy"
 	"airlock/storage"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Assessor turns facts into policy inputs for one release. It keeps each
@@ -29,6 +31,9 @@ type Assessor struct {
 	mu      sync.Mutex
 	memo    map[string]memoReport
 	sources map[string]*sourceState
+	// gathering shares one gathering of a project among the files of it
+	// decided at once (a release's wheels, its sdist, a wheel's metadata).
+	gathering singleflight.Group
 }
 
 // sourceState is a signal source's health as the last asks found it.
@@ -67,6 +72,15 @@ func (a *Assessor) report(ctx context.Context, project string, fresh bool) Repor
 	if ok && !fresh && now.Sub(m.at) < memoTTL {
 		return m.r
 	}
+	if !fresh {
+		v, _, _ := a.gathering.Do(project, func() (any, error) { return a.gather(ctx, project, false), nil })
+		return v.(Report)
+	}
+	return a.gather(ctx, project, true)
+}
+
+func (a *Assessor) gather(ctx context.Context, project string, fresh bool) Report {
+	now := a.Client.opt.Now()
 	c := a.Client
 	if fresh {
 		c = &Client{opt: c.opt, f: c.f.fresh()}

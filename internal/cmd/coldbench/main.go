@@ -99,7 +99,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	type sample struct{ direct, cold, warm, upstream, background, client, rss, proxpi float64 }
+	type sample struct{ direct, cold, warm, upstream, background, client, rss, proxpi, cpu float64 }
 	results := map[string][]sample{}
 	if o.bigOnly {
 		o.rounds, o.clients = 0, nil
@@ -114,11 +114,13 @@ func run(o options) error {
 			if err != nil {
 				return err
 			}
+			cpu0 := a.cpuSeconds()
 			cold, _, err := install(o, client, a.url+"/simple/", up.install)
 			if err != nil {
 				a.stop()
 				return fmt.Errorf("%s through airlock: %w (log: %s)", client, err, a.logPath)
 			}
+			cpu := a.cpuSeconds() - cpu0
 			clientBytes := a.metric("airlock_served_bytes_total")
 			fetchedAtInstall := a.metric("airlock_upstream_fetched_bytes_total")
 			a.settle(o.settle)
@@ -131,7 +133,7 @@ func run(o options) error {
 			bg := a.metric("airlock_background_fetched_bytes_total")
 			rss := a.peakRSS()
 			a.stop()
-			s := sample{direct: direct, cold: cold, warm: warm, upstream: fetched, background: bg, client: clientBytes, rss: rss}
+			s := sample{direct: direct, cold: cold, warm: warm, upstream: fetched, background: bg, client: clientBytes, rss: rss, cpu: cpu}
 			if o.proxpi != "" {
 				px, err := startProxpi(o, up)
 				if err != nil {
@@ -145,8 +147,8 @@ func run(o options) error {
 				fmt.Fprintf(os.Stderr, "round %d %s: proxpi cold %.2fs\n", round+1, client, s.proxpi)
 			}
 			results[client] = append(results[client], s)
-			fmt.Fprintf(os.Stderr, "round %d %s: direct %.2fs cold %.2fs warm %.2fs; upstream %.1f MB (%.1f MB at the install's end, %.1f MB background) for %.1f MB to the client; peak RSS %.0f MiB\n",
-				round+1, client, direct, cold, warm, fetched/1e6, fetchedAtInstall/1e6, bg/1e6, clientBytes/1e6, rss)
+			fmt.Fprintf(os.Stderr, "round %d %s: direct %.2fs cold %.2fs (Airlock's CPU meanwhile %.2fs) warm %.2fs; upstream %.1f MB (%.1f MB at the install's end, %.1f MB background) for %.1f MB to the client; peak RSS %.0f MiB\n",
+				round+1, client, direct, cold, cpu, warm, fetched/1e6, fetchedAtInstall/1e6, bg/1e6, clientBytes/1e6, rss)
 		}
 	}
 	var report strings.Builder
@@ -156,8 +158,8 @@ func run(o options) error {
 	}
 	fmt.Fprintf(&report, "# cold path, %s, %d rounds (medians)\n\n", mode, o.rounds)
 	if len(o.clients) > 0 {
-		fmt.Fprintln(&report, "| client | direct | cold | cold/direct | warm/direct | proxpi cold/direct | upstream MB | of it background | client MB | upstream/client | peak RSS |")
-		fmt.Fprintln(&report, "|---|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Fprintln(&report, "| client | direct | cold | cold/direct | Airlock CPU during cold | warm/direct | proxpi cold/direct | upstream MB | of it background | client MB | upstream/client | peak RSS |")
+		fmt.Fprintln(&report, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 	}
 	for _, client := range o.clients {
 		ss := results[client]
@@ -179,7 +181,8 @@ func run(o options) error {
 		if client == "uv-lock" || cl == 0 {
 			ratio = "— (resolves only)"
 		}
-		fmt.Fprintf(&report, "| %s | %.2f s | %.2f s | %.2f× | %.2f× | %s | %.1f | %.1f | %.1f | %s | %.0f MiB |\n", client, d, c, c/d, w/d, px, u/1e6, b/1e6, cl/1e6, ratio, r)
+		cpu := med(func(s sample) float64 { return s.cpu })
+		fmt.Fprintf(&report, "| %s | %.2f s | %.2f s | %.2f× | %.2f s | %.2f× | %s | %.1f | %.1f | %.1f | %s | %.0f MiB |\n", client, d, c, c/d, cpu, w/d, px, u/1e6, b/1e6, cl/1e6, ratio, r)
 	}
 	if up.bigURL != "" {
 		line, err := firstByte(o, up)
@@ -541,6 +544,24 @@ func (a *airlock) settle(max time.Duration) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// cpuSeconds is the CPU time the process has used (user and system).
+func (a *airlock) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", a.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command's closing parenthesis: utime and stime
+	// are the 12th and 13th, in clock ticks (100 per second on Linux).
+	rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100
 }
 
 // peakRSS is the process's VmHWM in MiB.
