@@ -166,6 +166,12 @@ type Background struct {
 	// per project and in all, per day; the rest is checked on request.
 	ProjectBytes ByteSize `yaml:"project_bytes"`
 	TotalBytes   ByteSize `yaml:"total_bytes"`
+	// Lead is how long before its cooldown ends a cooling release is
+	// checked: early enough that it is decided when clients may have it,
+	// late enough that a release yanked or removed in its cooldown, or
+	// replaced by the next one, is never downloaded. A lead as long as the
+	// cooldown checks releases as soon as they appear.
+	Lead Duration `yaml:"lead"`
 	// SignalsWait bounds how long a page waits for the behavioural signal
 	// sources when a project's signals are not known yet.
 	SignalsWait Duration `yaml:"signals_wait"`
@@ -312,7 +318,7 @@ func Default() Config {
 		Feeds:     Feeds{Interval: Duration(time.Hour)},
 		Downloads: Downloads{Retention: Duration(90 * 24 * time.Hour)},
 		Blobs:     Blobs{CacheBytes: 1 << 30},
-		Background: Background{Workers: 2, ProjectBytes: 256 << 20, TotalBytes: 4 << 30, SignalsWait: Duration(3 * time.Second),
+		Background: Background{Workers: 2, ProjectBytes: 256 << 20, TotalBytes: 4 << 30, Lead: Duration(24 * time.Hour), SignalsWait: Duration(3 * time.Second),
 			Retry: Duration(time.Minute), RetryMax: Duration(time.Hour)},
 		Signals: Signals{Enabled: true, PyPIStatsURL: "https://pypistats.org", GitHubAPIURL: "https://api.github.com",
 			Timeout: Duration(10 * time.Second), TTL: Duration(time.Hour), RapidReleases: 10, HeavyDownloads: 1_000_000,
@@ -475,8 +481,8 @@ func (c Config) Validate() error {
 	if c.Signals.Timeout <= 0 || c.Signals.TTL <= 0 || c.Signals.RapidReleases < 0 || c.Signals.HeavyDownloads < 0 {
 		return errors.New("config: signals: timeout and ttl must be positive, thresholds not negative")
 	}
-	if b := c.Background; b.Workers < 0 || b.Workers > 64 || b.ProjectBytes < 0 || b.TotalBytes < 0 || b.SignalsWait <= 0 || b.Retry <= 0 || b.RetryMax < b.Retry {
-		return errors.New("config: background: workers must be 0-64, budgets not negative, signals_wait and retry positive, retry_max at least retry")
+	if b := c.Background; b.Workers < 0 || b.Workers > 64 || b.ProjectBytes < 0 || b.TotalBytes < 0 || b.Lead <= 0 || b.SignalsWait <= 0 || b.Retry <= 0 || b.RetryMax < b.Retry {
+		return errors.New("config: background: workers must be 0-64, budgets not negative, lead, signals_wait and retry positive, retry_max at least retry")
 	}
 	for _, p := range c.Background.Platforms {
 		if _, err := platforms.Parse(p); err != nil {

@@ -18,8 +18,9 @@ import (
 // install: a cooling release's wheels for the platform pip named in its
 // User-Agent (and pure wheels and sdists), never the other platforms'; a
 // release past its cooldown, however young, is fetched only when asked
-// for; and a release already decided is never fetched again, across a
-// restart.
+// for; a release whose cooldown ends in more than a day (the default
+// background.lead) is not fetched yet; and a release already decided is
+// never fetched again, across a restart.
 func TestBackgroundChecksOnlyClientPlatforms(t *testing.T) {
 	requireVenv(t)
 	py := filepath.Join(venv, "bin", "python")
@@ -37,17 +38,24 @@ func TestBackgroundChecksOnlyClientPlatforms(t *testing.T) {
 	// pip installs its linux wheel (fetched once, when asked for).
 	served := fake.AddWheel(fakepypi.WheelSpec{Name: "plat", Version: "1.1", Tag: cp + "-" + cp + "-manylinux_2_17_x86_64"}, now.Add(-10*24*time.Hour))
 	young := []*fakepypi.Dist{old, fake.AddWheel(fakepypi.WheelSpec{Name: "plat", Version: "1.1", Tag: cp + "-" + cp + "-win_amd64"}, now.Add(-10*24*time.Hour))}
-	// Cooling: what a linux x86_64 client of this Python could install is
-	// checked ahead, the rest is not.
+	// Cooling, its cooldown ending within the default lead (a day): what a
+	// linux x86_64 client of this Python could install is checked ahead,
+	// the rest is not.
+	cooling := now.Add(-6*24*time.Hour - time.Hour)
 	mine := []*fakepypi.Dist{
-		fake.AddWheel(fakepypi.WheelSpec{Name: "plat", Version: "1.2"}, now.Add(-24*time.Hour)),
-		fake.AddWheel(fakepypi.WheelSpec{Name: "plat", Version: "1.2", Tag: cp + "-" + cp + "-manylinux_2_17_x86_64.manylinux2014_x86_64"}, now.Add(-24*time.Hour)),
-		fake.AddSdist("plat", "1.2", now.Add(-24*time.Hour)),
+		fake.AddWheel(fakepypi.WheelSpec{Name: "plat", Version: "1.2"}, cooling),
+		fake.AddWheel(fakepypi.WheelSpec{Name: "plat", Version: "1.2", Tag: cp + "-" + cp + "-manylinux_2_17_x86_64.manylinux2014_x86_64"}, cooling),
+		fake.AddSdist("plat", "1.2", cooling),
+	}
+	// Cooling for six more days: not downloaded yet, whatever the platform.
+	early := []*fakepypi.Dist{
+		fake.AddWheel(fakepypi.WheelSpec{Name: "plat", Version: "1.3"}, now.Add(-24*time.Hour)),
+		fake.AddSdist("plat", "1.3", now.Add(-24*time.Hour)),
 	}
 	var others []*fakepypi.Dist
 	for _, tag := range []string{cp + "-" + cp + "-win_amd64", cp + "-" + cp + "-macosx_11_0_arm64", cp + "-" + cp + "-musllinux_1_2_x86_64",
 		cp + "-" + cp + "-manylinux_2_17_aarch64", "cp39-cp39-manylinux_2_17_x86_64"} {
-		others = append(others, fake.AddWheel(fakepypi.WheelSpec{Name: "plat", Version: "1.2", Tag: tag}, now.Add(-24*time.Hour)))
+		others = append(others, fake.AddWheel(fakepypi.WheelSpec{Name: "plat", Version: "1.2", Tag: tag}, cooling))
 	}
 	path := func(d *fakepypi.Dist) string {
 		u, _ := url.Parse(fake.FileURL(d))
@@ -73,6 +81,14 @@ func TestBackgroundChecksOnlyClientPlatforms(t *testing.T) {
 		if n := fake.Hits(path(d)); n != 0 {
 			t.Errorf("%s fetched %d times: no client of this deployment installs it, or it is offered already", d.Filename, n)
 		}
+	}
+	for _, d := range early {
+		if n := fake.Hits(path(d)); n != 0 {
+			t.Errorf("%s fetched %d times six days before its cooldown ends", d.Filename, n)
+		}
+	}
+	if metric(t, a.URL, `airlock_background_skipped_total{reason="not_due"}`) < float64(len(early)) {
+		t.Errorf("/metrics does not say what waits for its lead:\n%s", metrics(t, a.URL))
 	}
 	if n := fake.Hits(path(served)); n != 1 {
 		t.Errorf("the installed release fetched %d times, want once (the client's request)", n)
@@ -101,7 +117,7 @@ func TestBackgroundChecksOnlyClientPlatforms(t *testing.T) {
 			t.Errorf("%s fetched again after it was decided (%d -> %d)", d.Filename, before[d.Filename], n)
 		}
 	}
-	for _, d := range others {
+	for _, d := range append(others, early...) {
 		if n := fake.Hits(path(d)); n != 0 {
 			t.Errorf("%s fetched %d times after the restart", d.Filename, n)
 		}

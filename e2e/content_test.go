@@ -27,7 +27,9 @@ func TestPoisonedReleaseWithRealClients(t *testing.T) {
 	fake := newUpstream(t)
 	fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.7"}, uploaded)
 	fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.8", Extra: poisonPth}, time.Now().Add(-time.Hour))
-	a := startAirlock(t, t.TempDir(), airlockEnv(fake)...)
+	// Checked as soon as it is seen (a lead as long as the cooldown), as a
+	// deployment that wants its reviewers to see a release early runs.
+	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_BACKGROUND_LEAD=14d")...)
 	for i, c := range cls {
 		t.Run(c.name, func(t *testing.T) {
 			target := t.TempDir()

@@ -48,7 +48,7 @@ func TestReviewPageInChromium(t *testing.T) {
 	fake.AddWheel(fakepypi.WheelSpec{Name: "rejpkg", Version: "1.0"}, uploaded)
 	other := fake.AddWheel(fakepypi.WheelSpec{Name: "rejpkg", Version: "2.0", Extra: map[string]string{
 		"rejpkg_init.pth": "import os; exec(__import__('base64').b64decode('cHJpbnQoMSk='))\n"}}, time.Now().Add(-2*time.Hour))
-	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_ADMIN_TOKEN=ui-token-0123456789abcdefghijklmnop")...)
+	a := startAirlock(t, t.TempDir(), airlockEnv(fake, "AIRLOCK_ADMIN_TOKEN=ui-token-0123456789abcdefghijklmnop", "AIRLOCK_BACKGROUND_LEAD=14d")...)
 	// Listing the projects queues their releases in cooldown; the
 	// background checks decide them (content included).
 	for _, p := range []string{"gatepkg", "rejpkg"} {

@@ -85,6 +85,9 @@ type Background struct {
 	// project and in all, per day.
 	ProjectBytes int64
 	TotalBytes   int64
+	// Lead is how long before its cooldown ends a cooling file is checked
+	// (zero: as soon as a listing shows it).
+	Lead time.Duration
 }
 
 // Gate is safe for concurrent use.

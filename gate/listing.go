@@ -62,7 +62,9 @@ func (g *Gate) Listing(ctx context.Context, p *index.Page, hideHeld bool) (*inde
 		if !l.Until.IsZero() && (until.IsZero() || l.Until.Before(until)) {
 			until = l.Until
 		}
-		g.queueIfCooling(ctx, p, f, l, lc, &cooling)
+		if due := g.queueIfCooling(ctx, p, f, l, lc, &cooling); !due.IsZero() && (until.IsZero() || due.Before(until)) {
+			until = due // listed again then, to queue it
+		}
 		switch {
 		case !l.Show || (l.Yank && hideHeld):
 			view.Hide(i)

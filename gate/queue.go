@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"time"
 
 	"airlock/index"
 	"airlock/quarantine"
@@ -9,11 +10,13 @@ import (
 )
 
 // queueIfCooling queues a listed file for the background checks when the
-// listing holds it until a time (its cooldown), it has not been checked
-// yet, and a client of this deployment could install it. A file the page
-// already offers is checked when it is asked for; the background fetches
-// nothing for it (a release past its cooldown, however young).
-func (g *Gate) queueIfCooling(ctx context.Context, p *index.Page, f index.File, l quarantine.Listing, lc listingContext, pending *[]index.File) {
+// listing holds it until a time (its cooldown) that is within the lead,
+// it has not been checked yet, and a client of this deployment could
+// install it. A file the page already offers is checked when it is asked
+// for; the background fetches nothing for it (a release past its
+// cooldown, however young). Earlier than the lead it returns when the
+// file is due: the listing is made again then.
+func (g *Gate) queueIfCooling(ctx context.Context, p *index.Page, f index.File, l quarantine.Listing, lc listingContext, pending *[]index.File) (due time.Time) {
 	if !g.queue.Enabled() || f.SHA256() == "" || f.Yanked || f.UploadTime.IsZero() || f.Size < 0 {
 		return
 	}
@@ -35,7 +38,14 @@ func (g *Gate) queueIfCooling(ctx context.Context, p *index.Page, f index.File, 
 		g.opt.Metrics.BackgroundSkipped.WithLabelValues("platform").Inc()
 		return
 	}
+	if lead := g.opt.Background.Lead; lead > 0 && !l.Until.IsZero() {
+		if due = l.Until.Add(-lead); due.After(lc.now) {
+			g.opt.Metrics.BackgroundSkipped.WithLabelValues("not_due").Inc()
+			return due
+		}
+	}
 	*pending = append(*pending, f)
+	return time.Time{}
 }
 
 // ClientSeen learns a request's platform from its User-Agent; a platform

@@ -26,8 +26,9 @@ type Metrics struct {
 	BackgroundBytes prometheus.Counter
 	// BackgroundSkipped counts cooling files the background did not check
 	// ahead, by reason: platform (no client of this deployment could
-	// install it; counted per page render) or budget (the byte budget was
-	// spent). Each is checked when a client asks for it.
+	// install it; counted per page render), budget (the byte budget was
+	// spent; checked when a client asks for it) or not_due (its cooldown
+	// ends later than the lead; counted per page render, queued later).
 	BackgroundSkipped *prometheus.CounterVec
 	QueueDepth        prometheus.Gauge
 	QueueOldest       prometheus.Gauge       // age in seconds of the oldest queued item
@@ -103,7 +104,7 @@ func New() *Metrics {
 	}, []string{"source"})
 	m.Registry.MustRegister(m.CheckInert, m.AdvisoryRecords, m.AdvisoryRefreshed, m.AdvisoryFailing)
 	m.BackgroundSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "airlock_background_skipped_total",
-		Help: "Cooling files the background did not check ahead, by reason (platform: no client uses it; budget: the byte budget was spent)."}, []string{"reason"})
+		Help: "Cooling files the background did not check ahead, by reason (platform: no client uses it; budget: the byte budget was spent; not_due: its cooldown ends later than background.lead)."}, []string{"reason"})
 	m.Registry.MustRegister(m.UpstreamBytes, m.BackgroundBytes, m.BackgroundSkipped, m.QueueDepth, m.QueueOldest, m.QueueDone, m.SignalErrors)
 	m.Registry.MustRegister(m.Requests, m.Cache, m.UpstreamLatency, m.UpstreamErrors,
 		m.BytesServed, m.HashMismatches, m.RefusedHosts, m.Gate,

@@ -80,7 +80,7 @@ func gateOptions(p *parts.Parts, ev evidence.Gatherers) gate.Options {
 		Inspect:       cfg.Inspect.Enabled,
 		InspectLimits: cfg.Inspect.Limits(),
 		Background: gate.Background{Workers: cfg.Background.Workers, ProjectBytes: int64(cfg.Background.ProjectBytes),
-			TotalBytes: int64(cfg.Background.TotalBytes)},
+			TotalBytes: int64(cfg.Background.TotalBytes), Lead: time.Duration(cfg.Background.Lead)},
 		SignalsWait: time.Duration(cfg.Background.SignalsWait),
 		RetryBase:   time.Duration(cfg.Background.Retry),
 		RetryMax:    time.Duration(cfg.Background.RetryMax),

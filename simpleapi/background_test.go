@@ -59,6 +59,39 @@ func TestPageNeverWaitsForDownloadsAndBackgroundChecksCoolingRelease(t *testing.
 	}
 }
 
+// TestCoolingReleaseCheckedWithinItsLead: with a lead, a release days
+// from the end of its cooldown is not downloaded (it may be yanked,
+// removed or replaced before anyone may have it); the listing is made
+// again when the release is due, which queues it, and the check is done
+// before the cooldown ends, so the payload holds from its first minute.
+func TestCoolingReleaseCheckedWithinItsLead(t *testing.T) {
+	h := newHarness(t, func(o *gate.Options, _ *fakepypi.Server) { o.Background.Lead = 24 * time.Hour })
+	h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.7"}, uploaded)
+	poisoned := h.fake.AddWheel(fakepypi.WheelSpec{Name: "litellm", Version: "1.82.8", Extra: pthPayload}, h.clock().Add(-time.Hour))
+	h.jsonPage("litellm")
+	if n := h.gate.RunPending(context.Background()); n != 0 || h.fake.Hits(upstreamFilePath(poisoned)) != 0 {
+		t.Fatalf("a release six days from its cooldown's end was checked (%d items ran)", n)
+	}
+	if !strings.Contains(h.metrics(), `airlock_background_skipped_total{reason="not_due"}`) {
+		t.Error("the release checked later is not counted as skipped for now")
+	}
+	h.advance(6*24*time.Hour + time.Minute) // within a day of the cooldown's end
+	h.jsonPage("litellm")
+	if n := h.gate.RunPending(context.Background()); n != 1 || h.fake.Hits(upstreamFilePath(poisoned)) != 1 {
+		t.Fatalf("within its lead the release was not checked (%d items ran)", n)
+	}
+	h.advance(24 * time.Hour) // the cooldown is over
+	h.fake.ResetHits()
+	_, page := h.jsonPage("litellm")
+	f := fileByName(page, poisoned.Filename)
+	if f == nil || f["yanked"] == nil || !strings.Contains(f["yanked"].(string), "critical pth-exec in litellm_init.pth") {
+		t.Fatalf("after its cooldown the poisoned release is listed as installable: %v", f)
+	}
+	if n := h.fake.Hits(upstreamFilePath(poisoned)); n != 0 {
+		t.Errorf("the release was downloaded %d more times", n)
+	}
+}
+
 // TestBackgroundByteBudget: files beyond the per-project budget are left
 // for the client's request.
 func TestBackgroundByteBudget(t *testing.T) {
