@@ -133,6 +133,14 @@ func (g *Gate) metadataFromWheel(ctx context.Context, page *index.Page, distName
 	g.foreground.Add(1)
 	defer g.foreground.Add(-1)
 	rec, err := g.cache.MetadataFromWheel(ctx, page, distName)
+	if errors.Is(err, ErrNoWheelMetadata) {
+		// Not a wheel an installer takes: new evidence, which the wheel's
+		// own checks hold (invalid-wheel), so this answer says why and the
+		// next page lists it held.
+		if v, derr := g.decide(ctx, page, f, true, nil); derr == nil && !v.Serve {
+			return decided(v, nil, storage.FileRecord{})
+		}
+	}
 	if err != nil {
 		return FileAnswer{Meta: true}, err
 	}

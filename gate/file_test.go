@@ -158,8 +158,28 @@ func TestMetadataFromWheel(t *testing.T) {
 	if err != nil || !again.View.Serve || again.Record.SHA256 != ans.Record.SHA256 || again.View.Inputs.Content == nil {
 		t.Errorf("metadata asked again: %+v %v", again, err)
 	}
-	if _, err := g.File(ctx, gate.FileRequest{Project: "alpha", Filename: broken.Filename + gate.MetadataSuffix}); !errors.Is(err, gate.ErrNoWheelMetadata) {
-		t.Errorf("a wheel with no METADATA: %v", err)
+	// A wheel with no METADATA is refused with its reason, and the next
+	// listing holds it (the page offered its metadata).
+	bad, err := g.File(ctx, gate.FileRequest{Project: "alpha", Filename: broken.Filename + gate.MetadataSuffix})
+	if err != nil || bad.View.Serve || !strings.Contains(bad.View.Decision.Summary(), "invalid-wheel") {
+		t.Errorf("a wheel with no METADATA: %+v %v", bad.View, err)
+	}
+	entry, err := g.Page(ctx, "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, _ := g.Listing(ctx, &entry.Cached.Page, false)
+	listed := false
+	for f := range view.Files() {
+		if f.Filename == broken.Filename {
+			listed = true
+			if !f.Yanked || !strings.Contains(f.YankedReason, "invalid-wheel") {
+				t.Errorf("the next page offers the wheel with no METADATA: %+v", f)
+			}
+		}
+	}
+	if !listed {
+		t.Error("the held wheel is not listed with its reason")
 	}
 	if _, err := g.File(ctx, gate.FileRequest{Project: "alpha", Filename: "alpha-1.0.tar.gz" + gate.MetadataSuffix}); err == nil {
 		t.Error("metadata of a file the page does not list was answered")

@@ -170,6 +170,7 @@ func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool, filename stri
 	}
 	hashes := map[string]string{}
 	var record, wheelMeta, entryPoints []byte
+	metadataFiles := 0
 	seen := make(map[string]bool, len(zr.File))
 	for _, f := range zr.File {
 		m := member{name: f.Name, mode: "file"}
@@ -211,6 +212,9 @@ func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool, filename stri
 		}
 		hashes[f.Name] = sum
 		sc.source(f.Name, sum)
+		if wheel && strings.HasSuffix(f.Name, ".dist-info/METADATA") && strings.Count(f.Name, "/") == 1 {
+			metadataFiles++
+		}
 		switch {
 		case wheel && strings.HasSuffix(f.Name, ".dist-info/RECORD") && strings.Count(f.Name, "/") == 1:
 			record = keep
@@ -224,6 +228,12 @@ func inspectZip(r io.ReaderAt, size int64, lim Limits, wheel bool, filename stri
 	rep.Bytes = b.used
 	rep.EntryPoints = parseEntryPoints(entryPoints)
 	if wheel {
+		if metadataFiles != 1 {
+			// Installers refuse it (pip: "multiple .dist-info directories"
+			// or none); nor can its metadata be served.
+			rep.add(Finding{Severity: High, Kind: "invalid-wheel", Path: "*.dist-info/METADATA",
+				Message: fmt.Sprintf("the wheel has %d .dist-info/METADATA files, not one: installers refuse it", metadataFiles)})
+		}
 		checkRecord(rep, record, hashes)
 		if bytes.Contains(wheelMeta, []byte("Root-Is-Purelib: true")) && pureTags(filename) {
 			for i := range rep.Findings {

@@ -569,3 +569,62 @@ func TestReadMember(t *testing.T) {
 		t.Errorf("missing member: %v", err)
 	}
 }
+
+// TestWheelWithoutOneMetadataHolds: a wheel with no .dist-info/METADATA,
+// or two, is one installers refuse and whose metadata cannot be served;
+// it holds (high), as pullthrough.WheelMetadata refuses it.
+func TestWheelWithoutOneMetadataHolds(t *testing.T) {
+	fn, data := wheel(t, fakepypi.WheelSpec{Name: "demo", Version: "1.0"})
+	rewrite := func(edit func(zw *zip.Writer, name string, body []byte)) []byte {
+		zr, _ := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for _, f := range zr.File {
+			rc, _ := f.Open()
+			var body bytes.Buffer
+			body.ReadFrom(rc)
+			edit(zw, f.Name, body.Bytes())
+		}
+		zw.Close()
+		return buf.Bytes()
+	}
+	copyAll := func(zw *zip.Writer, name string, body []byte) {
+		w, _ := zw.Create(name)
+		w.Write(body)
+	}
+	cases := map[string][]byte{
+		"none": rewrite(func(zw *zip.Writer, name string, body []byte) {
+			if !strings.HasSuffix(name, ".dist-info/METADATA") {
+				copyAll(zw, name, body)
+			}
+		}),
+		"two": rewrite(func(zw *zip.Writer, name string, body []byte) {
+			copyAll(zw, name, body)
+			if strings.HasSuffix(name, ".dist-info/METADATA") {
+				copyAll(zw, "other-1.0.dist-info/METADATA", body)
+			}
+		}),
+	}
+	for name, b := range cases {
+		rep, err := inspectBytes(t, fn, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := false
+		for _, f := range rep.Findings {
+			held = held || f.Kind == "invalid-wheel" && f.Severity == High
+		}
+		if !held {
+			t.Errorf("%s: no invalid-wheel finding: %+v", name, rep.Findings)
+		}
+	}
+	rep, err := inspectBytes(t, fn, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Findings {
+		if f.Kind == "invalid-wheel" {
+			t.Errorf("a wheel with its METADATA: %+v", f)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 var rulesFingerprints = map[string]string{
 	"2026-12-03":   "39d8dad16f7fbf52",
 	"2026-12-03.2": "3abaa1cbb4de4e32",
+	"2026-12-03.3": "3abaa1cbb4de4e32",
 }
 
 func TestRulesVersion(t *testing.T) {
