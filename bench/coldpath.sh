@@ -12,6 +12,7 @@
 #   bash bench/coldpath.sh -no-metadata    # the fake, without (as this machine's PyPI mirror)
 #   bash bench/coldpath.sh -real           # this machine's PyPI (network)
 #   bash bench/coldpath.sh -clients "poetry pdm"   # lock + install with poetry and pdm
+#   bash bench/coldpath.sh -cooling-age 150h  # the cooling release within background.lead: checked ahead
 # Any coldbench flag passes through (go run ./internal/cmd/coldbench -h).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -31,6 +31,7 @@ type options struct {
 	airlock, venv, out string
 	rounds             int
 	latency            time.Duration
+	coolingAge         time.Duration
 	rate               int64
 	projects           int
 	bigMB              int
@@ -53,6 +54,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds (medians are reported)")
 	flag.DurationVar(&o.latency, "latency", 40*time.Millisecond, "fake upstream: latency per answer")
 	rateMB := flag.Float64("rate-mb", 25, "fake upstream: MB/s per connection")
+	flag.DurationVar(&o.coolingAge, "cooling-age", 48*time.Hour, "fake upstream: age of each project's newest release, inside the 7-day cooldown (past 6 days it is within background.lead and checked ahead)")
 	flag.IntVar(&o.projects, "projects", 13, "fake upstream: projects in the install")
 	flag.IntVar(&o.bigMB, "big-mb", 200, "fake upstream: size of the large wheel for the time to first byte (MB)")
 	flag.BoolVar(&o.noMetadata, "no-metadata", false, "fake upstream: publish no PEP 658 metadata (as this machine's PyPI mirror)")
@@ -152,7 +154,7 @@ func run(o options) error {
 		}
 	}
 	var report strings.Builder
-	mode := fmt.Sprintf("fake upstream: %d projects, %v per answer, %.0f MB/s per connection, PEP 658 metadata %v", o.projects, o.latency, float64(o.rate)/1e6, !o.noMetadata)
+	mode := fmt.Sprintf("fake upstream: %d projects, %v per answer, %.0f MB/s per connection, PEP 658 metadata %v, newest release %v old", o.projects, o.latency, float64(o.rate)/1e6, !o.noMetadata, o.coolingAge)
 	if o.real {
 		mode = "this machine's PyPI: " + strings.Join(o.realSet, " ")
 	}
@@ -221,7 +223,7 @@ func upstream(o options) (upstreamOf, error) {
 		for _, rel := range []struct {
 			version string
 			age     time.Duration
-		}{{"0.9", 60 * 24 * time.Hour}, {"1.0", 30 * 24 * time.Hour}, {"1.1", 2 * 24 * time.Hour}} {
+		}{{"0.9", 60 * 24 * time.Hour}, {"1.0", 30 * 24 * time.Hour}, {"1.1", o.coolingAge}} {
 			files := py(i, rel.version)
 			for j, tag := range platforms {
 				extra := map[string]string{}
